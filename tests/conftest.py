@@ -1,0 +1,85 @@
+"""Shared fixtures: a headless Chromium for browser tests and a running `fairskin serve`."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+# Small real datasets beside the checkout (never copied into the repository).
+REAL_SAMPLES = Path(os.environ.get("FAIRSKIN_REAL_SAMPLES") or REPO.parent / "shared" / "real_samples")
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def real_sample(*parts: str) -> Path:
+    """A file or folder of the real samples, or a skip that says where they were looked for."""
+    path = REAL_SAMPLES.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real samples not available at {path} (set FAIRSKIN_REAL_SAMPLES)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (never a downloaded browser)."""
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.skip("Debian's chromium is not installed (./bootstrap.sh test installs it when run as root)")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"), args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app(home: Path, *serve_args: str, startup_timeout: float = 300):
+    """Run `fairskin serve` in its own process with workspace ``home``; yield its URL."""
+    port = free_port()
+    env = {**os.environ, "FAIRSKIN_HOME": str(home), "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
+    log = open(home / "serve.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), *serve_args],
+        cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"fairskin serve exited early:\n{(home / 'serve.log').read_text()}")
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(url, timeout=2)
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"fairskin serve did not start:\n{(home / 'serve.log').read_text()}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(10)
+        process.kill()
+        log.close()

@@ -1,0 +1,80 @@
+"""The Data tab: its handlers on a real phantom manifest, and the whole app in Chromium."""
+
+from __future__ import annotations
+
+import gradio as gr
+import pandas as pd
+import pytest
+
+from app.data_tab import browse_page, open_manifest
+from fairskin_core.phantoms.dataset import write_phantom_dataset
+
+from .conftest import running_app
+
+
+@pytest.fixture(scope="module")
+def small_set(tmp_path_factory):
+    return write_phantom_dataset(tmp_path_factory.mktemp("small") / "set", n=30, preset="ddi", size=64, seed=2, workers=1)
+
+
+def test_open_manifest_counts_and_gallery(small_set):
+    table = pd.read_csv(small_set)
+    path, fst_update, dx_update, heatmap, gallery, status, page, ids, message = open_manifest(str(small_set))
+    assert message == ""
+    assert sum(sum(row) for row in heatmap.data[0].z) == 30
+    assert fst_update["value"] == [c for c in ("I", "II", "III", "IV", "V", "VI") if c in set(table["fst"].map({1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "VI"}))]
+    assert len(gallery) == len(ids) == 30 and status.startswith("30 of 30 images")
+    first_image, first_caption = gallery[0]
+    assert first_image.shape[2] == 3 and first_caption.split(" · ")[0] in fst_update["value"]
+
+
+def test_filters_and_pages(small_set):
+    table = pd.read_csv(small_set)
+    everything = ["I", "II", "III", "IV", "V", "VI"]
+    gallery, status, _, ids = browse_page(str(small_set), everything[1:], sorted(set(table["diagnosis"])), 1)
+    assert len(ids) == (table["fst"] != 1).sum() and set(ids) == set(table.loc[table["fst"] != 1, "image_id"])
+    gallery, status, page, ids = browse_page(str(small_set), ["V", "VI"], ["melanoma"], 99)  # clamps to the last page
+    expected = table[table["fst"].isin([5, 6]) & (table["diagnosis"] == "melanoma")]
+    assert set(ids) == set(expected["image_id"]) and page["value"] == 1
+
+
+def test_bad_manifest_is_reported_in_the_ui(small_set):
+    bad = small_set.parent / "bad.csv"
+    table = pd.read_csv(small_set, dtype=str, keep_default_na=False)
+    table.loc[2, "fst"] = "0"
+    table.to_csv(bad, index=False)
+    *kept, message = open_manifest(str(bad))
+    assert "row 3 (line 4) (image_id" in message and "field 'fst'" in message
+    assert all(isinstance(k, type(gr.skip())) for k in kept)  # the open manifest stays as it was
+
+
+@pytest.mark.browser
+def test_data_tab_in_a_browser_on_the_embedded_defaults(browser, small_set, tmp_path):
+    expect = pytest.importorskip("playwright.sync_api").expect
+    with running_app(tmp_path) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        page.goto(url)
+        status = page.locator("#data-status")
+        status.get_by_text("600 of 600 images match").wait_for(timeout=60_000)
+        assert page.locator("#data-gallery img").count() == 48
+        expect(page.locator("#data-heatmap")).to_contain_text("600 images by skin type and diagnosis", timeout=30_000)
+        page.locator("#fst-filter").get_by_label("I", exact=True).uncheck()
+        status.get_by_text("500 of 600 images match").wait_for(timeout=30_000)
+        page.locator("#data-gallery button").first.click()
+        expect(page.locator("#image-metadata")).to_contain_text("phantom-balanced-s0-", timeout=30_000)
+
+        bad = small_set.parent / "bad-for-browser.csv"
+        table = pd.read_csv(small_set, dtype=str, keep_default_na=False)
+        table.loc[0, "image_path"] = "../../etc/passwd"
+        table.to_csv(bad, index=False)
+        box = page.get_by_label("Manifest (CSV or Parquet)")
+        box.fill(str(bad))
+        box.press("Enter")
+        expect(page.locator("#data-message")).to_contain_text("field 'image_path'", timeout=30_000)
+        expect(status).to_contain_text("500 of 600 images match")
+
+        box.fill(str(small_set))
+        page.get_by_role("button", name="Open").click()
+        status.get_by_text("30 of 30 images match").wait_for(timeout=30_000)
+        assert page.locator("#data-gallery img").count() == 30
+        page.close()
