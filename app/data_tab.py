@@ -70,7 +70,7 @@ def image_detail(manifest_path: str, image_ids: list[str], evt: gr.SelectData):
     row = table[table["image_id"] == image_ids[evt.index]].iloc[0]
     image = read_rgb(manifest.image_file(row["image_path"]))
     if row["mask_path"]:
-        mask = read_mask(manifest.image_file(row["mask_path"]))
+        mask = read_mask(manifest.mask_file(row["mask_path"]))
         if mask.shape == image.shape[:2]:
             image = image.copy()
             image[mask & ~ndimage.binary_erosion(mask)] = (0, 255, 120)

@@ -16,7 +16,8 @@ def count_heatmap(counts: pd.DataFrame, title: str) -> go.Figure:
             text=counts.values,
             texttemplate="%{text}",
             colorscale="Blues",
-            zmin=0,
+            zmin=0,  # counts start at zero: similar counts must look similar
+            zmax=max(int(counts.values.max()) if counts.size else 0, 1),
             hovertemplate="FST %{y} · %{x}: %{z} images<extra></extra>",
         )
     )

@@ -5,8 +5,10 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 import pytest
+from scipy import ndimage
 
-from app.data_tab import browse_page, open_manifest
+from app.data_tab import browse_page, image_detail, open_manifest
+from fairskin_core.images import read_mask
 from fairskin_core.phantoms.dataset import write_phantom_dataset
 
 from .conftest import running_app
@@ -22,6 +24,7 @@ def test_open_manifest_counts_and_gallery(small_set):
     path, fst_update, dx_update, heatmap, gallery, status, page, ids, message = open_manifest(str(small_set))
     assert message == ""
     assert sum(sum(row) for row in heatmap.data[0].z) == 30
+    assert heatmap.data[0].zmin == 0 and heatmap.data[0].zmax == max(max(row) for row in heatmap.data[0].z)
     assert fst_update["value"] == [c for c in ("I", "II", "III", "IV", "V", "VI") if c in set(table["fst"].map({1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "VI"}))]
     assert len(gallery) == len(ids) == 30 and status.startswith("30 of 30 images")
     first_image, first_caption = gallery[0]
@@ -78,3 +81,16 @@ def test_data_tab_in_a_browser_on_the_embedded_defaults(browser, small_set, tmp_
         status.get_by_text("30 of 30 images match").wait_for(timeout=30_000)
         assert page.locator("#data-gallery img").count() == 30
         page.close()
+
+
+def test_selected_image_shows_its_mask_outline_and_metadata(small_set):
+    table = pd.read_csv(small_set, dtype=str, keep_default_na=False)
+    ids = list(table["image_id"][:5])
+    picture, fields = image_detail(str(small_set), ids, gr.SelectData(None, {"index": 3, "value": None}))
+    row = dict(zip(fields["field"], fields["value"]))
+    assert row["image_id"] == ids[3] and row["diagnosis"] == table.loc[3, "diagnosis"]
+    mask = read_mask(small_set.parent / table.loc[3, "mask_path"])
+    scale = picture.shape[0] // mask.shape[0]  # shown enlarged, pixel for pixel
+    outline = (picture == (0, 255, 120)).all(axis=2)[::scale, ::scale]
+    assert outline.any() and (outline <= mask).all()  # drawn on the lesion's own border
+    assert not (outline & ndimage.binary_erosion(mask, iterations=2)).any()

@@ -692,7 +692,8 @@ def test_scin_ungradable_case(scin_files, tmp_path):
     images(image_dir, "777.png")
     import_dataset("scin", [cases, labels], image_dir, tmp_path / "scin.csv")
     row = row_of(read_manifest(tmp_path / "scin.csv").table, "777")
-    assert (row["diagnosis"], row["malignant"], row["dataset_label"], row["fst_source"]) == ("other", False, "", "")
+    assert (row["diagnosis"], row["dataset_label"], row["fst_source"]) == ("other", "", "")
+    assert pd.isna(row["malignant"])  # nobody graded it: malignancy unknown
     assert (row["self_reported_fst"], row["dermatologist_fst"], row["lesion_id"]) == ("6", "", "-821110872479093372")
 
 

@@ -29,7 +29,8 @@ LABEL_COLUMNS = ("case_id", "weighted_skin_condition_label", *_DERMATOLOGIST_FST
 _NO_ESTIMATE = ("", "NONE_SELECTED", "NONE_IDENTIFIED")
 
 # top condition (matched case-insensitively) → (diagnosis, malignant). SCIN gives no
-# malignancy: a condition not listed here is "other" and recorded benign. Actinic keratosis is
+# malignancy: a condition not listed here is "other" and recorded benign (SCIN's conditions are
+# overwhelmingly rashes); a case no dermatologist could grade has malignancy unknown (empty). Actinic keratosis is
 # pre-malignant and labelled apart from "SCC/SCCIS", so benign here.
 LABELS = {
     "melanoma": ("melanoma", True),
@@ -170,7 +171,8 @@ def _case_samples(row: dict[str, str], labels: _Labels | None) -> list[Sample]:
             "case_id", f"{case_id!r} has no row in scin_labels.csv; check that both files are the same release"
         )
     self_reported = _fst(row["fitzpatrick_skin_type"], "fitzpatrick_skin_type")
-    diagnosis, malignant = LABELS.get(labels.condition.lower(), ("other", False))
+    # Ungraded cases ({} weights) say nothing about malignancy; graded ones not listed are rashes.
+    diagnosis, malignant = LABELS.get(labels.condition.lower(), ("other", False if labels.condition else None))
     fst = statistics.median_low(labels.estimates) if labels.estimates else None
     samples = []
     for slot in (1, 2, 3):
