@@ -38,6 +38,60 @@ def _manifest_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _password(args: argparse.Namespace) -> str:
+    """The password from standard input (one line), so it never shows in the shell's history."""
+    if not args.password_stdin:
+        raise ValueError("pass --password-stdin and type or pipe the password (it is never taken as an argument)")
+    return sys.stdin.readline().rstrip("\n")
+
+
+def _study_create(args: argparse.Namespace) -> int:
+    from review_data.store import workspace_store, workspace_studies_dir
+    from review_data.study import create_study
+
+    study = create_study(
+        workspace_store(), workspace_studies_dir(), args.name, args.real, args.synthetic,
+        n_per_arm=args.n_per_arm, seed=args.seed, image_size=args.image_size,
+    )
+    print(f"created study {study.name}: {study.n_per_arm} real + {study.n_per_arm} synthetic images at {study.image_size} px in {study.folder}")
+    return 0
+
+
+def _study_add_reviewer(args: argparse.Namespace) -> int:
+    from review_data.store import workspace_store
+    from review_data.study import add_reviewer
+
+    add_reviewer(workspace_store(), args.name, args.username, _password(args))
+    print(f"{args.username} now reviews study {args.name}")
+    return 0
+
+
+def _study_export(args: argparse.Namespace) -> int:
+    from review_data.export import export_study
+    from review_data.store import workspace_store
+
+    for path in export_study(workspace_store(), args.name, args.out):
+        print(f"wrote {path}")
+    return 0
+
+
+def _study_list(args: argparse.Namespace) -> int:
+    from review_data.store import workspace_store
+    from review_data.study import list_studies
+
+    print("\n".join(list_studies(workspace_store())) or "no studies yet")
+    return 0
+
+
+def _admin_create(args: argparse.Namespace) -> int:
+    from review_data.accounts import create_account
+    from review_data.store import workspace_store
+
+    create_account(workspace_store(), args.username, _password(args), "admin")
+    print(f"admin account {args.username} created")
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     from app.main import serve
 
@@ -83,6 +137,35 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("manifest", type=Path)
     check.add_argument("--quick", action="store_true", help="read image headers only, do not decode")
     check.set_defaults(run=_manifest_check)
+
+    study = verbs.add_parser("study", help="set up and export blinded clinician review studies")
+    study_verbs = study.add_subparsers(dest="study_verb", required=True, metavar="ACTION")
+    create = study_verbs.add_parser("create", help="sample N real + N synthetic images, matched on FST × diagnosis, and blind them")
+    create.add_argument("--name", required=True)
+    create.add_argument("--real", type=Path, required=True, help="manifest of the real arm")
+    create.add_argument("--synthetic", type=Path, required=True, help="manifest of the synthetic arm")
+    create.add_argument("--n-per-arm", type=int, default=50)
+    create.add_argument("--seed", type=int, default=0)
+    create.add_argument("--image-size", type=int, default=None, help="side in px (default: smallest image's short side, at most 512)")
+    create.set_defaults(run=_study_create)
+    enrol = study_verbs.add_parser("add-reviewer", help="enrol a reviewer account (created if new) in a study")
+    enrol.add_argument("--name", required=True, help="the study")
+    enrol.add_argument("--username", required=True)
+    enrol.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    enrol.set_defaults(run=_study_add_reviewer)
+    export = study_verbs.add_parser("export", help="write ratings.csv (with the key), reviewer_summary.csv, study_summary.csv")
+    export.add_argument("--name", required=True)
+    export.add_argument("--out", type=Path, required=True, help="folder for the CSV files")
+    export.set_defaults(run=_study_export)
+    listing = study_verbs.add_parser("list", help="list the studies")
+    listing.set_defaults(run=_study_list)
+
+    admin = verbs.add_parser("admin", help="manage admin accounts")
+    admin_verbs = admin.add_subparsers(dest="admin_verb", required=True, metavar="ACTION")
+    admin_create = admin_verbs.add_parser("create", help="create an admin account (separate from reviewer accounts)")
+    admin_create.add_argument("--username", required=True)
+    admin_create.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    admin_create.set_defaults(run=_admin_create)
     return parser
 
 

@@ -17,6 +17,9 @@ from fairskin_core.images import ImageFileError, read_mask, read_rgb
 from fairskin_core.manifest import Manifest, ManifestError, read_manifest
 from fairskin_core.plots import count_heatmap
 from fairskin_core.summary import filter_rows, fst_categories, fst_diagnosis_counts
+from review_data.store import ReviewStore
+
+from .access import only
 
 PAGE_SIZE = 48
 THUMBNAIL_PX = 192
@@ -107,11 +110,12 @@ def open_manifest(manifest_path: str):
     )
 
 
-def build_data_tab(default_manifest: str):
-    """Lay out the Data tab inside the current Blocks and wire its events.
+def build_data_tab(default_manifest: str, store: ReviewStore):
+    """Lay out the Data tab inside the current Blocks and wire its events (admins only).
 
     Returns the manifest box and the outputs of opening one, for the app to open the
-    default manifest when a page loads."""
+    default manifest when an admin's page loads."""
+    admin = only(store, "admin")
     current = gr.State(default_manifest)
     shown_ids = gr.State([])
     with gr.Row():
@@ -141,17 +145,34 @@ def build_data_tab(default_manifest: str):
         metadata = gr.Dataframe(headers=["field", "value"], label="Metadata", interactive=False, wrap=True, elem_id="image-metadata")
 
     opened = [current, fst_filter, dx_filter, heatmap, gallery, status, page, shown_ids, message]
-    open_button.click(open_manifest, path_box, opened)
-    path_box.submit(open_manifest, path_box, opened)
-    gr.on(
-        [fst_filter.input, dx_filter.input],
-        lambda path, c, d: browse_page(path, c, d, 1),
-        [current, fst_filter, dx_filter],
-        [gallery, status, page, shown_ids],
-    )
+    browsed = [gallery, status, page, shown_ids]
+
+    @admin
+    def on_open(path: str, username: str):
+        return open_manifest(path)
+
+    @admin
+    def on_filter(path: str, categories: list[str], diagnoses: list[str], username: str):
+        return browse_page(path, categories, diagnoses, 1)
+
+    def turn(step: int):
+        @admin
+        def on_turn(path: str, categories: list[str], diagnoses: list[str], number: float, username: str):
+            return browse_page(path, categories, diagnoses, number + step)
+
+        return on_turn
+
+    @admin
+    def on_select(path: str, image_ids: list[str], evt: gr.SelectData, username: str):
+        return image_detail(path, image_ids, evt)
+
+    private = {"api_visibility": "private"}
+    open_button.click(on_open, path_box, opened, api_name="data_open", **private)
+    path_box.submit(on_open, path_box, opened, api_name="data_open_submit", **private)
+    gr.on([fst_filter.input, dx_filter.input], on_filter, [current, fst_filter, dx_filter], browsed, api_name="data_filter", **private)
     browse = [current, fst_filter, dx_filter, page]
-    page.submit(browse_page, browse, [gallery, status, page, shown_ids])
-    previous_button.click(lambda p, c, d, n: browse_page(p, c, d, n - 1), browse, [gallery, status, page, shown_ids])
-    next_button.click(lambda p, c, d, n: browse_page(p, c, d, n + 1), browse, [gallery, status, page, shown_ids])
-    gallery.select(image_detail, [current, shown_ids], [detail, metadata])
+    page.submit(turn(0), browse, browsed, api_name="data_page", **private)
+    previous_button.click(turn(-1), browse, browsed, api_name="data_previous", **private)
+    next_button.click(turn(+1), browse, browsed, api_name="data_next", **private)
+    gallery.select(on_select, [current, shown_ids], [detail, metadata], api_name="data_select", **private)
     return path_box, opened

@@ -1,12 +1,28 @@
-"""The fairskin web app. UI only: every handler calls into fairskin_core / review_data."""
+"""The fairskin web app. UI only: every handler calls into fairskin_core / review_data.
+
+Everyone signs in (Gradio's login, checked against the review database). Reviewers see only
+the Review tab; admins see Data, Studies and the Review dashboard. Tabs are shown by role, but
+what protects them is the role check inside every handler (`app/access.py`).
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import gradio as gr
+
 from fairskin_core.defaults import default_phantom_manifest
-from fairskin_core.workspace import workspace_dir
+from fairskin_core.workspace import workspace_dir, workspace_root
+from review_data.accounts import authenticate, role_of
+from review_data.demo import ensure_demo_study
+from review_data.store import ReviewStore, workspace_store, workspace_studies_dir
+
+from .access import signed_in
+from .dashboard_tab import build_dashboard_tab
+from .data_tab import build_data_tab, open_manifest
+from .review_tab import CSS, SHORTCUTS, build_review_tab
+from .studies_tab import build_studies_tab
 
 TITLE = "fairskin"
 INTRO = (
@@ -16,42 +32,93 @@ INTRO = (
 
 
 def _configure_gradio_environment() -> None:
-    """Keep Gradio's uploads and caches in the workspace, and its telemetry off."""
+    """Keep Gradio's uploads and caches in the workspace, its telemetry off, its queue lean.
+
+    By default Gradio's queue recomputes its own monitoring statistics (a pandas group-by over
+    up to 10,000 past events) after every event; with 20 reviewers saving at once that alone
+    took about a tenth of the server's time. We never read those statistics.
+    """
     os.environ.setdefault("GRADIO_TEMP_DIR", str(workspace_dir("cache", "gradio")))
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "500")
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "500")
 
 
-def build_app(manifest: str | Path | None = None):
-    """The Blocks app, opening ``manifest`` (default: the embedded phantom set) in the Data tab."""
+def build_app(store: ReviewStore, manifest: str | Path | None = None) -> gr.Blocks:
+    """The Blocks app; the Data tab opens ``manifest`` (default: the embedded phantom set)."""
     _configure_gradio_environment()
-    import gradio as gr
+    manifest = str(manifest or default_phantom_manifest(progress=_print_progress))
+    # delete_cache: every 10 min, remove cached files (served images, exports) older than an hour.
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(600, 3600)) as demo:
+        with gr.Row():
+            gr.Markdown(INTRO)
+            account = gr.Markdown(elem_id="signed-in")
+        with gr.Tabs() as tabs:
+            with gr.Tab("Review", id="review", visible=False) as review_tab:
+                study_picker, reviewer_studies = build_review_tab(store)
+            with gr.Tab("Data", id="data", visible=False) as data_tab:
+                path_box, opened = build_data_tab(manifest, store)
+            with gr.Tab("Studies", id="studies", visible=False) as studies_tab:
+                refresh_studies, study_outputs = build_studies_tab(store)
+            with gr.Tab("Review dashboard", id="dashboard", visible=False) as dashboard_tab:
+                dashboard_studies, dashboard_picker = build_dashboard_tab(store)
 
-    from .data_tab import build_data_tab, open_manifest
+        def on_load(path: str, request: gr.Request):
+            """Show each role its tabs and fill them; other tabs stay hidden and empty."""
+            username = signed_in(request)
+            role = role_of(store, username)
+            is_admin, is_reviewer = role == "admin", role == "reviewer"
+            header = f"Signed in as **{username}** ({role}) · [Sign out](/logout)" if role else ""
+            return (
+                header,
+                gr.update(selected="data" if is_admin else "review"),
+                gr.update(visible=is_reviewer),
+                gr.update(visible=is_admin),
+                gr.update(visible=is_admin),
+                gr.update(visible=is_admin),
+                reviewer_studies(username) if is_reviewer else gr.skip(),
+                dashboard_studies() if is_admin else gr.skip(),
+                *(open_manifest(path) if is_admin else [gr.skip()] * len(opened)),
+                *(refresh_studies() if is_admin else [gr.skip()] * len(study_outputs)),
+            )
 
-    if manifest is None:
-        manifest = default_phantom_manifest(progress=_print_progress)
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
-        gr.Markdown(INTRO)
-        with gr.Tabs():
-            with gr.Tab("Data", id="data"):
-                path_box, opened = build_data_tab(str(manifest))
-        demo.load(open_manifest, path_box, opened)
+        demo.load(
+            on_load,
+            path_box,
+            [account, tabs, review_tab, data_tab, studies_tab, dashboard_tab, study_picker, dashboard_picker, *opened, *study_outputs],
+            api_name="page_load",
+            api_visibility="private",
+        )
     return demo
 
 
 def _print_progress(done: int, total: int) -> None:
     if done == total or done % 100 == 0:
-        print(f"rendering the default phantom set into the workspace: {done}/{total}", flush=True)
+        print(f"rendering a default phantom set into the workspace: {done}/{total}", flush=True)
 
 
 def serve(host: str = "127.0.0.1", port: int = 7860, manifest: str | Path | None = None) -> None:
-    """Start the app and block until it is stopped."""
-    demo = build_app(manifest)
-    demo.queue(default_concurrency_limit=4).launch(
+    """Start the app (creating the demo study on first start) and block until it is stopped."""
+    store = workspace_store()
+    credentials = ensure_demo_study(store, progress=_print_progress)
+    demo = build_app(store, manifest)
+
+    print(f"fairskin: open http://{host}:{port} and sign in.", flush=True)
+    if credentials.exists():
+        print(f"Demo accounts (from {credentials}):\n{credentials.read_text()}", flush=True)
+    root = workspace_root()
+    demo.queue(default_concurrency_limit=32).launch(
         server_name=host,
         server_port=port,
+        auth=lambda username, password: authenticate(store, username, password) is not None,
+        auth_message="Sign in with the account your study admin gave you.",
         show_error=True,
         footer_links=["gradio"],
         run_history=False,
         ssr_mode=False,
+        # Never served, whatever a handler returns: the answer key, the study images, accounts.
+        blocked_paths=[str(workspace_studies_dir()), *(str(root / f"review.db{suffix}") for suffix in ("", "-wal", "-shm")),
+                       str(root / "demo-credentials.txt"), str(root / "phantoms")],
+        head=SHORTCUTS,
+        css=CSS,
     )

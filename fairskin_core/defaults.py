@@ -14,11 +14,22 @@ from .phantoms.dataset import write_phantom_dataset
 from .workspace import workspace_dir
 
 DEFAULT_PHANTOMS = {"n": 600, "preset": "balanced", "size": 128, "seed": 0}
+# Stands in for the default generator's images until that model exists: the same renderer
+# with another seed, so the demo review study has a "synthetic" arm offline.
+STAND_IN_SYNTHETIC = {**DEFAULT_PHANTOMS, "seed": 1}
 
 
 def default_phantom_manifest(progress: Callable[[int, int], None] | None = None) -> Path:
     """The manifest of the default phantom set, rendering it first if the workspace lacks it."""
-    p = DEFAULT_PHANTOMS
+    return _phantom_set(DEFAULT_PHANTOMS, progress)
+
+
+def default_synthetic_manifest(progress: Callable[[int, int], None] | None = None) -> Path:
+    """The demo's synthetic arm: for now a second, differently seeded phantom set."""
+    return _phantom_set(STAND_IN_SYNTHETIC, progress)
+
+
+def _phantom_set(p: dict, progress: Callable[[int, int], None] | None) -> Path:
     folder = workspace_dir("phantoms") / f"default-{p['preset']}-n{p['n']}-{p['size']}px-s{p['seed']}"
     manifest = folder / "manifest.csv"
     if manifest.is_file():

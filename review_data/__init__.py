@@ -1,4 +1,6 @@
-"""The clinician review study: sampling and blinding, the SQLite store, statistics, export.
+"""The clinician review study: a blinded visual Turing test of synthetic against real images.
 
-Built in issue 3 (the blinded visual Turing test); this package holds no code yet.
+Sampling and blinding (`sampling`, `blinding`, `study`), the SQLite store (`schema`, `store`,
+`accounts`), the reviewer's session (`session`), statistics (`stats`, `figures`) and export
+(`export`). A library: it never imports the app.
 """

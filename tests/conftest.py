@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,16 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+def source_tree_files() -> set[str]:
+    """Every file of the checkout except .git, .venv and byte-code: nothing may add to it at run time."""
+    skip = {".git", ".venv", "__pycache__", ".pytest_cache"}
+    found = set()
+    for root, dirs, files in os.walk(REPO):
+        dirs[:] = [d for d in dirs if d not in skip and not d.endswith(".egg-info")]
+        found.update(os.path.relpath(os.path.join(root, f), REPO) for f in files)
+    return found
 
 
 def real_sample(*parts: str) -> Path:
@@ -54,12 +65,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@dataclass
+class RunningApp:
+    url: str
+    process: subprocess.Popen
+
+
 @contextlib.contextmanager
 def running_app(home: Path, *serve_args: str, startup_timeout: float = 300):
-    """Run `fairskin serve` in its own process with workspace ``home``; yield its URL."""
+    """Run `fairskin serve` in its own process with workspace ``home``; yield its URL and process."""
     port = free_port()
     env = {**os.environ, "FAIRSKIN_HOME": str(home), "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
-    log = open(home / "serve.log", "w")
+    log = open(home / "serve.log", "a")
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port), *serve_args],
         cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -76,7 +93,7 @@ def running_app(home: Path, *serve_args: str, startup_timeout: float = 300):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"fairskin serve did not start:\n{(home / 'serve.log').read_text()}")
             time.sleep(0.5)
-        yield url
+        yield RunningApp(url, process)
     finally:
         process.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):

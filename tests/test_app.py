@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import gradio as gr
 import pandas as pd
 import pytest
@@ -11,7 +15,7 @@ from app.data_tab import browse_page, image_detail, open_manifest
 from fairskin_core.images import read_mask
 from fairskin_core.phantoms.dataset import write_phantom_dataset
 
-from .conftest import running_app
+from .conftest import REPO, running_app, source_tree_files
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +58,13 @@ def test_bad_manifest_is_reported_in_the_ui(small_set):
 @pytest.mark.browser
 def test_data_tab_in_a_browser_on_the_embedded_defaults(browser, small_set, tmp_path):
     expect = pytest.importorskip("playwright.sync_api").expect
-    with running_app(tmp_path) as url:
+    with running_app(tmp_path) as app:
+        admin_password = next(line.split()[3] for line in (tmp_path / "demo-credentials.txt").read_text().splitlines() if line.startswith("admin"))
         page = browser.new_page(viewport={"width": 1400, "height": 1600})
-        page.goto(url)
+        page.goto(app.url)
+        page.get_by_label("username").fill("admin")
+        page.get_by_label("password").fill(admin_password)
+        page.get_by_role("button", name="Login").click()
         status = page.locator("#data-status")
         status.get_by_text("600 of 600 images match").wait_for(timeout=60_000)
         assert page.locator("#data-gallery img").count() == 48
@@ -94,3 +102,13 @@ def test_selected_image_shows_its_mask_outline_and_metadata(small_set):
     outline = (picture == (0, 255, 120)).all(axis=2)[::scale, ::scale]
     assert outline.any() and (outline <= mask).all()  # drawn on the lesion's own border
     assert not (outline & ndimage.binary_erosion(mask, iterations=2)).any()
+
+
+def test_building_the_app_writes_nothing_into_the_source_tree(small_set, tmp_path):
+    """Gradio writes .pyi stubs beside any Component subclass, for one; the app must not trigger that."""
+    before = source_tree_files()
+    env = {**os.environ, "FAIRSKIN_HOME": str(tmp_path), "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
+    code = "import sys; from app.main import build_app; from review_data.store import workspace_store; build_app(workspace_store(), sys.argv[1])"
+    result = subprocess.run([sys.executable, "-c", code, str(small_set)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert source_tree_files() == before

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .conftest import real_sample
+from .conftest import real_sample, source_tree_files
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,15 +30,6 @@ def fairskin(*args: str, home: Path, cwd: Path) -> subprocess.CompletedProcess:
 
 def digests(folder: Path) -> dict[str, str]:
     return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def source_tree_files() -> set[str]:
-    skip = {".git", ".venv", "__pycache__", ".pytest_cache"}
-    found = set()
-    for root, dirs, files in os.walk(REPO):
-        dirs[:] = [d for d in dirs if d not in skip and not d.endswith(".egg-info")]
-        found.update(os.path.relpath(os.path.join(root, f), REPO) for f in files)
-    return found
 
 
 def test_phantoms_command_from_the_issue_is_reproducible(tmp_path):
@@ -91,10 +82,11 @@ def test_failing_commands_leave_no_output(tmp_path):
 
 def test_help_lists_every_verb(tmp_path):
     result = fairskin("--help", home=tmp_path, cwd=tmp_path)
-    for verb in ("serve", "phantoms", "import", "manifest"):
+    for verb in ("serve", "phantoms", "import", "manifest", "study", "admin"):
         assert verb in result.stdout
     readme = (REPO / "README.md").read_text()
-    for verb in ("fairskin serve", "fairskin phantoms", "fairskin import", "fairskin manifest check"):
+    for verb in ("fairskin serve", "fairskin phantoms", "fairskin import", "fairskin manifest check", "fairskin study create",
+                 "fairskin study add-reviewer", "fairskin study export", "fairskin study list", "fairskin admin create"):
         assert verb in readme
 
 

@@ -1,0 +1,94 @@
+"""The Review dashboard tab (admins only): a study's statistics and figures, live from the database."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from review_data.export import ratings_table
+from review_data.figures import dashboard_figures
+from review_data.stats import study_report
+from review_data.store import ReviewStore
+from review_data.study import StudyError, list_studies
+
+from .access import only
+
+FIGURES = (
+    ("detection_by_reviewer", "Detection per reviewer"),
+    ("detection_by_fst_group", "Detection per Fitzpatrick group"),
+    ("detection_by_diagnosis", "Detection per diagnosis"),
+    ("realism_by_arm", "Realism per arm"),
+    ("realism_roc", "Realism as a detector (ROC)"),
+    ("abcd_answers", "ABCD checklist"),
+    ("fooling_rate", "Per-image fooling rate"),
+    ("time_per_image", "Time per image"),
+)
+
+
+def _share(value: dict) -> str:
+    if value.get("estimate") is None:
+        return f"— ({value.get('note') or 'no data'})"
+    return f"{value['estimate']:.1%} (95% CI {value['ci_low']:.1%}–{value['ci_high']:.1%}, {value['successes']}/{value['n']})"
+
+
+def headline(report: dict) -> str:
+    """The study's main numbers in a few lines of Markdown, with the caveats that go with them."""
+    if not report["n_ratings"]:
+        return "No ratings yet."
+    detection = report["overall"]["detection"]
+    realism = report["overall"]["realism"]
+    agreement = report["agreement"]
+    fooled = detection["synthetic_judged_real"]
+    auc = realism.get("auc", {})
+    lines = [
+        f"**{report['n_ratings']} ratings** by {report['n_reviewers']} reviewers of {report['n_images']} images. "
+        "**Synthetic is the positive class.**",
+        "",
+        f"- Accuracy: {_share(detection['accuracy'])}; exact binomial test against 50%: p = {detection['binomial_test']['p_value']:.3g}",
+        f"- Sensitivity (synthetic called synthetic): {_share(detection['sensitivity'])}",
+        f"- Specificity (real called real): {_share(detection['specificity'])}",
+        f"- Synthetic images judged real: {_share(fooled)} — target over {fooled['target']:.0%}: "
+        + ("met (whole CI above)" if fooled["ci_above_target"] else "point estimate above, CI not" if fooled["above_target"] else "not met"),
+        f"- Equivalence (TOST, accuracy within 50% ± {detection['equivalence']['margin']:.0%}): "
+        + ("shown" if detection["equivalence"]["equivalent"] else "not shown")
+        + f", p = {detection['equivalence']['p_value']:.3g}, power {detection['equivalence']['power']:.0%}",
+    ]
+    if auc.get("estimate") is not None:
+        lines.append(f"- Realism as a detector of real images: AUC {auc['estimate']:.2f} (95% CI {auc['ci_low']:.2f}–{auc['ci_high']:.2f})")
+    for key, name in (("calls", "Fleiss' κ on the calls"), ("realism", "Krippendorff's α (ordinal) on realism")):
+        value = agreement[key]
+        if value.get("estimate") is not None:
+            lines.append(f"- {name}: {value['estimate']:.2f} (95% CI {value['ci_low']:.2f}–{value['ci_high']:.2f})")
+    notes = "\n\n".join(f"> {note}" for note in report["notes"][1:])  # one quote block per caveat
+    return "\n".join(lines) + "\n\n" + notes
+
+
+def build_dashboard_tab(store: ReviewStore):
+    """Lay out the dashboard; returns the refresh function and its output for the page load."""
+    admin = only(store, "admin")
+    with gr.Row():
+        study = gr.Dropdown(label="Study", choices=[], scale=4, elem_id="dashboard-study")
+        refresh = gr.Button("Refresh", variant="primary", scale=1)
+    summary = gr.Markdown(elem_id="dashboard-summary")
+    plots = []
+    for index in range(0, len(FIGURES), 2):
+        with gr.Row():
+            plots += [gr.Plot(label=title) for _, title in FIGURES[index : index + 2]]
+
+    @admin
+    def on_refresh(study_name: str, user: str):
+        if not study_name:
+            raise gr.Error("Choose a study.", print_exception=False)
+        try:
+            report = study_report(ratings_table(store, study_name))
+        except StudyError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        figures = dashboard_figures(report)
+        return [headline(report), *(figures[name] for name, _ in FIGURES)]
+
+    refresh.click(on_refresh, study, [summary, *plots], api_name="dashboard_refresh", api_visibility="private")
+
+    def studies():
+        names = list_studies(store)
+        return gr.update(choices=names, value=names[0] if names else None)
+
+    return studies, study

@@ -1,0 +1,94 @@
+"""The Studies tab (admins only): create a study, enrol reviewers, see progress, export results."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from fairskin_core.manifest import ManifestError
+from review_data.accounts import AccountError
+from review_data.export import export_study
+from review_data.sampling import SamplingError
+from review_data.store import ReviewStore, workspace_studies_dir
+from review_data.study import StudyError, add_reviewer, create_study, list_studies
+
+from .access import only
+
+REFUSALS = (StudyError, SamplingError, ManifestError, AccountError, FileNotFoundError, ValueError)
+
+
+def study_overview(store: ReviewStore) -> pd.DataFrame:
+    """Per study: images, reviewers, ratings saved, and when it was made."""
+    rows = store.db.execute(
+        "SELECT s.name AS study, s.n_per_arm * 2 AS images, s.image_size AS size_px,"
+        " (SELECT count(*) FROM study_reviewers r WHERE r.study_id = s.id) AS reviewers,"
+        " (SELECT count(*) FROM ratings g WHERE g.study_id = s.id) AS ratings, s.created_at AS created"
+        " FROM studies s ORDER BY s.id"
+    ).fetchall()
+    return pd.DataFrame([tuple(r) for r in rows], columns=["study", "images", "size_px", "reviewers", "ratings", "created"])
+
+
+def build_studies_tab(store: ReviewStore):
+    """Lay out the Studies tab; returns the refresh function and its outputs for the page load."""
+    admin = only(store, "admin")
+    overview = gr.Dataframe(label="Studies", interactive=False, elem_id="studies-overview")
+    with gr.Accordion("Create a study", open=False):
+        with gr.Row():
+            name = gr.Textbox(label="Name", placeholder="e.g. pilot-2026", elem_id="study-name")
+            n_per_arm = gr.Number(value=50, precision=0, minimum=1, label="Images per arm")
+            seed = gr.Number(value=0, precision=0, label="Seed")
+        real = gr.Textbox(label="Real manifest (path on the server)", elem_id="study-real")
+        synthetic = gr.Textbox(label="Synthetic manifest (path on the server)", elem_id="study-synthetic")
+        create = gr.Button("Create study", variant="primary")
+    with gr.Accordion("Enrol a reviewer", open=False):
+        with gr.Row():
+            enrol_study = gr.Dropdown(label="Study", choices=[])
+            username = gr.Textbox(label="Username")
+            password = gr.Textbox(label="Password (new account: at least 8 characters)", type="password")
+        enrol = gr.Button("Enrol reviewer")
+    with gr.Row():
+        export_choice = gr.Dropdown(label="Export a study", choices=[], scale=3)
+        export = gr.Button("Export CSV", scale=1)
+    files = gr.File(label="Ratings with the key, per-reviewer and study summaries", file_count="multiple", interactive=False)
+    message = gr.Markdown(elem_id="studies-message")
+
+    def refreshed():
+        names = list_studies(store)
+        return study_overview(store), gr.update(choices=names), gr.update(choices=names)
+
+    refresh_outputs = [overview, enrol_study, export_choice]
+
+    @admin
+    def on_create(name_: str, real_: str, synthetic_: str, n: float, seed_: float, user: str):
+        try:
+            study = create_study(store, workspace_studies_dir(), name_.strip(), real_.strip(), synthetic_.strip(), n_per_arm=int(n), seed=int(seed_))
+        except REFUSALS as exc:
+            return (gr.skip(),) * 3 + (f"**Study not created.**\n\n```\n{exc}\n```",)
+        return (*refreshed(), f"Created study **{study.name}**: {2 * study.n_per_arm} images at {study.image_size} px.")
+
+    @admin
+    def on_enrol(study_name: str, username_: str, password_: str, user: str):
+        try:
+            add_reviewer(store, study_name, username_.strip(), password_)
+        except REFUSALS as exc:
+            return (gr.skip(),) * 3 + (f"**Not enrolled:** {exc}",)
+        return (*refreshed(), f"**{username_.strip()}** now reviews **{study_name}**.")
+
+    @admin
+    def on_export(study_name: str, user: str):
+        if not study_name:
+            raise gr.Error("Choose a study to export.", print_exception=False)
+        # A fresh folder with an unguessable name in Gradio's own cache, the only place it serves
+        # files from: its URL goes to this admin only, and the cache is swept hourly.
+        folder = Path(os.environ["GRADIO_TEMP_DIR"]) / f"export-{secrets.token_hex(16)}"
+        return [str(p) for p in export_study(store, study_name, folder)]
+
+    private = {"api_visibility": "private"}
+    create.click(on_create, [name, real, synthetic, n_per_arm, seed], [*refresh_outputs, message], api_name="study_create", **private)
+    enrol.click(on_enrol, [enrol_study, username, password], [*refresh_outputs, message], api_name="study_enrol", **private)
+    export.click(on_export, export_choice, files, api_name="study_export", **private)
+    return refreshed, refresh_outputs

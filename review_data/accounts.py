@@ -1,0 +1,95 @@
+"""Admin and reviewer accounts: usernames with scrypt-hashed passwords.
+
+scrypt (Python's standard library) is memory-hard, so a stolen database does not give the
+passwords away cheaply; each hash carries its own salt and parameters.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import hmac
+import re
+import secrets
+import sqlite3
+
+from .store import ReviewStore, utc_now
+
+ROLES = ("admin", "reviewer")
+USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{1,39}")
+MIN_PASSWORD = 8
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+class AccountError(ValueError):
+    """A refused account operation; the message says why."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
+    return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${_b64(salt)}${_b64(digest)}"
+
+
+@functools.cache
+def _unknown_user_hash() -> str:
+    """Checked against for unknown usernames, so a wrong name costs as long as a wrong password."""
+    return hash_password(secrets.token_hex(16))
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    expected = base64.b64decode(digest)
+    actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=len(expected))
+    return hmac.compare_digest(actual, expected)
+
+
+def create_account(store: ReviewStore, username: str, password: str, role: str) -> int:
+    """Create an account; refuse bad names, short passwords and names already taken."""
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    if not USERNAME.fullmatch(username):
+        raise AccountError(f"username {username!r}: use 2-40 letters, digits, '.', '_' or '-', starting with a letter or digit")
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
+    try:
+        with store.write() as db:
+            cursor = db.execute(
+                "INSERT INTO accounts (username, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
+                [username, hash_password(password), role, utc_now()],
+            )
+            return cursor.lastrowid
+    except sqlite3.IntegrityError:
+        raise AccountError(f"username {username!r} is already taken") from None
+
+
+def authenticate(store: ReviewStore, username: str, password: str) -> str | None:
+    """The account's role if the password is right, else None (same cost either way)."""
+    row = store.db.execute("SELECT password_hash, role FROM accounts WHERE username = ?", [username]).fetchone()
+    if row is None:
+        verify_password(password, _unknown_user_hash())
+        return None
+    return row["role"] if verify_password(password, row["password_hash"]) else None
+
+
+def role_of(store: ReviewStore, username: str | None) -> str | None:
+    """The role of a signed-in user (None for no user or an unknown one)."""
+    if not username:
+        return None
+    row = store.db.execute("SELECT role FROM accounts WHERE username = ?", [username]).fetchone()
+    return row["role"] if row else None
+
+
+def account_id(store: ReviewStore, username: str) -> int | None:
+    row = store.db.execute("SELECT id FROM accounts WHERE username = ?", [username]).fetchone()
+    return row["id"] if row else None

@@ -1,0 +1,208 @@
+"""Plotly figures of the review study for the admin dashboard, drawn from `study_report`'s dictionary.
+
+Synthetic is the positive class: sensitivity = synthetic images called synthetic, specificity =
+real images called real. Every figure draws whatever the report holds, and says so when that is
+nothing yet.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .stats import ABCD_ANSWERS, ARMS, REALISM_LEVELS, TARGET_SYNTHETIC_JUDGED_REAL
+
+DETECTION_RATES = {
+    "accuracy": "accuracy",
+    "sensitivity": "sensitivity (synthetic called synthetic)",
+    "specificity": "specificity (real called real)",
+}
+ARM_COLOURS = {"real": "#4C78A8", "synthetic": "#E45756"}
+ANSWER_COLOURS = {"yes": "#54A24B", "no": "#E45756", "unsure": "#BAB0AC"}
+GROUP_TITLES = {"reviewer": "reviewer", "fst_group": "Fitzpatrick skin type group", "diagnosis": "diagnosis"}
+
+
+def dashboard_figures(report: dict) -> dict[str, go.Figure]:
+    """Every dashboard figure, by name."""
+    return {
+        "detection_by_reviewer": detection_figure(report, "reviewer"),
+        "detection_by_fst_group": detection_figure(report, "fst_group"),
+        "detection_by_diagnosis": detection_figure(report, "diagnosis"),
+        "realism_by_arm": realism_figure(report),
+        "realism_roc": roc_figure(report),
+        "abcd_answers": abcd_figure(report),
+        "fooling_rate": fooling_rate_figure(report),
+        "time_per_image": time_figure(report),
+    }
+
+
+def detection_figure(report: dict, by: str = "reviewer") -> go.Figure:
+    """Accuracy, sensitivity and specificity per group, with Wilson 95% intervals and chance at 0.5."""
+    groups = report[f"by_{by}"]
+    names = [group["group"] for group in groups]
+    figure = go.Figure()
+    for rate, label in DETECTION_RATES.items():
+        shares = [group["detection"][rate] for group in groups]
+        figure.add_trace(
+            go.Bar(
+                x=names,
+                y=[share["estimate"] for share in shares],
+                name=label,
+                error_y=_error_bars(shares),
+                customdata=[[share["successes"], share["n"]] for share in shares],
+                hovertemplate=f"{label}: %{{y:.2f}} (%{{customdata[0]}} of %{{customdata[1]}})<extra>%{{x}}</extra>",
+            )
+        )
+    figure.add_hline(y=0.5, line_dash="dash", line_color="grey", annotation_text="chance")
+    figure.update_layout(
+        title=f"Detection by {GROUP_TITLES[by]} (synthetic = positive class; Wilson 95% CI)",
+        barmode="group",
+        yaxis={"title": "share", "range": [0, 1.05]},
+        xaxis={"title": GROUP_TITLES[by], "type": "category"},
+    )
+    return _say_if_empty(figure, not any(group["n_ratings"] for group in groups))
+
+
+def realism_figure(report: dict) -> go.Figure:
+    """Realism scores (1–7) of real and synthetic images as box plots (mean dashed)."""
+    arms = report["overall"]["realism"]["arms"]
+    figure = go.Figure()
+    for arm in ARMS:
+        counts = [arms[arm]["counts"][str(level)] for level in REALISM_LEVELS]
+        figure.add_trace(
+            go.Box(
+                y=np.repeat(REALISM_LEVELS, counts),
+                name=f"{arm} (n={arms[arm]['n']})",
+                marker_color=ARM_COLOURS[arm],
+                boxmean=True,
+                boxpoints=False,
+            )
+        )
+    figure.update_layout(
+        title="Realism score (1–7) by arm",
+        yaxis={"title": "realism", "range": [0.5, 7.5], "dtick": 1},
+        showlegend=False,
+    )
+    return _say_if_empty(figure, report["overall"]["realism"]["n_ratings"] == 0)
+
+
+def roc_figure(report: dict) -> go.Figure:
+    """ROC of realism as a detector: an image is called synthetic when its realism is at most t."""
+    realism = report["overall"]["realism"]
+    points = realism["roc"]
+    auc = realism["auc"]
+    figure = go.Figure()
+    figure.add_trace(
+        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dash", "color": "grey"}, name="chance (AUC 0.5)")
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=[point["fpr"] for point in points],
+            y=[point["tpr"] for point in points],
+            mode="lines+markers",
+            name="realism",
+            text=[f"realism ≤ {point['threshold']}" for point in points],
+            hovertemplate="%{text}: FPR %{x:.2f}, TPR %{y:.2f}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=f"ROC of realism as a detector (synthetic = positive, called when realism ≤ t); AUC {_auc_text(auc)}",
+        xaxis={"title": "false-positive rate (real images called synthetic)", "range": [0, 1], "constrain": "domain"},
+        yaxis={"title": "true-positive rate (synthetic images called synthetic)", "range": [0, 1],
+               "scaleanchor": "x", "constrain": "domain"},
+    )
+    return _say_if_empty(figure, not points)
+
+
+def abcd_figure(report: dict) -> go.Figure:
+    """Shares of yes / no / unsure per ABCD item, real vs synthetic, as stacked bars."""
+    items = report["abcd"]
+    figure = make_subplots(rows=1, cols=len(items), shared_yaxes=True, subplot_titles=[item["item"] for item in items])
+    for column, item in enumerate(items, start=1):
+        for answer in ABCD_ANSWERS:
+            figure.add_trace(
+                go.Bar(
+                    x=[f"{arm} (n={item['arms'][arm]['n']})" for arm in ARMS],
+                    y=[item["arms"][arm]["shares"][answer] for arm in ARMS],
+                    name=answer,
+                    legendgroup=answer,
+                    showlegend=column == 1,
+                    marker_color=ANSWER_COLOURS[answer],
+                    hovertemplate=f"{answer}: %{{y:.0%}}<extra>{item['item']}</extra>",
+                ),
+                row=1,
+                col=column,
+            )
+    figure.update_layout(title="ABCD checklist: is each feature realistic? (share of answers per arm)", barmode="stack")
+    figure.update_yaxes(range=[0, 1], tickformat=".0%")
+    return _say_if_empty(figure, not any(item["arms"][arm]["n"] for item in items for arm in ARMS))
+
+
+def fooling_rate_figure(report: dict) -> go.Figure:
+    """Per synthetic image: the share of its ratings that judged it real (its fooling rate)."""
+    rates = [image["share_judged_real"] for image in report["images"] if image["source"] == "synthetic"]
+    figure = go.Figure(
+        go.Histogram(x=rates, xbins={"start": 0, "end": 1.0001, "size": 0.1}, marker_color=ARM_COLOURS["synthetic"])
+    )
+    figure.add_vline(
+        x=TARGET_SYNTHETIC_JUDGED_REAL, line_dash="dash", line_color="grey",
+        annotation_text=f"plan target for the pooled share ({TARGET_SYNTHETIC_JUDGED_REAL:.0%})",
+    )
+    figure.update_layout(
+        title=f"Fooling rate per synthetic image (share of ratings judged real; {len(rates)} images)",
+        xaxis={"title": "share of ratings that judged the image real", "range": [0, 1]},
+        yaxis={"title": "synthetic images"},
+    )
+    return _say_if_empty(figure, not rates)
+
+
+def time_figure(report: dict) -> go.Figure:
+    """Seconds spent per image, per reviewer (box: quartiles, whiskers min–max, dashed mean)."""
+    timed = [reviewer for reviewer in report["reviewers"] if reviewer["n_timed"]]
+    figure = go.Figure()
+    if timed:
+        figure.add_trace(
+            go.Box(
+                x=[reviewer["reviewer"] for reviewer in timed],
+                q1=[reviewer["seconds_q1"] for reviewer in timed],
+                median=[reviewer["seconds_median"] for reviewer in timed],
+                q3=[reviewer["seconds_q3"] for reviewer in timed],
+                lowerfence=[reviewer["seconds_min"] for reviewer in timed],
+                upperfence=[reviewer["seconds_max"] for reviewer in timed],
+                mean=[reviewer["seconds_mean"] for reviewer in timed],
+                boxmean=True,
+                name="seconds per image",
+            )
+        )
+    figure.update_layout(
+        title="Time per image by reviewer (box: quartiles; whiskers: min to max; dashed: mean)",
+        xaxis={"title": "reviewer", "type": "category"},
+        yaxis={"title": "seconds"},
+    )
+    return _say_if_empty(figure, not timed)
+
+
+def _error_bars(shares: list[dict]) -> dict:
+    """Asymmetric error bars from each share's interval (none where the share is undefined)."""
+    def gap(a, b):
+        return None if a is None or b is None else a - b
+
+    return {
+        "type": "data",
+        "array": [gap(share["ci_high"], share["estimate"]) for share in shares],
+        "arrayminus": [gap(share["estimate"], share["ci_low"]) for share in shares],
+    }
+
+
+def _auc_text(auc: dict) -> str:
+    if auc["estimate"] is None:
+        return "undefined"
+    return f"{auc['estimate']:.2f} (95% CI {auc['ci_low']:.2f}–{auc['ci_high']:.2f})"
+
+
+def _say_if_empty(figure: go.Figure, empty: bool) -> go.Figure:
+    """Write "no ratings yet" across a figure with nothing to draw, rather than show blank axes."""
+    if empty:
+        figure.add_annotation(text="no ratings yet", showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
+    return figure

@@ -1,0 +1,121 @@
+"""The review study's database schema, as sqlite-utils migrations.
+
+Tables are STRICT and carry CHECK constraints, so the database itself refuses an out-of-range
+answer even if a bug lets one through; rating_history is append-only (triggers refuse UPDATE
+and DELETE), so no answer a reviewer ever saved is lost.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("fairskin.review")
+
+_ANSWERS = """
+    call TEXT NOT NULL CHECK (call IN ('real', 'synthetic')),
+    realism INTEGER NOT NULL CHECK (realism BETWEEN 1 AND 7),
+    abcd_asymmetry TEXT NOT NULL CHECK (abcd_asymmetry IN ('yes', 'no', 'unsure')),
+    abcd_border TEXT NOT NULL CHECK (abcd_border IN ('yes', 'no', 'unsure')),
+    abcd_colour TEXT NOT NULL CHECK (abcd_colour IN ('yes', 'no', 'unsure')),
+    abcd_diameter TEXT NOT NULL CHECK (abcd_diameter IN ('yes', 'no', 'unsure')),
+    comment TEXT NOT NULL DEFAULT '' CHECK (length(comment) <= 2000),
+    seconds REAL CHECK (seconds IS NULL OR seconds >= 0)
+"""
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    # One statement at a time: executescript would commit the migration's transaction.
+    for statement in _M001:
+        db.execute(statement)
+
+
+_M001 = [
+    """
+        CREATE TABLE studies (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            seed INTEGER NOT NULL,
+            n_per_arm INTEGER NOT NULL CHECK (n_per_arm > 0),
+            image_size INTEGER NOT NULL CHECK (image_size > 0),
+            real_manifest TEXT NOT NULL,
+            real_manifest_sha256 TEXT NOT NULL,
+            synthetic_manifest TEXT NOT NULL,
+            synthetic_manifest_sha256 TEXT NOT NULL,
+            folder TEXT NOT NULL
+        ) STRICT
+    """,
+    """
+        CREATE TABLE study_images (
+            id TEXT PRIMARY KEY,  -- random and opaque: the only name a reviewer's browser sees
+            study_id INTEGER NOT NULL REFERENCES studies(id),
+            source TEXT NOT NULL CHECK (source IN ('real', 'synthetic')),
+            image_id TEXT NOT NULL,  -- the id in its manifest
+            manifest_row TEXT NOT NULL,  -- that manifest row, as JSON
+            fst INTEGER CHECK (fst IS NULL OR fst BETWEEN 1 AND 6),
+            fst_group TEXT NOT NULL,
+            diagnosis TEXT NOT NULL,
+            file TEXT NOT NULL,  -- the re-rendered image, relative to the study folder
+            UNIQUE (study_id, source, image_id)
+        ) STRICT
+    """,
+    """
+        CREATE TABLE accounts (
+            id INTEGER PRIMARY KEY,
+            username TEXT NOT NULL UNIQUE,
+            password_hash TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'reviewer')),
+            created_at TEXT NOT NULL
+        ) STRICT
+    """,
+    """
+        CREATE TABLE study_reviewers (
+            study_id INTEGER NOT NULL REFERENCES studies(id),
+            reviewer_id INTEGER NOT NULL REFERENCES accounts(id),
+            order_seed INTEGER NOT NULL,  -- the reviewer's own random order comes from this
+            added_at TEXT NOT NULL,
+            PRIMARY KEY (study_id, reviewer_id)
+        ) STRICT
+    """,
+    """
+        CREATE TABLE assignments (
+            study_id INTEGER NOT NULL,
+            reviewer_id INTEGER NOT NULL,
+            position INTEGER NOT NULL CHECK (position >= 0),
+            image_id TEXT NOT NULL REFERENCES study_images(id),
+            PRIMARY KEY (study_id, reviewer_id, position),
+            UNIQUE (study_id, reviewer_id, image_id),
+            FOREIGN KEY (study_id, reviewer_id) REFERENCES study_reviewers(study_id, reviewer_id)
+        ) STRICT
+    """,
+    f"""
+        CREATE TABLE ratings (
+            study_id INTEGER NOT NULL REFERENCES studies(id),
+            reviewer_id INTEGER NOT NULL REFERENCES accounts(id),
+            image_id TEXT NOT NULL REFERENCES study_images(id),
+            {_ANSWERS},
+            revision INTEGER NOT NULL CHECK (revision >= 1),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (reviewer_id, image_id),
+            FOREIGN KEY (study_id, reviewer_id, image_id) REFERENCES assignments(study_id, reviewer_id, image_id)
+        ) STRICT
+    """,
+    f"""
+        CREATE TABLE rating_history (
+            id INTEGER PRIMARY KEY,
+            study_id INTEGER NOT NULL REFERENCES studies(id),
+            reviewer_id INTEGER NOT NULL REFERENCES accounts(id),
+            image_id TEXT NOT NULL REFERENCES study_images(id),
+            {_ANSWERS},
+            revision INTEGER NOT NULL,
+            saved_at TEXT NOT NULL
+        ) STRICT
+    """,
+    "CREATE INDEX rating_history_by_rating ON rating_history (reviewer_id, image_id)",
+    """CREATE TRIGGER rating_history_no_update BEFORE UPDATE ON rating_history
+           BEGIN SELECT RAISE(ABORT, 'rating_history is append-only'); END""",
+    """CREATE TRIGGER rating_history_no_delete BEFORE DELETE ON rating_history
+           BEGIN SELECT RAISE(ABORT, 'rating_history is append-only'); END""",
+]

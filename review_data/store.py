@@ -1,0 +1,88 @@
+"""The review database: one SQLite file, one connection per thread, migrations applied once.
+
+Gradio runs handlers on worker threads and sqlite3 connections must not cross threads, so each
+thread opens its own. Every connection turns foreign keys on and waits (busy_timeout) instead of
+failing when another writer holds the lock; the file is in WAL mode so readers never block the
+writer. Writes go through `ReviewStore.write()`, which takes the write lock up front
+(BEGIN IMMEDIATE) — a transaction that reads first and upgrades later could fail with
+"database is locked" under concurrency, and no such error may reach a reviewer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from fairskin_core.workspace import workspace_dir, workspace_root
+
+from .schema import migrations
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def utc_now() -> str:
+    """A timestamp for the database: ISO 8601, UTC, microseconds."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+class ReviewStore:
+    """Access to one review database file, safe to share between threads."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        with self.write() as db:  # the write lock keeps two processes from migrating at once
+            migrations.apply(db)
+
+    def _connect(self) -> Database:
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")  # a saved rating survives a power cut, not only a crash
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.row_factory = sqlite3.Row
+        return Database(conn)
+
+    @property
+    def db(self) -> Database:
+        """This thread's connection (autocommit outside `write()`)."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = self._connect()
+        return db
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Database]:
+        """A write transaction holding the lock from its start; commits, or rolls back on error."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their threads end)."""
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.conn.close()
+            self._local.db = None
+
+
+def workspace_store() -> ReviewStore:
+    """The review database of the workspace (``$FAIRSKIN_HOME/review.db``)."""
+    return ReviewStore(workspace_root() / "review.db")
+
+
+def workspace_studies_dir() -> Path:
+    """Where studies keep their blinded images (``$FAIRSKIN_HOME/studies``)."""
+    return workspace_dir("studies")

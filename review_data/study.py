@@ -1,0 +1,165 @@
+"""Setting up a review study: matched sampling, blinded images, reviewers and their orders.
+
+A study lives in two places: its images (re-rendered, under opaque names) in
+``<workspace>/studies/<name>/images/``, and everything else — including the answer key, which
+image is real and which synthetic — only in the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fairskin_core.atomic import atomic_dir
+from fairskin_core.manifest import Manifest, read_manifest
+
+from .accounts import AccountError, account_id, create_account, verify_password
+from .blinding import opaque_id, render_blinded, save_blinded, study_image_size
+from .sampling import matched_sample
+from .store import ReviewStore, utc_now
+
+STUDY_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+# Which manifest sources may stand in each arm (phantoms may play either: the offline demo).
+ARM_SOURCES = {"real": ("real", "phantom"), "synthetic": ("synthetic", "phantom")}
+
+
+class StudyError(ValueError):
+    """A refused study operation; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Study:
+    id: int
+    name: str
+    folder: Path
+    seed: int
+    n_per_arm: int
+    image_size: int
+    created_at: str
+
+
+def get_study(store: ReviewStore, name: str) -> Study:
+    row = store.db.execute("SELECT * FROM studies WHERE name = ?", [name]).fetchone()
+    if row is None:
+        raise StudyError(f"no study named {name!r}; `fairskin study create` makes one")
+    return Study(row["id"], row["name"], Path(row["folder"]), row["seed"], row["n_per_arm"], row["image_size"], row["created_at"])
+
+
+def list_studies(store: ReviewStore) -> list[str]:
+    return [row["name"] for row in store.db.execute("SELECT name FROM studies ORDER BY id")]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _load_arm(path: Path, arm: str) -> Manifest:
+    manifest = read_manifest(path, check_files="header")
+    wrong = manifest.table[~manifest.table["source"].isin(ARM_SOURCES[arm])]
+    if len(wrong):
+        first = wrong.iloc[0]
+        raise StudyError(
+            f"{path}: the {arm} arm may hold only {' or '.join(ARM_SOURCES[arm])} images, but {len(wrong)} rows are "
+            f"{', '.join(sorted(set(wrong['source'])))} (first: image_id {first['image_id']!r}); pass the right manifest"
+        )
+    return manifest
+
+
+def _json_row(row: pd.Series) -> str:
+    return json.dumps({k: (None if pd.isna(v) else v.item() if hasattr(v, "item") else v) for k, v in row.items()}, sort_keys=True)
+
+
+def create_study(
+    store: ReviewStore,
+    studies_dir: Path,
+    name: str,
+    real_manifest: Path,
+    synthetic_manifest: Path,
+    *,
+    n_per_arm: int = 50,
+    seed: int = 0,
+    image_size: int | None = None,
+) -> Study:
+    """Sample, blind and register a study; on any error nothing is created."""
+    if not STUDY_NAME.fullmatch(name):
+        raise StudyError(f"study name {name!r}: use 1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit")
+    if store.db.execute("SELECT 1 FROM studies WHERE name = ?", [name]).fetchone():
+        raise StudyError(f"a study named {name!r} already exists; choose another --name")
+    folder = Path(studies_dir) / name
+    if folder.exists():
+        raise StudyError(f"{folder} exists but no study of that name is registered (left by an interrupted run?); remove it or choose another --name")
+    real, synthetic = _load_arm(Path(real_manifest), "real"), _load_arm(Path(synthetic_manifest), "synthetic")
+    real_rows, synthetic_rows = matched_sample(real.table, synthetic.table, n_per_arm, seed)
+    arms = [("real", real, real_rows), ("synthetic", synthetic, synthetic_rows)]
+    sources = [manifest.image_file(path) for _, manifest, rows in arms for path in rows["image_path"]]
+    size = study_image_size(sources, image_size)
+
+    images = []
+    with atomic_dir(folder) as staging:
+        (staging / "images").mkdir()
+        for arm, manifest, rows in arms:
+            for _, row in rows.iterrows():
+                key = opaque_id()
+                file = f"images/{key}.png"
+                save_blinded(render_blinded(manifest.image_file(row["image_path"]), size), staging / file)
+                fst = None if pd.isna(row["fst"]) else int(row["fst"])
+                images.append((key, arm, row["image_id"], _json_row(row), fst, row["fst_group"], row["diagnosis"], file))
+    try:
+        with store.write() as db:
+            study_id = db.execute(
+                "INSERT INTO studies (name, created_at, seed, n_per_arm, image_size, real_manifest, real_manifest_sha256,"
+                " synthetic_manifest, synthetic_manifest_sha256, folder) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [name, utc_now(), seed, n_per_arm, size, str(Path(real_manifest).resolve()), _sha256(Path(real_manifest)),
+                 str(Path(synthetic_manifest).resolve()), _sha256(Path(synthetic_manifest)), str(folder.resolve())],
+            ).lastrowid
+            db.conn.executemany(
+                "INSERT INTO study_images (id, study_id, source, image_id, manifest_row, fst, fst_group, diagnosis, file)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(key, study_id, *rest) for key, *rest in images],
+            )
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return get_study(store, name)
+
+
+def _order_seed(study_seed: int, username: str) -> int:
+    """The reviewer's order seed: reproducible from the study seed and the username."""
+    name_key = int.from_bytes(hashlib.sha256(username.encode()).digest()[:8], "big")
+    return int(np.random.SeedSequence([study_seed, name_key]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def add_reviewer(store: ReviewStore, study_name: str, username: str, password: str) -> int:
+    """Enrol a reviewer (creating the account if new) with their own random image order."""
+    study = get_study(store, study_name)
+    reviewer = account_id(store, username)
+    if reviewer is None:
+        reviewer = create_account(store, username, password, "reviewer")
+    else:
+        row = store.db.execute("SELECT password_hash, role FROM accounts WHERE id = ?", [reviewer]).fetchone()
+        if row["role"] != "reviewer":
+            raise AccountError(f"{username!r} is an admin account; reviewers need accounts of their own")
+        if not verify_password(password, row["password_hash"]):
+            raise AccountError(f"account {username!r} exists with a different password; give that password to enrol it")
+    seed = _order_seed(study.seed, username)
+    images = [r["id"] for r in store.db.execute("SELECT id FROM study_images WHERE study_id = ? ORDER BY source, image_id", [study.id])]
+    order = np.random.default_rng(seed).permutation(len(images))
+    with store.write() as db:
+        if db.execute("SELECT 1 FROM study_reviewers WHERE study_id = ? AND reviewer_id = ?", [study.id, reviewer]).fetchone():
+            raise StudyError(f"{username!r} is already a reviewer of study {study_name!r}")
+        db.execute(
+            "INSERT INTO study_reviewers (study_id, reviewer_id, order_seed, added_at) VALUES (?, ?, ?, ?)",
+            [study.id, reviewer, seed, utc_now()],
+        )
+        db.conn.executemany(
+            "INSERT INTO assignments (study_id, reviewer_id, position, image_id) VALUES (?, ?, ?, ?)",
+            [(study.id, reviewer, position, images[i]) for position, i in enumerate(order)],
+        )
+    return reviewer

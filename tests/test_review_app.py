@@ -1,0 +1,297 @@
+"""The review study through the running app: a browser, raw HTTP, many reviewers, a crash.
+
+One server (with the embedded demo study) runs for the whole module; each test makes the small
+studies and accounts it needs with the `fairskin` command line, as an admin would.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from .conftest import REPO, running_app
+from .gradio_http import AppSession, CallError
+
+ANSWER = ["yes", "no", "unsure", "yes"]
+
+
+def fairskin(home: Path, *args, stdin: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "FAIRSKIN_HOME": str(home), "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.run([sys.executable, "-m", "app.cli", *map(str, args)], env=env, input=stdin, capture_output=True, text=True, timeout=600)
+
+
+def credentials(home: Path) -> dict[str, str]:
+    return {line.split()[1]: line.split()[3] for line in (home / "demo-credentials.txt").read_text().splitlines()}
+
+
+def arm_manifests(home: Path) -> tuple[Path, Path]:
+    real, synthetic = sorted((home / "phantoms").glob("default-*"))  # seed 0 (real), seed 1 (stand-in synthetic)
+    return real / "manifest.csv", synthetic / "manifest.csv"
+
+
+def make_study(home: Path, name: str, n_per_arm: int, reviewers: list[str], seed: int = 0) -> None:
+    real, synthetic = arm_manifests(home)
+    result = fairskin(home, "study", "create", "--name", name, "--real", real, "--synthetic", synthetic, "--n-per-arm", n_per_arm, "--seed", seed)
+    assert result.returncode == 0, result.stderr
+    for reviewer in reviewers:
+        result = fairskin(home, "study", "add-reviewer", "--name", name, "--username", reviewer, "--password-stdin", stdin=f"password-{reviewer}\n")
+        assert result.returncode == 0, result.stderr
+
+
+def database(home: Path) -> sqlite3.Connection:
+    return sqlite3.connect(home / "review.db")
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    return tmp_path_factory.mktemp("workspace")
+
+
+@pytest.fixture(scope="module")
+def server(home):
+    with running_app(home) as app:
+        yield app.url
+
+
+def answers(call: str, realism: int) -> list:
+    return [None, call, str(realism), *ANSWER, ""]
+
+
+@pytest.mark.browser
+def test_a_dermatologist_rates_resumes_goes_back_and_finishes(browser, server, home, tmp_path):
+    expect = pytest.importorskip("playwright.sync_api").expect
+    make_study(home, "e2e", 3, ["doc"], seed=5)
+    page = browser.new_page(viewport={"width": 1300, "height": 1400})
+
+    def sign_in():
+        page.goto(server)
+        page.get_by_label("username").fill("doc")
+        page.get_by_label("password").fill("password-doc")
+        page.get_by_role("button", name="Login").click()
+        expect(page.locator("#signed-in")).to_contain_text("doc", timeout=30_000)
+
+    def start():
+        page.locator("#review-start").click()
+        expect(page.locator("#review-image img")).to_be_visible(timeout=30_000)
+
+    def rate(call_key: str, realism: int, checklist: list[str], comment: str = "", save_with_enter: bool = True):
+        page.locator("body").click(position={"x": 5, "y": 5})  # shortcuts act when no text field has focus
+        page.keyboard.press(call_key)
+        page.keyboard.press(str(realism))
+        for item, answer in zip(("asymmetry", "border", "colour", "diameter"), checklist):
+            page.locator(f"#answer-abcd-{item}").get_by_label(answer, exact=True).check()
+        if comment:
+            page.locator("#answer-comment textarea").fill(comment)
+        if save_with_enter:
+            page.locator("body").click(position={"x": 5, "y": 5})
+            page.keyboard.press("Enter")
+        else:
+            page.locator("#save-next").click()
+
+    def at(image_number: int, rated: int):
+        expect(page.locator("#review-progress")).to_contain_text(f"Image {image_number} of 6 · {rated} / 6 rated", timeout=30_000)
+
+    sign_in()
+    start()
+    at(1, 0)
+    rate("s", 5, ["yes", "no", "unsure", "yes"], comment="first")
+    at(2, 1)
+    rate("r", 3, ["no", "no", "no", "no"], save_with_enter=False)
+    at(3, 2)
+    page.reload()  # a refresh (or a lost connection): the reviewer continues where they left off
+    expect(page.locator("#signed-in")).to_contain_text("doc", timeout=30_000)
+    start()
+    at(3, 2)
+    rate("r", 6, ["unsure", "yes", "yes", "yes"])
+    at(4, 3)
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.press("ArrowLeft")  # back to image 3: its answers are shown, and can be changed
+    at(3, 3)
+    expect(page.locator('#answer-call input[value="real"]')).to_be_checked()
+    expect(page.locator('#answer-realism input[value="6"]')).to_be_checked()
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.press("2")
+    page.keyboard.press("Enter")
+    at(4, 3)
+    for _ in range(3):
+        rate("s", 4, ["yes", "yes", "yes", "yes"])
+    expect(page.locator("#review-status")).to_contain_text("All 6 images are rated", timeout=30_000)
+    page.close()
+
+    with database(home) as db:
+        rows = db.execute(
+            "SELECT g.position, r.call, r.realism, r.abcd_asymmetry, r.abcd_border, r.abcd_colour, r.abcd_diameter, r.comment, r.revision"
+            " FROM ratings r JOIN accounts a ON a.id = r.reviewer_id JOIN studies s ON s.id = r.study_id"
+            " JOIN assignments g ON g.reviewer_id = r.reviewer_id AND g.image_id = r.image_id AND g.study_id = r.study_id"
+            " WHERE a.username = 'doc' AND s.name = 'e2e' ORDER BY g.position"
+        ).fetchall()
+        history = db.execute("SELECT count(*) FROM rating_history h JOIN accounts a ON a.id = h.reviewer_id WHERE a.username = 'doc'").fetchone()[0]
+    assert rows == [
+        (0, "synthetic", 5, "yes", "no", "unsure", "yes", "first", 1),
+        (1, "real", 3, "no", "no", "no", "no", "", 1),
+        (2, "real", 2, "unsure", "yes", "yes", "yes", "", 2),
+        (3, "synthetic", 4, "yes", "yes", "yes", "yes", "", 1),
+        (4, "synthetic", 4, "yes", "yes", "yes", "yes", "", 1),
+        (5, "synthetic", 4, "yes", "yes", "yes", "yes", "", 1),
+    ]
+    assert history == 7  # six answers and one change, all kept
+
+    result = fairskin(home, "study", "export", "--name", "e2e", "--out", tmp_path / "export")
+    assert result.returncode == 0, result.stderr
+    exported = pd.read_csv(tmp_path / "export" / "ratings.csv", keep_default_na=False)
+    assert [tuple(r) for r in exported[["position", "call", "realism", "comment", "revision"]].itertuples(index=False)] == [
+        (r[0], r[1], r[2], r[7], r[8]) for r in rows
+    ]
+    assert set(exported["source"]) <= {"real", "synthetic"} and (exported["reviewer"] == "doc").all()
+    summary = pd.read_csv(tmp_path / "export" / "reviewer_summary.csv")
+    assert summary.loc[0, "reviewer"] == "doc" and summary.loc[0, "n_ratings"] == 6
+
+
+def test_served_images_are_blinded(server, home):
+    make_study(home, "blind", 8, ["viewer"], seed=2)
+    session = AppSession(server, "viewer", "password-viewer")
+    served = []
+    outputs = session.call("review_start", "blind")
+    for _ in range(16):
+        image = outputs[3]
+        response = session.get(image["url"])
+        assert response.status_code == 200
+        served.append((image["url"], response.content))
+        outputs = session.call("review_save", *answers("real", 4))
+    with database(home) as db:
+        key = db.execute(
+            "SELECT i.id, i.source, i.image_id, i.file FROM study_images i JOIN studies s ON s.id = i.study_id WHERE s.name = 'blind'"
+        ).fetchall()
+    forbidden = {"real", "synthetic", "phantom", "manifest"} | {k[0] for k in key} | {k[2] for k in key} | {Path(k[3]).stem for k in key}
+    formats = set()
+    for url, data in served:
+        with Image.open(io.BytesIO(data)) as image:
+            formats.add((image.format, image.size, image.mode, len(data)))
+            assert not {k for k in image.info if k not in ("compression", "dpi")}  # no metadata of any kind
+        name = url.rsplit("/", 2)
+        assert name[-1] == "image.bmp" and len(name[-2]) == 64  # a content hash, nothing else
+        assert not any(word in url.lower() for word in forbidden if len(word) > 3)
+    assert len(formats) == 1  # same format, dimensions, mode and byte size for every image of both arms
+    fmt, size, _, length = formats.pop()
+    assert fmt == "BMP" and size[0] == size[1] and length == 54 + size[1] * ((size[0] * 3 + 3) // 4 * 4)  # uncompressed
+
+
+def test_twenty_reviewers_at_once_store_every_rating_exactly_once(server, home):
+    reviewers = [f"load{i:02d}" for i in range(20)]
+    make_study(home, "load", 50, reviewers, seed=3)
+    barrier = threading.Barrier(len(reviewers))
+
+    def review(username: str) -> int:
+        session = AppSession(server, username, f"password-{username}")
+        outputs = session.call("review_start", "load")
+        barrier.wait()  # everybody rates at the same time
+        for i in range(100):
+            outputs = session.call("review_save", *answers(("real", "synthetic")[i % 2], 1 + i % 7))
+        assert "All 100 images are rated" in outputs[1]
+        return 100
+
+    with ThreadPoolExecutor(len(reviewers)) as pool:
+        assert sum(pool.map(review, reviewers)) == 2000
+    with database(home) as db:
+        study = db.execute("SELECT id FROM studies WHERE name = 'load'").fetchone()[0]
+        assert db.execute("SELECT count(*), count(DISTINCT reviewer_id || '/' || image_id) FROM ratings WHERE study_id = ?", [study]).fetchone() == (2000, 2000)
+        assert db.execute("SELECT count(*) FROM rating_history WHERE study_id = ?", [study]).fetchone()[0] == 2000
+        assert db.execute("SELECT max(revision) FROM ratings WHERE study_id = ?", [study]).fetchone()[0] == 1
+        per_reviewer = db.execute("SELECT count(*) FROM ratings WHERE study_id = ? GROUP BY reviewer_id", [study]).fetchall()
+        assert [n for (n,) in per_reviewer] == [100] * 20
+
+
+def test_a_killed_server_loses_nothing(server, home):
+    make_study(home, "crash", 10, ["steady"], seed=4)
+    with running_app(home) as second:  # a server of its own, on the same workspace
+        session = AppSession(second.url, "steady", "password-steady")
+        session.call("review_start", "crash")
+        for i in range(12):
+            session.call("review_save", *answers("synthetic", 1 + i % 7))
+        os.kill(second.process.pid, signal.SIGKILL)  # no shutdown, no flush: as a power cut to the process
+        second.process.wait(10)
+    with running_app(home) as restarted:
+        session = AppSession(restarted.url, "steady", "password-steady")
+        outputs = session.call("review_start", "crash")
+        assert "Image 13 of 20 · <b>12 / 20</b>" in outputs[1]  # continues at the first unrated image
+        outputs = session.call("review_back", None)
+        assert outputs[4] == "synthetic" and outputs[5] == str(1 + 11 % 7)  # earlier answers are kept
+    with database(home) as db:
+        assert db.execute(
+            "SELECT count(*) FROM ratings r JOIN accounts a ON a.id = r.reviewer_id WHERE a.username = 'steady'"
+        ).fetchone()[0] == 12
+
+
+def test_a_reviewer_reaches_no_admin_endpoint_key_export_or_other_answers(server, home):
+    make_study(home, "guarded", 4, ["peer", "snoop"], seed=6)
+    admin = AppSession(server, "admin", credentials(home)["admin"])
+    peer = AppSession(server, "peer", "password-peer")
+    peer.call("review_start", "guarded")
+    peer.call("review_save", *answers("synthetic", 7))
+    exported = admin.call("study_export", "guarded")
+    assert len(exported[0]) == 3  # the admin gets the three CSV files
+    dashboard = admin.call("dashboard_refresh", "guarded")
+    assert "**1 ratings** by 1 reviewers of 1 images" in dashboard[0] and "Synthetic is the positive class" in dashboard[0]
+
+    snoop = AppSession(server, "snoop", "password-snoop")
+    assert [snoop.page[i]["visible"] for i in (2, 3, 4, 5)] == [True, False, False, False]  # the Review tab only
+    real, synthetic = arm_manifests(home)
+    attempts = {
+        "data_open": [str(real)],
+        "data_filter": [None, ["I"], ["melanoma"]],
+        "data_page": [None, ["I"], ["melanoma"], 1],
+        "data_select": [None, None],
+        "study_create": ["stolen", str(real), str(synthetic), 2, 0],
+        "study_enrol": ["guarded", "mole", "password-mole"],
+        "study_export": ["guarded"],
+        "dashboard_refresh": ["guarded"],
+    }
+    for event, inputs in attempts.items():
+        with pytest.raises(CallError) as refused:
+            snoop.call(event, *inputs, event_data={"index": 0, "value": None} if event == "data_select" else None)
+        assert "admin account" in str(refused.value) or "not in the list of choices" in str(refused.value), event
+    with database(home) as db:
+        assert db.execute("SELECT count(*) FROM studies WHERE name = 'stolen'").fetchone()[0] == 0
+        assert db.execute("SELECT count(*) FROM accounts WHERE username = 'mole'").fetchone()[0] == 0
+
+    # The key and the study files are never served, whatever path is asked for.
+    for path in [home / "review.db", home / "demo-credentials.txt", next((home / "studies" / "guarded" / "images").iterdir()), real]:
+        assert snoop.get(f"/gradio_api/file={path}").status_code in (403, 404), path
+    # Another reviewer's answers: the snoop's own first image shows no answers, and nothing takes a username.
+    outputs = snoop.call("review_start", "guarded")
+    assert outputs[4:10] == [None] * 6
+    with pytest.raises(CallError):
+        snoop.call("review_start", "e2e-not-mine")
+
+
+def test_bad_requests_change_nothing(server, home):
+    make_study(home, "strict", 3, ["careful"], seed=7)
+    session = AppSession(server, "careful", "password-careful")
+    session.call("review_start", "strict")
+    for bad in (answers("real", 4)[:2] + ["9"] + ANSWER + [""], [None, "maybe", "4", *ANSWER, ""]):
+        with pytest.raises(CallError, match="not in the list of choices"):
+            session.call("review_save", *bad)
+    outputs = session.call("review_save", None, "real", None, *ANSWER, "")  # a missing answer
+    assert "Not saved" in outputs[-1] and "realism" in outputs[-1]
+    with database(home) as db:
+        assert db.execute("SELECT count(*) FROM ratings r JOIN accounts a ON a.id = r.reviewer_id WHERE a.username = 'careful'").fetchone()[0] == 0
+
+    real, synthetic = arm_manifests(home)
+    too_big = fairskin(home, "study", "create", "--name", "huge", "--real", real, "--synthetic", synthetic, "--n-per-arm", 5000)
+    assert too_big.returncode == 1 and "only 600 images per arm can be matched" in too_big.stderr
+    taken = fairskin(home, "study", "create", "--name", "strict", "--real", real, "--synthetic", synthetic, "--n-per-arm", 2)
+    assert taken.returncode == 1 and "already exists" in taken.stderr
+    no_password = fairskin(home, "study", "add-reviewer", "--name", "strict", "--username", "nopass")
+    assert no_password.returncode == 1 and "--password-stdin" in no_password.stderr
+    assert not (home / "studies" / "huge").exists()
