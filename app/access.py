@@ -31,7 +31,8 @@ def only(store: ReviewStore, role: str):
     def decorate(fn):
         signature = inspect.signature(fn)
         *kept, username_slot = signature.parameters.values()
-        request = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)
+        # A default, so the signature stays valid after parameters that have one (gr.Progress).
+        request = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=gr.Request)
         hints = {k: v for k, v in typing.get_type_hints(fn).items() if k not in (username_slot.name, "return")}
 
         @functools.wraps(fn)

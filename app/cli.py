@@ -92,6 +92,55 @@ def _admin_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ita(args: argparse.Namespace) -> int:
+    import json
+
+    from fairskin_core.analysis.agreement import agreement_report, format_report
+    from fairskin_core.analysis.fst_mapping import calibrate, load_mapping
+    from fairskin_core.analysis.pipeline import analyse_manifest, with_mappings
+    from fairskin_core.atomic import atomic_file
+    from fairskin_core.manifest import read_manifest
+
+    calibrating = args.target == "calibrate"
+    path = args.manifest if calibrating else Path(args.target)
+    if path is None:
+        raise ValueError("usage: fairskin ita calibrate MANIFEST --out MAPPING.json")
+    manifest = read_manifest(path)
+    if args.split:
+        manifest.table = manifest.table[manifest.table["split"] == args.split].reset_index(drop=True)
+        if manifest.table.empty:
+            raise ValueError(f"{path}: no rows with split {args.split!r}")
+    mappings = [load_mapping(m) for m in args.mapping]
+    progress = (lambda done, total: print(f"\ranalysed {done}/{total}", end="", file=sys.stderr, flush=True)) if sys.stderr.isatty() else None
+    table = analyse_manifest(manifest, mapping=mappings[0], use_masks=not args.no_masks, workers=args.workers, progress=progress)
+    if calibrating:
+        usable = table[(table["status"] == "ok") & table["fst"].notna()]
+        if usable.empty:
+            raise ValueError(f"{path}: no image with an annotated FST and a measured ITA to calibrate on")
+        mapping = calibrate(usable["ita"].to_numpy(), usable["fst"].astype(int).to_numpy(), name=Path(args.out).stem)
+        mapping.save(args.out)
+        print(f"wrote {args.out}: thresholds (lower bounds of I-V) {', '.join(f'{t:.1f}' for t in mapping.thresholds)} "
+              f"from {len(usable)} images")
+        mappings.append(mapping)
+    else:
+        with atomic_file(args.out, "w", newline="", encoding="utf-8") as handle:
+            with_mappings(table, mappings).to_csv(handle, index=False)
+        statuses = table["status"].value_counts().to_dict()
+        print(f"wrote {args.out}: {len(table)} images, statuses {statuses}")
+    if args.report or calibrating:
+        reports = {}
+        for mapping in mappings:
+            estimated = with_mappings(table, [mapping])
+            reports[mapping.name] = agreement_report(estimated, estimate=f"fst_{mapping.name}")
+            print("\n" + format_report(reports[mapping.name], mapping.name))
+        if not calibrating:
+            report_path = Path(args.out).with_suffix(".report.json")
+            with atomic_file(report_path, "w") as handle:
+                json.dump(reports, handle, indent=2)
+            print(f"\nwrote {report_path}")
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     from app.main import serve
 
@@ -137,6 +186,21 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("manifest", type=Path)
     check.add_argument("--quick", action="store_true", help="read image headers only, do not decode")
     check.set_defaults(run=_manifest_check)
+
+    ita = verbs.add_parser(
+        "ita",
+        help="skin tone (ITA -> Fitzpatrick type, with confidence) and ABCD features of every image of a manifest",
+        description="fairskin ita MANIFEST --out CSV [--report]  |  fairskin ita calibrate MANIFEST --out MAPPING.json",
+    )
+    ita.add_argument("target", metavar="MANIFEST|calibrate", help="the manifest to analyse, or `calibrate` followed by the manifest")
+    ita.add_argument("manifest", nargs="?", type=Path, help=argparse.SUPPRESS)
+    ita.add_argument("--out", type=Path, required=True, help="per-image CSV (analysis) or mapping JSON (calibrate)")
+    ita.add_argument("--mapping", nargs="+", default=["kinyanjui"], help="kinyanjui, groh or a calibration JSON; several for --report")
+    ita.add_argument("--report", action="store_true", help="print exact / within-one agreement, confusion, recall and kappa")
+    ita.add_argument("--split", choices=["train", "val", "test"], help="analyse only the rows of this split")
+    ita.add_argument("--no-masks", action="store_true", help="segment lesions even where the manifest gives masks")
+    ita.add_argument("--workers", type=int, default=None)
+    ita.set_defaults(run=_ita)
 
     study = verbs.add_parser("study", help="set up and export blinded clinician review studies")
     study_verbs = study.add_subparsers(dest="study_verb", required=True, metavar="ACTION")

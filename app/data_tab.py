@@ -12,10 +12,15 @@ import pandas as pd
 from PIL import Image
 from scipy import ndimage
 
+from fairskin_core.analysis.agreement import agreement_report
+from fairskin_core.analysis.fst_mapping import KINYANJUI
+from fairskin_core.analysis.ita import chardon_category
+from fairskin_core.analysis.pipeline import ImageAnalysis, analyse_image, analyse_manifest
 from fairskin_core.diagnoses import SHORT_NAMES
+from fairskin_core.fst import ROMAN
 from fairskin_core.images import ImageFileError, read_mask, read_rgb
 from fairskin_core.manifest import Manifest, ManifestError, read_manifest
-from fairskin_core.plots import count_heatmap
+from fairskin_core.plots import count_heatmap, ita_by_fst
 from fairskin_core.summary import filter_rows, fst_categories, fst_diagnosis_counts
 from review_data.store import ReviewStore
 
@@ -66,24 +71,97 @@ def browse_page(manifest_path: str, categories: list[str], diagnoses: list[str],
     return gallery, status, gr.update(value=page, maximum=pages), list(shown["image_id"])
 
 
+def _enlarged(pixels: np.ndarray) -> np.ndarray:
+    picture = Image.fromarray(pixels)
+    if max(picture.size) < DETAIL_PX:
+        scale = DETAIL_PX / max(picture.size)
+        picture = picture.resize((round(picture.width * scale), round(picture.height * scale)), Image.Resampling.NEAREST)
+    return np.asarray(picture)
+
+
+def _full_size(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    return np.asarray(Image.fromarray(mask).resize((shape[1], shape[0]), Image.Resampling.NEAREST))
+
+
+def analysis_summary(analysis: ImageAnalysis, row: pd.Series) -> str:
+    """What was measured on one image, next to what the manifest says, in Markdown."""
+    annotated = f"{ROMAN[int(row['fst'])]} ({row['fst_source']})" if pd.notna(row["fst"]) else (
+        f"group {row['fst_group']}" if row["fst_group"] else "unknown")
+    lines = []
+    if analysis.status == "ok":
+        lines.append(
+            f"**ITA {analysis.ita:.1f}°** ({chardon_category(analysis.ita)}; spread {analysis.ita_spread:.1f}°) → "
+            f"**FST {ROMAN[analysis.fst]}** by Kinyanjui, confidence {analysis.fst_confidence:.2f} · annotated: **{annotated}**"
+        )
+    else:
+        lines.append(f"**No skin-tone estimate: {analysis.status}.** {analysis.message} · annotated: {annotated}")
+    lines.append(f"Healthy skin used: {analysis.skin_fraction:.0%} of the image · lesion mask: {analysis.lesion}")
+    abcd = analysis.abcd
+    if abcd:
+        size = f"{abcd.diameter_mm:.1f} mm ({abcd.diameter_px:.0f} px)" if abcd.diameter_mm else f"{abcd.diameter_px:.0f} px"
+        colours = ", ".join(c.replace("_", " ") for c in abcd.colours) or "none"
+        lines.append(
+            f"**ABCD** · A asymmetry {abcd.asymmetry:.2f} · B compactness {abcd.border_compactness:.2f}, fractal dimension "
+            f"{abcd.border_fractal_dimension:.2f} · C {abcd.n_colours} colours ({colours}), spread {abcd.colour_spread:.1f} · D {size}"
+        )
+    return "\n\n".join(lines)
+
+
 def image_detail(manifest_path: str, image_ids: list[str], evt: gr.SelectData):
-    """The selected image, large, with its lesion mask outlined, and all its metadata."""
+    """The selected image with its lesion outlined, the healthy skin used for ITA, the measurements and metadata."""
     manifest = load_manifest(manifest_path)
     table = manifest.table
     row = table[table["image_id"] == image_ids[evt.index]].iloc[0]
     image = read_rgb(manifest.image_file(row["image_path"]))
-    if row["mask_path"]:
-        mask = read_mask(manifest.mask_file(row["mask_path"]))
-        if mask.shape == image.shape[:2]:
-            image = image.copy()
-            image[mask & ~ndimage.binary_erosion(mask)] = (0, 255, 120)
-    picture = Image.fromarray(image)
-    if max(picture.size) < DETAIL_PX:
-        scale = DETAIL_PX / max(picture.size)
-        picture = picture.resize((round(picture.width * scale), round(picture.height * scale)), Image.Resampling.NEAREST)
+    mask = read_mask(manifest.mask_file(row["mask_path"])) if row["mask_path"] else None
+    analysis = analyse_image(
+        image,
+        mask if mask is not None and mask.shape == image.shape[:2] else None,
+        pixel_size_mm=None if pd.isna(row["pixel_size_mm"]) else float(row["pixel_size_mm"]),
+        keep_masks=True,
+    )
+    outlined, skin_view = image.copy(), image.copy()
+    if analysis.lesion_mask is not None:
+        lesion = _full_size(analysis.lesion_mask, image.shape[:2])
+        outlined[lesion & ~ndimage.binary_erosion(lesion)] = (0, 255, 120)
+    if analysis.skin_selection is not None:
+        skin = _full_size(analysis.skin_selection.mask, image.shape[:2])
+        skin_view[~skin] = (skin_view[~skin] * 0.2).astype(np.uint8)  # what ITA ignores, dimmed
     fields = pd.DataFrame({"field": row.index, "value": ["" if pd.isna(v) else str(v) for v in row.values]})
     fields = fields[fields["value"] != ""]
-    return np.asarray(picture), fields
+    return _enlarged(outlined), _enlarged(skin_view), analysis_summary(analysis, row), fields
+
+
+_MEASURED: dict[tuple, pd.DataFrame] = {}  # per manifest version: measuring 600 images takes ~10 s
+
+
+def measure_manifest(manifest_path: str, progress=None):
+    """Skin tone of every image: ITA per annotated type, the confusion matrix and the agreement figures."""
+    manifest = load_manifest(manifest_path)
+    stat = manifest.path.stat()
+    key = (str(manifest.path), stat.st_mtime_ns, stat.st_size)
+    if key not in _MEASURED:
+        if len(_MEASURED) >= 4:
+            _MEASURED.clear()
+
+        def report(done: int, total: int) -> None:
+            if progress is not None:
+                progress((done, total), desc="measuring skin tone")
+
+        _MEASURED[key] = analyse_manifest(manifest, progress=report)
+    table = _MEASURED[key]
+    statuses = ", ".join(f"{n} {status}" for status, n in table["status"].value_counts().items())
+    figure = ita_by_fst(table, KINYANJUI.thresholds, "Kinyanjui")
+    if not table["fst"].notna().any():
+        return figure, None, f"{len(table)} images measured ({statuses}). No annotated skin types to compare with."
+    report = agreement_report(table)
+    confusion = pd.DataFrame(report["confusion"]).T
+    heatmap = count_heatmap(confusion, "Annotated vs estimated skin type (Kinyanjui)", rows="annotated", columns="estimated")
+    summary = (
+        f"{len(table)} images measured ({statuses}). Against the annotated types: exact agreement "
+        f"**{report['exact']:.1%}**, within one type **{report['within_one']:.1%}**, Cohen's κ (linear) {report['kappa_linear']:.2f}."
+    )
+    return figure, heatmap, summary
 
 
 def open_manifest(manifest_path: str):
@@ -141,8 +219,16 @@ def build_data_tab(default_manifest: str, store: ReviewStore):
         elem_id="data-gallery",
     )
     with gr.Row():
-        detail = gr.Image(label="Selected image (lesion mask outlined)", format="png", buttons=["fullscreen"], interactive=False)
-        metadata = gr.Dataframe(headers=["field", "value"], label="Metadata", interactive=False, wrap=True, elem_id="image-metadata")
+        detail = gr.Image(label="Selected image (lesion outlined)", format="png", buttons=["fullscreen"], interactive=False)
+        skin_view = gr.Image(label="Healthy skin used for ITA (the rest dimmed)", format="png", buttons=["fullscreen"], interactive=False)
+    measured = gr.Markdown(elem_id="image-analysis")
+    metadata = gr.Dataframe(headers=["field", "value"], label="Metadata", interactive=False, wrap=True, elem_id="image-metadata")
+    with gr.Accordion("Skin tone of the whole manifest", open=False):
+        measure = gr.Button("Measure skin tone (ITA → Fitzpatrick type) of every image", elem_id="measure-manifest")
+        agreement = gr.Markdown(elem_id="manifest-agreement")
+        with gr.Row():
+            ita_plot = gr.Plot(label="ITA by annotated type")
+            confusion_plot = gr.Plot(label="Confusion matrix")
 
     opened = [current, fst_filter, dx_filter, heatmap, gallery, status, page, shown_ids, message]
     browsed = [gallery, status, page, shown_ids]
@@ -166,6 +252,10 @@ def build_data_tab(default_manifest: str, store: ReviewStore):
     def on_select(path: str, image_ids: list[str], evt: gr.SelectData, username: str):
         return image_detail(path, image_ids, evt)
 
+    @admin
+    def on_measure(path: str, progress=gr.Progress(), username: str = ""):  # noqa: B008 (Gradio's idiom)
+        return measure_manifest(path, progress)
+
     private = {"api_visibility": "private"}
     open_button.click(on_open, path_box, opened, api_name="data_open", **private)
     path_box.submit(on_open, path_box, opened, api_name="data_open_submit", **private)
@@ -174,5 +264,6 @@ def build_data_tab(default_manifest: str, store: ReviewStore):
     page.submit(turn(0), browse, browsed, api_name="data_page", **private)
     previous_button.click(turn(-1), browse, browsed, api_name="data_previous", **private)
     next_button.click(turn(+1), browse, browsed, api_name="data_next", **private)
-    gallery.select(on_select, [current, shown_ids], [detail, metadata], api_name="data_select", **private)
+    gallery.select(on_select, [current, shown_ids], [detail, skin_view, measured, metadata], api_name="data_select", **private)
+    measure.click(on_measure, current, [ita_plot, confusion_plot, agreement], api_name="data_measure", **private)
     return path_box, opened

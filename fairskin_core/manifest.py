@@ -11,7 +11,7 @@ Columns (see docs/manifest.md for the full reference):
   dataset, split
 - provenance (synthetic and phantom rows): model_id, model_hash, seed, prompt, scheduler,
   steps, guidance
-- optional: mask_path, dataset_label, lesion_id, patient_id
+- optional: mask_path, pixel_size_mm, dataset_label, lesion_id, patient_id
 - anything else is kept as text (e.g. the phantom renderer's ``gt_*`` ground truth).
 """
 
@@ -52,7 +52,7 @@ CORE_COLUMNS = (
 )
 REQUIRED_COLUMNS = tuple(c for c in CORE_COLUMNS if c != "fst_group")
 PROVENANCE_COLUMNS = ("model_id", "model_hash", "seed", "prompt", "scheduler", "steps", "guidance")
-OPTIONAL_COLUMNS = ("mask_path", "dataset_label", "lesion_id", "patient_id")
+OPTIONAL_COLUMNS = ("mask_path", "pixel_size_mm", "dataset_label", "lesion_id", "patient_id")
 KNOWN_COLUMNS = CORE_COLUMNS + PROVENANCE_COLUMNS + OPTIONAL_COLUMNS
 
 SOURCES = ("real", "synthetic", "phantom")
@@ -63,7 +63,7 @@ REQUIRED_PROVENANCE = {
     "phantom": ("model_id", "model_hash", "seed"),
 }
 CHECK_LEVELS = ("none", "exists", "header", "decode")
-_TYPED_COLUMNS = {"malignant": "boolean", "fst": "Int64", "seed": "Int64", "steps": "Int64", "guidance": "Float64"}
+_TYPED_COLUMNS = {"malignant": "boolean", "fst": "Int64", "seed": "Int64", "steps": "Int64", "guidance": "Float64", "pixel_size_mm": "Float64"}
 
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
@@ -294,15 +294,16 @@ def _validate_row(row: dict[str, str], location: str, paths: RelativePaths, chec
                 values[field] = _parse_int(text, field)
             except ValueError as exc:
                 bad(field, str(exc))
-    guidance = row.get("guidance", "")
-    values["guidance"] = None
-    if guidance != "":
-        try:
-            values["guidance"] = float(guidance)
-            if not math.isfinite(values["guidance"]):
-                raise ValueError
-        except ValueError:
-            bad("guidance", f"{guidance!r} is not a number")
+    for field, positive in (("guidance", False), ("pixel_size_mm", True)):
+        text = row.get(field, "")
+        values[field] = None
+        if text != "":
+            try:
+                values[field] = float(text)
+                if not math.isfinite(values[field]) or (positive and values[field] <= 0):
+                    raise ValueError
+            except ValueError:
+                bad(field, f"{text!r} is not a {'positive ' if positive else ''}number")
     return values, issues
 
 
@@ -429,7 +430,7 @@ def _to_text(value) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return ""
-        return repr(value)
+        return repr(float(value))  # numpy 2's repr of np.float64 is "np.float64(...)"
     return str(value)
 
 

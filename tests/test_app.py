@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy import ndimage
 
-from app.data_tab import browse_page, image_detail, open_manifest
+from app.data_tab import browse_page, image_detail, measure_manifest, open_manifest
 from fairskin_core.images import read_mask
 from fairskin_core.phantoms.dataset import write_phantom_dataset
 
@@ -88,13 +88,21 @@ def test_data_tab_in_a_browser_on_the_embedded_defaults(browser, small_set, tmp_
         page.get_by_role("button", name="Open").click()
         status.get_by_text("30 of 30 images match").wait_for(timeout=30_000)
         assert page.locator("#data-gallery img").count() == 30
+        page.locator("#data-gallery button").first.click()
+        expect(page.locator("#image-analysis")).to_contain_text("annotated", timeout=30_000)
+        expect(page.locator("#image-analysis")).to_contain_text("ABCD")
+        page.get_by_text("Skin tone of the whole manifest").click()
+        page.locator("#measure-manifest").click()
+        expect(page.locator("#manifest-agreement")).to_contain_text("30 images measured", timeout=60_000)
         page.close()
 
 
 def test_selected_image_shows_its_mask_outline_and_metadata(small_set):
     table = pd.read_csv(small_set, dtype=str, keep_default_na=False)
     ids = list(table["image_id"][:5])
-    picture, fields = image_detail(str(small_set), ids, gr.SelectData(None, {"index": 3, "value": None}))
+    picture, skin_view, measured, fields = image_detail(str(small_set), ids, gr.SelectData(None, {"index": 3, "value": None}))
+    assert f"annotated: **{['I', 'II', 'III', 'IV', 'V', 'VI'][int(table.loc[3, 'fst']) - 1]} (annotated)**" in measured
+    assert "ABCD" in measured and skin_view.shape == picture.shape
     row = dict(zip(fields["field"], fields["value"]))
     assert row["image_id"] == ids[3] and row["diagnosis"] == table.loc[3, "diagnosis"]
     mask = read_mask(small_set.parent / table.loc[3, "mask_path"])
@@ -102,6 +110,15 @@ def test_selected_image_shows_its_mask_outline_and_metadata(small_set):
     outline = (picture == (0, 255, 120)).all(axis=2)[::scale, ::scale]
     assert outline.any() and (outline <= mask).all()  # drawn on the lesion's own border
     assert not (outline & ndimage.binary_erosion(mask, iterations=2)).any()
+
+
+def test_measuring_a_manifest_gives_agreement_and_figures(small_set):
+    figure, confusion, summary = measure_manifest(str(small_set))
+    table = pd.read_csv(small_set)
+    assert sum(len(trace.y) for trace in figure.data) == len(table)  # one ITA per image, grouped by type
+    assert sum(sum(row) for row in confusion.data[0].z) == len(table)
+    assert "30 images measured" in summary and "exact agreement" in summary
+    assert measure_manifest(str(small_set))[2] == summary  # measured once, then cached
 
 
 def test_building_the_app_writes_nothing_into_the_source_tree(small_set, tmp_path):

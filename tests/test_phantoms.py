@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import ndimage
 from scipy.spatial import ConvexHull
@@ -188,6 +189,11 @@ def test_plans_match_the_preset_mix_exactly(preset, n):
         assert abs(dark - 0.34) < 0.01
     else:
         assert set(np.bincount(fsts)[1:]) == {n // 6}
+    splits = pd.DataFrame(plan)
+    assert abs((splits["split"] == "test").mean() - 0.1) < 0.02 + 1 / n
+    # Every split holds every skin type with 10+ images, even where its FST x diagnosis cells are small.
+    common = [fst for fst, count in splits["fst"].value_counts().items() if count >= 10]
+    assert all(set(common) <= set(group["fst"]) for _, group in splits.groupby("split"))
     assert plan == plan_dataset(n, preset, seed=5)
     assert [p["fst"] for p in plan] != [p["fst"] for p in plan_dataset(n, preset, seed=6)]
 

@@ -61,7 +61,8 @@ PRESETS = {
 }
 
 RENDERER_ID = "fairskin-phantom-renderer"
-# Within each FST × diagnosis cell, images cycle through this split pattern (80/10/10).
+# Images, taken cell by cell (FST × diagnosis), cycle through this split pattern (80/10/10):
+# every split gets each cell's share, and small cells still reach val and test.
 SPLIT_CYCLE = ("train",) * 8 + ("val", "test")
 
 
@@ -120,21 +121,18 @@ def plan_dataset(n: int, preset: str, seed: int) -> list[dict]:
         raise ValueError(f"--n must be at least 1, not {n}")
     cells = [cell for cell, count in cell_counts(n, PRESETS[preset]).items() for _ in range(count)]
     order = np.random.default_rng(np.random.SeedSequence([seed, 0x5EED])).permutation(len(cells))
-    plan, seen = [], {}
-    for index, position in enumerate(order):
-        fst, dx = cells[position]
-        k = seen.get((fst, dx), 0)
-        seen[(fst, dx)] = k + 1
-        plan.append(
-            {
-                "image_id": f"phantom-{preset}-s{seed}-{index:06d}",
-                "fst": fst,
-                "diagnosis": dx,
-                "split": SPLIT_CYCLE[k % len(SPLIT_CYCLE)],
-                "seed": image_seed(seed, index),
-            }
-        )
-    return plan
+    # ``cells`` lists images cell by cell: an image's position in it decides its split, and the
+    # seeded permutation decides its index (and so its seed and id).
+    return [
+        {
+            "image_id": f"phantom-{preset}-s{seed}-{index:06d}",
+            "fst": cells[position][0],
+            "diagnosis": cells[position][1],
+            "split": SPLIT_CYCLE[position % len(SPLIT_CYCLE)],
+            "seed": image_seed(seed, index),
+        }
+        for index, position in enumerate(order)
+    ]
 
 
 def _render_and_save(task: tuple[dict, int, str]) -> dict:
@@ -144,7 +142,12 @@ def _render_and_save(task: tuple[dict, int, str]) -> dict:
     mask_path = f"masks/{item['image_id']}_mask.png"
     Image.fromarray(phantom.image).save(Path(folder) / image_path, format="PNG", compress_level=6)
     Image.fromarray((phantom.lesion_mask * 255).astype(np.uint8)).save(Path(folder) / mask_path, format="PNG", compress_level=6)
-    return {"image_path": image_path, "mask_path": mask_path, **{f"gt_{k}": v for k, v in phantom.truth.items()}}
+    return {
+        "image_path": image_path,
+        "mask_path": mask_path,
+        "pixel_size_mm": phantom.pixel_size_mm,
+        **{f"gt_{k}": v for k, v in phantom.truth.items()},
+    }
 
 
 def write_phantom_dataset(
@@ -196,6 +199,7 @@ def write_phantom_dataset(
                 "model_hash": model_hash,
                 "seed": item["seed"],
                 "mask_path": result["mask_path"],
+                "pixel_size_mm": result["pixel_size_mm"],
                 **{k: v for k, v in result.items() if k.startswith("gt_")},
             }
             for item, result in zip(plan, results)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-DERMOSCOPIC_COLOURS = ("light_brown", "dark_brown", "black", "blue_grey", "red", "white")
+from ..dermoscopy import DERMOSCOPIC_COLOURS, PRESENT_FRACTION
 
 OPTICAL_DENSITY = {
     "light_brown": np.array([0.45, 0.72, 1.05]),
@@ -26,10 +26,9 @@ WHITE_REFLECTANCE = np.array([0.80, 0.80, 0.78])
 # How much of a lesion's pigment shows through the epidermis of each skin type.
 PIGMENT_VISIBILITY = {1: 1.0, 2: 1.0, 3: 0.95, 4: 0.88, 5: 0.78, 6: 0.68}
 
-# A colour counts as present in the ground truth when it reaches this weight
-# on at least this fraction of the lesion.
+# A colour counts as present in the ground truth when it reaches this weight on at least
+# PRESENT_FRACTION of the lesion.
 PRESENT_WEIGHT = 0.4
-PRESENT_FRACTION = 0.03
 
 
 def apply_layers(linear: np.ndarray, layers, presence: np.ndarray, fst: int) -> None:

@@ -36,12 +36,13 @@ DEFAULT_ARTEFACT_RATES = {"hair": 0.4, "field": 0.45, "vignetting": 0.6, "bubble
 
 @dataclass
 class Phantom:
-    """A rendered image (H×W×3 uint8 sRGB), its lesion mask, each artefact's mask, the truth."""
+    """A rendered image (H×W×3 uint8 sRGB), its lesion mask, each artefact's mask, the truth, its scale."""
 
     image: np.ndarray
     lesion_mask: np.ndarray
     artefact_masks: dict[str, np.ndarray] = field(default_factory=dict)
     truth: dict[str, object] = field(default_factory=dict)
+    pixel_size_mm: float = 0.0
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:
@@ -136,6 +137,5 @@ def render_phantom(
         "n_colors": len(colours),
         "hairs": hair_count,
         "artefacts": ";".join(present),
-        "pixel_size_mm": round(1 / px_per_mm, 6),
     }
-    return Phantom(image=image, lesion_mask=mask, artefact_masks=artefact_masks, truth=truth)
+    return Phantom(image, mask, artefact_masks, truth, pixel_size_mm=round(1 / px_per_mm, 6))

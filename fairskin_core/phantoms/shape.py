@@ -20,6 +20,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 from scipy.spatial import ConvexHull
 
+from ..analysis.abcd import mask_asymmetry
+
 N_VERTICES = 720
 
 
@@ -67,25 +69,10 @@ def _polygon_area_perimeter(vertices: np.ndarray) -> tuple[float, float]:
 
 
 def _asymmetry(vertices: np.ndarray, samples: int = 256) -> float:
-    """Mean over the two principal axes of |S \\ mirror(S)| / |S|, on a fine raster of the polygon."""
+    """The asymmetry of the outline, measured on a raster finer than any image of it."""
     low = vertices.min(axis=0)
     step = float((vertices.max(axis=0) - low).max()) / samples
-    local = (vertices - low) / step
-    fine = fill_polygon(local, (samples + 2, samples + 2))
-    rows, cols = np.nonzero(fine)
-    points = np.stack([cols, rows], axis=1).astype(float)
-    centroid = points.mean(axis=0)
-    centred = points - centroid
-    _, axes = np.linalg.eigh(np.cov(centred.T))
-    scores = []
-    for axis in axes.T:
-        # Reflect about the line through the centroid along ``axis`` and look the points up.
-        mirrored = np.rint(2 * (centred @ axis)[:, None] * axis[None, :] - centred + centroid).astype(int)
-        inside = (mirrored >= 0).all(axis=1) & (mirrored[:, 0] < fine.shape[1]) & (mirrored[:, 1] < fine.shape[0])
-        covered = np.zeros(len(points), dtype=bool)
-        covered[inside] = fine[mirrored[inside, 1], mirrored[inside, 0]]
-        scores.append(1.0 - covered.mean())
-    return float(np.mean(scores))
+    return mask_asymmetry(fill_polygon((vertices - low) / step, (samples + 2, samples + 2)))
 
 
 def measure_outline(vertices: np.ndarray) -> Outline:
