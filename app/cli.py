@@ -141,6 +141,20 @@ def _ita(args: argparse.Namespace) -> int:
     return 0
 
 
+def _metrics(args: argparse.Namespace) -> int:
+    from fairskin_core.metrics.report import build_report, summary_lines, write_report
+
+    def progress(fraction: float, what: str) -> None:
+        if sys.stderr.isatty():
+            print(f"\r{fraction:4.0%} {what:<60}", end="", file=sys.stderr, flush=True)
+
+    report, tables = build_report(args.real, args.synthetic, weights=args.weights, seed=args.seed, workers=args.workers, progress=progress)
+    folder = write_report(report, tables, args.out, overwrite=args.overwrite)
+    print("\n".join(summary_lines(report)))
+    print(f"wrote {folder / 'report.json'}, {folder / 'report.html'} and per-image CSVs")
+    return 0 if report["complete"] else 2
+
+
 def _serve(args: argparse.Namespace) -> int:
     from app.main import serve
 
@@ -201,6 +215,16 @@ def build_parser() -> argparse.ArgumentParser:
     ita.add_argument("--no-masks", action="store_true", help="segment lesions even where the manifest gives masks")
     ita.add_argument("--workers", type=int, default=None)
     ita.set_defaults(run=_ita)
+
+    metrics = verbs.add_parser("metrics", help="FID, KID, diversity, memorization, FST fidelity and ABCD realism per skin type")
+    metrics.add_argument("--real", type=Path, required=True, help="manifest of the real images")
+    metrics.add_argument("--synthetic", type=Path, required=True, help="manifest of the synthetic images")
+    metrics.add_argument("--out", type=Path, required=True, help="a new folder for report.json, report.html and CSVs")
+    metrics.add_argument("--weights", default="auto", help="Inception weights: auto (default), pytorch-fid or torchscript")
+    metrics.add_argument("--seed", type=int, default=0)
+    metrics.add_argument("--workers", type=int, default=None)
+    metrics.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    metrics.set_defaults(run=_metrics)
 
     study = verbs.add_parser("study", help="set up and export blinded clinician review studies")
     study_verbs = study.add_subparsers(dest="study_verb", required=True, metavar="ACTION")

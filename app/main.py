@@ -12,7 +12,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from fairskin_core.defaults import default_phantom_manifest
+from fairskin_core.defaults import default_phantom_manifest, default_synthetic_manifest
 from fairskin_core.workspace import workspace_dir, workspace_root
 from review_data.accounts import authenticate, role_of
 from review_data.demo import ensure_demo_study
@@ -21,6 +21,7 @@ from review_data.store import ReviewStore, workspace_store, workspace_studies_di
 from .access import signed_in
 from .dashboard_tab import build_dashboard_tab
 from .data_tab import build_data_tab, open_manifest
+from .quality_tab import build_quality_tab
 from .review_tab import CSS, SHORTCUTS, build_review_tab
 from .studies_tab import build_studies_tab
 
@@ -44,8 +45,9 @@ def _configure_gradio_environment() -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "500")
 
 
-def build_app(store: ReviewStore, manifest: str | Path | None = None) -> gr.Blocks:
-    """The Blocks app; the Data tab opens ``manifest`` (default: the embedded phantom set)."""
+def build_app(store: ReviewStore, manifest: str | Path | None = None, synthetic_manifest: str | Path | None = None) -> gr.Blocks:
+    """The Blocks app; the Data tab opens ``manifest`` (default: the embedded phantom set), the Quality
+    tab compares ``synthetic_manifest`` with it."""
     _configure_gradio_environment()
     manifest = str(manifest or default_phantom_manifest(progress=_print_progress))
     # delete_cache: every 10 min, remove cached files (served images, exports) older than an hour.
@@ -60,6 +62,8 @@ def build_app(store: ReviewStore, manifest: str | Path | None = None) -> gr.Bloc
                 path_box, opened = build_data_tab(manifest, store)
             with gr.Tab("Studies", id="studies", visible=False) as studies_tab:
                 refresh_studies, study_outputs = build_studies_tab(store)
+            with gr.Tab("Quality", id="quality", visible=False) as quality_tab:
+                build_quality_tab(store, manifest, str(synthetic_manifest or ""))
             with gr.Tab("Review dashboard", id="dashboard", visible=False) as dashboard_tab:
                 dashboard_studies, dashboard_picker = build_dashboard_tab(store)
 
@@ -76,6 +80,7 @@ def build_app(store: ReviewStore, manifest: str | Path | None = None) -> gr.Bloc
                 gr.update(visible=is_admin),
                 gr.update(visible=is_admin),
                 gr.update(visible=is_admin),
+                gr.update(visible=is_admin),
                 reviewer_studies(username) if is_reviewer else gr.skip(),
                 dashboard_studies() if is_admin else gr.skip(),
                 *(open_manifest(path) if is_admin else [gr.skip()] * len(opened)),
@@ -85,7 +90,7 @@ def build_app(store: ReviewStore, manifest: str | Path | None = None) -> gr.Bloc
         demo.load(
             on_load,
             path_box,
-            [account, tabs, review_tab, data_tab, studies_tab, dashboard_tab, study_picker, dashboard_picker, *opened, *study_outputs],
+            [account, tabs, review_tab, data_tab, studies_tab, quality_tab, dashboard_tab, study_picker, dashboard_picker, *opened, *study_outputs],
             api_name="page_load",
             api_visibility="private",
         )
@@ -101,7 +106,7 @@ def serve(host: str = "127.0.0.1", port: int = 7860, manifest: str | Path | None
     """Start the app (creating the demo study on first start) and block until it is stopped."""
     store = workspace_store()
     credentials = ensure_demo_study(store, progress=_print_progress)
-    demo = build_app(store, manifest)
+    demo = build_app(store, manifest, default_synthetic_manifest())
 
     print(f"fairskin: open http://{host}:{port} and sign in.", flush=True)
     if credentials.exists():

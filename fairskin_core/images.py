@@ -91,3 +91,14 @@ def read_rgb(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray
 def read_mask(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
     """Decode a lesion mask into an H×W bool array (any non-zero pixel is lesion)."""
     return _decode(Path(path), max_pixels, lambda image: image.convert("L")) > 0
+
+
+def square(rgb: np.ndarray, size: int) -> np.ndarray:
+    """The image centre-cropped to a square and resized (Lanczos) to size × size."""
+    image = Image.fromarray(rgb)
+    side = min(image.size)
+    left, top = (image.width - side) // 2, (image.height - side) // 2
+    image = image.crop((left, top, left + side, top + side))
+    if side != size:
+        image = image.resize((size, size), Image.Resampling.LANCZOS)
+    return np.asarray(image)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from fairskin_core.images import check_image_header, read_rgb
+from fairskin_core.images import check_image_header, read_rgb, square
 
 MAX_STUDY_IMAGE_SIZE = 512
 
@@ -41,13 +41,7 @@ def study_image_size(paths: list[Path], requested: int | None = None) -> int:
 
 def render_blinded(path: Path, size: int) -> np.ndarray:
     """The image centre-cropped to a square and resized to size × size, as sRGB uint8."""
-    image = Image.fromarray(read_rgb(path))
-    side = min(image.size)
-    left, top = (image.width - side) // 2, (image.height - side) // 2
-    image = image.crop((left, top, left + side, top + side))
-    if side != size:
-        image = image.resize((size, size), Image.Resampling.LANCZOS)
-    return np.asarray(image)
+    return square(read_rgb(path), size)
 
 
 def save_blinded(pixels: np.ndarray, destination: Path) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from fairskin_core.sqlite import immediate_transaction
 from fairskin_core.workspace import workspace_dir, workspace_root
 
 from .schema import migrations
@@ -61,14 +62,8 @@ class ReviewStore:
     @contextlib.contextmanager
     def write(self) -> Iterator[Database]:
         """A write transaction holding the lock from its start; commits, or rolls back on error."""
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate_transaction(self.db) as db:
             yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
 
     def close(self) -> None:
         """Close this thread's connection (others close when their threads end)."""

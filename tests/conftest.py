@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# The whole test session gets a workspace of its own: never the developer's ~/.fairskin.
+os.environ["FAIRSKIN_HOME"] = tempfile.mkdtemp(prefix="fairskin-tests-")
 # Small real datasets beside the checkout (never copied into the repository).
 REAL_SAMPLES = Path(os.environ.get("FAIRSKIN_REAL_SAMPLES") or REPO.parent / "shared" / "real_samples")
 CHROMIUM = "/usr/bin/chromium"
@@ -100,3 +103,16 @@ def running_app(home: Path, *serve_args: str, startup_timeout: float = 300):
             process.wait(10)
         process.kill()
         log.close()
+
+
+def demo_credentials(home: Path) -> dict[str, str]:
+    """username → password of the demo accounts `fairskin serve` wrote into workspace ``home``."""
+    return {line.split()[1]: line.split()[3] for line in (home / "demo-credentials.txt").read_text().splitlines()}
+
+
+def sign_in(page, url: str, username: str, password: str) -> None:
+    """Open the app in a Playwright ``page`` and sign in through its login form."""
+    page.goto(url)
+    page.get_by_label("username").fill(username)
+    page.get_by_label("password").fill(password)
+    page.get_by_role("button", name="Login").click()

@@ -15,7 +15,7 @@ from app.data_tab import browse_page, image_detail, measure_manifest, open_manif
 from fairskin_core.images import read_mask
 from fairskin_core.phantoms.dataset import write_phantom_dataset
 
-from .conftest import REPO, running_app, source_tree_files
+from .conftest import REPO, demo_credentials, running_app, sign_in, source_tree_files
 
 
 @pytest.fixture(scope="module")
@@ -59,12 +59,8 @@ def test_bad_manifest_is_reported_in_the_ui(small_set):
 def test_data_tab_in_a_browser_on_the_embedded_defaults(browser, small_set, tmp_path):
     expect = pytest.importorskip("playwright.sync_api").expect
     with running_app(tmp_path) as app:
-        admin_password = next(line.split()[3] for line in (tmp_path / "demo-credentials.txt").read_text().splitlines() if line.startswith("admin"))
         page = browser.new_page(viewport={"width": 1400, "height": 1600})
-        page.goto(app.url)
-        page.get_by_label("username").fill("admin")
-        page.get_by_label("password").fill(admin_password)
-        page.get_by_role("button", name="Login").click()
+        sign_in(page, app.url, "admin", demo_credentials(tmp_path)["admin"])
         status = page.locator("#data-status")
         status.get_by_text("600 of 600 images match").wait_for(timeout=60_000)
         assert page.locator("#data-gallery img").count() == 48

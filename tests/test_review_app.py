@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from .conftest import REPO, running_app
+from .conftest import REPO, demo_credentials, running_app, sign_in
 from .gradio_http import AppSession, CallError
 
 ANSWER = ["yes", "no", "unsure", "yes"]
@@ -29,10 +29,6 @@ ANSWER = ["yes", "no", "unsure", "yes"]
 def fairskin(home: Path, *args, stdin: str | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "FAIRSKIN_HOME": str(home), "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
     return subprocess.run([sys.executable, "-m", "app.cli", *map(str, args)], env=env, input=stdin, capture_output=True, text=True, timeout=600)
-
-
-def credentials(home: Path) -> dict[str, str]:
-    return {line.split()[1]: line.split()[3] for line in (home / "demo-credentials.txt").read_text().splitlines()}
 
 
 def arm_manifests(home: Path) -> tuple[Path, Path]:
@@ -74,11 +70,8 @@ def test_a_dermatologist_rates_resumes_goes_back_and_finishes(browser, server, h
     make_study(home, "e2e", 3, ["doc"], seed=5)
     page = browser.new_page(viewport={"width": 1300, "height": 1400})
 
-    def sign_in():
-        page.goto(server)
-        page.get_by_label("username").fill("doc")
-        page.get_by_label("password").fill("password-doc")
-        page.get_by_role("button", name="Login").click()
+    def sign_in_as_doc():
+        sign_in(page, server, "doc", "password-doc")
         expect(page.locator("#signed-in")).to_contain_text("doc", timeout=30_000)
 
     def start():
@@ -102,7 +95,7 @@ def test_a_dermatologist_rates_resumes_goes_back_and_finishes(browser, server, h
     def at(image_number: int, rated: int):
         expect(page.locator("#review-progress")).to_contain_text(f"Image {image_number} of 6 · {rated} / 6 rated", timeout=30_000)
 
-    sign_in()
+    sign_in_as_doc()
     start()
     at(1, 0)
     rate("s", 5, ["yes", "no", "unsure", "yes"], comment="first")
@@ -235,7 +228,7 @@ def test_a_killed_server_loses_nothing(server, home):
 
 def test_a_reviewer_reaches_no_admin_endpoint_key_export_or_other_answers(server, home):
     make_study(home, "guarded", 4, ["peer", "snoop"], seed=6)
-    admin = AppSession(server, "admin", credentials(home)["admin"])
+    admin = AppSession(server, "admin", demo_credentials(home)["admin"])
     peer = AppSession(server, "peer", "password-peer")
     peer.call("review_start", "guarded")
     peer.call("review_save", *answers("synthetic", 7))
@@ -245,7 +238,7 @@ def test_a_reviewer_reaches_no_admin_endpoint_key_export_or_other_answers(server
     assert "**1 ratings** by 1 reviewers of 1 images" in dashboard[0] and "Synthetic is the positive class" in dashboard[0]
 
     snoop = AppSession(server, "snoop", "password-snoop")
-    assert [snoop.page[i]["visible"] for i in (2, 3, 4, 5)] == [True, False, False, False]  # the Review tab only
+    assert [snoop.page[i]["visible"] for i in (2, 3, 4, 5, 6)] == [True, False, False, False, False]  # the Review tab only
     real, synthetic = arm_manifests(home)
     attempts = {
         "data_open": [str(real)],
@@ -256,6 +249,7 @@ def test_a_reviewer_reaches_no_admin_endpoint_key_export_or_other_answers(server
         "study_enrol": ["guarded", "mole", "password-mole"],
         "study_export": ["guarded"],
         "dashboard_refresh": ["guarded"],
+        "quality_run": [str(real), str(synthetic)],
     }
     for event, inputs in attempts.items():
         with pytest.raises(CallError) as refused:

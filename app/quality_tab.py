@@ -1,0 +1,68 @@
+"""The Quality tab (admins): a synthetic set measured against a real one, per skin type."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import secrets
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from fairskin_core.manifest import ManifestError
+from fairskin_core.metrics.figures import report_figures
+from fairskin_core.metrics.inception import InceptionWeightsError
+from fairskin_core.metrics.report import build_report, summary_lines, write_report
+from review_data.store import ReviewStore
+
+from .access import only
+
+
+def _closest_pairs(report: dict) -> list[tuple[np.ndarray, str]]:
+    """Each closest pair side by side: synthetic left, its nearest real training image right."""
+    memorization = report["memorization"]
+    return [
+        (np.concatenate([_decoded(p["synthetic_thumbnail"]), _decoded(p["real_thumbnail"])], axis=1),
+         f"{p['synthetic']} ↔ {p['real']} · {memorization['closest_by']} {p['distance']:.3g}")
+        for p in memorization["closest_pairs"]
+    ]
+
+
+def _decoded(png_base64: str) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(png_base64))).convert("RGB"))
+
+
+def build_quality_tab(store: ReviewStore, real_default: str, synthetic_default: str):
+    """Lay out the Quality tab and wire its event."""
+    admin = only(store, "admin")
+    with gr.Row():
+        real = gr.Textbox(value=real_default, label="Real manifest", scale=3)
+        synthetic = gr.Textbox(value=synthetic_default, label="Synthetic manifest", scale=3)
+        run = gr.Button("Compute quality report", variant="primary", scale=1, elem_id="quality-run")
+    summary = gr.Markdown(elem_id="quality-summary")
+    names = ("groups", "fid_infinity", "fst_fidelity", "diversity", "memorization", "abcd_realism")
+    plots = []
+    with gr.Column(elem_id="quality-figures"):
+        for index in range(0, len(names), 2):
+            with gr.Row():
+                plots += [gr.Plot(label=name.replace("_", " ")) for name in names[index : index + 2]]
+    pairs = gr.Gallery(label="Closest synthetic ↔ real training pairs", columns=4, format="png", allow_preview=True, buttons=[], elem_id="quality-pairs")
+    files = gr.File(label="report.json, report.html and per-image CSVs", file_count="multiple", interactive=False, elem_id="quality-files")
+
+    @admin
+    def on_run(real_path: str, synthetic_path: str, progress=gr.Progress(), user: str = ""):  # noqa: B008 (Gradio's idiom)
+        try:
+            report, tables = build_report(real_path.strip(), synthetic_path.strip(), progress=lambda f, what: progress(f, desc=what))
+        except (ManifestError, FileNotFoundError, ValueError, InceptionWeightsError) as exc:
+            return [f"**No report.**\n\n```\n{exc}\n```", *[None] * len(plots), [], None]
+        folder = write_report(report, tables, Path(os.environ["GRADIO_TEMP_DIR"]) / f"quality-{secrets.token_hex(16)}")
+        figures = report_figures(report)
+        lines = summary_lines(report)
+        warning = "" if report["complete"] else f"**⚠ {lines.pop(0)}** — listed in report.json.\n\n"
+        text = warning + "```\n" + "\n".join(lines) + "\n```"
+        return [text, *(figures[name] for name in names), _closest_pairs(report), [str(p) for p in sorted(folder.iterdir())]]
+
+    run.click(on_run, [real, synthetic], [summary, *plots, pairs, files], api_name="quality_run", api_visibility="private")

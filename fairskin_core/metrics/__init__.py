@@ -1,0 +1,1 @@
+"""Quality metrics of synthetic skin images: Inception features (FID, KID, IS), diversity, fidelity."""

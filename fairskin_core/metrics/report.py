@@ -1,0 +1,325 @@
+"""A quality report of a synthetic set against a real one: overall and per Fitzpatrick group.
+
+`build_report` measures everything; `write_report` writes ``report.json``, per-image CSVs and a
+self-contained HTML page. Nothing partial passes for complete: any image that could not be
+read is listed, and the report says ``complete: false``.
+
+Per group (overall; each type I–VI; the groups I–II, III–IV, V–VI) the real and synthetic images
+of that group are compared: FID and KID (± std over subsets; KID is the number to trust for the
+small sets a group often is). Overall also FID∞ and the Inception Score where the weights have
+a classifier. Diversity per FST × diagnosis cell (MS-SSIM always, LPIPS where its weights
+exist), memorization against the real training images, FST fidelity of the synthetic images and
+ABCD realism come from the images themselves.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.io as pio
+from PIL import Image
+
+from ..analysis.pipeline import analyse_manifest
+from ..atomic import atomic_dir, atomic_file
+from ..fst import FST_GROUPS, ROMAN, fst_group
+from ..images import ImageFileError, read_rgb, square
+from ..manifest import Manifest, read_manifest
+from .abcd_realism import abcd_realism
+from .features import extract_features
+from .fid import RankDeficientCovarianceWarning, fid, fid_infinity
+from .fidelity import fst_fidelity
+from .figures import report_figures
+from .inception import load_inception
+from .inception_score import InceptionScoreUnavailable, inception_score
+from .kid import kid
+from .lpips_distance import LpipsDistance, LpipsUnavailable
+from .memorization import LPIPS_CANDIDATES, copy_summary, k_nearest, nearest, rerank
+from .msssim import pairwise_ms_ssim
+
+DIVERSITY_SIZE = 128  # side the images are compared at for MS-SSIM and LPIPS
+KID_SUBSET = 1000
+CLOSEST_PAIRS = 8
+MAX_PAIRS = 300  # image pairs per FST × diagnosis cell for diversity
+BOOTSTRAP = 500
+Progress = Callable[[float, str], None]
+
+
+def _group_masks(table: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Which rows belong to each group: overall, every type, every I-II/III-IV/V-VI group."""
+    fst = table["fst"]
+    group = fst.map(lambda v: fst_group(int(v)) if pd.notna(v) else None).fillna(table["fst_group"].replace("", None))
+    masks = {"overall": np.ones(len(table), dtype=bool)}
+    masks.update({ROMAN[t]: (fst == t).fillna(False).to_numpy(dtype=bool) for t in ROMAN})
+    masks.update({g: (group == g).to_numpy(dtype=bool) for g in FST_GROUPS})
+    return masks
+
+
+def _compare_groups(real: pd.DataFrame, synthetic: pd.DataFrame, real_features: np.ndarray, synthetic_features: np.ndarray, seed: int) -> list[dict]:
+    real_masks, synthetic_masks = _group_masks(real), _group_masks(synthetic)
+    rows = []
+    for name in real_masks:
+        a, b = real_features[real_masks[name]], synthetic_features[synthetic_masks[name]]
+        row = {"group": name, "n_real": int(len(a)), "n_synthetic": int(len(b)), "fid": None, "kid": None, "note": ""}
+        if min(len(a), len(b)) < 2:
+            row["note"] = "fewer than 2 images on a side"
+        else:
+            with warnings.catch_warnings():  # the note below says it, once per group
+                warnings.simplefilter("ignore", RankDeficientCovarianceWarning)
+                row["fid"] = float(fid(a, b))
+            # Subsets of half the smaller set: subsets as large as a set would all be that set (std 0).
+            distance = kid(a, b, subset_size=min(KID_SUBSET, max(2, min(len(a), len(b)) // 2)), seed=seed)
+            row["kid"] = {"mean": distance.mean, "std": distance.std}
+            if min(len(a), len(b)) < a.shape[1]:
+                row["note"] = f"fewer images than feature dimensions ({a.shape[1]}): FID is biased upwards; compare KID"
+        rows.append(row)
+    return rows
+
+
+def _bootstrap_mean(values: np.ndarray, seed: int) -> dict:
+    if len(values) == 0:
+        return {"mean": None, "ci_low": None, "ci_high": None}
+    rng = np.random.default_rng(seed)
+    means = rng.choice(values, size=(BOOTSTRAP, len(values))).mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return {"mean": float(values.mean()), "ci_low": float(low), "ci_high": float(high)}
+
+
+def _diversity(images: dict[int, np.ndarray], synthetic: pd.DataFrame, seed: int, lpips: LpipsDistance | None) -> dict:
+    """Mean pairwise MS-SSIM (and LPIPS) of the synthetic images of each FST × diagnosis cell."""
+    cells = {"ms_ssim": [], "lpips": [] if lpips else None}
+    rng = np.random.default_rng(seed)
+    for (fst, diagnosis), rows in synthetic.groupby([synthetic["fst"].astype("string").fillna("unknown"), "diagnosis"]):
+        stack = np.stack([images[i] for i in rows.index if i in images]) if len(rows) else np.empty((0,))
+        scores = pairwise_ms_ssim(stack, max_pairs=MAX_PAIRS, seed=seed) if len(stack) >= 2 else np.array([])
+        cells["ms_ssim"].append({"fst": fst, "diagnosis": diagnosis, "n": int(len(stack)), **_bootstrap_mean(scores, seed)})
+        if lpips and len(stack) >= 2:
+            pairs = np.array([(i, j) for i in range(len(stack)) for j in range(i + 1, len(stack))])
+            pairs = pairs[rng.permutation(len(pairs))[:MAX_PAIRS]]
+            distances = lpips(stack[pairs[:, 0]], stack[pairs[:, 1]])
+            cells["lpips"].append({"fst": fst, "diagnosis": diagnosis, "n": int(len(stack)), **_bootstrap_mean(distances, seed)})
+    return cells
+
+
+def _load_images(table: pd.DataFrame, root: Path, rows) -> dict[int, np.ndarray]:
+    """Rows of a manifest table as DIVERSITY_SIZE squares (rows that cannot be decoded are left out)."""
+    images = {}
+    for row in rows:
+        try:
+            images[row] = square(read_rgb(root / table["image_path"].iat[row]), DIVERSITY_SIZE)
+        except ImageFileError:
+            pass
+    return images
+
+
+def _memorization(real_table, real_root, real_features, synthetic_table, synthetic_features, synthetic_images, lpips):
+    """Nearest real training image of each synthetic image by Inception features and, where it runs, LPIPS.
+
+    Held-out real images (split val/test) measured the same way give the baseline for suspected copies.
+    Returns the report's section and the per-image nearest-neighbour columns.
+    """
+    split = real_table["split"]
+    train = (split == "train").to_numpy() if (split == "train").any() else np.ones(len(real_table), bool)
+    heldout = ~train & split.isin(["val", "test"]).to_numpy()
+    train_rows, heldout_rows = np.flatnonzero(train), np.flatnonzero(heldout)
+    train_features = real_features[train]
+    by_inception = nearest(synthetic_features, train_features)
+    heldout_by_inception = nearest(real_features[heldout], train_features)
+    section = {
+        "train_images": int(train.sum()),
+        "heldout_images": int(heldout.sum()),
+        "by": {"inception": copy_summary(by_inception.distance, heldout_by_inception.distance)},
+    }
+    columns = {"nearest_real": real_table["image_id"].to_numpy()[train_rows[by_inception.index]], "nearest_real_distance": by_inception.distance}
+    closest = by_inception
+    real_images: dict[int, np.ndarray] = {}
+    if lpips:
+        section["lpips_candidates"] = LPIPS_CANDIDATES
+
+        def lpips_to_train(query_images: dict[int, np.ndarray], query_features: np.ndarray):
+            candidates = k_nearest(query_features, train_features, LPIPS_CANDIDATES).index
+            needed = set(train_rows[np.unique(candidates)]) - set(real_images)
+            real_images.update(_load_images(real_table, real_root, sorted(needed)))
+            return rerank(candidates, lambda q, r: lpips(np.stack([query_images[i] for i in q]), np.stack([real_images[train_rows[j]] for j in r])))
+
+        by_lpips = lpips_to_train(synthetic_images, synthetic_features)
+        heldout_images = _load_images(real_table, real_root, heldout_rows)
+        heldout_by_lpips = lpips_to_train(dict(enumerate(heldout_images[r] for r in heldout_rows)), real_features[heldout])
+        section["by"]["lpips"] = copy_summary(by_lpips.distance, heldout_by_lpips.distance)
+        columns.update(nearest_real_lpips=real_table["image_id"].to_numpy()[train_rows[by_lpips.index]], nearest_real_lpips_distance=by_lpips.distance)
+        closest = by_lpips
+    section["closest_by"] = "lpips" if lpips else "inception"
+    order = np.argsort(closest.distance)[:CLOSEST_PAIRS]
+    pairs = [(int(i), int(train_rows[closest.index[i]]), float(closest.distance[i])) for i in order]
+    real_images.update(_load_images(real_table, real_root, sorted({r for _, r, _ in pairs} - set(real_images))))
+    section["closest_pairs"] = [
+        {"synthetic": synthetic_table["image_id"].iat[s], "real": real_table["image_id"].iat[r], "distance": d,
+         "synthetic_thumbnail": _thumbnail(synthetic_images[s]), "real_thumbnail": _thumbnail(real_images[r])}
+        for s, r, d in pairs if s in synthetic_images and r in real_images
+    ]
+    return section, pd.DataFrame(columns)
+
+
+def _thumbnail(image: np.ndarray) -> str:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def build_report(
+    real_path: str | Path,
+    synthetic_path: str | Path,
+    *,
+    weights: str = "auto",
+    seed: int = 0,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> tuple[dict, dict[str, pd.DataFrame]]:
+    """Measure a synthetic manifest against a real one; returns the report and per-image tables."""
+
+    def step(fraction: float, what: str) -> None:
+        if progress:
+            progress(fraction, what)
+
+    real, synthetic = read_manifest(real_path), read_manifest(synthetic_path)
+    for manifest, side in ((real, "real"), (synthetic, "synthetic")):
+        if len(manifest.table) == 0:
+            raise ValueError(f"{manifest.path}: the {side} manifest has no images")
+    extractor = load_inception(weights)
+
+    def features_of(manifest: Manifest, start: float, span: float, side: str):
+        paths = [manifest.image_file(p) for p in manifest.table["image_path"]]
+        return extract_features(paths, extractor, workers=workers,
+                                progress=lambda done, total: step(start + span * done / total, f"Inception features of the {side} images"))
+
+    real_result = features_of(real, 0.0, 0.4, "real")
+    synthetic_result = features_of(synthetic, 0.4, 0.3, "synthetic")
+    failures = [{"set": "real", "file": str(f), "reason": r} for f, r in real_result.failures] + [
+        {"set": "synthetic", "file": str(f), "reason": r} for f, r in synthetic_result.failures
+    ]
+    real_ok, synthetic_ok = real_result.ok, synthetic_result.ok
+    real_table, synthetic_table = real.table[real_ok].reset_index(drop=True), synthetic.table[synthetic_ok].reset_index(drop=True)
+    real_features, synthetic_features = real_result.features[real_ok], synthetic_result.features[synthetic_ok]
+    if min(len(real_features), len(synthetic_features)) < 2:
+        raise ValueError("FID needs at least 2 readable images in each set (a covariance of one image is undefined)")
+
+    step(0.7, "FID and KID per skin type")
+    groups = _compare_groups(real_table, synthetic_table, real_features, synthetic_features, seed)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RankDeficientCovarianceWarning)
+            extrapolation = fid_infinity(real_features, synthetic_features, seed=seed)
+    except ValueError as exc:
+        extrapolation = {"points": [], "note": str(exc)}
+    try:
+        logits = synthetic_result.logits[synthetic_ok] if synthetic_result.logits is not None else None
+        mean, std = inception_score(logits)
+        score = {"available": True, "mean": mean, "std": std,
+                 "caveat": "ImageNet classes say little about skin: read as a sanity check, not as quality"}
+    except InceptionScoreUnavailable as exc:
+        score = {"available": False, "reason": str(exc)}
+
+    step(0.75, "skin tone and ABCD of every image")
+    real_measured = analyse_manifest(Manifest(real_table, real.root, real.path), workers=workers)
+    synthetic_measured = analyse_manifest(Manifest(synthetic_table, synthetic.root, synthetic.path), workers=workers)
+
+    step(0.85, "diversity and memorization")
+    synthetic_images = _load_images(synthetic_table, synthetic.root, range(len(synthetic_table)))
+    try:
+        lpips, lpips_note = LpipsDistance(), ""
+    except LpipsUnavailable as exc:
+        lpips, lpips_note = None, str(exc)
+    diversity = _diversity(synthetic_images, synthetic_table, seed, lpips)
+    diversity["lpips_note"] = lpips_note
+    memorization, nearest_real = _memorization(real_table, real.root, real_features, synthetic_table, synthetic_features, synthetic_images, lpips)
+    memorization["lpips_note"] = lpips_note
+
+    step(0.95, "FST fidelity and ABCD realism")
+    report = {
+        "complete": not failures,
+        "failures": failures,
+        "settings": {"features": extractor.id, "seed": seed, "diversity_size_px": DIVERSITY_SIZE},
+        "sets": {
+            "real": {"manifest": str(real.path), "images": int(len(real.table)), "measured": int(len(real_table))},
+            "synthetic": {"manifest": str(synthetic.path), "images": int(len(synthetic.table)), "measured": int(len(synthetic_table))},
+        },
+        "groups": groups,
+        "fid_infinity": extrapolation,
+        "inception_score": score,
+        "diversity": diversity,
+        "memorization": memorization,
+        "fst_fidelity": fst_fidelity(synthetic_measured),
+        "abcd_realism": abcd_realism(real_measured, synthetic_measured),
+    }
+    tables = {
+        "synthetic_images": pd.concat([synthetic_measured, nearest_real], axis=1),
+        "real_images": real_measured,
+        "groups": pd.DataFrame([{**g, "kid": g["kid"]["mean"] if g["kid"] else None, "kid_std": g["kid"]["std"] if g["kid"] else None} for g in groups]),
+    }
+    step(1.0, "done")
+    return report, tables
+
+
+def summary_lines(report: dict) -> list[str]:
+    """The report's headline figures as text (the CLI prints them, the Quality tab shows them)."""
+    lines = [] if report["complete"] else [f"PARTIAL: {len(report['failures'])} image(s) could not be read and are left out"]
+    lines.append(f"features: {report['settings']['features']}")
+    for group in report["groups"]:
+        if group["fid"] is None:
+            lines.append(f"  {group['group']:>8}: {group['note']}")
+        else:
+            lines.append(f"  {group['group']:>8}: FID {group['fid']:7.2f}  KID {group['kid']['mean']:.4f} ± {group['kid']['std']:.4f}  "
+                         f"({group['n_real']} real, {group['n_synthetic']} synthetic)")
+    extrapolation = report["fid_infinity"]
+    if extrapolation.get("points"):
+        lines.append(f"FID∞ {extrapolation['intercept']:.2f}")
+    fidelity = report["fst_fidelity"]
+    if fidelity.get("n_estimated"):
+        lines.append(f"FST fidelity: {fidelity['within_one']:.1%} within one type (target > {fidelity['target_within_one']:.0%}), "
+                     f"exact {fidelity['exact']:.1%}, of {fidelity['n_estimated']} measured")
+    for distance, check in report["memorization"]["by"].items():
+        if check["suspected_copies"] is not None:
+            lines.append(f"memorization ({distance}): {check['suspected_copies']} suspected near-copies of training images")
+    if report["diversity"]["lpips_note"]:
+        lines.append(f"LPIPS: {report['diversity']['lpips_note']}")
+    return lines
+
+
+def _html(report: dict) -> str:
+    figures = report_figures(report)
+    parts = [pio.to_html(f, full_html=False, include_plotlyjs=(i == 0)) for i, f in enumerate(figures.values())]
+    banner = "" if report["complete"] else (
+        f"<p style='background:#fdd;padding:8px'><b>Partial report:</b> {len(report['failures'])} image(s) could not be read "
+        "and are left out (see report.json).</p>"
+    )
+    pairs = "".join(
+        f"<figure style='display:inline-block;margin:6px'><img src='data:image/png;base64,{p['synthetic_thumbnail']}'>"
+        f"<img src='data:image/png;base64,{p['real_thumbnail']}'><figcaption>{p['synthetic']} ↔ {p['real']} "
+        f"({report['memorization']['closest_by']} distance {p['distance']:.3g})</figcaption></figure>"
+        for p in report["memorization"]["closest_pairs"]
+    )
+    summary = "\n".join(summary_lines(report))
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>fairskin quality report</title></head><body style='font-family:sans-serif'>"
+        f"<h1>fairskin quality report</h1>{banner}<pre>{summary}</pre>{''.join(parts)}"
+        f"<h2>Closest synthetic ↔ real training pairs</h2>{pairs}</body></html>"
+    )
+
+
+def write_report(report: dict, tables: dict[str, pd.DataFrame], out: str | Path, *, overwrite: bool = False) -> Path:
+    """report.json, one CSV per table and report.html into the new folder ``out``, all or nothing."""
+    with atomic_dir(out, overwrite=overwrite) as folder:
+        with atomic_file(folder / "report.json", "w") as handle:
+            json.dump(report, handle, indent=2)
+        for name, table in tables.items():
+            with atomic_file(folder / f"{name}.csv", "w", newline="", encoding="utf-8") as handle:
+                table.to_csv(handle, index=False)
+        with atomic_file(folder / "report.html", "w", encoding="utf-8") as handle:
+            handle.write(_html(report))
+    return Path(out)
