@@ -155,6 +155,57 @@ def _metrics(args: argparse.Namespace) -> int:
     return 0 if report["complete"] else 2
 
 
+def _train(args: argparse.Namespace) -> int:
+    from fairskin_core.training.config import TrainConfig
+    from fairskin_core.training.train import train
+
+    config = TrainConfig.from_file(args.config, manifest=args.manifest and str(args.manifest), output_dir=args.out and str(args.out), steps=args.steps)
+    folder = train(config, resume=not args.restart)
+    print(f"trained {config.steps} steps; model, model card and training log in {folder}")
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from accelerate import PartialState
+
+    from fairskin_core.diagnoses import DIAGNOSES
+    from fairskin_core.fst import FST_TYPES
+    from fairskin_core.generation.backends import FSTModelBackend, StableDiffusionBackend
+    from fairskin_core.generation.batch import generate_set, merge_parts, parse_mix, plan_images, plan_per_cell
+
+    state = PartialState()
+    if args.stable_diffusion:
+        backend = StableDiffusionBackend(args.stable_diffusion, device=str(state.device), allow_download=args.allow_download)
+    else:
+        backend = FSTModelBackend(args.model, device=str(state.device))
+    diagnoses = backend.diagnoses or DIAGNOSES
+    if args.fst is not None or args.diagnosis is not None:
+        if args.fst is None or args.diagnosis is None or args.fst_mix or args.diagnosis_mix or args.per_cell:
+            raise ValueError("--fst and --diagnosis go together, without --fst-mix, --diagnosis-mix or --per-cell")
+        fst_mix, diagnosis_mix = parse_mix(f"{args.fst}:1", FST_TYPES, "--fst"), parse_mix(f"{args.diagnosis}:1", diagnoses, "--diagnosis")
+    else:
+        fst_mix = parse_mix(args.fst_mix or ",".join(f"{t}:1" for t in FST_TYPES), FST_TYPES, "--fst-mix")
+        diagnosis_mix = parse_mix(args.diagnosis_mix or ",".join(f"{d}:1" for d in diagnoses), diagnoses, "--diagnosis-mix")
+    if args.per_cell:
+        plan = plan_per_cell(args.per_cell, sorted(fst_mix), sorted(diagnosis_mix), args.seed)
+    elif args.n:
+        plan = plan_images(args.n, fst_mix, diagnosis_mix, args.seed)
+    else:
+        raise ValueError("say how many images: --n N, or --per-cell K")
+
+    def progress(done: int, total: int, rate: float) -> None:
+        if state.is_local_main_process:
+            print(f"\r{done} / {total} images ({rate:.2f} images/s on this process)", end="", file=sys.stderr, flush=True)
+
+    generate_set(backend, plan, args.out, steps=args.steps, guidance=args.guidance, scheduler=args.scheduler, batch_size=args.batch_size,
+                 process_index=state.process_index, num_processes=state.num_processes, progress=progress)
+    state.wait_for_everyone()
+    if state.is_main_process:
+        manifest = merge_parts(args.out) if state.num_processes > 1 else Path(args.out) / "manifest.csv"
+        print(f"\n{len(plan)} images by {backend.model_id} in {args.out}; manifest {manifest}")
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     from app.main import serve
 
@@ -225,6 +276,32 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_argument("--workers", type=int, default=None)
     metrics.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     metrics.set_defaults(run=_metrics)
+
+    trainer = verbs.add_parser("train", help="train an FST × diagnosis conditioned diffusion model (accelerate: CPU, GPU, many GPUs)")
+    trainer.add_argument("--config", type=Path, required=True, help="JSON run description (see docs/training.md)")
+    trainer.add_argument("--manifest", type=Path, help="training manifest (overrides the config)")
+    trainer.add_argument("--out", type=Path, help="model folder (overrides the config's output_dir)")
+    trainer.add_argument("--steps", type=int, help="total optimiser steps (overrides the config)")
+    trainer.add_argument("--restart", action="store_true", help="ignore checkpoints in --out and start from step 0")
+    trainer.set_defaults(run=_train)
+
+    generate = verbs.add_parser("generate", help="generate images for skin types and diagnoses, with a manifest (resumable)")
+    generate.add_argument("--model", type=Path, help="a model folder from `fairskin train` (default: the shipped default model)")
+    generate.add_argument("--stable-diffusion", metavar="ID_OR_FOLDER", help="use a diffusers Stable Diffusion pipeline instead")
+    generate.add_argument("--allow-download", action="store_true", help="let --stable-diffusion fetch from the Hugging Face hub")
+    generate.add_argument("--fst", type=int, help="one skin type, 1-6 (with --diagnosis)")
+    generate.add_argument("--diagnosis", help="one diagnosis (with --fst)")
+    generate.add_argument("--n", type=int, help="number of images")
+    generate.add_argument("--fst-mix", help='weights per skin type, e.g. "1:1,2:1,3:1,4:1,5:2,6:2" (default: equal)')
+    generate.add_argument("--diagnosis-mix", help='weights per diagnosis, e.g. "melanoma:1,nevus:1" (default: equal over the model\'s)')
+    generate.add_argument("--per-cell", type=int, help="K images of every skin type × diagnosis pair of the mixes")
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--steps", type=int, default=25)
+    generate.add_argument("--guidance", type=float, default=3.0)
+    generate.add_argument("--scheduler", default="ddim", help="ddim, dpm-solver, euler or ddpm")
+    generate.add_argument("--batch-size", type=int, default=16)
+    generate.add_argument("--out", type=Path, required=True, help="folder for images/ and manifest.csv (rerun to resume)")
+    generate.set_defaults(run=_generate)
 
     study = verbs.add_parser("study", help="set up and export blinded clinician review studies")
     study_verbs = study.add_subparsers(dest="study_verb", required=True, metavar="ACTION")

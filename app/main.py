@@ -21,6 +21,7 @@ from review_data.store import ReviewStore, workspace_store, workspace_studies_di
 from .access import signed_in
 from .dashboard_tab import build_dashboard_tab
 from .data_tab import build_data_tab, open_manifest
+from .generate_tab import build_generate_tab
 from .quality_tab import build_quality_tab
 from .review_tab import CSS, SHORTCUTS, build_review_tab
 from .studies_tab import build_studies_tab
@@ -62,6 +63,8 @@ def build_app(store: ReviewStore, manifest: str | Path | None = None, synthetic_
                 path_box, opened = build_data_tab(manifest, store)
             with gr.Tab("Studies", id="studies", visible=False) as studies_tab:
                 refresh_studies, study_outputs = build_studies_tab(store)
+            with gr.Tab("Generate", id="generate", visible=False) as generate_tab:
+                build_generate_tab(store)
             with gr.Tab("Quality", id="quality", visible=False) as quality_tab:
                 build_quality_tab(store, manifest, str(synthetic_manifest or ""))
             with gr.Tab("Review dashboard", id="dashboard", visible=False) as dashboard_tab:
@@ -81,6 +84,7 @@ def build_app(store: ReviewStore, manifest: str | Path | None = None, synthetic_
                 gr.update(visible=is_admin),
                 gr.update(visible=is_admin),
                 gr.update(visible=is_admin),
+                gr.update(visible=is_admin),
                 reviewer_studies(username) if is_reviewer else gr.skip(),
                 dashboard_studies() if is_admin else gr.skip(),
                 *(open_manifest(path) if is_admin else [gr.skip()] * len(opened)),
@@ -90,7 +94,7 @@ def build_app(store: ReviewStore, manifest: str | Path | None = None, synthetic_
         demo.load(
             on_load,
             path_box,
-            [account, tabs, review_tab, data_tab, studies_tab, quality_tab, dashboard_tab, study_picker, dashboard_picker, *opened, *study_outputs],
+            [account, tabs, review_tab, data_tab, studies_tab, generate_tab, quality_tab, dashboard_tab, study_picker, dashboard_picker, *opened, *study_outputs],
             api_name="page_load",
             api_visibility="private",
         )

@@ -21,15 +21,16 @@ STAND_IN_SYNTHETIC = {**DEFAULT_PHANTOMS, "seed": 1}
 
 def default_phantom_manifest(progress: Callable[[int, int], None] | None = None) -> Path:
     """The manifest of the default phantom set, rendering it first if the workspace lacks it."""
-    return _phantom_set(DEFAULT_PHANTOMS, progress)
+    return phantom_set(DEFAULT_PHANTOMS, progress)
 
 
 def default_synthetic_manifest(progress: Callable[[int, int], None] | None = None) -> Path:
     """The demo's synthetic arm: for now a second, differently seeded phantom set."""
-    return _phantom_set(STAND_IN_SYNTHETIC, progress)
+    return phantom_set(STAND_IN_SYNTHETIC, progress)
 
 
-def _phantom_set(p: dict, progress: Callable[[int, int], None] | None) -> Path:
+def phantom_set(p: dict, progress: Callable[[int, int], None] | None = None) -> Path:
+    """The manifest of the phantom set with parameters ``p`` (n, preset, size, seed) in the workspace, rendered once."""
     folder = workspace_dir("phantoms") / f"default-{p['preset']}-n{p['n']}-{p['size']}px-s{p['seed']}"
     manifest = folder / "manifest.csv"
     if manifest.is_file():

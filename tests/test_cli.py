@@ -82,12 +82,12 @@ def test_failing_commands_leave_no_output(tmp_path):
 
 def test_help_lists_every_verb(tmp_path):
     result = fairskin("--help", home=tmp_path, cwd=tmp_path)
-    for verb in ("serve", "phantoms", "import", "manifest", "ita", "metrics", "study", "admin"):
+    for verb in ("serve", "phantoms", "import", "manifest", "ita", "train", "generate", "metrics", "study", "admin"):
         assert verb in result.stdout
     readme = (REPO / "README.md").read_text()
     for verb in ("fairskin serve", "fairskin phantoms", "fairskin import", "fairskin manifest check", "fairskin study create",
                  "fairskin study add-reviewer", "fairskin study export", "fairskin study list", "fairskin admin create",
-                 "fairskin ita MANIFEST", "fairskin ita calibrate", "fairskin metrics"):
+                 "fairskin ita MANIFEST", "fairskin ita calibrate", "fairskin metrics", "fairskin generate", "fairskin train"):
         assert verb in readme
 
 

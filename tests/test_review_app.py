@@ -238,7 +238,7 @@ def test_a_reviewer_reaches_no_admin_endpoint_key_export_or_other_answers(server
     assert "**1 ratings** by 1 reviewers of 1 images" in dashboard[0] and "Synthetic is the positive class" in dashboard[0]
 
     snoop = AppSession(server, "snoop", "password-snoop")
-    assert [snoop.page[i]["visible"] for i in (2, 3, 4, 5, 6)] == [True, False, False, False, False]  # the Review tab only
+    assert [snoop.page[i]["visible"] for i in (2, 3, 4, 5, 6, 7)] == [True, False, False, False, False, False]  # the Review tab only
     real, synthetic = arm_manifests(home)
     attempts = {
         "data_open": [str(real)],
@@ -250,6 +250,9 @@ def test_a_reviewer_reaches_no_admin_endpoint_key_export_or_other_answers(server
         "study_export": ["guarded"],
         "dashboard_refresh": ["guarded"],
         "quality_run": [str(real), str(synthetic)],
+        "generate_model": ["default (shipped with fairskin)"],
+        "generate_run": ["default (shipped with fairskin)", "VI", "melanoma", 1, 0, 5, 3.0, "ddim"],
+        "generate_add": ["stolen", ["#1"], None],
     }
     for event, inputs in attempts.items():
         with pytest.raises(CallError) as refused:

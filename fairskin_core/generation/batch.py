@@ -1,0 +1,187 @@
+"""Batch generation: N images over an FST × diagnosis mix, resumable, sharded, with full provenance.
+
+The plan comes first: image k of the set has a fixed skin type, diagnosis and seed
+(``seed`` × 1,000,003 + k), decided before anything is generated. A process generates its
+share of the plan (every ``num_processes``-th image from ``process_index``), skipping images
+already on disk; after each batch it rewrites its manifest atomically, so a crash loses at
+most the batch in flight and always leaves a valid manifest of what is done. One process
+writes ``manifest.csv``; several (``accelerate launch``) write ``manifest.part-K.csv`` each,
+merged into ``manifest.csv`` by the last step of `merge_parts`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from ..atomic import atomic_file
+from ..diagnoses import MALIGNANCY
+from ..fst import fst_group
+from ..manifest import read_manifest, write_manifest
+from ..phantoms.dataset import Preset, cell_counts
+from .backends import GenerationBackend
+
+SEED_STRIDE = 1_000_003
+
+
+@dataclass(frozen=True)
+class PlannedImage:
+    index: int
+    fst: int
+    diagnosis: str
+    seed: int
+
+    @property
+    def image_id(self) -> str:
+        return f"gen-{self.index:06d}"
+
+
+def parse_mix(text: str, allowed: tuple, what: str) -> dict:
+    """``"1:1,2:1,5:2"`` → {1: 1.0, 2: 1.0, 5: 2.0}; refuses unknown keys and bad weights by name."""
+    mix = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, weight = part.partition(":")
+        key = key.strip()
+        value = int(key) if key.isdigit() else key
+        if not sep or value not in allowed:
+            raise ValueError(f"{what} mix entry {part!r}: write KEY:WEIGHT with KEY one of {', '.join(map(str, allowed))}")
+        try:
+            mix[value] = float(weight)
+        except ValueError:
+            raise ValueError(f"{what} mix entry {part!r}: the weight {weight!r} is not a number") from None
+        if mix[value] < 0:
+            raise ValueError(f"{what} mix entry {part!r}: weights cannot be negative")
+    if not mix or sum(mix.values()) <= 0:
+        raise ValueError(f"{what} mix {text!r} gives no weight to anything")
+    return mix
+
+
+def plan_images(n: int, fst_mix: dict[int, float], diagnosis_mix: dict[str, float], seed: int) -> list[PlannedImage]:
+    """Exact counts per cell (largest remainder on both margins), in a seeded random order."""
+    if n < 1:
+        raise ValueError(f"--n must be at least 1, not {n}")
+    total_fst, total_dx = sum(fst_mix.values()), sum(diagnosis_mix.values())
+    preset = Preset("requested", {k: v / total_fst for k, v in fst_mix.items() if v > 0},
+                    {k: v / total_dx for k, v in diagnosis_mix.items() if v > 0})
+    cells = [cell for cell, count in cell_counts(n, preset).items() for _ in range(count)]
+    order = np.random.default_rng(np.random.SeedSequence([seed, 0x6E4])).permutation(len(cells))
+    return [PlannedImage(k, int(cells[i][0]), cells[i][1], seed * SEED_STRIDE + k) for k, i in enumerate(order)]
+
+
+def plan_per_cell(per_cell: int, fsts: list[int], diagnoses: list[str], seed: int) -> list[PlannedImage]:
+    """``per_cell`` images of every (skin type, diagnosis) pair."""
+    return plan_images(per_cell * len(fsts) * len(diagnoses), dict.fromkeys(fsts, 1.0), dict.fromkeys(diagnoses, 1.0), seed)
+
+
+def provenance_row(item: PlannedImage, backend: GenerationBackend, steps: int, guidance: float, scheduler: str) -> dict:
+    """The manifest row of a generated image: its labels and everything needed to make it again."""
+    return {
+        "image_id": item.image_id,
+        "image_path": f"images/{item.image_id}.png",
+        "source": "synthetic",
+        "dataset": f"fairskin-generate:{backend.model_id}",
+        "diagnosis": item.diagnosis,
+        "malignant": MALIGNANCY.get(item.diagnosis),
+        "fst": item.fst,
+        "fst_group": fst_group(item.fst),
+        "fst_source": "requested",
+        "split": "",
+        "model_id": backend.model_id,
+        "model_hash": backend.model_hash,
+        "seed": item.seed,
+        "prompt": backend.prompt(item.fst, item.diagnosis),
+        "scheduler": scheduler,
+        "steps": steps,
+        "guidance": guidance,
+    }
+
+
+def _finished(out: Path) -> dict[str, dict]:
+    """Rows of every manifest (or part) already in ``out`` whose image file is there."""
+    rows = {}
+    for path in sorted(out.glob("manifest*.csv")):
+        manifest = read_manifest(path, check_files="none")
+        for row in manifest.table.to_dict("records"):
+            if (out / row["image_path"]).is_file():
+                rows[row["image_id"]] = row
+    return rows
+
+
+def generate_set(
+    backend: GenerationBackend,
+    plan: list[PlannedImage],
+    out: str | Path,
+    *,
+    steps: int = 25,
+    guidance: float = 3.0,
+    scheduler: str = "ddim",
+    batch_size: int = 16,
+    process_index: int = 0,
+    num_processes: int = 1,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> Path:
+    """Generate this process's share of ``plan`` into ``out``; returns the manifest it keeps."""
+    out = Path(out)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    manifest_path = out / ("manifest.csv" if num_processes == 1 else f"manifest.part-{process_index}.csv")
+    finished = _finished(out)
+    mine = plan[process_index::num_processes]
+    rows = [finished[item.image_id] for item in mine if item.image_id in finished]
+    todo = [item for item in mine if item.image_id not in finished]
+    done, started = len(rows), time.perf_counter()
+    for start in range(0, len(todo), batch_size):
+        batch = todo[start : start + batch_size]
+        images = backend.generate([i.fst for i in batch], [i.diagnosis for i in batch], [i.seed for i in batch],
+                                  steps=steps, guidance=guidance, scheduler=scheduler)
+        for item, pixels in zip(batch, images):
+            with atomic_file(out / "images" / f"{item.image_id}.png", "wb") as handle:
+                Image.fromarray(pixels).save(handle, format="PNG")
+            rows.append(provenance_row(item, backend, steps, guidance, scheduler))
+        write_manifest(pd.DataFrame(rows), manifest_path)
+        done += len(batch)
+        if progress:
+            progress(done, len(mine), (done - len(mine) + len(todo)) / max(time.perf_counter() - started, 1e-9))
+    if not todo:
+        write_manifest(pd.DataFrame(rows) if rows else pd.DataFrame(columns=list(provenance_row(plan[0], backend, steps, guidance, scheduler))), manifest_path)
+    return manifest_path
+
+
+def merge_parts(out: str | Path) -> Path:
+    """Merge ``manifest.part-K.csv`` files (several processes) into one ``manifest.csv``, in plan order."""
+    out = Path(out)
+    parts = sorted(out.glob("manifest.part-*.csv"))
+    tables = [read_manifest(p, check_files="none").table for p in parts]
+    if (out / "manifest.csv").exists():
+        tables.append(read_manifest(out / "manifest.csv", check_files="none").table)
+    table = pd.concat(tables).drop_duplicates("image_id").sort_values("image_id").reset_index(drop=True)
+    path = write_manifest(table, out / "manifest.csv")
+    for part in parts:
+        part.unlink()
+    return path
+
+
+def add_to_set(folder: str | Path, images: list[np.ndarray], rows: list[dict]) -> Path:
+    """Append generated images (and their provenance rows) to the synthetic set in ``folder``.
+
+    New images get the next free ``gen-NNNNNN`` ids; the manifest is rewritten atomically, so the
+    set is either as before or has all the new images.
+    """
+    folder = Path(folder)
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    manifest_path = folder / "manifest.csv"
+    existing = read_manifest(manifest_path, check_files="none").table if manifest_path.exists() else pd.DataFrame()
+    taken = {int(i.removeprefix("gen-")) for i in existing.get("image_id", []) if str(i).startswith("gen-") and i[4:].isdigit()}
+    next_index = max(taken, default=-1) + 1
+    added = []
+    for offset, (pixels, row) in enumerate(zip(images, rows)):
+        image_id = f"gen-{next_index + offset:06d}"
+        with atomic_file(folder / "images" / f"{image_id}.png", "wb") as handle:
+            Image.fromarray(pixels).save(handle, format="PNG")
+        added.append({**row, "image_id": image_id, "image_path": f"images/{image_id}.png"})
+    return write_manifest(pd.concat([existing, pd.DataFrame(added)], ignore_index=True), manifest_path)

@@ -1,0 +1,105 @@
+"""A training run, fully described by one JSON file (`fairskin train --config FILE`).
+
+Every field has a default except the manifest and the output folder; unknown fields are
+refused by name (a typo must not silently train with a default). The file is copied into the
+model folder, so a model says exactly how it was made.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MIXED_PRECISION = ("no", "fp16", "bf16")
+CELL_LOSS_WEIGHTING = ("none", "inverse-frequency")
+BETA_SCHEDULES = ("squaredcos_cap_v2", "linear", "scaled_linear")
+
+
+@dataclass
+class TrainConfig:
+    manifest: str  # "" with `phantoms` set: train on that phantom set
+    output_dir: str
+    phantoms: dict | None = None  # {"n", "preset", "size", "seed"}: rendered into the workspace once
+    split: str = "train"  # manifest rows used; "" = every row
+    image_size: int = 64
+    # The denoiser (FSTConditionedUNet).
+    block_out_channels: list[int] = field(default_factory=lambda: [32, 64, 64, 128])
+    layers_per_block: int = 1
+    attention_levels: list[bool] = field(default_factory=lambda: [False, False, False, True])
+    # Optimisation.
+    steps: int = 2000
+    batch_size: int = 32
+    learning_rate: float = 2e-4
+    lr_warmup_steps: int = 100
+    ema_decay: float = 0.999
+    mixed_precision: str = "no"  # fp16 / bf16 on a GPU
+    seed: int = 0
+    # Diffusion.
+    noise_steps: int = 1000
+    beta_schedule: str = "squaredcos_cap_v2"
+    conditioning_dropout: float = 0.1  # chance of dropping each label: classifier-free guidance
+    # Fairness-aware data (see sampler.py).
+    dark_skin_oversampling: float = 2.0  # weight of each FST V–VI cell relative to other cells
+    cell_loss_weighting: str = "none"
+    diversity_weight: float = 0.0
+    augment: bool = True  # flips and quarter turns: dermoscopy has no up
+    # Book-keeping.
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 2
+    log_every: int = 10
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.image_size < 16 or self.image_size % 2 ** (len(self.block_out_channels) - 1):
+            problems.append(f"image_size {self.image_size} must be ≥ 16 and divisible by {2 ** (len(self.block_out_channels) - 1)} (one halving per UNet level)")
+        if len(self.attention_levels) != len(self.block_out_channels):
+            problems.append(f"attention_levels needs {len(self.block_out_channels)} flags, one per entry of block_out_channels")
+        for name in ("steps", "batch_size", "noise_steps", "checkpoint_every", "keep_checkpoints", "log_every", "layers_per_block"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be at least 1, not {getattr(self, name)}")
+        if not 0 <= self.conditioning_dropout < 1:
+            problems.append(f"conditioning_dropout must be in [0, 1), not {self.conditioning_dropout}")
+        if self.dark_skin_oversampling <= 0:
+            problems.append(f"dark_skin_oversampling must be positive (1 = plain balance), not {self.dark_skin_oversampling}")
+        for name, allowed in (("mixed_precision", MIXED_PRECISION), ("cell_loss_weighting", CELL_LOSS_WEIGHTING), ("beta_schedule", BETA_SCHEDULES)):
+            if getattr(self, name) not in allowed:
+                problems.append(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
+        if not self.manifest and not self.phantoms:
+            problems.append("give a manifest, or phantoms: {n, preset, size, seed} to train on a phantom set")
+        if self.phantoms is not None and set(self.phantoms) != {"n", "preset", "size", "seed"}:
+            problems.append(f"phantoms needs exactly n, preset, size and seed, not {sorted(self.phantoms)}")
+        if problems:
+            raise ValueError("training config: " + "; ".join(problems))
+
+    def manifest_path(self) -> Path:
+        """The training manifest: the given one, or the phantom set (rendered on first use)."""
+        if self.manifest:
+            return Path(self.manifest)
+        from ..defaults import phantom_set
+
+        return phantom_set(self.phantoms)
+
+    @classmethod
+    def from_file(cls, path: str | Path, **overrides: object) -> TrainConfig:
+        """Read a JSON config; ``overrides`` (e.g. from the command line) win over the file."""
+        path = Path(path)
+        try:
+            values = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ValueError(f"{path}: no such config file") from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"{path}: unknown field(s) {', '.join(unknown)}; the fields are {', '.join(sorted(known))}")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        missing = sorted({"output_dir"} - set(values))
+        if missing:
+            raise ValueError(f"{path}: {' and '.join(missing)} must be given (in the file or on the command line)")
+        return cls(**{"manifest": "", **values})
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)

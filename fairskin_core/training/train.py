@@ -1,0 +1,208 @@
+"""`fairskin train`: an FST × diagnosis conditioned diffusion model, trained fairness-aware through accelerate.
+
+One loop for a CPU, one GPU, or `accelerate launch` on many GPUs and nodes (accelerate does the
+distribution; each process draws its own share of every batch from the sampler). Each step:
+draw images with `BalancedCellSampler`, augment, noise them at random timesteps, drop each label
+with probability ``conditioning_dropout`` (classifier-free guidance), predict the noise, and
+take the mean squared error — optionally weighted per cell and with a within-cell diversity term.
+Weights are averaged into an EMA copy, which is what gets saved.
+
+Everything random in a step (images, flips, timesteps, noise, dropped labels) comes from a
+generator seeded by (seed, step, process), so a run resumed from a checkpoint continues exactly
+as if it had never stopped: `checkpoints/step-NNNNNN/` holds model, optimiser, learning-rate
+schedule, EMA and the counts of what was drawn.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+from diffusers import DDPMScheduler
+from diffusers.optimization import get_cosine_schedule_with_warmup
+from diffusers.training_utils import EMAModel
+from tqdm.auto import tqdm
+
+from ..generation.conditioned_unet import UNCONDITIONED, FSTConditionedUNet
+from ..generation.model_folder import save_model
+from ..generation.pipeline import FSTDiffusionPipeline
+from .config import TrainConfig
+from .data import load_training_images
+from .model_card import write_model_card
+from .sampler import BalancedCellSampler, step_seed
+
+Progress = Callable[[int, int, float], None]  # (step, total steps, loss)
+LOG_FIELDS = ("step", "loss", "learning_rate", "images_per_second", "elapsed_s")
+
+
+def _augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random horizontal flips and quarter turns, per image (dermoscopy has no up or left)."""
+    flips = torch.rand(len(images), generator=generator) < 0.5
+    turns = torch.randint(0, 4, (len(images),), generator=generator)
+    images = torch.where(flips[:, None, None, None], images.flip(-1), images)
+    return torch.stack([torch.rot90(image, int(k), dims=(-2, -1)) for image, k in zip(images, turns)])
+
+
+def _diversity_penalty(x0: torch.Tensor, cells: list[tuple[int, str]]) -> torch.Tensor:
+    """Mean similarity exp(−‖x̂₀ᵢ − x̂₀ⱼ‖² / d) over pairs of the batch from one cell (0 when none).
+
+    Penalises predicting the same clean image for different images of a cell — a guard against
+    a sparse cell collapsing onto its few training images. fairskin's own formulation.
+    """
+    flat = x0.flatten(1)
+    same = torch.tensor([[a == b for b in cells] for a in cells], device=x0.device)
+    same.fill_diagonal_(False)
+    if not same.any():
+        return x0.new_zeros(())
+    similarity = torch.exp(-torch.cdist(flat, flat) ** 2 / flat.shape[1])
+    return similarity[same].mean()
+
+
+def _latest_checkpoint(folder: Path) -> Path | None:
+    checkpoints = sorted((folder / "checkpoints").glob("step-*"))
+    return checkpoints[-1] if checkpoints else None
+
+
+def train(config: TrainConfig, *, resume: bool = True, progress: Progress | None = None) -> Path:
+    """Train as ``config`` says; return the model folder (``config.output_dir``)."""
+    out = Path(config.output_dir)
+    accelerator = Accelerator(mixed_precision=config.mixed_precision if torch.cuda.is_available() else "no")
+    data = load_training_images(config.manifest_path(), config.image_size, config.split)
+    diagnoses = tuple(sorted(set(data.diagnosis)))
+    sampler = BalancedCellSampler(data.fst, data.diagnosis, config.dark_skin_oversampling, config.seed)
+    diagnosis_index = {name: i + 1 for i, name in enumerate(diagnoses)}
+    cell_counts = Counter(zip(data.fst.tolist(), data.diagnosis.tolist()))
+
+    torch.manual_seed(config.seed)  # the initial weights
+    model = FSTConditionedUNet(
+        sample_size=config.image_size,
+        block_out_channels=tuple(config.block_out_channels),
+        layers_per_block=config.layers_per_block,
+        attention_levels=tuple(config.attention_levels),
+        diagnoses=diagnoses,
+    )
+    noise_scheduler = DDPMScheduler(num_train_timesteps=config.noise_steps, beta_schedule=config.beta_schedule)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=1e-2)
+    lr_schedule = get_cosine_schedule_with_warmup(optimizer, config.lr_warmup_steps, config.steps)
+    ema = EMAModel(model.parameters(), decay=config.ema_decay, model_cls=FSTConditionedUNet, model_config=model.config)
+    model, optimizer, lr_schedule = accelerator.prepare(model, optimizer, lr_schedule)
+    accelerator.register_for_checkpointing(ema)
+    ema.to(accelerator.device)
+
+    step, drawn = 0, Counter()
+    checkpoint = _latest_checkpoint(out) if resume else None
+    if checkpoint is not None:
+        accelerator.load_state(checkpoint)
+        state = json.loads((checkpoint / "fairskin_state.json").read_text())
+        if state["config"] != config.to_dict():
+            changed = sorted(k for k in state["config"] if state["config"][k] != config.to_dict().get(k))
+            raise ValueError(f"{checkpoint}: saved by a run with another config (changed: {', '.join(changed)}); "
+                             "resume with the same config, or train into a new folder")
+        step, drawn = state["step"], Counter({(f, d): n for f, d, n in state["drawn"]})
+    elif accelerator.is_main_process and (out / "checkpoints").exists() and not resume:
+        shutil.rmtree(out / "checkpoints")
+    if accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "train_config.json").write_text(json.dumps(config.to_dict(), indent=2))
+        log_path = out / "training_log.csv"
+        if step == 0 or not log_path.exists():
+            with open(log_path, "w", newline="") as handle:
+                csv.writer(handle).writerow(LOG_FIELDS)
+        else:  # drop lines logged after the checkpoint we resume from
+            rows = list(csv.reader(open(log_path, newline="")))
+            with open(log_path, "w", newline="") as handle:
+                csv.writer(handle).writerows([rows[0], *(r for r in rows[1:] if int(r[0]) <= step)])
+
+    per_process = math.ceil(config.batch_size / accelerator.num_processes)
+    bar = tqdm(total=config.steps, initial=step, desc="training", disable=not accelerator.is_local_main_process)
+    started, window_start, window_images = time.perf_counter(), time.perf_counter(), 0
+    model.train()
+    while step < config.steps:
+        generator = torch.Generator().manual_seed(step_seed(config.seed, step, accelerator.process_index))
+        indices = sampler.draw(per_process, step, accelerator.process_index)
+        cells = sampler.cell_of(indices)
+        images = data.pixels[indices].float() / 127.5 - 1
+        if config.augment:
+            images = _augment(images, generator)
+        noise = torch.randn(images.shape, generator=generator)
+        timesteps = torch.randint(0, config.noise_steps, (len(images),), generator=generator)
+        keep_fst = torch.rand(len(images), generator=generator) >= config.conditioning_dropout
+        keep_diagnosis = torch.rand(len(images), generator=generator) >= config.conditioning_dropout
+        fst = torch.where(keep_fst, torch.tensor([c[0] for c in cells]), UNCONDITIONED)
+        diagnosis = torch.where(keep_diagnosis, torch.tensor([diagnosis_index[c[1]] for c in cells]), UNCONDITIONED)
+        images, noise, timesteps, fst, diagnosis = (t.to(accelerator.device) for t in (images, noise, timesteps, fst, diagnosis))
+        noisy = noise_scheduler.add_noise(images, noise, timesteps)
+
+        with accelerator.autocast():
+            predicted = model(noisy, timesteps, fst, diagnosis)
+            per_image = F.mse_loss(predicted.float(), noise, reduction="none").mean(dim=(1, 2, 3))
+            if config.cell_loss_weighting == "inverse-frequency":
+                weights = torch.tensor([1 / cell_counts[c] for c in cells], device=per_image.device)
+                per_image = per_image * weights / weights.mean()
+            loss = per_image.mean()
+            if config.diversity_weight:
+                alpha = noise_scheduler.alphas_cumprod.to(accelerator.device)[timesteps].view(-1, 1, 1, 1)
+                x0 = (noisy - (1 - alpha).sqrt() * predicted.float()) / alpha.sqrt()
+                loss = loss + config.diversity_weight * _diversity_penalty(x0, cells)
+        accelerator.backward(loss)
+        accelerator.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        lr_schedule.step()
+        optimizer.zero_grad()
+        ema.step(accelerator.unwrap_model(model).parameters())
+        drawn.update(cells)
+        step += 1
+        window_images += len(images) * accelerator.num_processes
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.4f}")
+        if progress:
+            progress(step, config.steps, loss.item())
+        if accelerator.is_main_process and (step % config.log_every == 0 or step == config.steps):
+            now = time.perf_counter()
+            with open(out / "training_log.csv", "a", newline="") as handle:
+                csv.writer(handle).writerow([step, f"{loss.item():.6f}", f"{lr_schedule.get_last_lr()[0]:.3e}",
+                                             f"{window_images / (now - window_start):.2f}", f"{now - started:.1f}"])
+            window_start, window_images = now, 0
+        if step % config.checkpoint_every == 0 or step == config.steps:
+            _checkpoint(accelerator, out, step, drawn, config)
+    bar.close()
+
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        final = accelerator.unwrap_model(model)
+        ema.copy_to(final.parameters())
+        pipeline = FSTDiffusionPipeline(final, noise_scheduler)
+        save_model(pipeline, out, manifest_sha256=data.manifest_sha256, steps=step)
+        _write_mix(out, sampler, drawn, cell_counts)
+        write_model_card(out)
+    return out
+
+
+def _checkpoint(accelerator: Accelerator, out: Path, step: int, drawn: Counter, config: TrainConfig) -> None:
+    folder = out / "checkpoints" / f"step-{step:06d}"
+    accelerator.save_state(folder)
+    if accelerator.is_main_process:
+        state = {"step": step, "drawn": [[f, d, n] for (f, d), n in sorted(drawn.items())], "config": config.to_dict()}
+        (folder / "fairskin_state.json").write_text(json.dumps(state))
+        for old in sorted((out / "checkpoints").glob("step-*"))[: -config.keep_checkpoints]:
+            shutil.rmtree(old)
+
+
+def _write_mix(out: Path, sampler: BalancedCellSampler, drawn: Counter, available: Counter) -> None:
+    """What the model saw: per (skin type, diagnosis) cell, images available, target share, draws."""
+    total = sum(drawn.values())
+    rows = [
+        {"fst": f, "diagnosis": d, "training_images": available[(f, d)], "target_share": round(share, 6),
+         "drawn": drawn[(f, d)], "drawn_share": round(drawn[(f, d)] / total, 6) if total else 0.0}
+        for (f, d), share in sorted(sampler.target_mix().items())
+    ]
+    (out / "mix.json").write_text(json.dumps(rows, indent=2))

@@ -1,0 +1,72 @@
+"""The shipped default model: present and small, reproducible from the command line, and it follows the requested skin type."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fairskin_core.analysis.pipeline import analyse_image
+from fairskin_core.generation.backends import DEFAULT_MODEL, FSTModelBackend
+from fairskin_core.manifest import read_manifest
+
+from .conftest import REPO, demo_credentials, running_app, sign_in
+
+
+def test_the_default_model_is_shipped_small_and_measured():
+    weights = DEFAULT_MODEL / "unet" / "diffusion_pytorch_model.safetensors"
+    assert weights.is_file() and weights.stat().st_size <= 25 * 2**20
+    card = (DEFAULT_MODEL / "model_card.md").read_text()
+    assert "Not measured yet" not in card and "ITA-derived FST within ±1" in card
+    for name in ("train_config.json", "training_log.csv", "mix.json", "quality.json"):
+        assert (DEFAULT_MODEL / name).is_file(), name
+
+
+def test_generate_command_on_the_default_model_is_reproducible(tmp_path):
+    env = {**os.environ, "FAIRSKIN_HOME": str(tmp_path / "home"), "PYTHONPATH": str(REPO)}
+    for run in ("first", "second"):
+        result = subprocess.run([sys.executable, "-m", "app.cli", "generate", "--fst", "6", "--diagnosis", "melanoma", "--n", "8", "--seed", "0",
+                                 "--out", str(tmp_path / run)], env=env, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr
+    first, second = (read_manifest(tmp_path / run / "manifest.csv", check_files="decode").table for run in ("first", "second"))
+    assert len(first) == 8 and first.equals(second)
+    assert set(first["fst"]) == {6} and set(first["model_id"]) == {"fairskin-default"}
+    for path in first["image_path"]:
+        assert (tmp_path / "first" / path).read_bytes() == (tmp_path / "second" / path).read_bytes()
+
+
+def test_the_requested_skin_type_moves_the_measured_ita():
+    backend = FSTModelBackend()
+    seeds = list(range(100, 124))
+    diagnoses = [backend.diagnoses[i % len(backend.diagnoses)] for i in range(len(seeds))]
+    ita = {}
+    for fst in (2, 4, 6):  # type I images are often too pale to measure (see the model card): II stands for light skin
+        images = backend.generate([fst] * len(seeds), diagnoses, seeds, steps=20, guidance=3.0, scheduler="ddim")
+        ita[fst] = np.array([analyse_image(image).ita or np.nan for image in images])
+    means = {fst: np.nanmean(values) for fst, values in ita.items()}
+    assert means[2] > means[4] + 5 and means[4] > means[6] + 5, means  # lighter requested, lighter measured
+    measured = {fst: int((~np.isnan(values)).sum()) for fst, values in ita.items()}
+    assert min(measured.values()) >= 5, measured  # a third of its images have too little measurable skin (model card)
+
+
+@pytest.mark.browser
+def test_generate_tab_in_a_browser(browser, tmp_path):
+    expect = pytest.importorskip("playwright.sync_api").expect
+    with running_app(tmp_path) as app:
+        page = browser.new_page(viewport={"width": 1400, "height": 1400})
+        sign_in(page, app.url, "admin", demo_credentials(tmp_path)["admin"])
+        page.get_by_role("tab", name="Generate").click()
+        page.locator("#generate-run").click()
+        expect(page.locator("#generate-gallery img")).to_have_count(8, timeout=120_000)
+        expect(page.locator("#generate-gallery")).to_contain_text("asked VI")
+        keep = page.locator("#generate-keep")
+        keep.get_by_text("#1 ", exact=False).first.click()
+        keep.get_by_text("#3 ", exact=False).first.click()
+        page.locator("#generate-add").click()
+        expect(page.locator("#generate-message")).to_contain_text("Added 2 image(s)", timeout=30_000)
+        page.close()
+    table = read_manifest(tmp_path / "synthetic" / "my-synthetic-set" / "manifest.csv", check_files="decode").table
+    assert table["seed"].tolist() == [0, 2] and set(table["fst"]) == {6} and set(table["diagnosis"]) == {"melanoma"}
