@@ -48,7 +48,7 @@ def _caption(index: int, requested: int, seed: int, image: np.ndarray) -> str:
     if analysis.fst is None:
         return f"{head} · ITA not measurable ({analysis.status}) ⚠"
     miss = " ⚠ misses the requested type" if abs(analysis.fst - requested) > 1 else ""
-    return f"{head} · measured {ROMAN[analysis.fst]} (ITA {analysis.ita:.0f}°){miss}"
+    return f"{head} · measured {ROMAN[analysis.fst]} (ITA {round(analysis.ita) + 0}°){miss}"
 
 
 def generate(model: str, fst_label: str, diagnosis: str, count: float, seed: float, steps: float, guidance: float, scheduler: str, progress=None):
