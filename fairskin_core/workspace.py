@@ -2,6 +2,7 @@
 
 `$FAIRSKIN_HOME` (default `~/.fairskin`) holds databases, study images, generated sets,
 caches and the default phantom set, so the source tree is never written at run time.
+`$FAIRSKIN_OFFLINE` says that nothing may be downloaded into it (weights, VAEs).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 from pathlib import Path
 
 ENV_VAR = "FAIRSKIN_HOME"
+OFFLINE_ENV = "FAIRSKIN_OFFLINE"  # set (to anything but 0) to never try a download
 
 
 def workspace_root() -> Path:
@@ -24,3 +26,8 @@ def workspace_dir(*parts: str) -> Path:
     path = workspace_root().joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def offline() -> bool:
+    """True where $FAIRSKIN_OFFLINE asks never to try a download."""
+    return os.environ.get(OFFLINE_ENV, "0") not in ("", "0")

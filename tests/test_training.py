@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from collections import Counter
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-from diffusers import UNet2DModel
+from diffusers import AutoencoderKL, DDPMScheduler, UNet2DModel
 from scipy.stats import chisquare
 
 from fairskin_core.generation.model_folder import ModelFolderError, load_model
 from fairskin_core.manifest import read_manifest, write_manifest
 from fairskin_core.phantoms.dataset import write_phantom_dataset
 from fairskin_core.training.config import TrainConfig
+from fairskin_core.training.latents import load_vae
 from fairskin_core.training.sampler import BalancedCellSampler
-from fairskin_core.training.train import train
+from fairskin_core.generation.conditioned_unet import FSTConditionedUNet
+from fairskin_core.training.train import _clean_estimate, _min_snr_weight, _target, train
 
 TINY = {"image_size": 32, "block_out_channels": [16, 32], "attention_levels": [False, True], "batch_size": 6,
         "lr_warmup_steps": 1, "log_every": 1, "checkpoint_every": 2}
@@ -89,7 +94,7 @@ def test_resume_continues_from_the_exact_step(phantoms, trained, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         train(config, progress=crash_after_step_3)
     assert [p.name for p in (tmp_path / "resumed" / "checkpoints").iterdir()] == ["step-000002"]
-    train(config)
+    train(tiny_config(phantoms, tmp_path / "resumed", keep_checkpoints=5))  # book-keeping may change; the weights may not
     straight, resumed = load_model(trained).unet.state_dict(), load_model(tmp_path / "resumed").unet.state_dict()
     assert all(torch.equal(straight[k], resumed[k]) for k in straight)
     logged = pd.read_csv(tmp_path / "resumed" / "training_log.csv")
@@ -108,6 +113,8 @@ def test_bad_configs_and_data_are_refused_by_name(phantoms, tmp_path):
         tiny_config(phantoms, tmp_path / "m", image_size=31)
     with pytest.raises(ValueError, match="conditioning_dropout"):
         tiny_config(phantoms, tmp_path / "m", conditioning_dropout=1.0)
+    with pytest.raises(ValueError, match="snr_gamma must be ≥ 0"):
+        tiny_config(phantoms, tmp_path / "m", snr_gamma=-1.0)
     table = read_manifest(phantoms).table.copy()
     table["fst"] = table["fst"].astype("Int64")
     table.loc[4, "fst"] = pd.NA
@@ -142,3 +149,114 @@ def test_model_folders_that_cannot_be_loaded_say_why(trained, tmp_path):
     (damaged / "fairskin_model.json").write_text(json.dumps({**index, "kind": "something-else"}))
     with pytest.raises(ModelFolderError, match="kind 'something-else'"):
         load_model(damaged)
+
+
+def test_min_snr_weighting_caps_easy_timesteps_only():
+    scheduler = DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2")
+    timesteps = torch.arange(1000)
+    weight = _min_snr_weight(scheduler, timesteps, gamma=5.0)
+    snr = scheduler.alphas_cumprod / (1 - scheduler.alphas_cumprod)
+    noisy = snr <= 5
+    assert 50 < int(noisy.sum()) < 950  # both regimes occur on this schedule
+    assert torch.all(weight[noisy] == 1)  # noisy steps keep the plain ε loss
+    assert torch.allclose(weight[~noisy] * snr[~noisy], torch.tensor(5.0), rtol=1e-4)  # easy steps count as if SNR were γ
+    assert torch.all(weight[1:] >= weight[:-1])  # more noise, never less weight
+
+
+@pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction"])
+def test_each_prediction_type_implies_the_clean_image_and_its_min_snr_weight(prediction_type):
+    scheduler = DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type=prediction_type)
+    generator = torch.Generator().manual_seed(0)
+    images, noise = torch.rand(6, 3, 8, 8, generator=generator) * 2 - 1, torch.randn(6, 3, 8, 8, generator=generator)
+    timesteps = torch.tensor([0, 10, 200, 500, 900, 990])
+    noisy = scheduler.add_noise(images, noise, timesteps)
+    # A perfect prediction of the target gives back the clean image at every noise level.
+    assert torch.allclose(_clean_estimate(scheduler, noisy, _target(scheduler, images, noise, timesteps), timesteps), images, atol=2e-3)
+    # Weighted loss = min(SNR, 5) × the x₀ error, whichever target the model learns.
+    x0_error = torch.full((6, 3, 8, 8), 0.1)
+    alpha = scheduler.alphas_cumprod[timesteps].view(-1, 1, 1, 1)
+    predicted = _target(scheduler, images, noise, timesteps)
+    predicted = predicted - x0_error * (1 / (1 - alpha).sqrt() if prediction_type == "v_prediction" else (alpha / (1 - alpha)).sqrt())
+    assert torch.allclose(_clean_estimate(scheduler, noisy, predicted, timesteps), images + x0_error, atol=2e-3)
+    loss = ((predicted - _target(scheduler, images, noise, timesteps)) ** 2).mean(dim=(1, 2, 3))
+    snr = (alpha / (1 - alpha)).flatten()
+    assert torch.allclose(loss * _min_snr_weight(scheduler, timesteps, 5.0), 0.01 * snr.clamp(max=5), rtol=1e-3)
+
+
+def test_patch_size_two_is_a_lossless_fold_of_pixels_into_channels():
+    torch.manual_seed(0)
+    model = FSTConditionedUNet(sample_size=32, block_out_channels=(16, 32), attention_levels=(False, True), patch_size=2).eval()
+    assert model.unet.config.sample_size == 16 and model.unet.config.in_channels == 12  # 32 × 32 × 3 seen as 16 × 16 × 12
+    sample = torch.randn(2, 3, 32, 32)
+    fst, diagnosis = model.label_indices([1, 6], ["nevus", "melanoma"])
+    with torch.no_grad():
+        predicted = model(sample, torch.tensor([10, 900]), fst, diagnosis)
+        inner = model.unet(torch.nn.functional.pixel_unshuffle(sample, 2), torch.tensor([10, 900]),
+                           class_labels=model.fst_embedding(fst) + model.diagnosis_embedding(diagnosis)).sample
+    assert predicted.shape == sample.shape
+    # Output pixel (2i + a, 2j + b) of channel c is the inner UNet's channel 4c + 2a + b at (i, j).
+    assert torch.equal(predicted[:, 1, 5::2, 2::2], inner[:, 4 * 1 + 2 * 1 + 0, 2:, 1:])
+    with pytest.raises(ValueError, match="patch_size 3 must be ≥ 1 and divide sample_size 32"):
+        FSTConditionedUNet(sample_size=32, block_out_channels=(16, 32), attention_levels=(False, True), patch_size=3)
+
+
+def test_patched_v_prediction_model_trains_saves_and_generates(phantoms, tmp_path):
+    model = train(tiny_config(phantoms, tmp_path / "patched", patch_size=2, prediction_type="v_prediction", snr_gamma=5.0))
+    pipeline = load_model(model)
+    assert pipeline.unet.config.patch_size == 2 and pipeline.scheduler.config.prediction_type == "v_prediction"
+    assert np.isfinite(pd.read_csv(model / "training_log.csv")["loss"]).all()
+    assert "2 × 2 pixel blocks as channels, predicting v, min-SNR-5 loss weighting, fp32" in (model / "model_card.md").read_text()
+    for scheduler in ("ddim", "dpm-solver", "euler", "ddpm"):  # every sampler reads the prediction type from the training schedule
+        images = pipeline([1, 6], ["nevus", "melanoma"], seeds=[0, 1], steps=4, scheduler=scheduler)
+        assert images.shape == (2, 32, 32, 3) and len(np.unique(images)) > 10
+    with pytest.raises(ValueError, match="image_size 34 must be ≥ 16 and divisible by 4 \\(patch_size"):
+        tiny_config(phantoms, tmp_path / "m", patch_size=2, image_size=34)
+    with pytest.raises(ValueError, match="prediction_type must be one of epsilon, v_prediction, not 'sample'"):
+        tiny_config(phantoms, tmp_path / "m", prediction_type="sample")
+
+
+def test_bf16_training_with_min_snr_weighting_runs_on_the_cpu(phantoms, trained, tmp_path):
+    # accelerate fixes mixed precision once per process (this one trained in fp32): the CLI runs in its own.
+    config = tmp_path / "bf16.json"
+    config.write_text(json.dumps({**tiny_config(phantoms, tmp_path / "bf16").to_dict(), "mixed_precision": "bf16", "snr_gamma": 5.0}))
+    run = subprocess.run([sys.executable, "-m", "app.cli", "train", "--config", str(config)], capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "FAIRSKIN_HOME": str(tmp_path / "home")})
+    assert run.returncode == 0, run.stderr[-2000:]
+    model = tmp_path / "bf16"
+    logged = pd.read_csv(model / "training_log.csv")
+    assert np.isfinite(logged["loss"]).all() and len(logged) == 4
+    plain, weighted = load_model(trained).unet.state_dict(), load_model(model).unet.state_dict()
+    assert any(not torch.equal(plain[k], weighted[k]) for k in plain)  # the same draws, another loss and precision: other weights
+    assert load_model(model)([6], ["melanoma"], seeds=[0], steps=3).shape == (1, 32, 32, 3)
+    with pytest.raises(ValueError, match="mixed_precision 'bf16': this process already trained with another precision"):
+        train(TrainConfig.from_file(config, output_dir=str(tmp_path / "again")))
+
+
+def tiny_vae() -> AutoencoderKL:
+    torch.manual_seed(0)
+    return AutoencoderKL(down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+                         block_out_channels=(8, 16), latent_channels=4, norm_num_groups=8, sample_size=32)
+
+
+def test_latent_space_training_round_trip(phantoms, tmp_path, monkeypatch):
+    vae_folder = tmp_path / "sd-like" / "vae"  # a Stable Diffusion folder: its vae/ is found
+    tiny_vae().save_pretrained(vae_folder)
+    model = train(tiny_config(phantoms, tmp_path / "latent", vae=str(vae_folder.parent), steps=2))
+    index = json.loads((model / "fairskin_model.json").read_text())
+    assert index["latent"] is True and index["image_size"] == 32 and index["vae_source"] == str(vae_folder.parent)
+    assert "latent space" in (model / "model_card.md").read_text()
+    pipeline = load_model(model)
+    assert pipeline.unet.config.in_channels == 4 and pipeline.unet.config.sample_size == 16  # the denoiser works on 16 × 16 latents
+    original, shipped = tiny_vae().state_dict(), pipeline.vae.state_dict()
+    assert all(torch.equal(original[k], shipped[k]) for k in original)  # the VAE travels with the model, unchanged
+    images = pipeline([2, 5], ["nevus", "melanoma"], seeds=[0, 1], steps=3)
+    assert images.shape == (2, 32, 32, 3) and images.dtype == np.uint8
+
+    with pytest.raises(ValueError, match="image_size 34 must be divisible by 4"):
+        train(tiny_config(phantoms, tmp_path / "odd", vae=str(vae_folder), image_size=34))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no config.json .*hub id such as stabilityai/sd-vae-ft-mse"):
+        load_vae(str(tmp_path / "empty"))
+    monkeypatch.setenv("FAIRSKIN_OFFLINE", "1")
+    with pytest.raises(ValueError, match="vae 'nobody/no-such-vae': not a folder here, and not loadable from the hub"):
+        load_vae("nobody/no-such-vae")

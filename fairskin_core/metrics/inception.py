@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
 import pickle
 import socket
 import urllib.parse
@@ -45,13 +44,13 @@ from pytorch_fid.inception import (
 )
 
 from ..atomic import atomic_file
+from ..workspace import offline
 
 INPUT_SIZE = 299
 FEATURE_DIM = 2048
 TF_CLASSES = 1008  # outputs of the TF graph's classifier (ImageNet's classes, padded)
 PYTORCH_FID_FILE = Path(urllib.parse.urlparse(FID_WEIGHTS_URL).path).name
 WEIGHTS = ("auto", "pytorch-fid", "torchscript")
-OFFLINE_ENV = "FAIRSKIN_OFFLINE"  # set (to anything but 0) to never try a download
 DOWNLOAD_CONNECT_TIMEOUT_S = 5
 
 # [0, 1] after the resize → the network's input range.
@@ -287,11 +286,6 @@ def _download_pytorch_fid_weights(path: Path) -> str | None:
     except (OSError, RuntimeError) as exc:  # URLError and socket errors are OSErrors; a bad hash is a RuntimeError
         return f"download failed ({type(exc).__name__}: {exc})"
     return None
-
-
-def offline() -> bool:
-    """True where $FAIRSKIN_OFFLINE asks never to try a download."""
-    return os.environ.get(OFFLINE_ENV, "0") not in ("", "0")
 
 
 def load_inception(

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .inception import OFFLINE_ENV, offline
+from ..workspace import OFFLINE_ENV, offline
 
 ALEXNET_FILE = "alexnet-owt-7be5be79.pth"
 ALEXNET_URL = f"https://download.pytorch.org/models/{ALEXNET_FILE}"

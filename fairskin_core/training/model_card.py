@@ -20,6 +20,19 @@ def _table(header: list[str], rows: list[list[object]]) -> str:
     return "\n".join(lines)
 
 
+def _denoiser(config: dict) -> str:
+    """One line on the UNet and its objective (configs older than a field get that field's default)."""
+    patch = config.get("patch_size", 1)
+    parts = [f"UNet levels {config['block_out_channels']}, {config['layers_per_block']} block(s) per level",
+             f"{patch} × {patch} pixel blocks as channels" if patch > 1 else "on single pixels",
+             "predicting v" if config.get("prediction_type") == "v_prediction" else "predicting the noise ε"]
+    if config.get("snr_gamma"):
+        parts.append(f"min-SNR-{config['snr_gamma']:g} loss weighting")
+    precision = config.get("mixed_precision", "no")
+    parts.append(f"{precision} mixed precision" if precision != "no" else "fp32")
+    return ", ".join(parts)
+
+
 def write_model_card(folder: str | Path) -> Path:
     folder = Path(folder)
     config = json.loads((folder / "train_config.json").read_text())
@@ -41,8 +54,11 @@ def write_model_card(folder: str | Path) -> Path:
         f"EMA decay {config['ema_decay']}, conditioning dropout {config['conditioning_dropout']}, seed {config['seed']}",
         f"- fairness-aware resampling: every FST × diagnosis cell equally often, FST V–VI cells × {config['dark_skin_oversampling']}; "
         f"per-cell loss weighting `{config['cell_loss_weighting']}`, diversity weight {config['diversity_weight']}",
+        f"- denoiser: {_denoiser(config)}",
         "- the full config: `train_config.json`; loss and speed per step: `training_log.csv`",
     ]
+    if index.get("latent"):
+        parts.append(f"- latent space: the denoiser learns the latents of the VAE `{index.get('vae_source', '?')}`, shipped in `vae/`")
     if log:
         last = log[-1]
         parts.append(f"- final loss {float(last['loss']):.4f} after {float(last['elapsed_s']) / 60:.1f} min")

@@ -3,9 +3,12 @@
 One loop for a CPU, one GPU, or `accelerate launch` on many GPUs and nodes (accelerate does the
 distribution; each process draws its own share of every batch from the sampler). Each step:
 draw images with `BalancedCellSampler`, augment, noise them at random timesteps, drop each label
-with probability ``conditioning_dropout`` (classifier-free guidance), predict the noise, and
-take the mean squared error — optionally weighted per cell and with a within-cell diversity term.
-Weights are averaged into an EMA copy, which is what gets saved.
+with probability ``conditioning_dropout`` (classifier-free guidance), predict the noise (or the
+velocity v, with ``prediction_type="v_prediction"``), and
+take the mean squared error — optionally min-SNR-γ weighted, weighted per cell and with a
+within-cell diversity term. Weights are averaged into an EMA copy, which is what gets saved.
+With ``vae`` set the same loop runs on the VAE's latents (`latents.py`) and the VAE is saved
+with the model.
 
 Everything random in a step (images, flips, timesteps, noise, dropped labels) comes from a
 generator seeded by (seed, step, process), so a run resumed from a checkpoint continues exactly
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
 import shutil
 import time
@@ -35,10 +39,13 @@ from tqdm.auto import tqdm
 from ..generation.conditioned_unet import UNCONDITIONED, FSTConditionedUNet
 from ..generation.model_folder import save_model
 from ..generation.pipeline import FSTDiffusionPipeline
-from .config import TrainConfig
+from .config import BOOK_KEEPING, TrainConfig
 from .data import load_training_images
+from .latents import encode_images, load_vae, vae_scale
 from .model_card import write_model_card
 from .sampler import BalancedCellSampler, step_seed
+
+logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, float], None]  # (step, total steps, loss)
 LOG_FIELDS = ("step", "loss", "learning_rate", "images_per_second", "elapsed_s")
@@ -67,6 +74,41 @@ def _diversity_penalty(x0: torch.Tensor, cells: list[tuple[int, str]]) -> torch.
     return similarity[same].mean()
 
 
+def _mixed_precision(requested: str) -> str:
+    """fp16 autocast exists only on GPUs; bf16 also runs on CPUs (≈1.5× faster where they have bf16 instructions)."""
+    if requested == "fp16" and not torch.cuda.is_available():
+        logger.warning("mixed_precision fp16 needs a GPU: training in fp32 (bf16 works on CPUs)")
+        return "no"
+    return requested
+
+
+def _min_snr_weight(noise_scheduler: DDPMScheduler, timesteps: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Per-image loss weight so that each timestep counts as x₀-error × min(SNR, γ) (Hang et al. 2023).
+
+    The plain ε loss is x₀-error × SNR, the v loss x₀-error × (SNR + 1): dividing by that and
+    multiplying by min(SNR, γ) stops the many easy low-noise steps from dominating.
+    """
+    alpha = noise_scheduler.alphas_cumprod.to(timesteps.device)[timesteps]
+    snr = (alpha / (1 - alpha)).clamp(min=1e-12)
+    implied = snr + 1 if noise_scheduler.config.prediction_type == "v_prediction" else snr
+    return torch.clamp(snr, max=gamma) / implied
+
+
+def _target(noise_scheduler: DDPMScheduler, images: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
+    """What the UNet learns to predict: the noise, or the velocity v = √ᾱ·ε − √(1−ᾱ)·x₀."""
+    if noise_scheduler.config.prediction_type == "v_prediction":
+        return noise_scheduler.get_velocity(images, noise, timesteps)
+    return noise
+
+
+def _clean_estimate(noise_scheduler: DDPMScheduler, noisy: torch.Tensor, predicted: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
+    """x̂₀: the clean image the prediction implies."""
+    alpha = noise_scheduler.alphas_cumprod.to(noisy.device)[timesteps].view(-1, 1, 1, 1)
+    if noise_scheduler.config.prediction_type == "v_prediction":
+        return alpha.sqrt() * noisy - (1 - alpha).sqrt() * predicted
+    return (noisy - (1 - alpha).sqrt() * predicted) / alpha.sqrt()
+
+
 def _latest_checkpoint(folder: Path) -> Path | None:
     checkpoints = sorted((folder / "checkpoints").glob("step-*"))
     return checkpoints[-1] if checkpoints else None
@@ -75,8 +117,21 @@ def _latest_checkpoint(folder: Path) -> Path | None:
 def train(config: TrainConfig, *, resume: bool = True, progress: Progress | None = None) -> Path:
     """Train as ``config`` says; return the model folder (``config.output_dir``)."""
     out = Path(config.output_dir)
-    accelerator = Accelerator(mixed_precision=config.mixed_precision if torch.cuda.is_available() else "no")
+    try:
+        accelerator = Accelerator(mixed_precision=_mixed_precision(config.mixed_precision))
+    except ValueError as exc:  # accelerate fixes the precision for the whole process at the first run
+        raise ValueError(f"mixed_precision {config.mixed_precision!r}: this process already trained with another precision, "
+                         f"and accelerate allows one per process; run `fairskin train` in a new process ({exc})") from None
     data = load_training_images(config.manifest_path(), config.image_size, config.split)
+    vae, latents, scale = None, None, 1
+    if config.vae:
+        vae = load_vae(config.vae)
+        scale = vae_scale(vae)
+        divisor = scale * config.patch_size * 2 ** (len(config.block_out_channels) - 1)
+        if config.image_size % divisor:
+            raise ValueError(f"training config: image_size {config.image_size} must be divisible by {divisor} "
+                             f"(the VAE's {scale}× times patch_size times one halving per UNet level)")
+        latents = encode_images(vae, data.pixels, accelerator.device)
     diagnoses = tuple(sorted(set(data.diagnosis)))
     sampler = BalancedCellSampler(data.fst, data.diagnosis, config.dark_skin_oversampling, config.seed)
     diagnosis_index = {name: i + 1 for i, name in enumerate(diagnoses)}
@@ -84,13 +139,16 @@ def train(config: TrainConfig, *, resume: bool = True, progress: Progress | None
 
     torch.manual_seed(config.seed)  # the initial weights
     model = FSTConditionedUNet(
-        sample_size=config.image_size,
+        sample_size=config.image_size // scale,
+        in_channels=vae.config.latent_channels if vae is not None else 3,
         block_out_channels=tuple(config.block_out_channels),
         layers_per_block=config.layers_per_block,
         attention_levels=tuple(config.attention_levels),
         diagnoses=diagnoses,
+        patch_size=config.patch_size,
     )
-    noise_scheduler = DDPMScheduler(num_train_timesteps=config.noise_steps, beta_schedule=config.beta_schedule)
+    noise_scheduler = DDPMScheduler(num_train_timesteps=config.noise_steps, beta_schedule=config.beta_schedule,
+                                    prediction_type=config.prediction_type)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=1e-2)
     lr_schedule = get_cosine_schedule_with_warmup(optimizer, config.lr_warmup_steps, config.steps)
     ema = EMAModel(model.parameters(), decay=config.ema_decay, model_cls=FSTConditionedUNet, model_config=model.config)
@@ -103,8 +161,9 @@ def train(config: TrainConfig, *, resume: bool = True, progress: Progress | None
     if checkpoint is not None:
         accelerator.load_state(checkpoint)
         state = json.loads((checkpoint / "fairskin_state.json").read_text())
-        if state["config"] != config.to_dict():
-            changed = sorted(k for k in state["config"] if state["config"][k] != config.to_dict().get(k))
+        changed = sorted(k for k in {*state["config"], *config.to_dict()}
+                         if k not in BOOK_KEEPING and state["config"].get(k) != config.to_dict().get(k))
+        if changed:
             raise ValueError(f"{checkpoint}: saved by a run with another config (changed: {', '.join(changed)}); "
                              "resume with the same config, or train into a new folder")
         step, drawn = state["step"], Counter({(f, d): n for f, d, n in state["drawn"]})
@@ -130,7 +189,7 @@ def train(config: TrainConfig, *, resume: bool = True, progress: Progress | None
         generator = torch.Generator().manual_seed(step_seed(config.seed, step, accelerator.process_index))
         indices = sampler.draw(per_process, step, accelerator.process_index)
         cells = sampler.cell_of(indices)
-        images = data.pixels[indices].float() / 127.5 - 1
+        images = data.pixels[indices].float() / 127.5 - 1 if latents is None else latents[indices]
         if config.augment:
             images = _augment(images, generator)
         noise = torch.randn(images.shape, generator=generator)
@@ -144,14 +203,16 @@ def train(config: TrainConfig, *, resume: bool = True, progress: Progress | None
 
         with accelerator.autocast():
             predicted = model(noisy, timesteps, fst, diagnosis)
-            per_image = F.mse_loss(predicted.float(), noise, reduction="none").mean(dim=(1, 2, 3))
+            target = _target(noise_scheduler, images, noise, timesteps)
+            per_image = F.mse_loss(predicted.float(), target, reduction="none").mean(dim=(1, 2, 3))
+            if config.snr_gamma:
+                per_image = per_image * _min_snr_weight(noise_scheduler, timesteps, config.snr_gamma)
             if config.cell_loss_weighting == "inverse-frequency":
                 weights = torch.tensor([1 / cell_counts[c] for c in cells], device=per_image.device)
                 per_image = per_image * weights / weights.mean()
             loss = per_image.mean()
             if config.diversity_weight:
-                alpha = noise_scheduler.alphas_cumprod.to(accelerator.device)[timesteps].view(-1, 1, 1, 1)
-                x0 = (noisy - (1 - alpha).sqrt() * predicted.float()) / alpha.sqrt()
+                x0 = _clean_estimate(noise_scheduler, noisy, predicted.float(), timesteps)
                 loss = loss + config.diversity_weight * _diversity_penalty(x0, cells)
         accelerator.backward(loss)
         accelerator.clip_grad_norm_(model.parameters(), 1.0)
@@ -180,8 +241,8 @@ def train(config: TrainConfig, *, resume: bool = True, progress: Progress | None
     if accelerator.is_main_process:
         final = accelerator.unwrap_model(model)
         ema.copy_to(final.parameters())
-        pipeline = FSTDiffusionPipeline(final, noise_scheduler)
-        save_model(pipeline, out, manifest_sha256=data.manifest_sha256, steps=step)
+        pipeline = FSTDiffusionPipeline(final, noise_scheduler, vae)
+        save_model(pipeline, out, manifest_sha256=data.manifest_sha256, steps=step, **({"vae_source": config.vae} if vae is not None else {}))
         _write_mix(out, sampler, drawn, cell_counts)
         write_model_card(out)
     return out
