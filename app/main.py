@@ -8,6 +8,8 @@ what protects them is the role check inside every handler (`app/access.py`).
 from __future__ import annotations
 
 import os
+import time
+from functools import partial
 from pathlib import Path
 
 import gradio as gr
@@ -50,7 +52,7 @@ def build_app(store: ReviewStore, manifest: str | Path | None = None, synthetic_
     """The Blocks app; the Data tab opens ``manifest`` (default: the embedded phantom set), the Quality
     tab compares ``synthetic_manifest`` with it."""
     _configure_gradio_environment()
-    manifest = str(manifest or default_phantom_manifest(progress=_print_progress))
+    manifest = str(manifest or default_phantom_manifest(progress=partial(_StartupProgress(), "rendering the default phantom set")))
     # delete_cache: every 10 min, remove cached files (served images, exports) older than an hour.
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(600, 3600)) as demo:
         with gr.Row():
@@ -101,15 +103,22 @@ def build_app(store: ReviewStore, manifest: str | Path | None = None, synthetic_
     return demo
 
 
-def _print_progress(done: int, total: int) -> None:
-    if done == total or done % 100 == 0:
-        print(f"rendering a default phantom set into the workspace: {done}/{total}", flush=True)
+class _StartupProgress:
+    """Prints the first start's slow work (phantoms, the demo's generated images) at most every 5 s, and when done."""
+
+    def __init__(self) -> None:
+        self.last_print = 0.0
+
+    def __call__(self, task: str, done: int, total: int) -> None:
+        if done == total or time.monotonic() - self.last_print >= 5:
+            self.last_print = time.monotonic()
+            print(f"{task} into the workspace: {done}/{total}", flush=True)
 
 
 def serve(host: str = "127.0.0.1", port: int = 7860, manifest: str | Path | None = None) -> None:
     """Start the app (creating the demo study on first start) and block until it is stopped."""
     store = workspace_store()
-    credentials = ensure_demo_study(store, progress=_print_progress)
+    credentials = ensure_demo_study(store, progress=_StartupProgress())
     demo = build_app(store, manifest, default_synthetic_manifest())
 
     print(f"fairskin: open http://{host}:{port} and sign in.", flush=True)

@@ -31,6 +31,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -54,6 +55,11 @@ from fairskin_core.training.model_card import write_model_card
 
 def pct(value: float | None) -> str:
     return "not measurable" if value is None else f"{value:.1%}"
+
+
+def misses(taken_for: dict[str, int]) -> str:
+    """", misses taken for melanoma 27, nevus 8" — empty when nothing was missed."""
+    return ", misses taken for " + ", ".join(f"{d} {k}" for d, k in taken_for.items()) if taken_for else ""
 
 
 def features_and_labels(manifest_path: Path, extractor) -> tuple[np.ndarray, np.ndarray]:
@@ -99,7 +105,10 @@ def main() -> None:
         classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.1)).fit(x_train, y_train)
         ceiling = float((classifier.predict(x_heldout) == y_heldout).mean())
         recognised = float((classifier.predict(x_generated) == y_generated).mean())
-        per_diagnosis = {d: float((classifier.predict(x_generated[y_generated == d]) == d).mean()) for d in sorted(set(y_generated))}
+        predicted = classifier.predict(x_generated)
+        per_diagnosis = {d: float((predicted[y_generated == d] == d).mean()) for d in sorted(set(y_generated))}
+        # What each diagnosis's misses were taken for: names what the model has not learned.
+        taken_for = {d: pd.Series(predicted[(y_generated == d) & (predicted != d)]).value_counts().to_dict() for d in per_diagnosis}
 
         quality = {
             "measured": date.today().isoformat(),
@@ -113,6 +122,7 @@ def main() -> None:
             "fst_measured": fidelity["n_estimated"],
             "diagnosis_recognised": recognised,
             "diagnosis_recognised_by_diagnosis": per_diagnosis,
+            "diagnosis_misses_taken_for": {d: {k: int(v) for k, v in counts.items()} for d, counts in taken_for.items()},
             "classifier_ceiling_on_phantoms": ceiling,
             "fid_vs_heldout_phantoms": fid(x_heldout, x_generated),
             "kid_vs_heldout_phantoms": kid(x_heldout, x_generated, subset_size=n // 2)._asdict(),
@@ -125,7 +135,7 @@ def main() -> None:
         f"| ITA-derived FST within ±1 of the requested | {pct(quality['fst_within_one'])} (exact {pct(quality['fst_exact'])}, {quality['fst_measured']} of {n} measurable) | ≥ 90% |",
         *(f"| … requested type {ROMAN[t]} | {pct(by_type[ROMAN[t]])} | {'≥ 85%' if t >= 5 else ''} |" for t in FST_TYPES if ROMAN[t] in by_type),
         f"| diagnosis recognised by a phantom-trained classifier | {recognised:.1%} (classifier on held-out phantoms: {ceiling:.1%}) | ≥ 70% |",
-        *(f"| … {d} | {a:.1%} | |" for d, a in per_diagnosis.items()),
+        *(f"| … {d} | {a:.1%}{misses(quality['diagnosis_misses_taken_for'][d])} | |" for d, a in per_diagnosis.items()),
         f"| FID vs {n} held-out phantoms | {quality['fid_vs_heldout_phantoms']:.1f} (floor, phantoms vs phantoms: {quality['fid_floor_phantom_vs_phantom']:.1f}) | |",
         f"| KID vs held-out phantoms | {quality['kid_vs_heldout_phantoms']['mean']:.4f} ± {quality['kid_vs_heldout_phantoms']['std']:.4f} "
         f"(floor {quality['kid_floor_phantom_vs_phantom']['mean']:.4f} ± {quality['kid_floor_phantom_vs_phantom']['std']:.4f}) | |",

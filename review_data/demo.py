@@ -1,7 +1,7 @@
 """The ready-made demo study a fresh `fairskin serve` offers, with accounts to try it.
 
-Real arm: the default phantom set. Synthetic arm: the default generator's images once that
-model exists; until then a second, differently seeded phantom set. The accounts' passwords are
+Real arm: the default phantom set. Synthetic arm: images of the shipped default model
+(`fairskin_core.defaults`), so the demo is a real test of our generator. The accounts' passwords are
 random, written to ``$FAIRSKIN_HOME/demo-credentials.txt`` (readable by the owner only) and
 printed at start-up.
 """
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from fairskin_core.defaults import default_phantom_manifest, default_synthetic_manifest
@@ -28,13 +30,16 @@ def credentials_file() -> Path:
     return workspace_root() / "demo-credentials.txt"
 
 
-def ensure_demo_study(store: ReviewStore, progress=None) -> Path:
-    """Create the demo study and its accounts if missing; return the credentials file."""
+def ensure_demo_study(store: ReviewStore, progress: Callable[[str, int, int], None] | None = None) -> Path:
+    """Create the demo study and its accounts if missing; return the credentials file.
+
+    ``progress(task, done, total)`` hears about the first start's slow parts.
+    """
     path = credentials_file()
     if DEMO_STUDY in list_studies(store):
         return path
-    real = default_phantom_manifest(progress)
-    synthetic = default_synthetic_manifest(progress)
+    real = default_phantom_manifest(partial(progress, "rendering the default phantom set") if progress else None)
+    synthetic = default_synthetic_manifest(partial(progress, "generating the demo's images with the default model") if progress else None)
     create_study(store, workspace_studies_dir(), DEMO_STUDY, real, synthetic, n_per_arm=50, seed=0)
     lines = []
     if store.db.execute("SELECT 1 FROM accounts WHERE role = 'admin'").fetchone() is None:

@@ -62,6 +62,26 @@ def browser():
         instance.close()
 
 
+@pytest.fixture(scope="session")
+def embedded_defaults() -> list[Path]:
+    """The folders a first start fills (the default phantom set, the demo's generated images), made once."""
+    from fairskin_core.defaults import default_phantom_manifest, default_synthetic_manifest
+
+    return [default_phantom_manifest().parent, default_synthetic_manifest().parent]
+
+
+@pytest.fixture
+def started_home(embedded_defaults, tmp_path) -> Path:
+    """A workspace that has rendered and generated the embedded defaults but holds no study yet.
+
+    For tests of what comes after the first start; `test_review_app` starts from an empty one.
+    """
+    session_home, home = Path(os.environ["FAIRSKIN_HOME"]), tmp_path / "home"
+    for folder in embedded_defaults:
+        shutil.copytree(folder, home / folder.relative_to(session_home))
+    return home
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -56,11 +56,11 @@ def test_bad_manifest_is_reported_in_the_ui(small_set):
 
 
 @pytest.mark.browser
-def test_data_tab_in_a_browser_on_the_embedded_defaults(browser, small_set, tmp_path):
+def test_data_tab_in_a_browser_on_the_embedded_defaults(browser, small_set, started_home, tmp_path):
     expect = pytest.importorskip("playwright.sync_api").expect
-    with running_app(tmp_path) as app:
+    with running_app(started_home) as app:
         page = browser.new_page(viewport={"width": 1400, "height": 1600})
-        sign_in(page, app.url, "admin", demo_credentials(tmp_path)["admin"])
+        sign_in(page, app.url, "admin", demo_credentials(started_home)["admin"])
         status = page.locator("#data-status")
         status.get_by_text("600 of 600 images match").wait_for(timeout=60_000)
         assert page.locator("#data-gallery img").count() == 48

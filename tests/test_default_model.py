@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from fairskin_core.analysis.pipeline import analyse_image
+from fairskin_core.fst import FST_TYPES
 from fairskin_core.generation.backends import DEFAULT_MODEL, FSTModelBackend
 from fairskin_core.manifest import read_manifest
 
@@ -40,24 +41,24 @@ def test_generate_command_on_the_default_model_is_reproducible(tmp_path):
 
 def test_the_requested_skin_type_moves_the_measured_ita():
     backend = FSTModelBackend()
-    seeds = list(range(100, 124))
+    seeds = list(range(100, 112))
     diagnoses = [backend.diagnoses[i % len(backend.diagnoses)] for i in range(len(seeds))]
-    ita = {}
-    for fst in (2, 4, 6):  # type I images are often too pale to measure (see the model card): II stands for light skin
+    means = {}
+    for fst in FST_TYPES:
         images = backend.generate([fst] * len(seeds), diagnoses, seeds, steps=20, guidance=3.0, scheduler="ddim")
-        ita[fst] = np.array([analyse_image(image).ita or np.nan for image in images])
-    means = {fst: np.nanmean(values) for fst, values in ita.items()}
-    assert means[2] > means[4] + 5 and means[4] > means[6] + 5, means  # lighter requested, lighter measured
-    measured = {fst: int((~np.isnan(values)).sum()) for fst, values in ita.items()}
-    assert min(measured.values()) >= 5, measured  # a third of its images have too little measurable skin (model card)
+        ita = np.array([np.nan if (value := analyse_image(image).ita) is None else value for image in images])
+        assert np.isfinite(ita).sum() >= 10, (fst, ita)  # the skin of nearly every image can be measured
+        means[fst] = np.nanmean(ita)
+    # Lighter requested, lighter measured: each type's mean ITA above the next darker one's.
+    assert all(means[fst] > means[fst + 1] + 3 for fst in FST_TYPES[:-1]), means
 
 
 @pytest.mark.browser
-def test_generate_tab_in_a_browser(browser, tmp_path):
+def test_generate_tab_in_a_browser(browser, started_home):
     expect = pytest.importorskip("playwright.sync_api").expect
-    with running_app(tmp_path) as app:
+    with running_app(started_home) as app:
         page = browser.new_page(viewport={"width": 1400, "height": 1400})
-        sign_in(page, app.url, "admin", demo_credentials(tmp_path)["admin"])
+        sign_in(page, app.url, "admin", demo_credentials(started_home)["admin"])
         page.get_by_role("tab", name="Generate").click()
         page.locator("#generate-run").click()
         expect(page.locator("#generate-gallery img")).to_have_count(8, timeout=120_000)
@@ -68,5 +69,5 @@ def test_generate_tab_in_a_browser(browser, tmp_path):
         page.locator("#generate-add").click()
         expect(page.locator("#generate-message")).to_contain_text("Added 2 image(s)", timeout=30_000)
         page.close()
-    table = read_manifest(tmp_path / "synthetic" / "my-synthetic-set" / "manifest.csv", check_files="decode").table
+    table = read_manifest(started_home / "synthetic" / "my-synthetic-set" / "manifest.csv", check_files="decode").table
     assert table["seed"].tolist() == [0, 2] and set(table["fst"]) == {6} and set(table["diagnosis"]) == {"melanoma"}

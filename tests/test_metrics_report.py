@@ -275,7 +275,7 @@ def test_report_files_partial_runs_and_bad_sets(sets, tmp_path):
 
 
 @pytest.mark.browser
-def test_quality_tab_in_a_browser(browser, sets, tmp_path):
+def test_quality_tab_in_a_browser(browser, sets, started_home, tmp_path):
     expect = pytest.importorskip("playwright.sync_api").expect
     manifest = read_manifest(sets["same"])
     table = manifest.table.head(30)
@@ -285,11 +285,9 @@ def test_quality_tab_in_a_browser(browser, sets, tmp_path):
     broken = tmp_path / table["image_path"].iat[5]
     broken.write_bytes(broken.read_bytes()[:200])
     synthetic = write_manifest(table.assign(mask_path=""), tmp_path / "synthetic.csv")
-    home = tmp_path / "home"
-    home.mkdir()
-    with running_app(home) as app:
+    with running_app(started_home) as app:
         page = browser.new_page(viewport={"width": 1400, "height": 1600})
-        sign_in(page, app.url, "admin", demo_credentials(home)["admin"])
+        sign_in(page, app.url, "admin", demo_credentials(started_home)["admin"])
         page.get_by_role("tab", name="Quality").click()
         page.get_by_label("Real manifest").fill(str(tmp_path / "missing.csv"))
         page.get_by_label("Synthetic manifest").fill(str(synthetic))

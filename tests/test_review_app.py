@@ -32,7 +32,9 @@ def fairskin(home: Path, *args, stdin: str | None = None) -> subprocess.Complete
 
 
 def arm_manifests(home: Path) -> tuple[Path, Path]:
-    real, synthetic = sorted((home / "phantoms").glob("default-*"))  # seed 0 (real), seed 1 (stand-in synthetic)
+    """The demo's arms, rendered and generated into ``home`` by the app's first start."""
+    (real,) = (home / "phantoms").glob("default-*")
+    (synthetic,) = (home / "synthetic").glob("default-model-*")
     return real / "manifest.csv", synthetic / "manifest.csv"
 
 
@@ -286,7 +288,8 @@ def test_bad_requests_change_nothing(server, home):
 
     real, synthetic = arm_manifests(home)
     too_big = fairskin(home, "study", "create", "--name", "huge", "--real", real, "--synthetic", synthetic, "--n-per-arm", 5000)
-    assert too_big.returncode == 1 and "only 600 images per arm can be matched" in too_big.stderr
+    matchable = min(len(pd.read_csv(real)), len(pd.read_csv(synthetic)))  # both arms balanced over FST × diagnosis
+    assert too_big.returncode == 1 and f"only {matchable} images per arm can be matched" in too_big.stderr
     taken = fairskin(home, "study", "create", "--name", "strict", "--real", real, "--synthetic", synthetic, "--n-per-arm", 2)
     assert taken.returncode == 1 and "already exists" in taken.stderr
     no_password = fairskin(home, "study", "add-reviewer", "--name", "strict", "--username", "nopass")
