@@ -80,7 +80,8 @@ def main() -> None:
                     break
                 except OSError:
                     time.sleep(0.5)
-            real, synthetic = sorted((home / "phantoms").glob("default-*"))
+            (real,) = (home / "phantoms").glob("default-*")  # the demo's arms, made by the first start
+            (synthetic,) = (home / "synthetic").glob("default-model-*")
             fairskin(home, "study", "create", "--name", "bench", "--real", str(real / "manifest.csv"),
                      "--synthetic", str(synthetic / "manifest.csv"), "--n-per-arm", str(args.ratings // 2))
             names = [f"bench{i:02d}" for i in range(args.reviewers + 1)]

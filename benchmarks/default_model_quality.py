@@ -58,7 +58,7 @@ def pct(value: float | None) -> str:
 
 
 def misses(taken_for: dict[str, int]) -> str:
-    """", misses taken for melanoma 27, nevus 8" — empty when nothing was missed."""
+    """The table cell's tail, e.g. ", misses taken for melanoma 27, nevus 8"; empty when nothing was missed."""
     return ", misses taken for " + ", ".join(f"{d} {k}" for d, k in taken_for.items()) if taken_for else ""
 
 
