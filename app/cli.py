@@ -33,7 +33,9 @@ def _manifest_check(args: argparse.Namespace) -> int:
     table = manifest.table
     print(f"{args.manifest}: {len(table)} rows, all valid")
     print(f"  sources: {table['source'].value_counts().to_dict()}")
-    print(f"  FST: {table['fst'].value_counts(dropna=False).sort_index().to_dict()}")
+    from fairskin_core.summary import fst_categories
+
+    print(f"  skin type: {fst_categories(table).value_counts().to_dict()}")
     print(f"  diagnoses: {table['diagnosis'].value_counts().to_dict()}")
     return 0
 
@@ -51,9 +53,10 @@ def _study_create(args: argparse.Namespace) -> int:
 
     study = create_study(
         workspace_store(), workspace_studies_dir(), args.name, args.real, args.synthetic,
-        n_per_arm=args.n_per_arm, seed=args.seed, image_size=args.image_size,
+        n_per_arm=args.n_per_arm, seed=args.seed, image_size=args.image_size, estimate_fst=args.estimate_fst,
     )
     print(f"created study {study.name}: {study.n_per_arm} real + {study.n_per_arm} synthetic images at {study.image_size} px in {study.folder}")
+    print(f"  {study.design}")
     return 0
 
 
@@ -95,11 +98,12 @@ def _admin_create(args: argparse.Namespace) -> int:
 def _ita(args: argparse.Namespace) -> int:
     import json
 
-    from fairskin_core.analysis.agreement import agreement_report, format_report
+    from fairskin_core.analysis.estimated_fst import fill_estimated_fst
     from fairskin_core.analysis.fst_mapping import calibrate, load_mapping
     from fairskin_core.analysis.pipeline import analyse_manifest, with_mappings
+    from fairskin_core.analysis.tone_report import format_skin_tone_report, skin_tone_report
     from fairskin_core.atomic import atomic_file
-    from fairskin_core.manifest import read_manifest
+    from fairskin_core.manifest import read_manifest, write_manifest
 
     calibrating = args.target == "calibrate"
     path = args.manifest if calibrating else Path(args.target)
@@ -127,12 +131,16 @@ def _ita(args: argparse.Namespace) -> int:
             with_mappings(table, mappings).to_csv(handle, index=False)
         statuses = table["status"].value_counts().to_dict()
         print(f"wrote {args.out}: {len(table)} images, statuses {statuses}")
+    if args.estimated_manifest:
+        folder = Path(args.estimated_manifest).parent
+        estimated = fill_estimated_fst(manifest.relocated_table(folder), table["fst_estimate"])
+        write_manifest(estimated, args.estimated_manifest)
+        print(f"wrote {args.estimated_manifest}: {int((estimated['fst_source'] == 'ita').sum())} images given their "
+              f"ITA-estimated type ({mappings[0].name}, fst_source ita)")
     if args.report or calibrating:
-        reports = {}
-        for mapping in mappings:
-            estimated = with_mappings(table, [mapping])
-            reports[mapping.name] = agreement_report(estimated, estimate=f"fst_{mapping.name}")
-            print("\n" + format_report(reports[mapping.name], mapping.name))
+        reports = skin_tone_report(table, mappings)
+        for name, report in reports.items():
+            print("\n" + format_skin_tone_report(report, name))
         if not calibrating:
             report_path = Path(args.out).with_suffix(".report.json")
             with atomic_file(report_path, "w") as handle:
@@ -155,6 +163,19 @@ def _metrics(args: argparse.Namespace) -> int:
     return 0 if report["complete"] else 2
 
 
+def _lpips(args: argparse.Namespace) -> int:
+    from fairskin_core.metrics.lpips_distance import LpipsUnavailable, lpips_between
+
+    try:
+        distance, weights_id = lpips_between(args.image_a, args.image_b, net=args.net)
+    except LpipsUnavailable as exc:
+        print(f"fairskin lpips: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"Distance: {distance:.3f}")  # as the LPIPS authors' lpips_2imgs.py prints it
+    print(f"weights: {weights_id}", file=sys.stderr)
+    return 0
+
+
 def _train(args: argparse.Namespace) -> int:
     from fairskin_core.training.config import TrainConfig
     from fairskin_core.training.train import train
@@ -171,7 +192,7 @@ def _generate(args: argparse.Namespace) -> int:
     from fairskin_core.diagnoses import DIAGNOSES
     from fairskin_core.fst import FST_TYPES
     from fairskin_core.generation.backends import FSTModelBackend, StableDiffusionBackend
-    from fairskin_core.generation.batch import generate_set, merge_parts, parse_mix, plan_images, plan_per_cell
+    from fairskin_core.generation.batch import diagnosis_mix_of, generate_set, merge_parts, parse_mix, plan_images, plan_per_cell
 
     state = PartialState()
     if args.stable_diffusion:
@@ -180,12 +201,15 @@ def _generate(args: argparse.Namespace) -> int:
         backend = FSTModelBackend(args.model, device=str(state.device))
     diagnoses = backend.diagnoses or DIAGNOSES
     if args.fst is not None or args.diagnosis is not None:
-        if args.fst is None or args.diagnosis is None or args.fst_mix or args.diagnosis_mix or args.per_cell:
-            raise ValueError("--fst and --diagnosis go together, without --fst-mix, --diagnosis-mix or --per-cell")
+        if args.fst is None or args.diagnosis is None or args.fst_mix or args.diagnosis_mix or args.diagnosis_mix_from or args.per_cell:
+            raise ValueError("--fst and --diagnosis go together, without --fst-mix, --diagnosis-mix, --diagnosis-mix-from or --per-cell")
         fst_mix, diagnosis_mix = parse_mix(f"{args.fst}:1", FST_TYPES, "--fst"), parse_mix(f"{args.diagnosis}:1", diagnoses, "--diagnosis")
     else:
+        if args.diagnosis_mix and args.diagnosis_mix_from:
+            raise ValueError("give --diagnosis-mix or --diagnosis-mix-from, not both")
         fst_mix = parse_mix(args.fst_mix or ",".join(f"{t}:1" for t in FST_TYPES), FST_TYPES, "--fst-mix")
-        diagnosis_mix = parse_mix(args.diagnosis_mix or ",".join(f"{d}:1" for d in diagnoses), diagnoses, "--diagnosis-mix")
+        diagnosis_mix = (diagnosis_mix_of(args.diagnosis_mix_from, diagnoses) if args.diagnosis_mix_from
+                         else parse_mix(args.diagnosis_mix or ",".join(f"{d}:1" for d in diagnoses), diagnoses, "--diagnosis-mix"))
     if args.per_cell:
         plan = plan_per_cell(args.per_cell, sorted(fst_mix), sorted(diagnosis_mix), args.seed)
     elif args.n:
@@ -209,7 +233,7 @@ def _generate(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from app.main import serve
 
-    serve(host=args.host, port=args.port, manifest=args.manifest)
+    serve(host=args.host, port=args.port, manifest=args.manifest, data_roots=args.data_root)
     return 0
 
 
@@ -219,10 +243,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fairskin", description="Fair synthetic dermatology images: generate, review, measure.")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
-    serve = verbs.add_parser("serve", help="start the web app (Data tab) at http://127.0.0.1:7860")
+    serve = verbs.add_parser("serve", help="start the web app (review, data, studies, generation, quality) at http://127.0.0.1:7860")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=7860)
     serve.add_argument("--manifest", type=Path, help="open this manifest instead of the embedded phantom set")
+    serve.add_argument("--data-root", type=Path, action="append", default=[], metavar="FOLDER",
+                       help="a folder admins may open manifests and images from (repeatable; the workspace always)")
     serve.set_defaults(run=_serve)
 
     phantoms = verbs.add_parser("phantoms", help="render a phantom dermoscopy dataset with known ground truth")
@@ -240,8 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     importer = verbs.add_parser("import", help="build a manifest from a public dataset's metadata")
     importer.add_argument("format", choices=FORMATS)
     importer.add_argument("metadata", nargs="+", type=Path, help="the metadata CSV (scin: scin_cases.csv scin_labels.csv)")
-    importer.add_argument("--images", type=Path, required=True, help="folder holding the dataset's images")
-    importer.add_argument("--out", type=Path, required=True, help="manifest to write (.csv or .parquet); its folder must contain --images")
+    importer.add_argument("--images", type=Path, nargs="+", required=True, help="folder(s) holding the dataset's images (never written to)")
+    importer.add_argument("--out", type=Path, required=True, help="manifest to write (.csv or .parquet), in any folder")
     importer.add_argument("--strict", action="store_true", help="fail if any listed image is missing")
     importer.set_defaults(run=_import)
 
@@ -261,9 +287,12 @@ def build_parser() -> argparse.ArgumentParser:
     ita.add_argument("manifest", nargs="?", type=Path, help=argparse.SUPPRESS)
     ita.add_argument("--out", type=Path, required=True, help="per-image CSV (analysis) or mapping JSON (calibrate)")
     ita.add_argument("--mapping", nargs="+", default=["kinyanjui"], help="kinyanjui, groh or a calibration JSON; several for --report")
-    ita.add_argument("--report", action="store_true", help="print exact / within-one agreement, confusion, recall and kappa")
+    ita.add_argument("--report", action="store_true",
+                     help="print the distribution of ITA and estimated types, and agreement with annotated types (exact, within one, kappa)")
     ita.add_argument("--split", choices=["train", "val", "test"], help="analyse only the rows of this split")
     ita.add_argument("--no-masks", action="store_true", help="segment lesions even where the manifest gives masks")
+    ita.add_argument("--estimated-manifest", type=Path, metavar="MANIFEST",
+                     help="also write the manifest with the estimated type in every row that has none (fst_source ita)")
     ita.add_argument("--workers", type=int, default=None)
     ita.set_defaults(run=_ita)
 
@@ -276,6 +305,12 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_argument("--workers", type=int, default=None)
     metrics.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     metrics.set_defaults(run=_metrics)
+
+    lpips = verbs.add_parser("lpips", help="LPIPS perceptual distance between two images of one size (as the authors' lpips_2imgs.py)")
+    lpips.add_argument("image_a", type=Path, metavar="IMAGE_A")
+    lpips.add_argument("image_b", type=Path, metavar="IMAGE_B")
+    lpips.add_argument("--net", choices=["alex", "vgg"], default="alex", help="backbone: alex (default, the authors' choice) or vgg")
+    lpips.set_defaults(run=_lpips)
 
     trainer = verbs.add_parser("train", help="train an FST × diagnosis conditioned diffusion model (accelerate: CPU, GPU, many GPUs)")
     trainer.add_argument("--config", type=Path, required=True, help="JSON run description (see docs/training.md)")
@@ -294,6 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--n", type=int, help="number of images")
     generate.add_argument("--fst-mix", help='weights per skin type, e.g. "1:1,2:1,3:1,4:1,5:2,6:2" (default: equal)')
     generate.add_argument("--diagnosis-mix", help='weights per diagnosis, e.g. "melanoma:1,nevus:1" (default: equal over the model\'s)')
+    generate.add_argument("--diagnosis-mix-from", type=Path, metavar="MANIFEST",
+                          help="the diagnosis mix of this manifest (e.g. your real training set; skin types not needed)")
     generate.add_argument("--per-cell", type=int, help="K images of every skin type × diagnosis pair of the mixes")
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--steps", type=int, default=25)
@@ -305,13 +342,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     study = verbs.add_parser("study", help="set up and export blinded clinician review studies")
     study_verbs = study.add_subparsers(dest="study_verb", required=True, metavar="ACTION")
-    create = study_verbs.add_parser("create", help="sample N real + N synthetic images, matched on FST × diagnosis, and blind them")
+    create = study_verbs.add_parser("create", help="sample N real + N synthetic images, matched on FST × diagnosis (or diagnosis alone where types are missing), and blind them")
     create.add_argument("--name", required=True)
     create.add_argument("--real", type=Path, required=True, help="manifest of the real arm")
     create.add_argument("--synthetic", type=Path, required=True, help="manifest of the synthetic arm")
     create.add_argument("--n-per-arm", type=int, default=50)
     create.add_argument("--seed", type=int, default=0)
     create.add_argument("--image-size", type=int, default=None, help="side in px (default: smallest image's short side, at most 512)")
+    create.add_argument("--estimate-fst", action="store_true",
+                        help="give images without a skin type their ITA-estimated one (recorded as fst_source ita) and match on it")
     create.set_defaults(run=_study_create)
     enrol = study_verbs.add_parser("add-reviewer", help="enrol a reviewer account (created if new) in a study")
     enrol.add_argument("--name", required=True, help="the study")

@@ -16,11 +16,12 @@ from fairskin_core.analysis.agreement import agreement_report
 from fairskin_core.analysis.fst_mapping import KINYANJUI
 from fairskin_core.analysis.ita import chardon_category
 from fairskin_core.analysis.pipeline import ImageAnalysis, analyse_image, analyse_manifest
+from fairskin_core.analysis.tone_report import format_distribution, tone_distribution
 from fairskin_core.diagnoses import SHORT_NAMES
 from fairskin_core.fst import ROMAN
 from fairskin_core.images import ImageFileError, read_mask, read_rgb
 from fairskin_core.manifest import Manifest, ManifestError, read_manifest
-from fairskin_core.plots import count_heatmap, ita_by_fst
+from fairskin_core.plots import count_heatmap, ita_by_fst, ita_histogram
 from fairskin_core.summary import filter_rows, fst_categories, fst_diagnosis_counts
 from review_data.store import ReviewStore
 
@@ -32,17 +33,18 @@ DETAIL_PX = 512
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_manifest(path: str, mtime_ns: int, size: int) -> Manifest:
-    return read_manifest(path)
+def _cached_manifest(path: str, version: tuple[int, int] | None, roots: tuple[Path, ...] | None) -> Manifest:
+    return read_manifest(path, allowed_roots=None if roots is None else list(roots))
 
 
-def load_manifest(path: str) -> Manifest:
-    """Read a manifest once per version of the file (browsing re-reads it on every click)."""
+def load_manifest(path: str, roots: list[Path] | None = None) -> Manifest:
+    """Read a manifest once per version of the file (browsing re-reads it on every click).
+
+    ``roots``: the folders the app may read; the manifest and all its images must lie in them."""
     resolved = Path(path).expanduser().resolve()
-    if not resolved.is_file():
-        raise FileNotFoundError(f"{path}: manifest not found")
-    stat = resolved.stat()
-    return _cached_manifest(str(resolved), stat.st_mtime_ns, stat.st_size)
+    stat = resolved.stat() if resolved.is_file() else None
+    version = (stat.st_mtime_ns, stat.st_size) if stat else None
+    return _cached_manifest(str(resolved), version, None if roots is None else tuple(roots))
 
 
 def _thumbnail(path: Path, side: int) -> np.ndarray:
@@ -58,15 +60,15 @@ def _caption(row: pd.Series, category: str) -> str:
     return f"{category} · {SHORT_NAMES[row['diagnosis']]}"
 
 
-def browse_page(manifest_path: str, categories: list[str], diagnoses: list[str], page: int):
+def browse_page(manifest_path: str, categories: list[str], diagnoses: list[str], page: int, roots: list[Path] | None = None):
     """One page of thumbnails of the rows that pass the filters."""
-    manifest = load_manifest(manifest_path)
+    manifest = load_manifest(manifest_path, roots)
     rows = filter_rows(manifest.table, categories, diagnoses)
     pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
     page = min(max(int(page), 1), pages)
     shown = rows.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     labels = fst_categories(shown)
-    gallery = [(_thumbnail(manifest.image_file(r["image_path"]), THUMBNAIL_PX), _caption(r, labels[i])) for i, r in shown.iterrows()]
+    gallery = [(_thumbnail(manifest.image_file(r["image_path"], r["image_root"]), THUMBNAIL_PX), _caption(r, labels[i])) for i, r in shown.iterrows()]
     status = f"{len(rows)} of {len(manifest.table)} images match · page {page} of {pages}"
     return gallery, status, gr.update(value=page, maximum=pages), list(shown["image_id"])
 
@@ -107,13 +109,13 @@ def analysis_summary(analysis: ImageAnalysis, row: pd.Series) -> str:
     return "\n\n".join(lines)
 
 
-def image_detail(manifest_path: str, image_ids: list[str], evt: gr.SelectData):
+def image_detail(manifest_path: str, image_ids: list[str], evt: gr.SelectData, roots: list[Path] | None = None):
     """The selected image with its lesion outlined, the healthy skin used for ITA, the measurements and metadata."""
-    manifest = load_manifest(manifest_path)
+    manifest = load_manifest(manifest_path, roots)
     table = manifest.table
     row = table[table["image_id"] == image_ids[evt.index]].iloc[0]
-    image = read_rgb(manifest.image_file(row["image_path"]))
-    mask = read_mask(manifest.mask_file(row["mask_path"])) if row["mask_path"] else None
+    image = read_rgb(manifest.image_file(row["image_path"], row["image_root"]))
+    mask = read_mask(manifest.mask_file(row["mask_path"], row["image_root"])) if row["mask_path"] else None
     analysis = analyse_image(
         image,
         mask if mask is not None and mask.shape == image.shape[:2] else None,
@@ -135,9 +137,9 @@ def image_detail(manifest_path: str, image_ids: list[str], evt: gr.SelectData):
 _MEASURED: dict[tuple, pd.DataFrame] = {}  # per manifest version: measuring 600 images takes ~10 s
 
 
-def measure_manifest(manifest_path: str, progress=None):
+def measure_manifest(manifest_path: str, progress=None, roots: list[Path] | None = None):
     """Skin tone of every image: ITA per annotated type, the confusion matrix and the agreement figures."""
-    manifest = load_manifest(manifest_path)
+    manifest = load_manifest(manifest_path, roots)
     stat = manifest.path.stat()
     key = (str(manifest.path), stat.st_mtime_ns, stat.st_size)
     if key not in _MEASURED:
@@ -151,9 +153,15 @@ def measure_manifest(manifest_path: str, progress=None):
         _MEASURED[key] = analyse_manifest(manifest, progress=report)
     table = _MEASURED[key]
     statuses = ", ".join(f"{n} {status}" for status, n in table["status"].value_counts().items())
-    figure = ita_by_fst(table, KINYANJUI.thresholds, "Kinyanjui")
+    distribution = tone_distribution(table)
     if not table["fst"].notna().any():
-        return figure, None, f"{len(table)} images measured ({statuses}). No annotated skin types to compare with."
+        figure = ita_histogram(distribution, KINYANJUI.thresholds, "Kinyanjui")
+        estimated = pd.DataFrame({"images": distribution["estimated_types"]}).T
+        bars = count_heatmap(estimated, "Estimated skin types (Kinyanjui)", rows="", columns="estimated Fitzpatrick type")
+        summary = (f"{len(table)} images measured ({statuses}). No annotated skin types to compare with: the distribution "
+                   "of measured ITA and of the types it gives is shown instead.\n\n" + format_distribution(distribution).replace("\n", "  \n"))
+        return figure, bars, summary
+    figure = ita_by_fst(table, KINYANJUI.thresholds, "Kinyanjui")
     report = agreement_report(table)
     confusion = pd.DataFrame(report["confusion"]).T
     heatmap = count_heatmap(confusion, "Annotated vs estimated skin type (Kinyanjui)", rows="annotated", columns="estimated")
@@ -164,17 +172,17 @@ def measure_manifest(manifest_path: str, progress=None):
     return figure, heatmap, summary
 
 
-def open_manifest(manifest_path: str):
+def open_manifest(manifest_path: str, roots: list[Path] | None = None):
     """Load a manifest and reset filters, heatmap and gallery to it; on failure say why and keep the current one."""
     try:
-        manifest = load_manifest(manifest_path)
+        manifest = load_manifest(manifest_path, roots)
     except (ManifestError, FileNotFoundError, OSError) as exc:
         return (gr.skip(),) * 8 + (f"**Could not open this manifest.**\n\n```\n{exc}\n```",)
     table = manifest.table
     counts = fst_diagnosis_counts(table)
     categories, diagnoses = list(counts.index), list(counts.columns)
     heatmap = count_heatmap(counts, f"{Path(manifest_path).name}: {len(table)} images by skin type and diagnosis")
-    gallery, status, page, ids = browse_page(manifest_path, categories, diagnoses, 1)
+    gallery, status, page, ids = browse_page(manifest_path, categories, diagnoses, 1, roots)
     return (
         manifest_path,
         gr.update(choices=categories, value=categories),
@@ -188,11 +196,11 @@ def open_manifest(manifest_path: str):
     )
 
 
-def build_data_tab(default_manifest: str, store: ReviewStore):
+def build_data_tab(default_manifest: str, store: ReviewStore, roots: list[Path]):
     """Lay out the Data tab inside the current Blocks and wire its events (admins only).
 
-    Returns the manifest box and the outputs of opening one, for the app to open the
-    default manifest when an admin's page loads."""
+    Only manifests and images inside ``roots`` are read. Returns the manifest box and the
+    outputs of opening one, for the app to open the default manifest when an admin's page loads."""
     admin = only(store, "admin")
     current = gr.State(default_manifest)
     shown_ids = gr.State([])
@@ -227,38 +235,43 @@ def build_data_tab(default_manifest: str, store: ReviewStore):
         measure = gr.Button("Measure skin tone (ITA → Fitzpatrick type) of every image", elem_id="measure-manifest")
         agreement = gr.Markdown(elem_id="manifest-agreement")
         with gr.Row():
-            ita_plot = gr.Plot(label="ITA by annotated type")
-            confusion_plot = gr.Plot(label="Confusion matrix")
+            ita_plot = gr.Plot(label="ITA (by annotated type where the manifest has types)", elem_id="manifest-ita")
+            confusion_plot = gr.Plot(label="Confusion matrix (or estimated types)", elem_id="manifest-types")
 
     opened = [current, fst_filter, dx_filter, heatmap, gallery, status, page, shown_ids, message]
     browsed = [gallery, status, page, shown_ids]
 
+    # What was shown of the previous manifest must not pass for this one's: cleared on opening another.
+    shown = [detail, skin_view, measured, metadata, ita_plot, confusion_plot, agreement]
+
     @admin
     def on_open(path: str, username: str):
-        return open_manifest(path)
+        result = open_manifest(path, roots)
+        kept = isinstance(result[0], type(gr.skip()))
+        return *result, *([gr.skip()] * len(shown) if kept else [None, None, "", None, None, None, ""])
 
     @admin
     def on_filter(path: str, categories: list[str], diagnoses: list[str], username: str):
-        return browse_page(path, categories, diagnoses, 1)
+        return browse_page(path, categories, diagnoses, 1, roots)
 
     def turn(step: int):
         @admin
         def on_turn(path: str, categories: list[str], diagnoses: list[str], number: float, username: str):
-            return browse_page(path, categories, diagnoses, number + step)
+            return browse_page(path, categories, diagnoses, number + step, roots)
 
         return on_turn
 
     @admin
     def on_select(path: str, image_ids: list[str], evt: gr.SelectData, username: str):
-        return image_detail(path, image_ids, evt)
+        return image_detail(path, image_ids, evt, roots)
 
     @admin
     def on_measure(path: str, progress=gr.Progress(), username: str = ""):  # noqa: B008 (Gradio's idiom)
-        return measure_manifest(path, progress)
+        return measure_manifest(path, progress, roots)
 
     private = {"api_visibility": "private"}
-    open_button.click(on_open, path_box, opened, api_name="data_open", **private)
-    path_box.submit(on_open, path_box, opened, api_name="data_open_submit", **private)
+    open_button.click(on_open, path_box, [*opened, *shown], api_name="data_open", **private)
+    path_box.submit(on_open, path_box, [*opened, *shown], api_name="data_open_submit", **private)
     gr.on([fst_filter.input, dx_filter.input], on_filter, [current, fst_filter, dx_filter], browsed, api_name="data_filter", **private)
     browse = [current, fst_filter, dx_filter, page]
     page.submit(turn(0), browse, browsed, api_name="data_page", **private)

@@ -15,7 +15,8 @@ from pathlib import Path
 import gradio as gr
 
 from fairskin_core.defaults import default_phantom_manifest, default_synthetic_manifest
-from fairskin_core.workspace import workspace_dir, workspace_root
+from fairskin_core.manifest import read_manifest
+from fairskin_core.workspace import readable_roots, workspace_dir, workspace_root
 from review_data.accounts import authenticate, role_of
 from review_data.demo import ensure_demo_study
 from review_data.store import ReviewStore, workspace_store, workspace_studies_dir
@@ -48,11 +49,20 @@ def _configure_gradio_environment() -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "500")
 
 
-def build_app(store: ReviewStore, manifest: str | Path | None = None, synthetic_manifest: str | Path | None = None) -> gr.Blocks:
+def build_app(
+    store: ReviewStore,
+    manifest: str | Path | None = None,
+    synthetic_manifest: str | Path | None = None,
+    roots: list[Path] | None = None,
+) -> gr.Blocks:
     """The Blocks app; the Data tab opens ``manifest`` (default: the embedded phantom set), the Quality
-    tab compares ``synthetic_manifest`` with it."""
+    tab compares ``synthetic_manifest`` with it.
+
+    Every manifest an admin types in, and every image it names, must lie inside ``roots``
+    (default: the workspace, ``$FAIRSKIN_DATA_ROOTS``, and the folders of ``manifest`` and its images)."""
     _configure_gradio_environment()
     manifest = str(manifest or default_phantom_manifest(progress=partial(_StartupProgress(), "rendering the default phantom set")))
+    roots = roots if roots is not None else readable_roots(manifest_folders(manifest))
     # delete_cache: every 10 min, remove cached files (served images, exports) older than an hour.
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(600, 3600)) as demo:
         with gr.Row():
@@ -62,13 +72,13 @@ def build_app(store: ReviewStore, manifest: str | Path | None = None, synthetic_
             with gr.Tab("Review", id="review", visible=False) as review_tab:
                 study_picker, reviewer_studies = build_review_tab(store)
             with gr.Tab("Data", id="data", visible=False) as data_tab:
-                path_box, opened = build_data_tab(manifest, store)
+                path_box, opened = build_data_tab(manifest, store, roots)
             with gr.Tab("Studies", id="studies", visible=False) as studies_tab:
-                refresh_studies, study_outputs = build_studies_tab(store)
+                refresh_studies, study_outputs = build_studies_tab(store, roots)
             with gr.Tab("Generate", id="generate", visible=False) as generate_tab:
                 build_generate_tab(store)
             with gr.Tab("Quality", id="quality", visible=False) as quality_tab:
-                build_quality_tab(store, manifest, str(synthetic_manifest or ""))
+                build_quality_tab(store, manifest, str(synthetic_manifest or ""), roots)
             with gr.Tab("Review dashboard", id="dashboard", visible=False) as dashboard_tab:
                 dashboard_studies, dashboard_picker = build_dashboard_tab(store)
 
@@ -89,7 +99,7 @@ def build_app(store: ReviewStore, manifest: str | Path | None = None, synthetic_
                 gr.update(visible=is_admin),
                 reviewer_studies(username) if is_reviewer else gr.skip(),
                 dashboard_studies() if is_admin else gr.skip(),
-                *(open_manifest(path) if is_admin else [gr.skip()] * len(opened)),
+                *(open_manifest(path, roots) if is_admin else [gr.skip()] * len(opened)),
                 *(refresh_studies() if is_admin else [gr.skip()] * len(study_outputs)),
             )
 
@@ -101,6 +111,12 @@ def build_app(store: ReviewStore, manifest: str | Path | None = None, synthetic_
             api_visibility="private",
         )
     return demo
+
+
+def manifest_folders(path: str | Path) -> list[Path]:
+    """The folder of a manifest given on the command line and its image roots: what it needs the app to read."""
+    manifest = read_manifest(path, check_files="none")
+    return [manifest.root, *(manifest.image_root(r) for r in sorted(set(manifest.table["image_root"]) - {""}))]
 
 
 class _StartupProgress:
@@ -115,11 +131,15 @@ class _StartupProgress:
             print(f"{task} into the workspace: {done}/{total}", flush=True)
 
 
-def serve(host: str = "127.0.0.1", port: int = 7860, manifest: str | Path | None = None) -> None:
-    """Start the app (creating the demo study on first start) and block until it is stopped."""
+def serve(host: str = "127.0.0.1", port: int = 7860, manifest: str | Path | None = None, data_roots: list[str | Path] = ()) -> None:
+    """Start the app (creating the demo study on first start) and block until it is stopped.
+
+    ``data_roots``: folders beyond the workspace (and ``manifest``'s own) that admins may open manifests from."""
     store = workspace_store()
     credentials = ensure_demo_study(store, progress=_StartupProgress())
-    demo = build_app(store, manifest, default_synthetic_manifest())
+    roots = readable_roots([*data_roots, *(manifest_folders(manifest) if manifest else [])])
+    demo = build_app(store, manifest, default_synthetic_manifest(), roots)
+    print("fairskin: admins may open manifests and images under " + ", ".join(map(str, roots)), flush=True)
 
     print(f"fairskin: open http://{host}:{port} and sign in.", flush=True)
     if credentials.exists():

@@ -35,8 +35,8 @@ def _decoded(png_base64: str) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(png_base64))).convert("RGB"))
 
 
-def build_quality_tab(store: ReviewStore, real_default: str, synthetic_default: str):
-    """Lay out the Quality tab and wire its event."""
+def build_quality_tab(store: ReviewStore, real_default: str, synthetic_default: str, roots: list[Path]):
+    """Lay out the Quality tab and wire its event; only manifests and images inside ``roots`` are read."""
     admin = only(store, "admin")
     with gr.Row():
         real = gr.Textbox(value=real_default, label="Real manifest", scale=3)
@@ -55,7 +55,7 @@ def build_quality_tab(store: ReviewStore, real_default: str, synthetic_default: 
     @admin
     def on_run(real_path: str, synthetic_path: str, progress=gr.Progress(), user: str = ""):  # noqa: B008 (Gradio's idiom)
         try:
-            report, tables = build_report(real_path.strip(), synthetic_path.strip(), progress=lambda f, what: progress(f, desc=what))
+            report, tables = build_report(real_path.strip(), synthetic_path.strip(), progress=lambda f, what: progress(f, desc=what), allowed_roots=roots)
         except (ManifestError, FileNotFoundError, ValueError, InceptionWeightsError) as exc:
             return [f"**No report.**\n\n```\n{exc}\n```", *[None] * len(plots), [], None]
         folder = write_report(report, tables, Path(os.environ["GRADIO_TEMP_DIR"]) / f"quality-{secrets.token_hex(16)}")

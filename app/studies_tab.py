@@ -12,7 +12,7 @@ import pandas as pd
 from fairskin_core.manifest import ManifestError
 from review_data.accounts import AccountError
 from review_data.export import export_study
-from review_data.sampling import SamplingError
+from review_data.sampling import MATCH_ON, SamplingError
 from review_data.store import ReviewStore, workspace_studies_dir
 from review_data.study import StudyError, add_reviewer, create_study, list_studies
 
@@ -22,18 +22,22 @@ REFUSALS = (StudyError, SamplingError, ManifestError, AccountError, FileNotFound
 
 
 def study_overview(store: ReviewStore) -> pd.DataFrame:
-    """Per study: images, reviewers, ratings saved, and when it was made."""
+    """Per study: images, how the arms were matched, reviewers, ratings saved, and when it was made."""
     rows = store.db.execute(
-        "SELECT s.name AS study, s.n_per_arm * 2 AS images, s.image_size AS size_px,"
+        "SELECT s.name AS study, s.n_per_arm * 2 AS images, s.image_size AS size_px, s.matched_on, s.fst_estimated,"
         " (SELECT count(*) FROM study_reviewers r WHERE r.study_id = s.id) AS reviewers,"
         " (SELECT count(*) FROM ratings g WHERE g.study_id = s.id) AS ratings, s.created_at AS created"
         " FROM studies s ORDER BY s.id"
     ).fetchall()
-    return pd.DataFrame([tuple(r) for r in rows], columns=["study", "images", "size_px", "reviewers", "ratings", "created"])
+    table = [(name, images, size, MATCH_ON[on] + (" (ITA-estimated types)" if estimated else ""), *rest)
+             for name, images, size, on, estimated, *rest in rows]
+    return pd.DataFrame(table, columns=["study", "images", "size_px", "matched on", "reviewers", "ratings", "created"])
 
 
-def build_studies_tab(store: ReviewStore):
-    """Lay out the Studies tab; returns the refresh function and its outputs for the page load."""
+def build_studies_tab(store: ReviewStore, roots: list[Path]):
+    """Lay out the Studies tab; returns the refresh function and its outputs for the page load.
+
+    Only manifests and images inside ``roots`` are read."""
     admin = only(store, "admin")
     overview = gr.Dataframe(label="Studies", interactive=False, elem_id="studies-overview")
     with gr.Accordion("Create a study", open=False):
@@ -43,6 +47,8 @@ def build_studies_tab(store: ReviewStore):
             seed = gr.Number(value=0, precision=0, label="Seed")
         real = gr.Textbox(label="Real manifest (path on the server)", elem_id="study-real")
         synthetic = gr.Textbox(label="Synthetic manifest (path on the server)", elem_id="study-synthetic")
+        estimate = gr.Checkbox(label="Where the real manifest gives no skin type, estimate it from the image (ITA) and match on it",
+                               elem_id="study-estimate-fst")
         create = gr.Button("Create study", variant="primary")
     with gr.Accordion("Enrol a reviewer", open=False):
         with gr.Row():
@@ -63,12 +69,13 @@ def build_studies_tab(store: ReviewStore):
     refresh_outputs = [overview, enrol_study, export_choice]
 
     @admin
-    def on_create(name_: str, real_: str, synthetic_: str, n: float, seed_: float, user: str):
+    def on_create(name_: str, real_: str, synthetic_: str, n: float, seed_: float, estimate_fst: bool, user: str):
         try:
-            study = create_study(store, workspace_studies_dir(), name_.strip(), real_.strip(), synthetic_.strip(), n_per_arm=int(n), seed=int(seed_))
+            study = create_study(store, workspace_studies_dir(), name_.strip(), real_.strip(), synthetic_.strip(), n_per_arm=int(n), seed=int(seed_),
+                                 estimate_fst=estimate_fst, allowed_roots=roots)
         except REFUSALS as exc:
             return (gr.skip(),) * 3 + (f"**Study not created.**\n\n```\n{exc}\n```",)
-        return (*refreshed(), f"Created study **{study.name}**: {2 * study.n_per_arm} images at {study.image_size} px.")
+        return (*refreshed(), f"Created study **{study.name}**: {2 * study.n_per_arm} images at {study.image_size} px, {study.design}.")
 
     @admin
     def on_enrol(study_name: str, username_: str, password_: str, user: str):
@@ -88,7 +95,7 @@ def build_studies_tab(store: ReviewStore):
         return [str(p) for p in export_study(store, study_name, folder)]
 
     private = {"api_visibility": "private"}
-    create.click(on_create, [name, real, synthetic, n_per_arm, seed], [*refresh_outputs, message], api_name="study_create", **private)
+    create.click(on_create, [name, real, synthetic, n_per_arm, seed, estimate], [*refresh_outputs, message], api_name="study_create", **private)
     enrol.click(on_enrol, [enrol_study, username, password], [*refresh_outputs, message], api_name="study_enrol", **private)
     export.click(on_export, export_choice, files, api_name="study_export", **private)
     return refreshed, refresh_outputs

@@ -47,7 +47,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for size in (256, 1024):
             manifest = read_manifest(write_phantom_dataset(Path(tmp) / str(size), n=args.n, size=size, seed=3))
-            paths = [manifest.image_file(p) for p in manifest.table["image_path"]]
+            paths = manifest.image_files()
             reference = whole_image_ita(paths)
             rows = [("whole-image ITA, 1 process (reference)", reference)]
             for masks in (True, False):

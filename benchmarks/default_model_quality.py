@@ -64,7 +64,7 @@ def misses(taken_for: dict[str, int]) -> str:
 
 def features_and_labels(manifest_path: Path, extractor) -> tuple[np.ndarray, np.ndarray]:
     manifest = read_manifest(manifest_path)
-    result = extract_features([manifest.image_file(p) for p in manifest.table["image_path"]], extractor)
+    result = extract_features(manifest.image_files(), extractor)
     return result.features[result.ok], manifest.table["diagnosis"].to_numpy()[result.ok]
 
 

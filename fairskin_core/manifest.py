@@ -1,9 +1,12 @@
 """The manifest: one table format that describes any set of skin images, real or synthetic.
 
 A manifest is a CSV (or Parquet) file. Each row is one image; ``image_path`` (and the
-optional ``mask_path``) are relative to the manifest's own folder, so a manifest and its
-images move together. Reading a manifest validates every row and refuses bad ones with an
-error that names the row and the field; writing one is atomic.
+optional ``mask_path``) are relative to the row's image root: the manifest's own folder, or
+the folder its ``image_root`` names (absolute, or relative to the manifest's folder), so a
+manifest can live anywhere — beside its images, or in a project folder while the images stay
+on a read-only disk. No path may leave its root, through '..' or a symbolic link. Reading a
+manifest validates every row and refuses bad ones with an error that names the row and the
+field; writing one is atomic.
 
 Columns (see docs/manifest.md for the full reference):
 
@@ -11,7 +14,7 @@ Columns (see docs/manifest.md for the full reference):
   dataset, split
 - provenance (synthetic and phantom rows): model_id, model_hash, seed, prompt, scheduler,
   steps, guidance
-- optional: mask_path, pixel_size_mm, dataset_label, lesion_id, patient_id
+- optional: image_root, mask_path, pixel_size_mm, dataset_label, lesion_id, patient_id
 - anything else is kept as text (e.g. the phantom renderer's ``gt_*`` ground truth).
 """
 
@@ -52,7 +55,7 @@ CORE_COLUMNS = (
 )
 REQUIRED_COLUMNS = tuple(c for c in CORE_COLUMNS if c != "fst_group")
 PROVENANCE_COLUMNS = ("model_id", "model_hash", "seed", "prompt", "scheduler", "steps", "guidance")
-OPTIONAL_COLUMNS = ("mask_path", "pixel_size_mm", "dataset_label", "lesion_id", "patient_id")
+OPTIONAL_COLUMNS = ("image_root", "mask_path", "pixel_size_mm", "dataset_label", "lesion_id", "patient_id")
 KNOWN_COLUMNS = CORE_COLUMNS + PROVENANCE_COLUMNS + OPTIONAL_COLUMNS
 
 SOURCES = ("real", "synthetic", "phantom")
@@ -100,7 +103,7 @@ class ManifestError(ValueError):
 
 @dataclass
 class Manifest:
-    """A validated manifest: its table and the folder its paths are relative to."""
+    """A validated manifest: its table and its folder, which relative image roots start from."""
 
     table: pd.DataFrame
     root: Path
@@ -109,11 +112,32 @@ class Manifest:
     def __len__(self) -> int:
         return len(self.table)
 
-    def image_file(self, image_path: str) -> Path:
-        return self.root / image_path
+    def image_root(self, image_root: str = "") -> Path:
+        """The folder a row's paths are relative to (an absolute ``image_root`` ignores ``root``)."""
+        return self.root / image_root if image_root else self.root
 
-    def mask_file(self, mask_path: str) -> Path | None:
-        return self.root / mask_path if mask_path else None
+    def image_file(self, image_path: str, image_root: str = "") -> Path:
+        return self.image_root(image_root) / image_path
+
+    def mask_file(self, mask_path: str, image_root: str = "") -> Path | None:
+        return self.image_root(image_root) / mask_path if mask_path else None
+
+    def image_files(self) -> list[Path]:
+        """Every row's image file, in table order."""
+        return [self.image_file(p, r) for p, r in zip(self.table["image_path"], self.table["image_root"])]
+
+    def relocated_table(self, folder: str | Path) -> pd.DataFrame:
+        """The table, with image roots that lead to the same files from a manifest written into ``folder``."""
+        table = self.table.copy()
+        if Path(folder).resolve() != self.root.resolve():
+            table["image_root"] = [str(self.image_root(root).resolve()) for root in table["image_root"]]
+        return table
+
+
+def inside(path: str | Path, folder: str | Path) -> bool:
+    """Whether the real (symlink-resolved) ``path`` is ``folder`` or lies below it."""
+    real, real_folder = os.path.realpath(path), os.path.realpath(folder)
+    return real == real_folder or real.startswith(real_folder.rstrip(os.sep) + os.sep)
 
 
 # --- parsing one field -------------------------------------------------------------------------
@@ -147,33 +171,39 @@ def _parse_fst(text: str) -> int | None:
 
 
 class RelativePaths:
-    """Turns a manifest's relative paths into files inside its folder, refusing any that leave it.
+    """Turns a row's relative paths into files inside its image root, refusing any that leave it.
 
-    Lexical checks (absolute paths, '..', Windows paths) need no disk access; where files are
-    checked, symbolic links are followed too. Each folder is resolved once, so validating a
-    100k-row manifest does not resolve 100k paths component by component.
+    ``where`` names the root in messages ("the manifest's folder", or the image_root). Lexical
+    checks (absolute paths, '..', Windows paths) need no disk access; where files are checked,
+    symbolic links are followed too. Each folder is resolved once, so validating a 100k-row
+    manifest does not resolve 100k paths component by component.
     """
 
-    def __init__(self, root: Path, follow_links: bool = True):
+    def __init__(self, root: Path, follow_links: bool = True, where: str = "the manifest's folder"):
         self.root = root
         self.real_root = os.path.realpath(root)
         self.follow_links = follow_links
+        self.where = where
         self._real_dirs: dict[str, str] = {}
 
     def _inside(self, real: str) -> bool:
         return real == self.real_root or real.startswith(self.real_root.rstrip(os.sep) + os.sep)
 
     def file(self, text: str) -> str:
+        where = self.where
         if text == "":
-            raise ValueError("is empty; give the file's path relative to the manifest's folder")
+            raise ValueError(f"is empty; give the file's path relative to {where}")
         if "\x00" in text:
             raise ValueError("contains a NUL character")
         if "\\" in text or _WINDOWS_DRIVE.match(text):
-            raise ValueError(f"{text!r} is a Windows-style path; use forward slashes, relative to the manifest's folder")
+            raise ValueError(f"{text!r} is a Windows-style path; use forward slashes, relative to {where}")
         if text.startswith("/"):
-            raise ValueError(f"{text!r} is an absolute path; paths must be relative to the manifest's folder")
+            raise ValueError(
+                f"{text!r} is an absolute path; paths must be relative to {where} (for images elsewhere, "
+                "give their folder in the image_root column)"
+            )
         if ".." in text.split("/"):
-            raise ValueError(f"{text!r} goes up out of the manifest's folder ('..'); move the file inside it")
+            raise ValueError(f"{text!r} goes up out of {where} ('..'); move the file inside it, or set image_root")
         full = os.path.join(self.root, text)
         if self.follow_links:
             folder, _, name = text.rpartition("/")
@@ -184,7 +214,7 @@ class RelativePaths:
             if os.path.islink(real):
                 real = os.path.realpath(real)
             if not self._inside(real_folder) or not self._inside(real):
-                raise ValueError(f"{text!r} leads outside the manifest's folder through a symbolic link")
+                raise ValueError(f"{text!r} leads outside {self.where} through a symbolic link")
         return full
 
 
@@ -206,7 +236,49 @@ def _check_file(path: str, level: str, is_mask: bool, max_pixels: int) -> None:
 # --- validating rows ---------------------------------------------------------------------------
 
 
-def _validate_row(row: dict[str, str], location: str, paths: RelativePaths, check_files: str, max_pixels: int):
+class ImageRoots:
+    """The image roots of a manifest's rows: its folder, or the folder a row's ``image_root`` names.
+
+    Each root is checked once: it must be a folder (where files are checked) and, when
+    ``allowed`` is given (the web app), lie inside one of those folders after resolving
+    symbolic links — so a manifest typed into the app cannot make the server read elsewhere.
+    """
+
+    def __init__(self, folder: Path, follow_links: bool, allowed: list[Path] | None = None):
+        self.folder = folder
+        self.follow_links = follow_links
+        self.allowed = allowed
+        self._paths: dict[str, RelativePaths | ValueError] = {}
+
+    def paths(self, image_root: str) -> RelativePaths:
+        if image_root not in self._paths:
+            try:
+                self._paths[image_root] = self._check(image_root)
+            except ValueError as exc:
+                self._paths[image_root] = exc
+        found = self._paths[image_root]
+        if isinstance(found, ValueError):
+            raise found
+        return found
+
+    def _check(self, image_root: str) -> RelativePaths:
+        if "\x00" in image_root:
+            raise ValueError("contains a NUL character")
+        if "\\" in image_root or _WINDOWS_DRIVE.match(image_root):
+            raise ValueError(f"{image_root!r} is a Windows-style path; use forward slashes")
+        root = self.folder / image_root if image_root else self.folder
+        where = f"its image_root {image_root!r}" if image_root else "the manifest's folder"
+        if image_root and self.follow_links and not root.is_dir():
+            raise ValueError(f"{image_root!r} is not a folder ({root}); give the folder that holds the images")
+        if self.allowed is not None and not any(inside(root, folder) for folder in self.allowed):
+            raise ValueError(
+                f"{root} is outside the folders this app may read ({', '.join(map(str, self.allowed))}); "
+                "an admin can add it with `fairskin serve --data-root FOLDER`"
+            )
+        return RelativePaths(root, follow_links=self.follow_links, where=where)
+
+
+def _validate_row(row: dict[str, str], location: str, roots: ImageRoots, check_files: str, max_pixels: int):
     """Parse one raw row into typed values; return (values, issues)."""
     issues: list[ManifestIssue] = []
     image_id = row.get("image_id", "").strip()
@@ -219,9 +291,14 @@ def _validate_row(row: dict[str, str], location: str, paths: RelativePaths, chec
         bad("image_id", "is empty; every image needs a unique id")
     values["image_id"] = image_id
 
+    try:
+        paths = roots.paths(row.get("image_root", ""))
+    except ValueError as exc:
+        bad("image_root", str(exc))
+        paths = None
     for field, is_mask in (("image_path", False), ("mask_path", True)):
         text = row.get(field, "")
-        if field == "mask_path" and text == "":
+        if paths is None or (field == "mask_path" and text == ""):
             continue
         try:
             _check_file(paths.file(text), check_files, is_mask, max_pixels)
@@ -314,15 +391,16 @@ def validate_rows(
     *,
     check_files: str = "header",
     max_pixels: int = MAX_IMAGE_PIXELS,
+    allowed_roots: list[Path] | None = None,
 ) -> tuple[pd.DataFrame, list[ManifestIssue]]:
     """Validate raw text rows (as read from a file); return the typed table and every issue."""
     if check_files not in CHECK_LEVELS:
         raise ValueError(f"check_files must be one of {CHECK_LEVELS}, not {check_files!r}")
     parsed, issues = [], []
     first_seen: dict[str, str] = {}
-    paths = RelativePaths(root, follow_links=check_files != "none")
+    roots = ImageRoots(root, follow_links=check_files != "none", allowed=allowed_roots)
     for row, location in zip(rows, locations):
-        values, row_issues = _validate_row(row, location, paths, check_files, max_pixels)
+        values, row_issues = _validate_row(row, location, roots, check_files, max_pixels)
         image_id = values["image_id"]
         if image_id and image_id in first_seen:
             row_issues.append(ManifestIssue(location, "image_id", f"duplicate id, first used at {first_seen[image_id]}", image_id))
@@ -399,21 +477,27 @@ def read_manifest(
     *,
     check_files: str = "header",
     max_pixels: int = MAX_IMAGE_PIXELS,
+    allowed_roots: list[Path] | None = None,
 ) -> Manifest:
     """Read and validate a manifest (.csv or .parquet).
 
     ``check_files``: ``none`` (schema only), ``exists``, ``header`` (each image opens and is of
     sane size; the default) or ``decode`` (each image and mask decodes fully).
+    ``allowed_roots`` (the web app): the manifest and every image root must lie inside these.
     Raises ManifestError naming every bad row and field.
     """
     path = Path(path)
+    if allowed_roots is not None and not any(inside(path, folder) for folder in allowed_roots):
+        raise ManifestError(str(path), [ManifestIssue(
+            "file", "-", f"is outside the folders this app may read ({', '.join(map(str, allowed_roots))}); "
+            "an admin can add its folder with `fairskin serve --data-root FOLDER`")])
     if not path.is_file():
         raise FileNotFoundError(f"{path}: manifest not found")
     if path.suffix.lower() == ".parquet":
         _, rows, locations = _read_parquet_rows(path)
     else:
         _, rows, locations = _read_csv_rows(path)
-    table, issues = validate_rows(rows, locations, path.parent, check_files=check_files, max_pixels=max_pixels)
+    table, issues = validate_rows(rows, locations, path.parent, check_files=check_files, max_pixels=max_pixels, allowed_roots=allowed_roots)
     if issues:
         raise ManifestError(str(path), issues)
     return Manifest(table=table, root=path.parent, path=path)

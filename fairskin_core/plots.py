@@ -51,3 +51,30 @@ def ita_by_fst(table: pd.DataFrame, thresholds: tuple[float, ...], mapping: str)
         margin={"l": 60, "r": 20, "t": 50, "b": 50},
     )
     return figure
+
+
+def ita_histogram(distribution: dict, thresholds: tuple[float, ...], mapping: str, title: str = "") -> go.Figure:
+    """Histogram of measured ITA (from `tone_distribution`), the mapping's type thresholds as lines, types labelled."""
+    figure = go.Figure()
+    histogram = distribution["ita_histogram"]
+    if histogram:
+        edges, counts = histogram["edges"], histogram["counts"]
+        figure.add_trace(go.Bar(
+            x=[(a + b) / 2 for a, b in zip(edges[:-1], edges[1:])], y=counts, width=[b - a for a, b in zip(edges[:-1], edges[1:])],
+            marker_color="#8c6d52", hovertemplate="ITA %{x:.1f}°: %{y} images<extra></extra>", showlegend=False,
+        ))
+    bounds = [90.0, *thresholds, -90.0]  # I above the first threshold, VI below the last
+    for fst, (upper, lower) in zip(ROMAN.values(), zip(bounds[:-1], bounds[1:])):
+        figure.add_annotation(x=(max(lower, -30.0) + min(upper, 90.0)) / 2, y=1.02, yref="paper", text=fst, showarrow=False)
+    for threshold in thresholds:
+        figure.add_vline(x=threshold, line_dash="dot", line_color="grey")
+    unmeasured = distribution["n_images"] - distribution["n_measured"]
+    figure.update_layout(
+        title=title or f"Measured ITA of {distribution['n_measured']} images ({unmeasured} not measurable); dotted: {mapping} thresholds",
+        xaxis={"title": "ITA (degrees): darker ← → lighter", "range": [-30, 90]},
+        yaxis_title="images",
+        bargap=0.05,
+        height=420,
+        margin={"l": 60, "r": 20, "t": 70, "b": 50},
+    )
+    return figure

@@ -12,11 +12,17 @@ UNKNOWN = "unknown"
 FST_CATEGORIES = tuple(ROMAN.values()) + tuple(f"{g} (grouped)" for g in FST_GROUPS) + (UNKNOWN,)
 
 
+def fst_category(fst, group: str) -> str:
+    """One row's skin-type category: "I"…"VI", "V-VI (grouped)" or "unknown"."""
+    if pd.notna(fst):
+        return ROMAN[int(fst)]
+    return f"{group} (grouped)" if group else UNKNOWN
+
+
 def fst_categories(table: pd.DataFrame) -> pd.Series:
-    """Each row's skin-type category: "I"…"VI", "V-VI (grouped)" or "unknown"."""
-    exact = table["fst"].map(lambda v: ROMAN[int(v)] if pd.notna(v) else None)
-    grouped = table["fst_group"].map(lambda g: f"{g} (grouped)" if g else UNKNOWN)
-    return exact.fillna(grouped).astype(str)
+    """Each row's skin-type category (most real dermoscopy: all "unknown")."""
+    categories = [fst_category(fst, group) for fst, group in zip(table["fst"], table["fst_group"])]
+    return pd.Series(categories, index=table.index, dtype=object, name="fst").astype(str)
 
 
 def fst_diagnosis_counts(table: pd.DataFrame) -> pd.DataFrame:

@@ -1,7 +1,8 @@
 """The study's results as tables: every rating joined with the answer key, and summaries.
 
 `export_study` writes three CSV files — ``ratings.csv`` (one row per rating, every field),
-``reviewer_summary.csv`` and ``study_summary.csv`` — each atomically.
+``reviewer_summary.csv`` and ``study_summary.csv`` (its first row says how the arms were
+matched) — each atomically.
 """
 
 from __future__ import annotations
@@ -45,10 +46,12 @@ def export_study(store: ReviewStore, study_name: str, out_dir: str | Path) -> li
     """Write ratings.csv, reviewer_summary.csv and study_summary.csv into ``out_dir``."""
     out_dir = Path(out_dir)
     ratings = ratings_table(store, study_name)
+    summary = study_summary(study_report(ratings))
+    design = pd.DataFrame([{"group_kind": "study", "group": "design", "metric": "matched_on", "note": get_study(store, study_name).design}])
     tables = {
         "ratings.csv": ratings,
         "reviewer_summary.csv": reviewer_summary(ratings),
-        "study_summary.csv": study_summary(study_report(ratings)),
+        "study_summary.csv": pd.concat([design, summary], ignore_index=True)[summary.columns],
     }
     written = []
     for name, table in tables.items():

@@ -17,12 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fairskin_core.analysis.estimated_fst import with_estimated_fst
 from fairskin_core.atomic import atomic_dir
 from fairskin_core.manifest import Manifest, read_manifest
 
 from .accounts import AccountError, account_id, create_account, verify_password
 from .blinding import opaque_id, render_blinded, save_blinded, study_image_size
-from .sampling import matched_sample
+from .sampling import Matching, choose_matching, matched_sample
 from .store import ReviewStore, utc_now
 
 STUDY_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -43,13 +44,22 @@ class Study:
     n_per_arm: int
     image_size: int
     created_at: str
+    matching: Matching
+    fst_estimated: bool  # real rows without a skin type were given ITA-estimated ones
+
+    @property
+    def design(self) -> str:
+        """How the arms were matched, in words, for summaries and exports."""
+        estimated = "; skin types of images without one estimated from ITA (fst_source ita)" if self.fst_estimated else ""
+        return self.matching.description + estimated
 
 
 def get_study(store: ReviewStore, name: str) -> Study:
     row = store.db.execute("SELECT * FROM studies WHERE name = ?", [name]).fetchone()
     if row is None:
         raise StudyError(f"no study named {name!r}; `fairskin study create` makes one")
-    return Study(row["id"], row["name"], Path(row["folder"]), row["seed"], row["n_per_arm"], row["image_size"], row["created_at"])
+    return Study(row["id"], row["name"], Path(row["folder"]), row["seed"], row["n_per_arm"], row["image_size"], row["created_at"],
+                 Matching(row["matched_on"], row["matching_note"]), bool(row["fst_estimated"]))
 
 
 def list_studies(store: ReviewStore) -> list[str]:
@@ -60,8 +70,8 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _load_arm(path: Path, arm: str) -> Manifest:
-    manifest = read_manifest(path, check_files="header")
+def _load_arm(path: Path, arm: str, allowed_roots: list[Path] | None, estimate_fst: bool) -> Manifest:
+    manifest = read_manifest(path, check_files="header", allowed_roots=allowed_roots)
     wrong = manifest.table[~manifest.table["source"].isin(ARM_SOURCES[arm])]
     if len(wrong):
         first = wrong.iloc[0]
@@ -69,6 +79,8 @@ def _load_arm(path: Path, arm: str) -> Manifest:
             f"{path}: the {arm} arm may hold only {' or '.join(ARM_SOURCES[arm])} images, but {len(wrong)} rows are "
             f"{', '.join(sorted(set(wrong['source'])))} (first: image_id {first['image_id']!r}); pass the right manifest"
         )
+    if estimate_fst:
+        manifest.table, _ = with_estimated_fst(manifest)
     return manifest
 
 
@@ -86,8 +98,16 @@ def create_study(
     n_per_arm: int = 50,
     seed: int = 0,
     image_size: int | None = None,
+    estimate_fst: bool = False,
+    allowed_roots: list[Path] | None = None,
 ) -> Study:
-    """Sample, blind and register a study; on any error nothing is created."""
+    """Sample, blind and register a study; on any error nothing is created.
+
+    Arms are matched on the finest strata both allow (`choose_matching`): FST × diagnosis, FST
+    group × diagnosis, or diagnosis alone where a manifest has no skin types. ``estimate_fst``
+    first gives images without a type their ITA-estimated one (recorded with fst_source ita).
+    ``allowed_roots`` (the web app): folders the manifests and their images must lie in.
+    """
     if not STUDY_NAME.fullmatch(name):
         raise StudyError(f"study name {name!r}: use 1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit")
     if store.db.execute("SELECT 1 FROM studies WHERE name = ?", [name]).fetchone():
@@ -95,10 +115,11 @@ def create_study(
     folder = Path(studies_dir) / name
     if folder.exists():
         raise StudyError(f"{folder} exists but no study of that name is registered (left by an interrupted run?); remove it or choose another --name")
-    real, synthetic = _load_arm(Path(real_manifest), "real"), _load_arm(Path(synthetic_manifest), "synthetic")
-    real_rows, synthetic_rows = matched_sample(real.table, synthetic.table, n_per_arm, seed)
+    real, synthetic = (_load_arm(Path(m), arm, allowed_roots, estimate_fst) for m, arm in ((real_manifest, "real"), (synthetic_manifest, "synthetic")))
+    matching = choose_matching(real.table, synthetic.table)
+    real_rows, synthetic_rows = matched_sample(real.table, synthetic.table, n_per_arm, seed, on=matching.on)
     arms = [("real", real, real_rows), ("synthetic", synthetic, synthetic_rows)]
-    sources = [manifest.image_file(path) for _, manifest, rows in arms for path in rows["image_path"]]
+    sources = [manifest.image_file(path, root) for _, manifest, rows in arms for path, root in zip(rows["image_path"], rows["image_root"])]
     size = study_image_size(sources, image_size)
 
     images = []
@@ -108,16 +129,18 @@ def create_study(
             for _, row in rows.iterrows():
                 key = opaque_id()
                 file = f"images/{key}.png"
-                save_blinded(render_blinded(manifest.image_file(row["image_path"]), size), staging / file)
+                save_blinded(render_blinded(manifest.image_file(row["image_path"], row["image_root"]), size), staging / file)
                 fst = None if pd.isna(row["fst"]) else int(row["fst"])
                 images.append((key, arm, row["image_id"], _json_row(row), fst, row["fst_group"], row["diagnosis"], file))
     try:
         with store.write() as db:
             study_id = db.execute(
                 "INSERT INTO studies (name, created_at, seed, n_per_arm, image_size, real_manifest, real_manifest_sha256,"
-                " synthetic_manifest, synthetic_manifest_sha256, folder) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " synthetic_manifest, synthetic_manifest_sha256, folder, matched_on, matching_note, fst_estimated)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [name, utc_now(), seed, n_per_arm, size, str(Path(real_manifest).resolve()), _sha256(Path(real_manifest)),
-                 str(Path(synthetic_manifest).resolve()), _sha256(Path(synthetic_manifest)), str(folder.resolve())],
+                 str(Path(synthetic_manifest).resolve()), _sha256(Path(synthetic_manifest)), str(folder.resolve()),
+                 matching.on, matching.note, int(estimate_fst)],
             ).lastrowid
             db.conn.executemany(
                 "INSERT INTO study_images (id, study_id, source, image_id, manifest_row, fst, fst_group, diagnosis, file)"

@@ -58,7 +58,7 @@ def test_bad_manifest_is_reported_in_the_ui(small_set):
 @pytest.mark.browser
 def test_data_tab_in_a_browser_on_the_embedded_defaults(browser, small_set, started_home, tmp_path):
     expect = pytest.importorskip("playwright.sync_api").expect
-    with running_app(started_home) as app:
+    with running_app(started_home, "--data-root", str(small_set.parent)) as app:
         page = browser.new_page(viewport={"width": 1400, "height": 1600})
         sign_in(page, app.url, "admin", demo_credentials(started_home)["admin"])
         status = page.locator("#data-status")
@@ -78,6 +78,14 @@ def test_data_tab_in_a_browser_on_the_embedded_defaults(browser, small_set, star
         box.fill(str(bad))
         box.press("Enter")
         expect(page.locator("#data-message")).to_contain_text("field 'image_path'", timeout=30_000)
+        expect(status).to_contain_text("500 of 600 images match")
+        # a good manifest, but outside the folders the server was allowed to read
+        outside = tmp_path / "not-allowed.csv"
+        table.loc[0, "image_path"] = pd.read_csv(small_set, dtype=str, keep_default_na=False).loc[0, "image_path"]
+        table.assign(image_root=str(small_set.parent)).to_csv(outside, index=False)
+        box.fill(str(outside))
+        box.press("Enter")
+        expect(page.locator("#data-message")).to_contain_text("outside the folders this app may read", timeout=30_000)
         expect(status).to_contain_text("500 of 600 images match")
 
         box.fill(str(small_set))

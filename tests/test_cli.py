@@ -82,23 +82,37 @@ def test_failing_commands_leave_no_output(tmp_path):
 
 def test_help_lists_every_verb(tmp_path):
     result = fairskin("--help", home=tmp_path, cwd=tmp_path)
-    for verb in ("serve", "phantoms", "import", "manifest", "ita", "train", "generate", "metrics", "study", "admin"):
+    for verb in ("serve", "phantoms", "import", "manifest", "ita", "train", "generate", "metrics", "lpips", "study", "admin"):
         assert verb in result.stdout
     readme = (REPO / "README.md").read_text()
     for verb in ("fairskin serve", "fairskin phantoms", "fairskin import", "fairskin manifest check", "fairskin study create",
                  "fairskin study add-reviewer", "fairskin study export", "fairskin study list", "fairskin admin create",
-                 "fairskin ita MANIFEST", "fairskin ita calibrate", "fairskin metrics", "fairskin generate", "fairskin train"):
+                 "fairskin ita MANIFEST", "fairskin ita calibrate", "fairskin metrics", "fairskin lpips", "fairskin generate", "fairskin train"):
         assert verb in readme
 
 
+def folder_state(folder: Path) -> list[tuple[str, int, int]]:
+    """Every entry below ``folder`` with its size and modification time: any write shows."""
+    return sorted((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns) for p in [folder, *folder.rglob("*")])
+
+
 def test_import_command_on_the_real_ham10000_sample(tmp_path):
+    """Straight from the (in CI read-only) shared copy into a project folder: nothing is written beside the images."""
     sample = real_sample("ham10000_sample70")
-    shutil.copytree(sample / "images", tmp_path / "data" / "images")  # the manifest sits above its images
-    result = fairskin("import", "ham10000", sample / "HAM10000_metadata_sample.csv", "--images", tmp_path / "data" / "images", "--out", tmp_path / "data" / "ham.csv", home=tmp_path, cwd=tmp_path)
+    before = folder_state(sample)
+    result = fairskin("import", "ham10000", sample / "HAM10000_metadata_sample.csv", "--images", sample / "images", "--out", tmp_path / "project" / "ham.csv", home=tmp_path, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "70 imported" in result.stdout and "0 missing" in result.stdout
-    check = fairskin("manifest", "check", tmp_path / "data" / "ham.csv", home=tmp_path, cwd=tmp_path)
+    assert folder_state(sample) == before
+    check = fairskin("manifest", "check", tmp_path / "project" / "ham.csv", home=tmp_path, cwd=tmp_path)
     assert check.returncode == 0 and "70 rows, all valid" in check.stdout
-    outside = fairskin("import", "ham10000", sample / "HAM10000_metadata_sample.csv", "--images", tmp_path / "data" / "images", "--out", tmp_path / "elsewhere" / "ham.csv", home=tmp_path, cwd=tmp_path)
-    assert outside.returncode == 1 and "not inside the manifest's folder" in outside.stderr and "Traceback" not in outside.stderr
-    assert not (tmp_path / "elsewhere").exists()
+    table = pd.read_csv(tmp_path / "project" / "ham.csv", dtype=str, keep_default_na=False)
+    assert set(table["image_root"]) == {str((sample / "images").resolve())} and set(table["fst"]) == {""}
+    # a manifest beside its images still stores plain relative paths
+    shutil.copytree(sample / "images", tmp_path / "data" / "images")
+    beside = fairskin("import", "ham10000", sample / "HAM10000_metadata_sample.csv", "--images", tmp_path / "data" / "images", "--out", tmp_path / "data" / "ham.csv", home=tmp_path, cwd=tmp_path)
+    assert beside.returncode == 0, beside.stderr
+    table = pd.read_csv(tmp_path / "data" / "ham.csv", dtype=str, keep_default_na=False)
+    assert set(table["image_root"]) == {""} and table["image_path"].str.startswith("images/ISIC_").all()
+    missing = fairskin("import", "ham10000", sample / "HAM10000_metadata_sample.csv", "--images", tmp_path / "nowhere", "--out", tmp_path / "x.csv", home=tmp_path, cwd=tmp_path)
+    assert missing.returncode == 1 and "--images" in missing.stderr and "no such folder" in missing.stderr and "Traceback" not in missing.stderr

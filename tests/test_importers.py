@@ -22,6 +22,9 @@ from fairskin_core.importers import (
     fitzpatrick17k,
     ham10000,
     import_dataset,
+    isic2016,
+    isic2017,
+    isic2018,
     isic2019,
     isic2020,
     pad_ufes20,
@@ -32,7 +35,7 @@ from fairskin_core.manifest import read_manifest
 from .conftest import real_sample
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "datasets.md"
-MODULES = (ham10000, isic2019, isic2020, fitzpatrick17k, ddi, pad_ufes20, scin)
+MODULES = (ham10000, isic2016, isic2017, isic2018, isic2019, isic2020, fitzpatrick17k, ddi, pad_ufes20, scin)
 
 
 def write(path: Path, text: str, *, bom: bool = False) -> Path:
@@ -99,7 +102,7 @@ def ham(tmp_path):
 
 
 def test_formats_lists_every_importer():
-    assert FORMATS == ("ham10000", "isic2019", "isic2020", "fitzpatrick17k", "ddi", "pad-ufes-20", "scin")
+    assert FORMATS == ("ham10000", "isic2016", "isic2017", "isic2018", "isic2019", "isic2020", "fitzpatrick17k", "ddi", "pad-ufes-20", "scin")
 
 
 def test_ham10000_import(ham):
@@ -162,13 +165,44 @@ def test_failed_import_keeps_existing_outputs(ham):
     assert [p.name for p in out.parent.iterdir() if p.name.endswith(".partial")] == []
 
 
-def test_images_outside_the_manifest_folder_are_refused(ham, tmp_path):
+def _listing_with_times(folder: Path) -> list[tuple[str, int]]:
+    return sorted((str(p.relative_to(folder)), p.stat().st_mtime_ns) for p in [folder, *folder.rglob("*")])
+
+
+def test_a_manifest_elsewhere_records_the_image_folder_as_its_root(ham, tmp_path):
     metadata, image_dir, _ = ham
-    out = tmp_path / "elsewhere" / "manifest.csv"
-    out.parent.mkdir()
-    with pytest.raises(DatasetImportError, match=r"not inside the manifest's folder.*--out"):
+    before = _listing_with_times(image_dir)
+    out = tmp_path / "project" / "ham.csv"
+    report = import_dataset("ham10000", metadata, image_dir, out)
+    assert report.images_imported == 5 and _listing_with_times(image_dir) == before  # nothing written there
+    table = read_manifest(out, check_files="decode").table
+    assert set(table["image_root"]) == {str(image_dir.resolve())}
+    assert row_of(table, "ISIC_0031633")["image_path"] == "HAM10000_images_part_2/ISIC_0031633.jpg"
+    moved = tmp_path / "moved" / "ham.csv"  # an absolute root keeps working wherever the manifest goes
+    moved.parent.mkdir()
+    shutil.copy(out, moved)
+    assert read_manifest(moved, check_files="decode").image_files() == read_manifest(out).image_files()
+
+
+def test_images_in_several_folders_each_keep_their_own_root(ham, tmp_path):
+    metadata, image_dir, _ = ham
+    parts = [image_dir / "HAM10000_images_part_1", image_dir / "HAM10000_images_part_2"]
+    report = import_dataset("ham10000", metadata, parts, tmp_path / "project" / "ham.csv")
+    table = read_manifest(report.manifest).table
+    assert report.images_imported == 5
+    assert row_of(table, "ISIC_0031633")["image_root"] == str(parts[1].resolve())
+    assert row_of(table, "ISIC_0027419")["image_root"] == str(parts[0].resolve())
+    assert set(table["image_path"]) == {f"{i}.jpg" for i in table["image_id"]}
+
+
+def test_a_file_linking_out_of_its_image_folder_is_refused(ham, tmp_path):
+    metadata, image_dir, _ = ham
+    images(tmp_path / "secret", "ISIC_0025837.jpg")
+    (image_dir / "ISIC_0025837.jpg").symlink_to(tmp_path / "secret" / "ISIC_0025837.jpg")
+    out = tmp_path / "project" / "ham.csv"
+    with pytest.raises(DatasetImportError, match=r"ISIC_0025837\.jpg links to .*secret.*outside"):
         import_dataset("ham10000", metadata, image_dir, out)
-    assert list(out.parent.iterdir()) == []
+    assert not out.exists()
 
 
 def test_no_image_found_says_to_check_images(ham, tmp_path):

@@ -212,3 +212,51 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_partial(folder):
         write_manifest(broken, target)
     assert target.read_text() == "previous content\n"
     assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []
+
+
+# --- image roots: manifests anywhere, images on another (read-only) disk -------------------------
+
+ROOTED_HEADER = HEADER + ",image_root"
+
+
+def test_image_root_absolute_or_relative_to_the_manifest(folder, tmp_path_factory):
+    project = tmp_path_factory.mktemp("project")
+    absolute = f"a,a.png,melanoma,true,3,annotated,real,demo,train,{folder / 'img'}"
+    relative = f"b,b.png,nevus,false,,,real,demo,,{os.path.relpath(folder / 'img', project)}"
+    manifest = read_manifest(write_csv(project, absolute, relative, header=ROOTED_HEADER), check_files="decode")
+    assert [p.resolve() for p in manifest.image_files()] == [folder / "img" / "a.png", folder / "img" / "b.png"]
+    assert manifest.image_file("a.png", str(folder / "img")) == folder / "img" / "a.png"
+
+
+def test_paths_may_not_leave_their_image_root(folder, tmp_path_factory):
+    project = tmp_path_factory.mktemp("project")
+    issues = problems(write_csv(project, f"a,../img/a.png,melanoma,true,3,annotated,real,demo,,{folder / 'img'}",
+                                f"b,b.png,nevus,false,,,real,demo,,{folder / 'nowhere'}", header=ROOTED_HEADER))
+    assert [(i.location, i.field) for i in issues] == [("row 1 (line 2)", "image_path"), ("row 2 (line 3)", "image_root")]
+    assert f"goes up out of its image_root '{folder / 'img'}'" in issues[0].message
+    assert "is not a folder" in issues[1].message
+    outside = tmp_path_factory.mktemp("outside")
+    Image.new("RGB", (8, 8)).save(outside / "x.png")
+    (folder / "img" / "link.png").symlink_to(outside / "x.png")
+    [issue] = problems(write_csv(project, f"a,link.png,melanoma,true,3,annotated,real,demo,,{folder / 'img'}", header=ROOTED_HEADER))
+    assert issue.field == "image_path" and "leads outside its image_root" in issue.message
+
+
+def test_allowed_roots_keep_the_app_inside_its_folders(folder, tmp_path_factory):
+    """What the web app passes: neither the manifest nor any image root may lie outside."""
+    images_elsewhere = tmp_path_factory.mktemp("elsewhere")
+    Image.new("RGB", (8, 8)).save(images_elsewhere / "e.png")
+    inside_row = "a,img/a.png,melanoma,true,3,annotated,real,demo,train,"
+    outside_row = f"e,e.png,nevus,false,,,real,demo,,{images_elsewhere}"
+    path = write_csv(folder, inside_row, outside_row, header=ROOTED_HEADER)
+    assert len(read_manifest(path, allowed_roots=[folder, images_elsewhere])) == 2
+    [issue] = problems(path, allowed_roots=[folder])
+    assert (issue.location, issue.field) == ("row 2 (line 3)", "image_root")
+    assert "outside the folders this app may read" in issue.message and "--data-root" in issue.message
+    [issue] = problems(path, allowed_roots=[images_elsewhere])
+    assert issue.location == "file" and "--data-root" in issue.message
+    # a symbolic link inside an allowed folder does not open the way out
+    (folder / "door").symlink_to(images_elsewhere)
+    linked = write_csv(folder, inside_row, "e,e.png,nevus,false,,,real,demo,,door", header=ROOTED_HEADER)
+    [issue] = problems(linked, allowed_roots=[folder])
+    assert issue.field == "image_root" and "outside the folders this app may read" in issue.message

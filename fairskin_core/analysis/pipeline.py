@@ -29,7 +29,7 @@ from ..manifest import Manifest
 from .abcd import AbcdFeatures, abcd_features
 from .fst_mapping import KINYANJUI, FstMapping
 from .illumination import lighting_gain
-from .ita import chardon_category, measure_ita
+from .ita import MIN_SKIN_B, chardon_category, measure_ita
 from .segmentation import segment_lesion
 from .skin import SkinSelection, select_skin
 
@@ -65,6 +65,8 @@ class ImageAnalysis:
             "message": self.message,
             "ita": self.ita,
             "ita_spread": self.ita_spread,
+            "skin_L": self.skin_L,
+            "skin_b": self.skin_b,
             "chardon_category": chardon_category(self.ita) if self.ita is not None else "",
             "fst_estimate": self.fst,
             "fst_confidence": self.fst_confidence,
@@ -140,9 +142,12 @@ def analyse_image(
     if skin.fraction < MIN_SKIN_FRACTION:
         result.status, result.message = "too little skin", f"only {skin.fraction:.1%} of the image is healthy skin (at least {MIN_SKIN_FRACTION:.0%} needed)"
         return result
-    measurement = measure_ita(_relit_skin_lab(small, skin.mask))
+    skin_lab = _relit_skin_lab(small, skin.mask)
+    measurement = measure_ita(skin_lab)
     if measurement is None:
-        result.status, result.message = "not skin-coloured", "the skin's median b* is not positive: no ITA"
+        result.skin_L, result.skin_b = (float(v) for v in np.median(skin_lab[:, [0, 2]], axis=0))
+        result.status, result.message = "not skin-coloured", (
+            f"the skin's median b* is {result.skin_b:.1f} (needs more than {MIN_SKIN_B:g}): a grey or bluish colour cast, not a skin colour; no ITA")
         return result
     result.ita, result.ita_spread = measurement.ita, measurement.spread
     result.skin_L, result.skin_b = measurement.L, measurement.b
@@ -196,8 +201,8 @@ def analyse_manifest(
     table = manifest.table
     tasks = [
         (
-            manifest.image_file(row["image_path"]),
-            manifest.mask_file(row["mask_path"]) if use_masks else None,
+            manifest.image_file(row["image_path"], row["image_root"]),
+            manifest.mask_file(row["mask_path"], row["image_root"]) if use_masks else None,
             None if pd.isna(row["pixel_size_mm"]) else float(row["pixel_size_mm"]),
             mapping,
         )

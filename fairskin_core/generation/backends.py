@@ -11,7 +11,6 @@ the interface stays the same.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Protocol
 
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 
 from ..fst import ROMAN
+from ..hashing import file_sha256
 from .model_folder import WEIGHTS_FILE, load_model
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "default_model"
@@ -37,14 +37,6 @@ class GenerationBackend(Protocol):
         """N × H × W × 3 uint8 images, image i from seed i alone."""
 
 
-def _weights_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
-
-
 def _device(device: str | None) -> str:
     return device or ("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -56,7 +48,7 @@ class FSTModelBackend:
         self.folder = Path(folder) if folder else DEFAULT_MODEL
         self.pipeline = load_model(self.folder, device=_device(device))
         self.model_id = "fairskin-default" if self.folder == DEFAULT_MODEL else f"fairskin-fst:{self.folder.name}"
-        self.model_hash = _weights_hash(self.folder / "unet" / WEIGHTS_FILE)
+        self.model_hash = file_sha256(self.folder / "unet" / WEIGHTS_FILE)[:16]
         self.image_size = self.pipeline.image_size
         self.diagnoses = tuple(self.pipeline.unet.config.diagnoses)
 
@@ -86,7 +78,7 @@ class StableDiffusionBackend:
         self.pipeline.to(_device(device))
         self.model_id = f"stable-diffusion:{model}"
         unet_weights = sorted(Path(self.pipeline.unet.config._name_or_path or model).glob("**/*.safetensors"))
-        self.model_hash = _weights_hash(unet_weights[0]) if unet_weights else "unknown"
+        self.model_hash = file_sha256(unet_weights[0])[:16] if unet_weights else "unknown"
         self.image_size = self.pipeline.unet.config.sample_size * self.pipeline.vae_scale_factor
         self.diagnoses = None  # any text
 

@@ -62,6 +62,19 @@ def parse_mix(text: str, allowed: tuple, what: str) -> dict:
     return mix
 
 
+def diagnosis_mix_of(manifest_path: str | Path, allowed: tuple) -> dict[str, float]:
+    """The diagnosis mix of a manifest (e.g. a real training set), over the diagnoses a model knows.
+
+    Skin types play no part, so a set without any (HAM10000, ISIC) works: generate its
+    diagnoses on every skin type. Diagnoses the model cannot make are refused by name."""
+    counts = read_manifest(manifest_path, check_files="none").table["diagnosis"].value_counts()
+    unknown = sorted(set(counts.index) - set(allowed))
+    if unknown:
+        raise ValueError(f"{manifest_path}: the model cannot generate {', '.join(f'{d} ({counts[d]} images)' for d in unknown)}; "
+                         f"it knows {', '.join(allowed)} — give --diagnosis-mix instead")
+    return {d: float(counts[d]) for d in allowed if d in counts.index}
+
+
 def plan_images(n: int, fst_mix: dict[int, float], diagnosis_mix: dict[str, float], seed: int) -> list[PlannedImage]:
     """Exact counts per cell (largest remainder on both margins), in a seeded random order."""
     if n < 1:

@@ -55,6 +55,7 @@ class Sample:
     fst_source: str = ""
     lesion_id: str = ""
     patient_id: str = ""
+    split: str = ""  # train / val / test where the dataset defines it (ISIC challenge splits)
     extra: dict[str, str] = field(default_factory=dict)
     location: str = ""  # the metadata row, for the missing list
 
@@ -98,18 +99,19 @@ class ImportReport:
 # --- reading metadata -------------------------------------------------------------------------
 
 
-def read_rows(path: Path, columns: Iterable[str], fmt: str) -> list[tuple[str, dict[str, str]]]:
+def read_rows(path: Path, columns: Iterable[str], fmt: str, *, headerless: bool = False) -> list[tuple[str, dict[str, str]]]:
     """The rows of a metadata CSV as stripped text, each with its location.
 
     The csv module, not pandas: ids such as SCIN's "-5156441036700827606" and cells such as
     "NA" stay verbatim instead of turning into numbers or NaN. A UTF-8 BOM is accepted.
+    ``headerless`` (ISIC 2016): the file has no header row; ``columns`` name its cells in order.
     """
     columns = tuple(columns)
     rows, issues = [], []
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
-            header = [name.strip() for name in next(reader, [])]
+            header = list(columns) if headerless else [name.strip() for name in next(reader, [])]
             absent = [c for c in columns if c not in header]
             if absent:
                 problem = (
@@ -122,10 +124,8 @@ def read_rows(path: Path, columns: Iterable[str], fmt: str) -> list[tuple[str, d
                     continue
                 location = f"row {index} (line {reader.line_num})"
                 if len(values) != len(header):
-                    problem = (
-                        f"has {len(values)} cells but the header has {len(header)} columns; "
-                        "fix the quoting or the commas on this line"
-                    )
+                    expected = f"{fmt} files have {len(header)} ({', '.join(header)})" if headerless else f"the header has {len(header)} columns"
+                    problem = f"has {len(values)} cells but {expected}; fix the quoting or the commas on this line"
                     issues.append(ManifestIssue(location, "-", problem))
                     continue
                 rows.append((location, {k: v.strip() for k, v in zip(header, values, strict=True)}))
@@ -138,7 +138,7 @@ def read_rows(path: Path, columns: Iterable[str], fmt: str) -> list[tuple[str, d
     if issues:
         raise MetadataError(str(path), issues)
     if not rows:
-        raise MetadataError(str(path), [ManifestIssue("file", "-", "has a header but no rows")])
+        raise MetadataError(str(path), [ManifestIssue("file", "-", "has no rows" if headerless else "has a header but no rows")])
     return rows
 
 
@@ -191,6 +191,50 @@ def read_single(
     return Metadata([path], len(rows), map_rows(path, rows, to_sample, id_column))
 
 
+def read_per_split(
+    metadata: list[Path],
+    fmt: str,
+    columns: Iterable[str],
+    id_column: str,
+    to_sample: Callable[[dict[str, str]], Sample],
+    *,
+    headerless: bool = False,
+) -> Metadata:
+    """Read a challenge's ground-truth files, one per split (ISIC 2016-2018), into one Metadata.
+
+    Each file's split comes from its official name (``..._Training_...`` → train, ``Validation``
+    → val, ``Test`` → test); an image in two files is refused, naming both rows.
+    """
+    samples, notes, first_seen, issues, rows_read = [], [], {}, [], 0
+    for path in metadata:
+        rows = read_rows(path, columns, fmt, headerless=headerless)
+        rows_read += len(rows)
+        split = split_of(path)
+        if not split:
+            notes.append(f"{path.name}: the file name does not say the split (Training / Validation / Test); split left empty")
+        for sample in map_rows(path, rows, to_sample, id_column):
+            sample.split = split
+            if sample.image_id in first_seen:
+                issues.append(ManifestIssue(f"{path.name} {sample.location}", id_column,
+                                            f"repeats the image of {first_seen[sample.image_id]}; an image belongs to one split", sample.image_id))
+                continue
+            first_seen[sample.image_id] = f"{path.name} {sample.location}"
+            samples.append(sample)
+    if issues:
+        raise MetadataError(" and ".join(str(p) for p in metadata), issues)
+    return Metadata(list(metadata), rows_read, samples, notes)
+
+
+_SPLIT_WORDS = (("training", "train"), ("validation", "val"), ("test", "test"))
+
+
+def split_of(path: Path) -> str:
+    """The split an official ground-truth file name gives (``ISIC-2017_Validation_Part3_GroundTruth.csv`` → val), or ""."""
+    words = set(path.stem.lower().replace("-", "_").split("_"))
+    found = [split for word, split in _SPLIT_WORDS if word in words]
+    return found[0] if len(found) == 1 else ""
+
+
 # --- parsing one field ------------------------------------------------------------------------
 
 
@@ -225,6 +269,37 @@ def parse_fst(text: str, column: str, unknown: str = "leave it empty") -> int:
             f"{text!r} is not a Fitzpatrick skin type; write 1-6 for types I-VI, or {unknown} if it is not known",
         )
     return int(number)
+
+
+def is_one(row: dict[str, str], column: str) -> bool:
+    """A one-hot or 0/1 cell: "1.0"/"0.0" in the official ISIC files, "1"/"0" in some copies."""
+    try:
+        number = float(row[column])
+    except ValueError:
+        number = None
+    if number not in (0.0, 1.0):
+        raise FieldError(column, f"{row[column]!r} is not a one-hot value; write 1.0 or 0.0")
+    return number == 1.0
+
+
+def one_hot(row: dict[str, str], columns: Iterable[str]) -> str:
+    """The one column of a one-hot row that is 1, or an error naming the columns."""
+    columns = tuple(columns)
+    hot = [column for column in columns if is_one(row, column)]
+    if len(hot) != 1:
+        raise FieldError(
+            ", ".join(hot or columns),
+            f"{len(hot)} class columns are 1.0; exactly one of {', '.join(columns)} must be 1.0 and the others 0.0",
+        )
+    return hot[0]
+
+
+def one_hot_sample(row: dict[str, str], labels: dict[str, tuple[str, bool | None]]) -> Sample:
+    """A row of an ISIC one-hot ground truth (``image`` plus one column per class)."""
+    image = value(row, "image")
+    label = one_hot(row, labels)
+    diagnosis, malignant = labels[label]
+    return Sample(image_id=image, file=f"{image}.jpg", diagnosis=diagnosis, malignant=malignant, dataset_label=label)
 
 
 def parse_bool(text: str, column: str) -> bool:
@@ -274,17 +349,11 @@ def check_malignant(diagnosis: str, malignant: bool, column: str) -> None:
 # --- finding images and writing ---------------------------------------------------------------
 
 
-def check_paths(metadata: list[Path], images: Path, out: Path) -> None:
-    """Refuse, before reading anything, outputs that could not hold relative image paths."""
-    if not images.is_dir():
-        raise DatasetImportError(f"--images {images}: no such folder; check --images")
-    root = out.parent.resolve()
-    if not images.resolve().is_relative_to(root):
-        raise DatasetImportError(
-            f"--images {images} is not inside the manifest's folder {root}; a manifest stores "
-            f"image paths relative to its own folder, so write it beside or above the images, "
-            f"e.g. --out {images.resolve().parent / out.name}"
-        )
+def check_paths(metadata: list[Path], images: list[Path], out: Path) -> None:
+    """Refuse, before reading anything, image folders that do not exist and outputs that would overwrite the metadata."""
+    for folder in images:
+        if not folder.is_dir():
+            raise DatasetImportError(f"--images {folder}: no such folder; check --images")
     for output in (out, missing_list_path(out)):
         if any(output.resolve() == m.resolve() for m in metadata):
             raise DatasetImportError(f"--out {out} would overwrite the metadata file {output}; choose another --out")
@@ -300,24 +369,27 @@ def _listing(names: list[str]) -> str:
 
 
 class _ImageFinder:
-    """Finds a sample's file under --images: at the path the metadata gives, else by name anywhere
-    below (HAM10000 and PAD-UFES-20 ship their images in several part folders)."""
+    """Finds a sample's file under the --images folders: at the path the metadata gives, else by
+    name anywhere below (HAM10000 and PAD-UFES-20 ship their images in several part folders,
+    ISIC 2017 one folder per split). Returns the file and the --images folder it lies in."""
 
-    def __init__(self, images: Path):
-        self.images = images.resolve()
-        self.by_name: dict[str, list[Path]] = {}
-        for path in sorted(self.images.rglob("*")):
-            if path.is_file():
-                self.by_name.setdefault(path.name, []).append(path)
+    def __init__(self, folders: list[Path]):
+        self.folders = [folder.resolve() for folder in folders]
+        self.by_name: dict[str, list[tuple[Path, Path]]] = {}
+        for folder in self.folders:
+            for path in sorted(folder.rglob("*")):
+                if path.is_file():
+                    self.by_name.setdefault(path.name, []).append((path, folder))
         self.ambiguous: list[str] = []
 
-    def find(self, name: str) -> Path | None:
+    def find(self, name: str) -> tuple[Path, Path] | None:
         relative = PurePosixPath(name)
-        if not relative.is_absolute() and ".." not in relative.parts and (self.images / relative).is_file():
-            return self.images / relative
-        found = self.by_name.get(relative.name, [])
+        found = []
+        if not relative.is_absolute() and ".." not in relative.parts:
+            found = [(folder / relative, folder) for folder in self.folders if (folder / relative).is_file()]
+        found = found or self.by_name.get(relative.name, [])
         if len(found) > 1:
-            self.ambiguous.append(" and ".join(str(p) for p in found))
+            self.ambiguous.append(" and ".join(str(p) for p, _ in found))
         return found[0] if len(found) == 1 else None
 
 
@@ -327,10 +399,11 @@ def _count(samples: list[Sample]) -> tuple[dict[str, int], dict[str, int]]:
     return ({k: fst[k] for k in _FST_KEYS if fst[k]}, {k: diagnosis[k] for k in DIAGNOSES if diagnosis[k]})
 
 
-def _record(fmt: str, sample: Sample, image_path: str) -> dict:
+def _record(fmt: str, sample: Sample, image_root: str, image_path: str) -> dict:
     group = fst_group(sample.fst) if sample.fst is not None else sample.fst_group
     return {
         "image_id": sample.image_id,
+        "image_root": image_root,
         "image_path": image_path,
         "diagnosis": sample.diagnosis,
         "malignant": sample.malignant,
@@ -339,7 +412,7 @@ def _record(fmt: str, sample: Sample, image_path: str) -> dict:
         "fst_source": sample.fst_source,
         "source": "real",
         "dataset": fmt,
-        "split": "",
+        "split": sample.split,
         "dataset_label": sample.dataset_label,
         "lesion_id": sample.lesion_id,
         "patient_id": sample.patient_id,
@@ -347,51 +420,59 @@ def _record(fmt: str, sample: Sample, image_path: str) -> dict:
     }
 
 
-def write_import(fmt: str, metadata: Metadata, images: Path, out: Path, *, strict: bool) -> ImportReport:
+def _located(path: Path, folder: Path, manifest_folder: Path) -> tuple[str, str]:
+    """(image_root, image_path) of a found file: relative to the manifest's folder where the
+    images lie below it (manifest and images move together), else to their --images folder.
+    A file that links out of that folder is refused, as the manifest would refuse it."""
+    root = manifest_folder if folder.is_relative_to(manifest_folder) else folder
+    if not path.resolve().is_relative_to(root):
+        raise DatasetImportError(
+            f"{path} links to {path.resolve()}, outside {root}; copy the file in instead of linking it, or point --images at the folder it links to"
+        )
+    return ("" if root == manifest_folder else str(root)), path.relative_to(root).as_posix()
+
+
+def write_import(fmt: str, metadata: Metadata, images: list[Path], out: Path, *, strict: bool) -> ImportReport:
     """Locate every sample's image, then write the manifest and the missing list together.
 
     A file that is there but is not a readable image (Fitzpatrick17k's dead links often
     saved an HTML page as .jpg) counts as missing, with the reason in the missing list.
+    Nothing is written into the image folders: they may be read-only.
     """
     finder = _ImageFinder(images)
     found, missing = [], []
     for sample in metadata.samples:
-        path = finder.find(sample.file)
-        if path is None:
+        located = finder.find(sample.file)
+        if located is None:
             missing.append((sample, "not found"))
             continue
         try:
-            check_image_header(path)
+            check_image_header(located[0])
         except ImageFileError as exc:
-            missing.append((sample, str(exc).removeprefix(f"{path}: ")))
+            missing.append((sample, str(exc).removeprefix(f"{located[0]}: ")))
             continue
-        found.append((sample, path))
+        found.append((sample, *located))
     sources = " and ".join(str(p) for p in metadata.paths)
+    folders = " and ".join(str(p) for p in images)
     if finder.ambiguous:
         raise DatasetImportError(
-            f"several files under {images} have the same name, so the image "
+            f"several files under {folders} have the same name, so the image "
             f"is ambiguous: {_listing(finder.ambiguous)}; point --images at one copy"
         )
     if not found:
         raise DatasetImportError(
-            f"none of the {len(metadata.samples)} images named in {sources} is under {images} "
+            f"none of the {len(metadata.samples)} images named in {sources} is under {folders} "
             f"(looked for {_listing([s.file for s, _ in missing])}); check --images"
         )
     if strict and missing:
         raise DatasetImportError(
             f"{len(missing)} of the {len(metadata.samples)} images named in {sources} are not under "
-            f"{images}: {_listing([f'{s.file} ({why})' for s, why in missing])}; add them, or import without strict "
+            f"{folders}: {_listing([f'{s.file} ({why})' for s, why in missing])}; add them, or import without strict "
             "to skip them and get a list of the missing ones"
         )
-    root = out.parent.resolve()
-    for _, path in found:
-        if not path.resolve().is_relative_to(root):
-            raise DatasetImportError(
-                f"{path} links to {path.resolve()}, outside the manifest's folder "
-                f"{root}; copy the file in instead of linking it"
-            )
-    records = [_record(fmt, sample, path.relative_to(root).as_posix()) for sample, path in found]
-    table = records_to_table(records, root, check_files="exists", source=f"{fmt} import of {sources}")
+    manifest_folder = out.parent.resolve()
+    records = [_record(fmt, sample, *_located(path, folder, manifest_folder)) for sample, path, folder in found]
+    table = records_to_table(records, manifest_folder, check_files="exists", source=f"{fmt} import of {sources}")
 
     missing_list = missing_list_path(out)
     with atomic_file(missing_list, "w", newline="", encoding="utf-8") as handle:

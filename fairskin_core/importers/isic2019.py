@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import FieldError, Metadata, Sample, read_single, value
+from .common import Metadata, one_hot_sample, read_single
 
 NAME = "isic2019"
 
@@ -31,28 +31,5 @@ COLUMNS = ("image", *LABELS)
 
 
 def read(metadata: list[Path]) -> Metadata:
-    return read_single(metadata, NAME, COLUMNS, "image", _sample)
+    return read_single(metadata, NAME, COLUMNS, "image", lambda row: one_hot_sample(row, LABELS))
 
-
-def _is_one(row: dict[str, str], column: str) -> bool:
-    """A one-hot cell: "1.0"/"0.0" in the official file, "1"/"0" in some copies."""
-    try:
-        number = float(row[column])
-    except ValueError:
-        number = None
-    if number not in (0.0, 1.0):
-        raise FieldError(column, f"{row[column]!r} is not a one-hot value; write 1.0 or 0.0")
-    return number == 1.0
-
-
-def _sample(row: dict[str, str]) -> Sample:
-    image = value(row, "image")
-    hot = [column for column in LABELS if _is_one(row, column)]
-    if len(hot) != 1:
-        columns = ", ".join(hot or LABELS)
-        raise FieldError(
-            columns,
-            f"{len(hot)} class columns are 1.0; exactly one of {', '.join(LABELS)} must be 1.0 and the others 0.0",
-        )
-    diagnosis, malignant = LABELS[hot[0]]
-    return Sample(image_id=image, file=f"{image}.jpg", diagnosis=diagnosis, malignant=malignant, dataset_label=hot[0])

@@ -10,7 +10,6 @@ Statistics (mean, covariance) are not cached: they are derived from the cached f
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import math
 import os
 import sqlite3
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 from sqlite_utils import Database
 
+from ..hashing import file_sha256
 from ..images import ImageFileError, read_rgb
 from ..sqlite import immediate_transaction
 from ..workspace import workspace_dir
@@ -125,15 +125,6 @@ class FeatureCache:
         ]
         with self._writing() as db:
             db[CACHE_TABLE].insert_all(rows, replace=True)
-
-
-def file_sha256(path: Path) -> str:
-    """The cache key of a file: the SHA-256 of its bytes (so a renamed file still hits, an edited one misses)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class _DecodedImages(torch.utils.data.Dataset):

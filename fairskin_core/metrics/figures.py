@@ -24,23 +24,34 @@ def _empty(title: str, why: str) -> go.Figure:
 
 
 def groups_figure(report: dict) -> go.Figure:
-    """FID and KID (± std over subsets) per skin type and group: a bad group stands out."""
+    """FID and KID (± std over subsets) per skin type and group, and the real-vs-real floor beside them."""
     groups = [g for g in report["groups"] if g["fid"] is not None]
     if not groups:
         return _empty("FID and KID per skin type", "no group has images on both sides")
-    names = [g["group"] for g in groups]
+    points = [(g["group"], g["fid"], g["kid"]) for g in groups]
+    floor = report.get("real_floor") or {}
+    if floor.get("real_vs_real"):
+        m = floor["n_each"]
+        points += [(f"synthetic vs real ({m}:{m})", floor["synthetic_vs_real"]["fid"], floor["synthetic_vs_real"]["kid"]),
+                   (f"real floor ({m}:{m})", floor["real_vs_real"]["fid"], floor["real_vs_real"]["kid"])]
+    names = [p[0] for p in points]
     figure = go.Figure()
-    figure.add_bar(x=names, y=[g["fid"] for g in groups], name="FID", yaxis="y")
+    figure.add_bar(x=names, y=[p[1] for p in points], name="FID", yaxis="y",
+                   marker_color=["#7f7f7f" if n.startswith("real floor") else "#1f77b4" for n in names])
     figure.add_scatter(
         x=names,
-        y=[g["kid"]["mean"] * 1000 for g in groups],
-        error_y={"array": [g["kid"]["std"] * 1000 for g in groups]},
+        y=[p[2]["mean"] * 1000 for p in points],
+        error_y={"array": [p[2]["std"] * 1000 for p in points]},
         mode="markers",
         name="KID × 1000 (± std)",
         yaxis="y2",
     )
+    missing = [g["group"] for g in report["groups"] if g["fid"] is None and g["note"].startswith("not computable")]
+    title = "Real vs synthetic per skin type and group (lower is closer); grey: two halves of the real set"
+    if missing:
+        title += f"<br><sup>{', '.join(missing)}: {next(g['note'] for g in report['groups'] if g['group'] == missing[0])}</sup>"
     figure.update_layout(
-        title="Real vs synthetic per skin type and group (lower is closer)",
+        title=title,
         yaxis={"title": "FID"},
         yaxis2={"title": "KID × 1000", "overlaying": "y", "side": "right"},
         legend={"orientation": "h"},
@@ -78,20 +89,28 @@ def fidelity_figure(report: dict) -> go.Figure:
     return count_heatmap(confusion, title, rows="requested", columns="measured (ITA)")
 
 
+def _fst_label(fst) -> str:
+    return ROMAN.get(int(fst), str(fst)) if str(fst).isdigit() else str(fst)
+
+
 def diversity_figure(report: dict) -> go.Figure:
-    """Mean pairwise MS-SSIM per FST × diagnosis cell (lower = more diverse)."""
-    cells = [c for c in report["diversity"]["ms_ssim"] if c["mean"] is not None]
-    if not cells:
+    """Pairwise LPIPS and MS-SSIM of synthetic images per skin type, the real images' as dotted lines."""
+    diversity = report["diversity"]
+    real = (report.get("real_floor") or {}).get("diversity", {}).get("real", {})
+    metrics = [(m, t) for m, t in (("lpips", "LPIPS (high = diverse)"), ("ms_ssim", "MS-SSIM (low = diverse)")) if diversity["by_fst"].get(m)]
+    if not metrics:
         return _empty("Diversity", "no cell has two synthetic images")
-    table = pd.DataFrame(cells).pivot(index="fst", columns="diagnosis", values="mean")
-    table.index = [ROMAN.get(int(i), str(i)) if str(i).isdigit() else str(i) for i in table.index]
-    figure = go.Figure(
-        go.Heatmap(z=table.values, x=list(table.columns), y=list(table.index), colorscale="Reds", zmin=0, zmax=1,
-                   text=_cell_text(table.values), texttemplate="%{text}",
-                   hovertemplate="FST %{y} · %{x}: MS-SSIM %{z:.3f}<extra></extra>")
-    )
-    figure.update_layout(title="Mean pairwise MS-SSIM of synthetic images (high = alike, low = diverse)",
-                         yaxis={"autorange": "reversed", "title": "FST"}, height=380)
+    figure = make_subplots(rows=1, cols=len(metrics), subplot_titles=[t for _, t in metrics])
+    for column, (metric, _) in enumerate(metrics, start=1):
+        cells = [c for c in diversity["by_fst"][metric] if c["mean"] is not None]
+        figure.add_bar(x=[_fst_label(c["fst"]) for c in cells], y=[c["mean"] for c in cells], showlegend=False,
+                       error_y={"type": "data", "symmetric": False, "array": [c["ci_high"] - c["mean"] for c in cells],
+                                "arrayminus": [c["mean"] - c["ci_low"] for c in cells]},
+                       hovertext=[f"{c['n_pairs']} pairs" for c in cells], row=1, col=column)
+        if (real.get(metric) or {}).get("mean") is not None:
+            figure.add_hline(y=real[metric]["mean"], line_dash="dot", annotation_text="real images", row=1, col=column)
+    figure.update_layout(title=f"Diversity of synthetic images per skin type ({diversity['pairs_measured']} pairs within FST × diagnosis cells)",
+                         height=380)
     return figure
 
 

@@ -22,7 +22,6 @@ way are never mixed with features computed another.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import pickle
 import socket
@@ -44,6 +43,7 @@ from pytorch_fid.inception import (
 )
 
 from ..atomic import atomic_file
+from ..hashing import file_sha256
 from ..workspace import offline
 
 INPUT_SIZE = 299
@@ -252,11 +252,7 @@ def _extractor(state: dict[str, torch.Tensor], weights_id: str, preprocessing: s
 
 def _file_id(source: str, path: Path) -> str:
     """Which weights: their source, file name and SHA-256 (a converted or altered file differs)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 22):
-            digest.update(chunk)
-    return f"{source}:{path.stem}@sha256:{digest.hexdigest()[:12]}"
+    return f"{source}:{path.stem}@sha256:{file_sha256(path)[:12]}"
 
 
 def _pytorch_fid_extractor(path: Path, preprocessing: str, device: torch.device) -> InceptionExtractor:

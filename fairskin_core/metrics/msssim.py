@@ -74,12 +74,20 @@ def ms_ssim(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return torch.prod(torch.stack(terms) ** weights[:, None], dim=0).numpy()
 
 
+def sample_pairs(n: int, max_pairs: int, rng: np.random.Generator) -> np.ndarray:
+    """Up to ``max_pairs`` distinct pairs (i < j) of ``n`` items, at random; all of them when there are few."""
+    if n * (n - 1) // 2 <= max_pairs:
+        return np.array([(i, j) for i in range(n) for j in range(i + 1, n)], dtype=int).reshape(-1, 2)
+    chosen: set[tuple[int, int]] = set()
+    while len(chosen) < max_pairs:
+        i, j = rng.choice(n, size=2, replace=False)
+        chosen.add((int(min(i, j)), int(max(i, j))))
+    return np.array(sorted(chosen), dtype=int)
+
+
 def pairwise_ms_ssim(images: np.ndarray, max_pairs: int = 300, seed: int = 0) -> np.ndarray:
     """MS-SSIM of distinct pairs drawn at random from ``images`` (all pairs when there are few)."""
-    n = len(images)
-    if n < 2:
+    if len(images) < 2:
         return np.array([])
-    pairs = np.array([(i, j) for i in range(n) for j in range(i + 1, n)])
-    if len(pairs) > max_pairs:
-        pairs = pairs[np.random.default_rng(seed).choice(len(pairs), max_pairs, replace=False)]
+    pairs = sample_pairs(len(images), max_pairs, np.random.default_rng(seed))
     return ms_ssim(images[pairs[:, 0]], images[pairs[:, 1]])

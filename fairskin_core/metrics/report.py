@@ -28,20 +28,21 @@ from PIL import Image
 
 from ..analysis.pipeline import analyse_manifest
 from ..atomic import atomic_dir, atomic_file
-from ..fst import FST_GROUPS, ROMAN, fst_group
+from ..fst import FST_GROUPS, ROMAN
 from ..images import ImageFileError, read_rgb, square
 from ..manifest import Manifest, read_manifest
 from .abcd_realism import abcd_realism
 from .features import extract_features
 from .fid import RankDeficientCovarianceWarning, fid, fid_infinity
 from .fidelity import fst_fidelity
+from .floor import real_floor
 from .figures import report_figures
 from .inception import load_inception
 from .inception_score import InceptionScoreUnavailable, inception_score
 from .kid import kid
 from .lpips_distance import LpipsDistance, LpipsUnavailable
 from .memorization import LPIPS_CANDIDATES, copy_summary, k_nearest, nearest, rerank
-from .msssim import pairwise_ms_ssim
+from .msssim import ms_ssim, sample_pairs
 
 DIVERSITY_SIZE = 128  # side the images are compared at for MS-SSIM and LPIPS
 KID_SUBSET = 1000
@@ -52,13 +53,31 @@ Progress = Callable[[float, str], None]
 
 
 def _group_masks(table: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Which rows belong to each group: overall, every type, every I-II/III-IV/V-VI group."""
-    fst = table["fst"]
-    group = fst.map(lambda v: fst_group(int(v)) if pd.notna(v) else None).fillna(table["fst_group"].replace("", None))
+    """Which rows belong to each group: overall, every type, every I-II/III-IV/V-VI group.
+
+    A row's group comes from ``fst_group`` (filled from ``fst`` when the type is known, the only
+    skin-type information of grouped rows); rows of unknown type belong to "overall" only."""
+    fst = table["fst"].to_numpy(dtype=float, na_value=np.nan)
+    group = table["fst_group"].to_numpy(dtype=object)
     masks = {"overall": np.ones(len(table), dtype=bool)}
-    masks.update({ROMAN[t]: (fst == t).fillna(False).to_numpy(dtype=bool) for t in ROMAN})
-    masks.update({g: (group == g).to_numpy(dtype=bool) for g in FST_GROUPS})
+    masks.update({ROMAN[t]: fst == t for t in ROMAN})
+    masks.update({g: group == g for g in FST_GROUPS})
     return masks
+
+
+def _not_computable(name: str, real: pd.DataFrame, synthetic: pd.DataFrame) -> str:
+    """Why a skin-type group cannot be compared at all, e.g. "not computable: no skin types in the real set"; "" if it can."""
+    if name == "overall":
+        return ""
+    exact = name in ROMAN.values()
+    missing = {}
+    for side, table in (("real", real), ("synthetic", synthetic)):
+        grouped = (table["fst_group"] != "").any()
+        if not (table["fst"].notna().any() if exact else grouped):
+            missing[side] = "only grouped skin types" if grouped else "no skin types"
+    if len(missing) == 2 and len(set(missing.values())) == 1:
+        return f"not computable: {missing['real']} in either set"
+    return "not computable: " + "; ".join(f"{why} in the {side} set" for side, why in missing.items()) if missing else ""
 
 
 def _compare_groups(real: pd.DataFrame, synthetic: pd.DataFrame, real_features: np.ndarray, synthetic_features: np.ndarray, seed: int) -> list[dict]:
@@ -66,10 +85,10 @@ def _compare_groups(real: pd.DataFrame, synthetic: pd.DataFrame, real_features: 
     rows = []
     for name in real_masks:
         a, b = real_features[real_masks[name]], synthetic_features[synthetic_masks[name]]
-        row = {"group": name, "n_real": int(len(a)), "n_synthetic": int(len(b)), "fid": None, "kid": None, "note": ""}
-        if min(len(a), len(b)) < 2:
+        row = {"group": name, "n_real": int(len(a)), "n_synthetic": int(len(b)), "fid": None, "kid": None, "note": _not_computable(name, real, synthetic)}
+        if not row["note"] and min(len(a), len(b)) < 2:
             row["note"] = "fewer than 2 images on a side"
-        else:
+        elif not row["note"]:
             with warnings.catch_warnings():  # the note below says it, once per group
                 warnings.simplefilter("ignore", RankDeficientCovarianceWarning)
                 row["fid"] = float(fid(a, b))
@@ -91,39 +110,79 @@ def _bootstrap_mean(values: np.ndarray, seed: int) -> dict:
     return {"mean": float(values.mean()), "ci_low": float(low), "ci_high": float(high)}
 
 
-def _diversity(images: dict[int, np.ndarray], synthetic: pd.DataFrame, seed: int, lpips: LpipsDistance | None) -> dict:
-    """Mean pairwise MS-SSIM (and LPIPS) of the synthetic images of each FST × diagnosis cell."""
-    cells = {"ms_ssim": [], "lpips": [] if lpips else None}
+def _diversity(images: dict[int, np.ndarray], synthetic: pd.DataFrame, seed: int, lpips: LpipsDistance | None) -> tuple[dict, pd.DataFrame]:
+    """Pairwise MS-SSIM (and LPIPS) within each FST × diagnosis cell of the synthetic set, and per skin type.
+
+    Pairs are drawn within a cell, so a skin type's diversity is not inflated by its mix of
+    diagnoses. Returns the section and every measured pair (the report's diversity_pairs.csv)."""
     rng = np.random.default_rng(seed)
-    for (fst, diagnosis), rows in synthetic.groupby([synthetic["fst"].astype("string").fillna("unknown"), "diagnosis"]):
-        stack = np.stack([images[i] for i in rows.index if i in images]) if len(rows) else np.empty((0,))
-        scores = pairwise_ms_ssim(stack, max_pairs=MAX_PAIRS, seed=seed) if len(stack) >= 2 else np.array([])
-        cells["ms_ssim"].append({"fst": fst, "diagnosis": diagnosis, "n": int(len(stack)), **_bootstrap_mean(scores, seed)})
-        if lpips and len(stack) >= 2:
-            pairs = np.array([(i, j) for i in range(len(stack)) for j in range(i + 1, len(stack))])
-            pairs = pairs[rng.permutation(len(pairs))[:MAX_PAIRS]]
-            distances = lpips(stack[pairs[:, 0]], stack[pairs[:, 1]])
-            cells["lpips"].append({"fst": fst, "diagnosis": diagnosis, "n": int(len(stack)), **_bootstrap_mean(distances, seed)})
-    return cells
+    measured = []
+    cells = {"ms_ssim": [], "lpips": [] if lpips else None}
+    fst_labels = synthetic["fst"].astype("string").fillna("unknown")
+    for (fst, diagnosis), rows in synthetic.groupby([fst_labels, "diagnosis"]):
+        positions = [i for i in rows.index if i in images]
+        pairs = sample_pairs(len(positions), MAX_PAIRS, rng)
+        a = np.stack([images[positions[i]] for i in pairs[:, 0]]) if len(pairs) else None
+        b = np.stack([images[positions[j]] for j in pairs[:, 1]]) if len(pairs) else None
+        scores = ms_ssim(a, b) if len(pairs) else np.array([])
+        distances = lpips(a, b) if lpips and len(pairs) else np.array([])
+        cells["ms_ssim"].append({"fst": fst, "diagnosis": diagnosis, "n": len(positions), **_bootstrap_mean(scores, seed)})
+        if lpips:
+            cells["lpips"].append({"fst": fst, "diagnosis": diagnosis, "n": len(positions), **_bootstrap_mean(distances, seed)})
+        ids = synthetic["image_id"]
+        for k, (i, j) in enumerate(pairs):
+            measured.append({"fst": fst, "diagnosis": diagnosis, "image_a": ids[positions[i]], "image_b": ids[positions[j]],
+                             "ms_ssim": float(scores[k]), "lpips": float(distances[k]) if lpips else None})
+    pairs_table = pd.DataFrame(measured, columns=["fst", "diagnosis", "image_a", "image_b", "ms_ssim", "lpips"])
+    by_fst = {}
+    for metric in ("ms_ssim", "lpips"):
+        if metric == "lpips" and not lpips:
+            by_fst[metric] = None
+            continue
+        by_fst[metric] = [{"fst": fst, "n_pairs": int(len(group)), **_bootstrap_mean(group[metric].to_numpy(dtype=float), seed)}
+                          for fst, group in pairs_table.groupby("fst")]
+    cells.update(by_fst=by_fst, pairs_measured=int(len(pairs_table)), pairs_file="diversity_pairs.csv")
+    return cells, pairs_table
 
 
-def _load_images(table: pd.DataFrame, root: Path, rows) -> dict[int, np.ndarray]:
-    """Rows of a manifest table as DIVERSITY_SIZE squares (rows that cannot be decoded are left out)."""
-    images = {}
+def _real_diversity(real: Manifest, seed: int, lpips: LpipsDistance | None) -> dict:
+    """Pairwise MS-SSIM (and LPIPS) of real images within each diagnosis, pooled: the diversity a generator should reach."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0xD1]))
+    table, scores, distances = real.table, [], []
+    for _, rows in table.groupby("diagnosis"):
+        positions = rows.index.to_numpy()
+        pairs = positions[sample_pairs(len(positions), MAX_PAIRS, rng)] if len(positions) >= 2 else np.empty((0, 2), int)
+        loaded = _load_images(real, sorted(set(pairs.ravel().tolist())))
+        pairs = np.array([p for p in pairs if p[0] in loaded and p[1] in loaded], dtype=int).reshape(-1, 2)
+        if len(pairs):
+            a, b = np.stack([loaded[i] for i in pairs[:, 0]]), np.stack([loaded[j] for j in pairs[:, 1]])
+            scores.append(ms_ssim(a, b))
+            if lpips:
+                distances.append(lpips(a, b))
+    scores = np.concatenate(scores) if scores else np.array([])
+    result = {"pairs": int(len(scores)), "ms_ssim": _bootstrap_mean(scores, seed)}
+    result["lpips"] = _bootstrap_mean(np.concatenate(distances) if distances else np.array([]), seed) if lpips else None
+    return result
+
+
+def _load_images(manifest: Manifest, rows) -> dict[int, np.ndarray]:
+    """Rows (positions) of a manifest as DIVERSITY_SIZE squares (rows that cannot be decoded are left out)."""
+    images, table = {}, manifest.table
     for row in rows:
         try:
-            images[row] = square(read_rgb(root / table["image_path"].iat[row]), DIVERSITY_SIZE)
+            images[row] = square(read_rgb(manifest.image_file(table["image_path"].iat[row], table["image_root"].iat[row])), DIVERSITY_SIZE)
         except ImageFileError:
             pass
     return images
 
 
-def _memorization(real_table, real_root, real_features, synthetic_table, synthetic_features, synthetic_images, lpips):
+def _memorization(real: Manifest, real_features, synthetic_table, synthetic_features, synthetic_images, lpips):
     """Nearest real training image of each synthetic image by Inception features and, where it runs, LPIPS.
 
     Held-out real images (split val/test) measured the same way give the baseline for suspected copies.
     Returns the report's section and the per-image nearest-neighbour columns.
     """
+    real_table = real.table
     split = real_table["split"]
     train = (split == "train").to_numpy() if (split == "train").any() else np.ones(len(real_table), bool)
     heldout = ~train & split.isin(["val", "test"]).to_numpy()
@@ -145,11 +204,11 @@ def _memorization(real_table, real_root, real_features, synthetic_table, synthet
         def lpips_to_train(query_images: dict[int, np.ndarray], query_features: np.ndarray):
             candidates = k_nearest(query_features, train_features, LPIPS_CANDIDATES).index
             needed = set(train_rows[np.unique(candidates)]) - set(real_images)
-            real_images.update(_load_images(real_table, real_root, sorted(needed)))
+            real_images.update(_load_images(real, sorted(needed)))
             return rerank(candidates, lambda q, r: lpips(np.stack([query_images[i] for i in q]), np.stack([real_images[train_rows[j]] for j in r])))
 
         by_lpips = lpips_to_train(synthetic_images, synthetic_features)
-        heldout_images = _load_images(real_table, real_root, heldout_rows)
+        heldout_images = _load_images(real, heldout_rows)
         heldout_by_lpips = lpips_to_train(dict(enumerate(heldout_images[r] for r in heldout_rows)), real_features[heldout])
         section["by"]["lpips"] = copy_summary(by_lpips.distance, heldout_by_lpips.distance)
         columns.update(nearest_real_lpips=real_table["image_id"].to_numpy()[train_rows[by_lpips.index]], nearest_real_lpips_distance=by_lpips.distance)
@@ -157,7 +216,7 @@ def _memorization(real_table, real_root, real_features, synthetic_table, synthet
     section["closest_by"] = "lpips" if lpips else "inception"
     order = np.argsort(closest.distance)[:CLOSEST_PAIRS]
     pairs = [(int(i), int(train_rows[closest.index[i]]), float(closest.distance[i])) for i in order]
-    real_images.update(_load_images(real_table, real_root, sorted({r for _, r, _ in pairs} - set(real_images))))
+    real_images.update(_load_images(real, sorted({r for _, r, _ in pairs} - set(real_images))))
     section["closest_pairs"] = [
         {"synthetic": synthetic_table["image_id"].iat[s], "real": real_table["image_id"].iat[r], "distance": d,
          "synthetic_thumbnail": _thumbnail(synthetic_images[s]), "real_thumbnail": _thumbnail(real_images[r])}
@@ -180,21 +239,24 @@ def build_report(
     seed: int = 0,
     workers: int | None = None,
     progress: Progress | None = None,
+    allowed_roots: list[Path] | None = None,
 ) -> tuple[dict, dict[str, pd.DataFrame]]:
-    """Measure a synthetic manifest against a real one; returns the report and per-image tables."""
+    """Measure a synthetic manifest against a real one; returns the report and per-image tables.
+
+    ``allowed_roots`` (the web app): folders the manifests and their images must lie in."""
 
     def step(fraction: float, what: str) -> None:
         if progress:
             progress(fraction, what)
 
-    real, synthetic = read_manifest(real_path), read_manifest(synthetic_path)
+    real, synthetic = (read_manifest(p, allowed_roots=allowed_roots) for p in (real_path, synthetic_path))
     for manifest, side in ((real, "real"), (synthetic, "synthetic")):
         if len(manifest.table) == 0:
             raise ValueError(f"{manifest.path}: the {side} manifest has no images")
     extractor = load_inception(weights)
 
     def features_of(manifest: Manifest, start: float, span: float, side: str):
-        paths = [manifest.image_file(p) for p in manifest.table["image_path"]]
+        paths = manifest.image_files()
         return extract_features(paths, extractor, workers=workers,
                                 progress=lambda done, total: step(start + span * done / total, f"Inception features of the {side} images"))
 
@@ -226,30 +288,40 @@ def build_report(
         score = {"available": False, "reason": str(exc)}
 
     step(0.75, "skin tone and ABCD of every image")
-    real_measured = analyse_manifest(Manifest(real_table, real.root, real.path), workers=workers)
-    synthetic_measured = analyse_manifest(Manifest(synthetic_table, synthetic.root, synthetic.path), workers=workers)
+    real_measurable, synthetic_measurable = Manifest(real_table, real.root, real.path), Manifest(synthetic_table, synthetic.root, synthetic.path)
+    real_measured = analyse_manifest(real_measurable, workers=workers)
+    synthetic_measured = analyse_manifest(synthetic_measurable, workers=workers)
 
     step(0.85, "diversity and memorization")
-    synthetic_images = _load_images(synthetic_table, synthetic.root, range(len(synthetic_table)))
+    synthetic_images = _load_images(synthetic_measurable, range(len(synthetic_table)))
     try:
         lpips, lpips_note = LpipsDistance(), ""
     except LpipsUnavailable as exc:
         lpips, lpips_note = None, str(exc)
-    diversity = _diversity(synthetic_images, synthetic_table, seed, lpips)
+    diversity, diversity_pairs = _diversity(synthetic_images, synthetic_table, seed, lpips)
     diversity["lpips_note"] = lpips_note
-    memorization, nearest_real = _memorization(real_table, real.root, real_features, synthetic_table, synthetic_features, synthetic_images, lpips)
+    floor = real_floor(real_features, synthetic_features, seed)
+    floor["diversity"] = {
+        "real": _real_diversity(real_measurable, seed, lpips),
+        "synthetic": {"pairs": diversity["pairs_measured"], "ms_ssim": _bootstrap_mean(diversity_pairs["ms_ssim"].to_numpy(dtype=float), seed),
+                      "lpips": _bootstrap_mean(diversity_pairs["lpips"].to_numpy(dtype=float), seed) if lpips else None},
+        "note": "pairs within a diagnosis (real) and within a skin type × diagnosis cell (synthetic)",
+    }
+    memorization, nearest_real = _memorization(real_measurable, real_features, synthetic_table, synthetic_features, synthetic_images, lpips)
     memorization["lpips_note"] = lpips_note
 
     step(0.95, "FST fidelity and ABCD realism")
     report = {
         "complete": not failures,
         "failures": failures,
-        "settings": {"features": extractor.id, "seed": seed, "diversity_size_px": DIVERSITY_SIZE},
+        "settings": {"features": extractor.id, "lpips": lpips.id if lpips else None, "seed": seed,
+                     "diversity_size_px": DIVERSITY_SIZE},
         "sets": {
             "real": {"manifest": str(real.path), "images": int(len(real.table)), "measured": int(len(real_table))},
             "synthetic": {"manifest": str(synthetic.path), "images": int(len(synthetic.table)), "measured": int(len(synthetic_table))},
         },
         "groups": groups,
+        "real_floor": floor,
         "fid_infinity": extrapolation,
         "inception_score": score,
         "diversity": diversity,
@@ -261,6 +333,7 @@ def build_report(
         "synthetic_images": pd.concat([synthetic_measured, nearest_real], axis=1),
         "real_images": real_measured,
         "groups": pd.DataFrame([{**g, "kid": g["kid"]["mean"] if g["kid"] else None, "kid_std": g["kid"]["std"] if g["kid"] else None} for g in groups]),
+        "diversity_pairs": diversity_pairs,
     }
     step(1.0, "done")
     return report, tables
@@ -276,6 +349,13 @@ def summary_lines(report: dict) -> list[str]:
         else:
             lines.append(f"  {group['group']:>8}: FID {group['fid']:7.2f}  KID {group['kid']['mean']:.4f} ± {group['kid']['std']:.4f}  "
                          f"({group['n_real']} real, {group['n_synthetic']} synthetic)")
+    floor = report["real_floor"]
+    if floor["real_vs_real"]:
+        real, synthetic = floor["real_vs_real"], floor["synthetic_vs_real"]
+        lines.append(f"real floor ({floor['n_each']} vs {floor['n_each']}): real half vs real half FID {real['fid']:.2f} KID {real['kid']['mean']:.4f}; "
+                     f"synthetic vs the same real half FID {synthetic['fid']:.2f} KID {synthetic['kid']['mean']:.4f}")
+    else:
+        lines.append(f"real floor: {floor['note']}")
     extrapolation = report["fid_infinity"]
     if extrapolation.get("points"):
         lines.append(f"FID∞ {extrapolation['intercept']:.2f}")
@@ -283,6 +363,15 @@ def summary_lines(report: dict) -> list[str]:
     if fidelity.get("n_estimated"):
         lines.append(f"FST fidelity: {fidelity['within_one']:.1%} within one type (target > {fidelity['target_within_one']:.0%}), "
                      f"exact {fidelity['exact']:.1%}, of {fidelity['n_estimated']} measured")
+    else:
+        lines.append("FST fidelity: not computable: no synthetic image has a requested skin type and a measured one")
+    diversity = report["diversity"]
+    for metric, name in (("lpips", "LPIPS"), ("ms_ssim", "MS-SSIM")):
+        if diversity["by_fst"][metric] is not None:
+            real = floor["diversity"]["real"][metric]["mean"]
+            lines.append(f"{name} diversity per skin type ({diversity['pairs_measured']} pairs, listed in diversity_pairs.csv): "
+                         + ", ".join(f"{ROMAN.get(int(c['fst']), c['fst']) if str(c['fst']).isdigit() else c['fst']} {c['mean']:.3f}" for c in diversity["by_fst"][metric])
+                         + (f"; real images {real:.3f}" if real is not None else ""))
     for distance, check in report["memorization"]["by"].items():
         if check["suspected_copies"] is not None:
             lines.append(f"memorization ({distance}): {check['suspected_copies']} suspected near-copies of training images")

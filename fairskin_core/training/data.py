@@ -9,7 +9,6 @@ conditioned model; the others are refused by row, not skipped.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..hashing import file_sha256
 from ..images import ImageFileError, read_rgb, square
 from ..manifest import read_manifest
 
@@ -30,10 +30,6 @@ class TrainingImages:
 
     def __len__(self) -> int:
         return len(self.fst)
-
-
-def file_sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def load_training_images(manifest_path: str | Path, size: int, split: str = "train", progress: Callable[[int, int], None] | None = None) -> TrainingImages:
@@ -52,9 +48,9 @@ def load_training_images(manifest_path: str | Path, size: int, split: str = "tra
                          f"(first: CSV line {first + 2}, image_id {table.loc[first, 'image_id']}); a skin-type conditioned model needs one per image — "
                          "estimate them with `fairskin ita`, or leave those rows out")
     pixels = np.empty((len(table), size, size, 3), dtype=np.uint8)
-    for position, (row, image_path) in enumerate(zip(table.index, table["image_path"])):
+    for position, (row, image_path, image_root) in enumerate(zip(table.index, table["image_path"], table["image_root"])):
         try:
-            pixels[position] = square(read_rgb(manifest.image_file(image_path)), size)
+            pixels[position] = square(read_rgb(manifest.image_file(image_path, image_root)), size)
         except ImageFileError as exc:
             raise ValueError(f"{manifest.path}: CSV line {row + 2}, field 'image_path': {exc}") from None
         if progress:

@@ -1,0 +1,226 @@
+"""Every verb and tab on real dermoscopy: manifests without skin types, images on a read-only disk.
+
+Phantoms always carry every label; HAM10000 and ISIC 2017 carry no skin type and live in
+`../shared/real_samples`, which CI mounts read-only. Each test imports straight from there
+into a temporary folder and checks that nothing was written beside the images.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+import pytest
+
+from app.cli import main as fairskin
+from app.data_tab import browse_page, image_detail, measure_manifest, open_manifest
+from fairskin_core.importers import import_dataset
+from fairskin_core.manifest import ManifestError, read_manifest, write_manifest
+from fairskin_core.metrics.report import build_report, summary_lines, write_report
+from review_data.export import export_study
+from review_data.store import ReviewStore
+from review_data.study import create_study, get_study
+
+from .conftest import REAL_SAMPLES, demo_credentials, real_sample, running_app, sign_in
+from .test_cli import folder_state
+
+FST_GROUPS_AND_TYPES = ("I", "II", "III", "IV", "V", "VI", "I-II", "III-IV", "V-VI")
+
+
+@pytest.fixture(scope="module")
+def ham(tmp_path_factory) -> Path:
+    """HAM10000 ×70 imported from the shared copy into a project folder of its own."""
+    sample = real_sample("ham10000_sample70")
+    before = folder_state(sample)
+    report = import_dataset("ham10000", sample / "HAM10000_metadata_sample.csv", sample / "images",
+                            tmp_path_factory.mktemp("project") / "ham.csv")
+    assert report.images_imported == 70 and folder_state(sample) == before
+    return report.manifest
+
+
+@pytest.fixture(scope="module")
+def isic(tmp_path_factory) -> Path:
+    """The whole official ISIC 2017 split (2,000 / 150 / 600), imported from the shared copies."""
+    train, val_test = real_sample("isic2017_256px_train"), real_sample("isic2017_256px_val_test")
+    metadata = [train / "ISIC-2017_Training_Part3_GroundTruth.csv", val_test / "ISIC-2017_Validation_Part3_GroundTruth.csv",
+                val_test / "ISIC-2017_Test_v2_Part3_GroundTruth.csv"]
+    return import_dataset("isic2017", metadata, [train / "images", val_test / "images"], tmp_path_factory.mktemp("project") / "isic2017.csv").manifest
+
+
+@pytest.fixture(scope="module")
+def synthetic_arm(embedded_defaults) -> Path:
+    """The shipped default model's 72 images (2 per skin type × diagnosis), as the demo uses them."""
+    return embedded_defaults[1] / "manifest.csv"
+
+
+def test_data_tab_counts_filters_and_shows_real_images_without_skin_types(ham):
+    path, fst_update, dx_update, heatmap, gallery, status, page, ids, message = open_manifest(str(ham))
+    assert message == "" and fst_update["choices"] == ["unknown"]
+    assert list(heatmap.data[0].y) == ["unknown"] and sum(heatmap.data[0].z[0]) == 70
+    assert len(dx_update["choices"]) == 7 and status.startswith("70 of 70 images match")
+    assert len(gallery) == 48 and all(caption.startswith("unknown · ") for _, caption in gallery)
+    _, status, _, ids = browse_page(str(ham), ["unknown"], ["melanoma"], 1)
+    assert len(ids) == 10 and status.startswith("10 of 70")
+    assert browse_page(str(ham), ["I"], dx_update["choices"], 1)[3] == []
+    picture, _, measured, fields = image_detail(str(ham), ids, gr.SelectData(None, {"index": 0, "value": None}))
+    assert picture.shape[:2] == (450, 600) and "annotated: unknown" in measured
+    assert dict(zip(fields["field"], fields["value"]))["dataset"] == "ham10000"
+
+
+def test_skin_tone_of_a_whole_real_manifest_is_a_distribution_with_every_refusal_counted(ham):
+    figure, types, summary = measure_manifest(str(ham))
+    table = pd.read_csv(ham)
+    assert "No annotated skin types" in summary and "images: 70; skin tone measured:" in summary
+    measured = sum(figure.data[0].y)
+    assert f"skin tone measured: {measured} (ok {measured}" in summary and measured + int(summary.split("not skin-coloured ")[1].split(",")[0]) <= len(table)
+    assert sum(types.data[0].z[0]) == measured  # one estimated type per measured image
+
+
+def test_ita_command_reports_the_distribution_and_writes_estimated_types(ham, tmp_path, capsys):
+    out = tmp_path / "ita.csv"
+    assert fairskin(["ita", str(ham), "--out", str(out), "--report", "--estimated-manifest", str(tmp_path / "other" / "estimated.csv")]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads(out.with_suffix(".report.json").read_text())["kinyanjui"]
+    distribution = report["distribution"]
+    per_image = pd.read_csv(out)
+    assert distribution["statuses"] == per_image["status"].value_counts().to_dict()  # every image counted, by reason
+    assert sum(distribution["statuses"].values()) == 70 and distribution["n_measured"] == (per_image["status"] == "ok").sum()
+    assert sum(distribution["estimated_types"].values()) == distribution["n_measured"]
+    assert sum(distribution["ita_histogram"]["counts"]) == distribution["n_measured"]
+    assert report["n_annotated"] == 0 and "agreement not computable" in printed
+    estimated = read_manifest(tmp_path / "other" / "estimated.csv", check_files="decode").table  # images still found from elsewhere
+    ok = per_image.set_index("image_id")["status"] == "ok"
+    assert (estimated.set_index("image_id")["fst_source"] == "ita").equals(ok.reindex(estimated["image_id"]).rename("fst_source"))
+    assert estimated["fst"].notna().sum() == distribution["n_measured"]
+
+
+def test_study_with_real_images_without_skin_types_matches_on_diagnosis_and_says_so(ham, synthetic_arm, tmp_path):
+    store = ReviewStore(tmp_path / "review.db")
+    study = create_study(store, tmp_path / "studies", "ham-vs-model", ham, synthetic_arm, n_per_arm=30, seed=3)
+    assert study.matching.on == "diagnosis" and "the real manifest records no skin types" in study.design
+    rows = store.db.execute("SELECT source, diagnosis FROM study_images").fetchall()
+    by_arm = {arm: Counter(d for s, d in rows if s == arm) for arm in ("real", "synthetic")}
+    assert by_arm["real"] == by_arm["synthetic"] and sum(by_arm["real"].values()) == 30
+    assert "actinic_keratosis" not in by_arm["real"]  # the model makes none: no stratum to match
+    files = export_study(store, "ham-vs-model", tmp_path / "export")
+    summary = pd.read_csv(files[2])
+    assert summary.iloc[0][["group_kind", "group", "metric"]].tolist() == ["study", "design", "matched_on"]
+    assert "matched on diagnosis alone" in summary.iloc[0]["note"]
+
+
+def test_study_of_isic2017_against_the_default_model_and_its_export(isic, synthetic_arm, tmp_path):
+    store = ReviewStore(tmp_path / "review.db")
+    study = create_study(store, tmp_path / "studies", "isic-vs-model", isic, synthetic_arm, n_per_arm=30, seed=1)
+    assert study.matching.on == "diagnosis" and study.image_size == 64  # the generated images' side: no arm upsampled
+    rows = store.db.execute("SELECT source, diagnosis, fst, manifest_row FROM study_images").fetchall()
+    assert Counter(r["diagnosis"] for r in rows if r["source"] == "real") == Counter(r["diagnosis"] for r in rows if r["source"] == "synthetic")
+    assert {json.loads(r["manifest_row"])["dataset"] for r in rows if r["source"] == "real"} == {"isic2017"}
+    assert all(r["fst"] is None for r in rows if r["source"] == "real")
+    files = export_study(store, "isic-vs-model", tmp_path / "export")
+    assert [f.name for f in files] == ["ratings.csv", "reviewer_summary.csv", "study_summary.csv"]
+    assert "matched on diagnosis alone: the real manifest records no skin types" == pd.read_csv(files[2]).iloc[0]["note"]
+
+
+def test_study_on_estimated_skin_types_records_them_as_estimates(ham, synthetic_arm, tmp_path):
+    store = ReviewStore(tmp_path / "review.db")
+    study = create_study(store, tmp_path / "studies", "estimated", ham, synthetic_arm, n_per_arm=4, seed=0, estimate_fst=True)
+    assert study.matching.on == "fst" and study.fst_estimated and "ITA" in get_study(store, "estimated").design
+    assert "images have no exact skin type and are left out" in study.matching.note  # the unmeasurable ones
+    rows = store.db.execute("SELECT source, fst, diagnosis, manifest_row FROM study_images").fetchall()
+    real = [r for r in rows if r["source"] == "real"]
+    assert all(json.loads(r["manifest_row"])["fst_source"] == "ita" and r["fst"] is not None for r in real)
+    strata = {arm: Counter((r["fst"], r["diagnosis"]) for r in rows if r["source"] == arm) for arm in ("real", "synthetic")}
+    assert strata["real"] == strata["synthetic"]
+
+
+def test_app_roots_refuse_a_real_manifest_whose_images_lie_elsewhere(ham, tmp_path):
+    with pytest.raises(ManifestError, match="outside the folders this app may read"):
+        read_manifest(ham, allowed_roots=[ham.parent])
+    *kept, message = open_manifest(str(ham), [ham.parent])
+    assert "image_root" in message and "--data-root" in message and all(isinstance(k, type(gr.skip())) for k in kept)
+    assert open_manifest(str(ham), [ham.parent, real_sample("ham10000_sample70")])[-1] == ""
+
+
+def test_metrics_between_isic_halves_and_against_generated_images(isic, synthetic_arm, tmp_path):
+    """Overall figures and the real floor computed; every per-type figure says why it cannot be."""
+    table = read_manifest(isic).table
+    val = table[table["split"] == "val"].sample(48, random_state=0)
+    halves = [write_manifest(val.iloc[i::2], tmp_path / f"half{i}.csv") for i in (0, 1)]
+    report, tables = build_report(*halves)
+    groups = {g["group"]: g for g in report["groups"]}
+    assert groups["overall"]["fid"] > 0 and (groups["overall"]["n_real"], groups["overall"]["n_synthetic"]) == (24, 24)
+    for name in FST_GROUPS_AND_TYPES:
+        assert groups[name]["fid"] is None and groups[name]["note"] == "not computable: no skin types in either set"
+    assert report["real_floor"]["n_each"] == 12 and report["real_floor"]["real_vs_real"]["fid"] > 0
+    lines = summary_lines(report)
+    assert any(line.startswith("real floor (12 vs 12)") for line in lines) and any("FST fidelity: not computable" in line for line in lines)
+    folder = write_report(report, tables, tmp_path / "report")
+    assert {p.name for p in folder.iterdir()} >= {"report.json", "report.html", "groups.csv", "diversity_pairs.csv"}
+
+    model_images = read_manifest(synthetic_arm)
+    generated = model_images.relocated_table(tmp_path).query("diagnosis in ['melanoma', 'nevus', 'seborrheic_keratosis']")
+    against = write_manifest(generated, tmp_path / "generated.csv")
+    report, _ = build_report(halves[0], against)
+    groups = {g["group"]: g for g in report["groups"]}
+    assert groups["overall"]["fid"] > 0 and groups["overall"]["n_synthetic"] == len(generated) == 36
+    assert groups["VI"]["note"] == "not computable: no skin types in the real set" and groups["VI"]["n_synthetic"] == 6
+    assert report["fst_fidelity"]["n_annotated"] == 36  # the generated images' requested types are still checked
+    assert report["real_floor"]["synthetic_vs_real"]["fid"] > report["real_floor"]["real_vs_real"]["fid"]  # 64 px phantom-trained model vs real
+
+
+def test_generate_takes_the_diagnosis_mix_of_a_real_manifest(ham, tmp_path, capsys):
+    assert fairskin(["generate", "--n", "4", "--diagnosis-mix-from", str(ham), "--out", str(tmp_path / "gen")]) == 1
+    error = capsys.readouterr().err
+    assert "actinic_keratosis (10 images)" in error and "--diagnosis-mix" in error  # the model makes no AK: said, not skipped
+    no_ak = read_manifest(ham).table.query("diagnosis != 'actinic_keratosis'")
+    subset = write_manifest(no_ak, tmp_path / "no-ak.csv")
+    assert fairskin(["generate", "--n", "6", "--diagnosis-mix-from", str(subset), "--out", str(tmp_path / "gen"), "--steps", "4"]) == 0
+    generated = read_manifest(tmp_path / "gen" / "manifest.csv").table
+    assert sorted(generated["diagnosis"]) == sorted(set(no_ak["diagnosis"]))  # 6 diagnoses, 10 images each: one of each
+
+
+@pytest.mark.browser
+def test_data_tab_in_a_browser_opens_real_manifests_from_a_read_only_dataset(browser, ham, isic, started_home, tmp_path):
+    """A researcher's first move, as an admin allowed the dataset and project folders sees it."""
+    expect = pytest.importorskip("playwright.sync_api").expect
+    shots = Path(os.environ.get("FAIRSKIN_SCREENSHOTS", tmp_path))
+    roots = [REAL_SAMPLES, ham.parent, isic.parent]
+    with running_app(started_home, *(arg for root in roots for arg in ("--data-root", str(root)))) as app:
+        for width, height in ((1366, 768), (1920, 1080)):
+            page = browser.new_page(viewport={"width": width, "height": height})
+            sign_in(page, app.url, "admin", demo_credentials(started_home)["admin"])
+            status, box = page.locator("#data-status"), page.get_by_label("Manifest (CSV or Parquet)")
+            status.get_by_text("600 of 600 images match").wait_for(timeout=60_000)
+
+            box.fill(str(ham))
+            page.get_by_role("button", name="Open").click()
+            status.get_by_text("70 of 70 images match").wait_for(timeout=60_000)
+            expect(page.locator("#data-message")).to_have_text("")
+            expect(page.locator("#fst-filter")).to_contain_text("unknown")
+            assert page.locator("#data-gallery img").count() == 48
+            page.locator("#diagnosis-filter").get_by_label("melanoma", exact=True).uncheck()
+            status.get_by_text("60 of 70 images match").wait_for(timeout=30_000)
+            page.locator("#data-gallery button").first.click()
+            expect(page.locator("#image-analysis")).to_contain_text("annotated: unknown", timeout=30_000)
+            expect(page.locator("#image-metadata")).to_contain_text("ham10000")
+            if width == 1366:
+                page.get_by_text("Skin tone of the whole manifest").click()
+                page.locator("#measure-manifest").click()
+                expect(page.locator("#manifest-agreement")).to_contain_text("No annotated skin types", timeout=120_000)
+                expect(page.locator("#manifest-agreement")).to_contain_text("images: 70; skin tone measured:")
+            page.screenshot(path=str(shots / f"real-ham-{width}x{height}.png"))
+
+            box.fill(str(isic))
+            page.get_by_role("button", name="Open").click()
+            status.get_by_text("2750 of 2750 images match").wait_for(timeout=120_000)
+            expect(page.locator("#data-heatmap")).to_contain_text("2750 images", timeout=30_000)
+            expect(page.get_by_text("70 images measured")).to_have_count(0)  # HAM's figures are gone
+            expect(page.locator("#image-analysis").get_by_text("annotated")).to_have_count(0)
+            page.locator("#data-gallery button").first.click()
+            expect(page.locator("#image-metadata")).to_contain_text("isic2017", timeout=30_000)
+            page.screenshot(path=str(shots / f"real-isic2017-{width}x{height}.png"), full_page=True)
+            page.close()
