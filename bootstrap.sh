@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what is missing, then either start the app or run the whole test suite.
 #   ./bootstrap.sh serve [fairskin serve options]   -> http://127.0.0.1:7860
-#   ./bootstrap.sh test  [pytest options]
+#   ./bootstrap.sh test  [pytest options]   -> ruff check, then the tests on every core
 # Idempotent: a second run reuses .venv and reinstalls only when requirements change.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -68,6 +68,7 @@ case "$command" in
   test)
     ensure_venv
     ensure_chromium
+    .venv/bin/ruff check . || die "ruff found the problems above (fix them, or run .venv/bin/ruff check --fix .)"
     exec .venv/bin/python -m pytest "$@"
     ;;
   *)

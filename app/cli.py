@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
 
@@ -28,13 +29,12 @@ def _import(args: argparse.Namespace) -> int:
 
 def _manifest_check(args: argparse.Namespace) -> int:
     from fairskin_core.manifest import read_manifest
+    from fairskin_core.summary import fst_categories
 
     manifest = read_manifest(args.manifest, check_files="header" if args.quick else "decode")
     table = manifest.table
     print(f"{args.manifest}: {len(table)} rows, all valid")
     print(f"  sources: {table['source'].value_counts().to_dict()}")
-    from fairskin_core.summary import fst_categories
-
     print(f"  skin type: {fst_categories(table).value_counts().to_dict()}")
     print(f"  diagnoses: {table['diagnosis'].value_counts().to_dict()}")
     return 0
@@ -55,7 +55,8 @@ def _study_create(args: argparse.Namespace) -> int:
         workspace_store(), workspace_studies_dir(), args.name, args.real, args.synthetic,
         n_per_arm=args.n_per_arm, seed=args.seed, image_size=args.image_size, estimate_fst=args.estimate_fst,
     )
-    print(f"created study {study.name}: {study.n_per_arm} real + {study.n_per_arm} synthetic images at {study.image_size} px in {study.folder}")
+    print(f"created study {study.name}: {study.n_per_arm} real + {study.n_per_arm} synthetic images at {study.image_size} px "
+          f"in {study.folder}")
     print(f"  {study.design}")
     return 0
 
@@ -95,69 +96,60 @@ def _admin_create(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ita(args: argparse.Namespace) -> int:
-    import json
+def _analysis_progress():
+    """Images analysed so far, on one line of a terminal's stderr; nothing when stderr is not a terminal."""
+    if not sys.stderr.isatty():
+        return None
+    return lambda done, total: print(f"\ranalysed {done}/{total}", end="", file=sys.stderr, flush=True)
 
-    from fairskin_core.analysis.estimated_fst import fill_estimated_fst
-    from fairskin_core.analysis.fst_mapping import calibrate, load_mapping
-    from fairskin_core.analysis.pipeline import analyse_manifest, with_mappings
-    from fairskin_core.analysis.tone_report import format_skin_tone_report, skin_tone_report
-    from fairskin_core.atomic import atomic_file
-    from fairskin_core.manifest import read_manifest, write_manifest
 
-    calibrating = args.target == "calibrate"
-    path = args.manifest if calibrating else Path(args.target)
-    if path is None:
-        raise ValueError("usage: fairskin ita calibrate MANIFEST --out MAPPING.json")
-    manifest = read_manifest(path)
-    if args.split:
-        manifest.table = manifest.table[manifest.table["split"] == args.split].reset_index(drop=True)
-        if manifest.table.empty:
-            raise ValueError(f"{path}: no rows with split {args.split!r}")
-    mappings = [load_mapping(m) for m in args.mapping]
-    progress = (lambda done, total: print(f"\ranalysed {done}/{total}", end="", file=sys.stderr, flush=True)) if sys.stderr.isatty() else None
-    table = analyse_manifest(manifest, mapping=mappings[0], use_masks=not args.no_masks, workers=args.workers, progress=progress)
-    if calibrating:
-        usable = table[(table["status"] == "ok") & table["fst"].notna()]
-        if usable.empty:
-            raise ValueError(f"{path}: no image with an annotated FST and a measured ITA to calibrate on")
-        mapping = calibrate(usable["ita"].to_numpy(), usable["fst"].astype(int).to_numpy(), name=Path(args.out).stem)
-        mapping.save(args.out)
-        print(f"wrote {args.out}: thresholds (lower bounds of I-V) {', '.join(f'{t:.1f}' for t in mapping.thresholds)} "
-              f"from {len(usable)} images")
-        mappings.append(mapping)
-    else:
-        with atomic_file(args.out, "w", newline="", encoding="utf-8") as handle:
-            with_mappings(table, mappings).to_csv(handle, index=False)
-        statuses = table["status"].value_counts().to_dict()
-        print(f"wrote {args.out}: {len(table)} images, statuses {statuses}")
-    if args.estimated_manifest:
-        folder = Path(args.estimated_manifest).parent
-        estimated = fill_estimated_fst(manifest.relocated_table(folder), table["fst_estimate"])
-        write_manifest(estimated, args.estimated_manifest)
-        print(f"wrote {args.estimated_manifest}: {int((estimated['fst_source'] == 'ita').sum())} images given their "
-              f"ITA-estimated type ({mappings[0].name}, fst_source ita)")
-    if args.report or calibrating:
-        reports = skin_tone_report(table, mappings)
-        for name, report in reports.items():
-            print("\n" + format_skin_tone_report(report, name))
-        if not calibrating:
-            report_path = Path(args.out).with_suffix(".report.json")
-            with atomic_file(report_path, "w") as handle:
-                json.dump(reports, handle, indent=2)
-            print(f"\nwrote {report_path}")
+def _skin_tone_options(args: argparse.Namespace) -> dict:
+    """The options `fairskin ita` and `fairskin ita calibrate` share, as keyword arguments of their library calls."""
+    return {"split": args.split, "mappings": args.mapping, "use_masks": not args.no_masks, "workers": args.workers,
+            "estimated_manifest": args.estimated_manifest, "progress": _analysis_progress()}
+
+
+def _print_skin_tone_run(run) -> None:
+    """What both `fairskin ita` actions print after the file they exist for: the estimated manifest, the reports."""
+    from fairskin_core.analysis.tone_report import format_skin_tone_report
+
+    if run.estimated_manifest:
+        print(f"wrote {run.estimated_manifest}: {run.n_estimated} images given their "
+              f"ITA-estimated type ({run.mappings[0].name}, fst_source ita)")
+    for name, report in (run.reports or {}).items():
+        print("\n" + format_skin_tone_report(report, name))
+
+
+def _ita_measure(args: argparse.Namespace) -> int:
+    from fairskin_core.analysis.skin_tone import measure_skin_tone
+
+    run = measure_skin_tone(args.manifest, args.out, report=args.report, **_skin_tone_options(args))
+    print(f"wrote {run.out}: {len(run.table)} images, statuses {run.table['status'].value_counts().to_dict()}")
+    _print_skin_tone_run(run)
+    if run.report_path:
+        print(f"\nwrote {run.report_path}")
+    return 0
+
+
+def _ita_calibrate(args: argparse.Namespace) -> int:
+    from fairskin_core.analysis.skin_tone import calibrate_mapping
+
+    run = calibrate_mapping(args.manifest, args.out, **_skin_tone_options(args))
+    print(f"wrote {run.out}: thresholds (lower bounds of I-V) {', '.join(f'{t:.1f}' for t in run.calibrated.thresholds)} "
+          f"from {run.n_calibration_images} images")
+    _print_skin_tone_run(run)
     return 0
 
 
 def _metrics(args: argparse.Namespace) -> int:
-    from fairskin_core.metrics.report import build_report, summary_lines, write_report
+    from fairskin_core.metrics.report import quality_report, summary_lines
 
     def progress(fraction: float, what: str) -> None:
         if sys.stderr.isatty():
             print(f"\r{fraction:4.0%} {what:<60}", end="", file=sys.stderr, flush=True)
 
-    report, tables = build_report(args.real, args.synthetic, weights=args.weights, seed=args.seed, workers=args.workers, progress=progress)
-    folder = write_report(report, tables, args.out, overwrite=args.overwrite)
+    report, folder = quality_report(args.real, args.synthetic, args.out, overwrite=args.overwrite, weights=args.weights, seed=args.seed,
+                                    workers=args.workers, progress=progress)
     print("\n".join(summary_lines(report)))
     print(f"wrote {folder / 'report.json'}, {folder / 'report.html'} and per-image CSVs")
     return 0 if report["complete"] else 2
@@ -180,53 +172,27 @@ def _train(args: argparse.Namespace) -> int:
     from fairskin_core.training.config import TrainConfig
     from fairskin_core.training.train import train
 
-    config = TrainConfig.from_file(args.config, manifest=args.manifest and str(args.manifest), output_dir=args.out and str(args.out), steps=args.steps)
+    config = TrainConfig.from_file(args.config, manifest=args.manifest and str(args.manifest), output_dir=args.out and str(args.out),
+                                   steps=args.steps)
     folder = train(config, resume=not args.restart)
     print(f"trained {config.steps} steps; model, model card and training log in {folder}")
     return 0
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from accelerate import PartialState
-
-    from fairskin_core.diagnoses import DIAGNOSES
-    from fairskin_core.fst import FST_TYPES
-    from fairskin_core.generation.backends import FSTModelBackend, StableDiffusionBackend
-    from fairskin_core.generation.batch import diagnosis_mix_of, generate_set, merge_parts, parse_mix, plan_images, plan_per_cell
-
-    state = PartialState()
-    if args.stable_diffusion:
-        backend = StableDiffusionBackend(args.stable_diffusion, device=str(state.device), allow_download=args.allow_download)
-    else:
-        backend = FSTModelBackend(args.model, device=str(state.device))
-    diagnoses = backend.diagnoses or DIAGNOSES
-    if args.fst is not None or args.diagnosis is not None:
-        if args.fst is None or args.diagnosis is None or args.fst_mix or args.diagnosis_mix or args.diagnosis_mix_from or args.per_cell:
-            raise ValueError("--fst and --diagnosis go together, without --fst-mix, --diagnosis-mix, --diagnosis-mix-from or --per-cell")
-        fst_mix, diagnosis_mix = parse_mix(f"{args.fst}:1", FST_TYPES, "--fst"), parse_mix(f"{args.diagnosis}:1", diagnoses, "--diagnosis")
-    else:
-        if args.diagnosis_mix and args.diagnosis_mix_from:
-            raise ValueError("give --diagnosis-mix or --diagnosis-mix-from, not both")
-        fst_mix = parse_mix(args.fst_mix or ",".join(f"{t}:1" for t in FST_TYPES), FST_TYPES, "--fst-mix")
-        diagnosis_mix = (diagnosis_mix_of(args.diagnosis_mix_from, diagnoses) if args.diagnosis_mix_from
-                         else parse_mix(args.diagnosis_mix or ",".join(f"{d}:1" for d in diagnoses), diagnoses, "--diagnosis-mix"))
-    if args.per_cell:
-        plan = plan_per_cell(args.per_cell, sorted(fst_mix), sorted(diagnosis_mix), args.seed)
-    elif args.n:
-        plan = plan_images(args.n, fst_mix, diagnosis_mix, args.seed)
-    else:
-        raise ValueError("say how many images: --n N, or --per-cell K")
+    from fairskin_core.generation.run import generate_images
 
     def progress(done: int, total: int, rate: float) -> None:
-        if state.is_local_main_process:
-            print(f"\r{done} / {total} images ({rate:.2f} images/s on this process)", end="", file=sys.stderr, flush=True)
+        print(f"\r{done} / {total} images ({rate:.2f} images/s on this process)", end="", file=sys.stderr, flush=True)
 
-    generate_set(backend, plan, args.out, steps=args.steps, guidance=args.guidance, scheduler=args.scheduler, batch_size=args.batch_size,
-                 process_index=state.process_index, num_processes=state.num_processes, progress=progress)
-    state.wait_for_everyone()
-    if state.is_main_process:
-        manifest = merge_parts(args.out) if state.num_processes > 1 else Path(args.out) / "manifest.csv"
-        print(f"\n{len(plan)} images by {backend.model_id} in {args.out}; manifest {manifest}")
+    made = generate_images(
+        args.out, model=args.model, stable_diffusion=args.stable_diffusion, allow_download=args.allow_download, fst=args.fst,
+        diagnosis=args.diagnosis, fst_mix=args.fst_mix, diagnosis_mix=args.diagnosis_mix, diagnosis_mix_from=args.diagnosis_mix_from,
+        n=args.n, per_cell=args.per_cell, seed=args.seed, steps=args.steps, guidance=args.guidance, scheduler=args.scheduler,
+        batch_size=args.batch_size, progress=progress,
+    )
+    if made.manifest:
+        print(f"\n{made.images} images by {made.model_id} in {args.out}; manifest {made.manifest}")
     return 0
 
 
@@ -237,27 +203,53 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from fairskin_core.phantoms.dataset import PRESETS
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose sub-commands may have a default: `fairskin ita MANIFEST` is `fairskin ita measure MANIFEST`.
 
-    parser = argparse.ArgumentParser(prog="fairskin", description="Fair synthetic dermatology images: generate, review, measure.")
+    ``default_command`` is taken when the first argument is neither a sub-command nor -h/--help."""
+
+    def __init__(self, *args, default_command: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.default_command = default_command
+        self.commands: argparse.Action | None = None
+
+    def add_subparsers(self, **kwargs):
+        self.commands = super().add_subparsers(**kwargs)
+        return self.commands
+
+    def parse_known_args(self, args=None, namespace=None):
+        args = sys.argv[1:] if args is None else list(args)
+        if self.default_command and args and args[0] not in (*self.commands.choices, "-h", "--help"):
+            args.insert(0, self.default_command)
+        return super().parse_known_args(args, namespace)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="fairskin", description="Fair synthetic dermatology images: generate, review, measure.")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
-    serve = verbs.add_parser("serve", help="start the web app (review, data, studies, generation, quality) at http://127.0.0.1:7860")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=7860)
-    serve.add_argument("--manifest", type=Path, help="open this manifest instead of the embedded phantom set")
+    serve = verbs.add_parser(
+        "serve", help="start the whole web app: review, review dashboard, data, studies, generation and quality (sign-in by role)",
+        description="The web app at http://HOST:PORT: reviewers see the blinded Review tab; admins the Data, Studies, Generate, "
+                    "Quality and Review dashboard tabs. The first start creates the demo study and prints its accounts.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
+    serve.add_argument("--manifest", type=Path,
+                       help="the manifest the Data and Quality tabs open (default: the embedded phantom set); its folders become readable")
     serve.add_argument("--data-root", type=Path, action="append", default=[], metavar="FOLDER",
-                       help="a folder admins may open manifests and images from (repeatable; the workspace always)")
+                       help="a folder admins may open manifests and images from "
+                            "(repeatable; also $FAIRSKIN_DATA_ROOTS; the workspace always)")
     serve.set_defaults(run=_serve)
 
     phantoms = verbs.add_parser("phantoms", help="render a phantom dermoscopy dataset with known ground truth")
     phantoms.add_argument("--n", type=int, required=True, help="number of images")
-    phantoms.add_argument("--preset", choices=sorted(PRESETS), default="balanced", help="FST and diagnosis mix")
+    # Checked by write_phantom_dataset, which names the presets: importing the renderer here would slow every verb's start.
+    phantoms.add_argument("--preset", default="balanced", help="FST and diagnosis mix: ham10000, ddi or balanced (docs/phantoms.md)")
     phantoms.add_argument("--size", type=int, default=128, help="image side in pixels (32-2048)")
-    phantoms.add_argument("--seed", type=int, default=0)
+    phantoms.add_argument("--seed", type=int, default=0, help="dataset seed: the same arguments give the same bytes")
     phantoms.add_argument("--out", type=Path, required=True, help="a new folder for images/, masks/ and manifest.csv")
-    phantoms.add_argument("--workers", type=int, default=None, help="rendering processes (default: CPU count)")
+    phantoms.add_argument("--workers", type=int, default=None, help="rendering processes (default: CPU count, at most 8)")
     phantoms.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     phantoms.set_defaults(run=_phantoms)
 
@@ -278,31 +270,56 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--quick", action="store_true", help="read image headers only, do not decode")
     check.set_defaults(run=_manifest_check)
 
+    from fairskin_core.manifest import SPLITS
+
     ita = verbs.add_parser(
         "ita",
-        help="skin tone (ITA -> Fitzpatrick type, with confidence) and ABCD features of every image of a manifest",
-        description="fairskin ita MANIFEST --out CSV [--report]  |  fairskin ita calibrate MANIFEST --out MAPPING.json",
+        default_command="measure",
+        help="skin tone (ITA -> Fitzpatrick type, with confidence) and ABCD features of every image; calibrate ITA -> type thresholds",
+        usage="fairskin ita [measure] MANIFEST --out CSV [--report] [options]\n"
+              "       fairskin ita calibrate MANIFEST --out MAPPING.json [options]",
+        description="Measure the skin tone of every image of a manifest (`measure`, the default: `fairskin ita MANIFEST` is "
+                    "`fairskin ita measure MANIFEST`), or fit ITA -> Fitzpatrick thresholds to its annotated types (`calibrate`). "
+                    "`fairskin ita ACTION --help` lists the options.",
     )
-    ita.add_argument("target", metavar="MANIFEST|calibrate", help="the manifest to analyse, or `calibrate` followed by the manifest")
-    ita.add_argument("manifest", nargs="?", type=Path, help=argparse.SUPPRESS)
-    ita.add_argument("--out", type=Path, required=True, help="per-image CSV (analysis) or mapping JSON (calibrate)")
-    ita.add_argument("--mapping", nargs="+", default=["kinyanjui"], help="kinyanjui, groh or a calibration JSON; several for --report")
-    ita.add_argument("--report", action="store_true",
-                     help="print the distribution of ITA and estimated types, and agreement with annotated types (exact, within one, kappa)")
-    ita.add_argument("--split", choices=["train", "val", "test"], help="analyse only the rows of this split")
-    ita.add_argument("--no-masks", action="store_true", help="segment lesions even where the manifest gives masks")
-    ita.add_argument("--estimated-manifest", type=Path, metavar="MANIFEST",
-                     help="also write the manifest with the estimated type in every row that has none (fst_source ita)")
-    ita.add_argument("--workers", type=int, default=None)
-    ita.set_defaults(run=_ita)
+    ita_actions = ita.add_subparsers(dest="ita_action", required=True, metavar="ACTION", prog="fairskin ita")
+    skin_tone = argparse.ArgumentParser(add_help=False)  # what both actions take
+    skin_tone.add_argument("manifest", type=Path, metavar="MANIFEST", help="the manifest whose images are measured")
+    skin_tone.add_argument("--mapping", nargs="+", default=["kinyanjui"], metavar="MAPPING",
+                           help="ITA -> type mappings: kinyanjui (default), groh or a calibration JSON; the first gives fst_estimate "
+                                "(and the estimated manifest's types), each one its fst_NAME column and report")
+    skin_tone.add_argument("--split", choices=SPLITS, help="only the rows of this split")
+    skin_tone.add_argument("--no-masks", action="store_true", help="segment lesions even where the manifest gives masks")
+    skin_tone.add_argument("--estimated-manifest", type=Path, metavar="MANIFEST",
+                           help="also write the manifest with the estimated type in every row that has none (fst_source ita)")
+    skin_tone.add_argument("--workers", type=int, default=None, help="analysis processes (default: CPU count, at most 8)")
+    measure = ita_actions.add_parser(
+        "measure", parents=[skin_tone], help="the default: ITA, estimated type, confidence and ABCD features per image, as CSV",
+        description="Skin tone (ITA -> Fitzpatrick type, with confidence) and ABCD features of every image of a manifest; every "
+                    "image that cannot be measured gets a status saying why.",
+    )
+    measure.add_argument("--out", type=Path, required=True, help="the per-image CSV to write")
+    measure.add_argument("--report", action="store_true",
+                         help="print the distribution of ITA and estimated types, and agreement with annotated types "
+                              "(exact, within one, kappa), per mapping; also write them to OUT.report.json")
+    measure.set_defaults(run=_ita_measure)
+    calibrate = ita_actions.add_parser(
+        "calibrate", parents=[skin_tone], help="fit ITA -> type thresholds to a manifest with annotated types",
+        description="Fit the five ITA thresholds (lower bounds of types I-V) that agree best with the manifest's annotated types, "
+                    "save them as JSON (usable with --mapping), and print the report of every --mapping and the fitted one.",
+    )
+    calibrate.add_argument("--out", type=Path, required=True, help="the mapping JSON to write; its name is the file's stem")
+    calibrate.set_defaults(run=_ita_calibrate)
 
-    metrics = verbs.add_parser("metrics", help="FID, KID, diversity, memorization, FST fidelity and ABCD realism per skin type")
+    metrics = verbs.add_parser("metrics", help="FID, KID, FID∞, IS, diversity, memorization, FST fidelity and ABCD realism, overall and "
+                                          "per skin type, beside a real-versus-real floor")
     metrics.add_argument("--real", type=Path, required=True, help="manifest of the real images")
     metrics.add_argument("--synthetic", type=Path, required=True, help="manifest of the synthetic images")
     metrics.add_argument("--out", type=Path, required=True, help="a new folder for report.json, report.html and CSVs")
-    metrics.add_argument("--weights", default="auto", help="Inception weights: auto (default), pytorch-fid or torchscript")
-    metrics.add_argument("--seed", type=int, default=0)
-    metrics.add_argument("--workers", type=int, default=None)
+    metrics.add_argument("--weights", default="auto",
+                         help="Inception weights: auto (default: pytorch-fid's file, else the TorchScript), pytorch-fid or torchscript")
+    metrics.add_argument("--seed", type=int, default=0, help="seed of the KID subsets, image pairs, real-floor halves and bootstraps")
+    metrics.add_argument("--workers", type=int, default=None, help="image decoding and analysis processes (default: CPU count, at most 8)")
     metrics.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     metrics.set_defaults(run=_metrics)
 
@@ -313,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     lpips.set_defaults(run=_lpips)
 
     trainer = verbs.add_parser("train", help="train an FST × diagnosis conditioned diffusion model (accelerate: CPU, GPU, many GPUs)")
-    trainer.add_argument("--config", type=Path, required=True, help="JSON run description (see docs/training.md)")
+    trainer.add_argument("--config", type=Path, required=True, help="JSON run description (see docs/generation.md, Training)")
     trainer.add_argument("--manifest", type=Path, help="training manifest (overrides the config)")
     trainer.add_argument("--out", type=Path, help="model folder (overrides the config's output_dir)")
     trainer.add_argument("--steps", type=int, help="total optimiser steps (overrides the config)")
@@ -342,12 +359,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     study = verbs.add_parser("study", help="set up and export blinded clinician review studies")
     study_verbs = study.add_subparsers(dest="study_verb", required=True, metavar="ACTION")
-    create = study_verbs.add_parser("create", help="sample N real + N synthetic images, matched on FST × diagnosis (or diagnosis alone where types are missing), and blind them")
+    create = study_verbs.add_parser("create", help="sample N real + N synthetic images, matched on FST × diagnosis "
+                                                   "(or diagnosis alone where types are missing), and blind them")
     create.add_argument("--name", required=True)
     create.add_argument("--real", type=Path, required=True, help="manifest of the real arm")
     create.add_argument("--synthetic", type=Path, required=True, help="manifest of the synthetic arm")
-    create.add_argument("--n-per-arm", type=int, default=50)
-    create.add_argument("--seed", type=int, default=0)
+    create.add_argument("--n-per-arm", type=int, default=50, help="images per arm (default 50)")
+    create.add_argument("--seed", type=int, default=0, help="seed of the sample and of every reviewer's image order")
     create.add_argument("--image-size", type=int, default=None, help="side in px (default: smallest image's short side, at most 512)")
     create.add_argument("--estimate-fst", action="store_true",
                         help="give images without a skin type their ITA-estimated one (recorded as fst_source ita) and match on it")
@@ -386,5 +404,17 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def console() -> None:
+    """The `fairskin` console script: `main`, then exit with its status.
+
+    Before exiting, the objects of the run (torch's and diffusers' modules above all) are frozen out
+    of the garbage collector: the interpreter's last collection would otherwise walk them all, which
+    took 1.3 of the 1.6 s between the end of the work and the end of the process here.
+    """
+    status = main()
+    gc.freeze()
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

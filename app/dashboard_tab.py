@@ -47,7 +47,8 @@ def headline(report: dict) -> str:
         f"- Sensitivity (synthetic called synthetic): {_share(detection['sensitivity'])}",
         f"- Specificity (real called real): {_share(detection['specificity'])}",
         f"- Synthetic images judged real: {_share(fooled)} — target over {fooled['target']:.0%}: "
-        + ("met (whole CI above)" if fooled["ci_above_target"] else "point estimate above, CI not" if fooled["above_target"] else "not met"),
+        + ("met (whole CI above)" if fooled["ci_above_target"]
+           else "point estimate above, CI not" if fooled["above_target"] else "not met"),
         f"- Equivalence (TOST, accuracy within 50% ± {detection['equivalence']['margin']:.0%}): "
         + ("shown" if detection["equivalence"]["equivalent"] else "not shown")
         + f", p = {detection['equivalence']['p_value']:.3g}, power {detection['equivalence']['power']:.0%}",

@@ -68,7 +68,10 @@ def browse_page(manifest_path: str, categories: list[str], diagnoses: list[str],
     page = min(max(int(page), 1), pages)
     shown = rows.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     labels = fst_categories(shown)
-    gallery = [(_thumbnail(manifest.image_file(r["image_path"], r["image_root"]), THUMBNAIL_PX), _caption(r, labels[i])) for i, r in shown.iterrows()]
+    gallery = [
+        (_thumbnail(manifest.image_file(r["image_path"], r["image_root"]), THUMBNAIL_PX), _caption(r, labels[i]))
+        for i, r in shown.iterrows()
+    ]
     status = f"{len(rows)} of {len(manifest.table)} images match · page {page} of {pages}"
     return gallery, status, gr.update(value=page, maximum=pages), list(shown["image_id"])
 
@@ -159,7 +162,8 @@ def measure_manifest(manifest_path: str, progress=None, roots: list[Path] | None
         estimated = pd.DataFrame({"images": distribution["estimated_types"]}).T
         bars = count_heatmap(estimated, "Estimated skin types (Kinyanjui)", rows="", columns="estimated Fitzpatrick type")
         summary = (f"{len(table)} images measured ({statuses}). No annotated skin types to compare with: the distribution "
-                   "of measured ITA and of the types it gives is shown instead.\n\n" + format_distribution(distribution).replace("\n", "  \n"))
+                   "of measured ITA and of the types it gives is shown instead.\n\n"
+                   + format_distribution(distribution).replace("\n", "  \n"))
         return figure, bars, summary
     figure = ita_by_fst(table, KINYANJUI.thresholds, "Kinyanjui")
     report = agreement_report(table)
@@ -266,7 +270,7 @@ def build_data_tab(default_manifest: str, store: ReviewStore, roots: list[Path])
         return image_detail(path, image_ids, evt, roots)
 
     @admin
-    def on_measure(path: str, progress=gr.Progress(), username: str = ""):  # noqa: B008 (Gradio's idiom)
+    def on_measure(path: str, progress=gr.Progress(), username: str = ""):
         return measure_manifest(path, progress, roots)
 
     private = {"api_visibility": "private"}

@@ -13,7 +13,7 @@ from fairskin_core.fst import FST_TYPES, ROMAN
 from fairskin_core.generation.backends import DEFAULT_MODEL, FSTModelBackend
 from fairskin_core.generation.batch import PlannedImage, add_to_set, provenance_row
 from fairskin_core.generation.model_folder import INDEX_FILE, ModelFolderError, read_index
-from fairskin_core.generation.pipeline import SCHEDULERS
+from fairskin_core.generation.schedulers import SCHEDULERS
 from fairskin_core.workspace import workspace_dir
 from review_data.store import ReviewStore
 
@@ -51,16 +51,18 @@ def _caption(index: int, requested: int, seed: int, image: np.ndarray) -> str:
     return f"{head} · measured {ROMAN[analysis.fst]} (ITA {round(analysis.ita) + 0}°){miss}"
 
 
-def generate(model: str, fst_label: str, diagnosis: str, count: float, seed: float, steps: float, guidance: float, scheduler: str, progress=None):
+def generate(model: str, fst_label: str, diagnosis: str, count: float, seed: float, steps: float, guidance: float, scheduler: str,
+             progress=None):
     """Images for one request, captioned with their measured skin type; also what `keep` needs."""
     backend = _backend(model)
     fst = {v: k for k, v in ROMAN.items()}[fst_label]
     count, seed, steps = int(count), int(seed), int(steps)
     seeds = [seed + i for i in range(count)]
     images = backend.generate([fst] * count, [diagnosis] * count, seeds, steps=steps, guidance=guidance, scheduler=scheduler,
-                              progress=(lambda done, total: progress(done / total, desc=f"denoising step {done} of {total}")) if progress else None)
+                              progress=(lambda done, total: progress(done / total, desc=f"denoising step {done} of {total}"))
+                              if progress else None)
     rows = [provenance_row(PlannedImage(i, fst, diagnosis, s), backend, steps, guidance, scheduler) for i, s in enumerate(seeds)]
-    gallery = [(image, _caption(i, fst, s, image)) for i, (image, s) in enumerate(zip(images, seeds))]
+    gallery = [(image, _caption(i, fst, s, image)) for i, (image, s) in enumerate(zip(images, seeds, strict=True))]
     return gallery, {"images": list(images), "rows": rows}
 
 
@@ -72,7 +74,8 @@ def keep(set_name: str, selected: list[str], generated: dict) -> str:
     if not generated or not selected:
         return "**Not saved:** generate images and tick the ones to keep first."
     picked = [int(label.split()[0].lstrip("#")) - 1 for label in selected]
-    manifest = add_to_set(workspace_dir("synthetic") / name, [generated["images"][i] for i in picked], [generated["rows"][i] for i in picked])
+    manifest = add_to_set(workspace_dir("synthetic") / name, [generated["images"][i] for i in picked],
+                          [generated["rows"][i] for i in picked])
     return f"Added {len(picked)} image(s) to `{manifest}`."
 
 
@@ -96,7 +99,8 @@ def build_generate_tab(store: ReviewStore):
             run = gr.Button("Generate", variant="primary", elem_id="generate-run")
         with gr.Column(scale=3):
             message = gr.Markdown(elem_id="generate-message")
-            gallery = gr.Gallery(label="Generated (measured skin type under each image)", columns=4, format="png", buttons=[], elem_id="generate-gallery")
+            gallery = gr.Gallery(label="Generated (measured skin type under each image)", columns=4, format="png", buttons=[],
+                                 elem_id="generate-gallery")
             with gr.Row():
                 selected = gr.CheckboxGroup(label="Keep", elem_id="generate-keep", scale=3)
                 set_name = gr.Textbox(value="my-synthetic-set", label="Synthetic set", scale=2)
@@ -111,7 +115,7 @@ def build_generate_tab(store: ReviewStore):
         return gr.update(choices=names, value=names[0] if names else None), ""
 
     @admin
-    def on_generate(model_name, fst_label, diagnosis_name, n, first_seed, n_steps, weight, sampler, progress=gr.Progress(), user: str = ""):  # noqa: B008
+    def on_generate(model_name, fst_label, diagnosis_name, n, first_seed, n_steps, weight, sampler, progress=gr.Progress(), user: str = ""):
         try:
             images, state = generate(model_name, fst_label, diagnosis_name, n, first_seed, n_steps, weight, sampler, progress)
         except (ModelFolderError, ValueError) as exc:

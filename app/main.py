@@ -1,8 +1,8 @@
 """The fairskin web app. UI only: every handler calls into fairskin_core / review_data.
 
 Everyone signs in (Gradio's login, checked against the review database). Reviewers see only
-the Review tab; admins see Data, Studies and the Review dashboard. Tabs are shown by role, but
-what protects them is the role check inside every handler (`app/access.py`).
+the Review tab; admins see Data, Studies, Generate, Quality and the Review dashboard. Tabs are
+shown by role, but what protects them is the role check inside every handler (`app/access.py`).
 """
 
 from __future__ import annotations
@@ -106,7 +106,10 @@ def build_app(
         demo.load(
             on_load,
             path_box,
-            [account, tabs, review_tab, data_tab, studies_tab, generate_tab, quality_tab, dashboard_tab, study_picker, dashboard_picker, *opened, *study_outputs],
+            [
+                account, tabs, review_tab, data_tab, studies_tab, generate_tab, quality_tab, dashboard_tab,
+                study_picker, dashboard_picker, *opened, *study_outputs,
+            ],
             api_name="page_load",
             api_visibility="private",
         )

@@ -15,7 +15,7 @@ from PIL import Image
 from fairskin_core.manifest import ManifestError
 from fairskin_core.metrics.figures import report_figures
 from fairskin_core.metrics.inception import InceptionWeightsError
-from fairskin_core.metrics.report import build_report, summary_lines, write_report
+from fairskin_core.metrics.report import quality_report, summary_lines
 from review_data.store import ReviewStore
 
 from .access import only
@@ -49,16 +49,20 @@ def build_quality_tab(store: ReviewStore, real_default: str, synthetic_default: 
         for index in range(0, len(names), 2):
             with gr.Row():
                 plots += [gr.Plot(label=name.replace("_", " ")) for name in names[index : index + 2]]
-    pairs = gr.Gallery(label="Closest synthetic ↔ real training pairs", columns=4, format="png", allow_preview=True, buttons=[], elem_id="quality-pairs")
+    pairs = gr.Gallery(
+        label="Closest synthetic ↔ real training pairs", columns=4, format="png", allow_preview=True, buttons=[], elem_id="quality-pairs"
+    )
     files = gr.File(label="report.json, report.html and per-image CSVs", file_count="multiple", interactive=False, elem_id="quality-files")
 
     @admin
-    def on_run(real_path: str, synthetic_path: str, progress=gr.Progress(), user: str = ""):  # noqa: B008 (Gradio's idiom)
+    def on_run(real_path: str, synthetic_path: str, progress=gr.Progress(), user: str = ""):
         try:
-            report, tables = build_report(real_path.strip(), synthetic_path.strip(), progress=lambda f, what: progress(f, desc=what), allowed_roots=roots)
+            report, folder = quality_report(
+                real_path.strip(), synthetic_path.strip(), Path(os.environ["GRADIO_TEMP_DIR"]) / f"quality-{secrets.token_hex(16)}",
+                progress=lambda f, what: progress(f, desc=what), allowed_roots=roots,
+            )
         except (ManifestError, FileNotFoundError, ValueError, InceptionWeightsError) as exc:
             return [f"**No report.**\n\n```\n{exc}\n```", *[None] * len(plots), [], None]
-        folder = write_report(report, tables, Path(os.environ["GRADIO_TEMP_DIR"]) / f"quality-{secrets.token_hex(16)}")
         figures = report_figures(report)
         lines = summary_lines(report)
         warning = "" if report["complete"] else f"**⚠ {lines.pop(0)}** — listed in report.json.\n\n"

@@ -103,7 +103,8 @@ def build_review_tab(store: ReviewStore):
         realism = gr.Radio([str(i) for i in range(1, 8)], label=REALISM_LABEL, elem_id="answer-realism")
         with gr.Row():
             checklist = [
-                gr.Radio(list(ABCD_ANSWERS), label=question, elem_id=f"answer-{key.replace('_', '-')}") for key, question in ABCD_QUESTIONS.items()
+                gr.Radio(list(ABCD_ANSWERS), label=question, elem_id=f"answer-{key.replace('_', '-')}")
+                for key, question in ABCD_QUESTIONS.items()
             ]
         comment = gr.Textbox(label="Comment (optional)", max_length=2000, lines=2, elem_id="answer-comment")
         message = gr.Markdown(elem_id="review-message")
@@ -124,7 +125,9 @@ def build_review_tab(store: ReviewStore):
         item = item_at(store, study_name, username, position)
         pixels = served_file(item.file, image.GRADIO_CACHE)
         saved = item.answers or {}
-        values = [saved.get("call"), str(saved["realism"]) if saved else None, *[saved.get(k) for k in ABCD_QUESTIONS], saved.get("comment", "")]
+        values = [
+            saved.get("call"), str(saved["realism"]) if saved else None, *[saved.get(k) for k in ABCD_QUESTIONS], saved.get("comment", "")
+        ]
         new_state = {"study": study_name, "position": position, "shown_at": time.monotonic()}
         return [new_state, _progress_html(rated, total, position), gr.update(visible=True), pixels, *values, ""]
 
@@ -140,7 +143,7 @@ def build_review_tab(store: ReviewStore):
         if "study" not in current or current["position"] >= progress(store, current["study"], username)[1]:
             raise gr.Error("Nothing to save here: press Start / continue.", print_exception=False)
         item = item_at(store, current["study"], username, current["position"])
-        values = dict(zip(("call", "realism", *ABCD_QUESTIONS, "comment"), (call, realism, a, b, c, d, comment)))
+        values = dict(zip(("call", "realism", *ABCD_QUESTIONS, "comment"), (call, realism, a, b, c, d, comment), strict=True))
         try:
             save_rating(store, current["study"], username, item.image_id, values, time.monotonic() - current["shown_at"])
         except ReviewError as exc:

@@ -71,8 +71,8 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
     @admin
     def on_create(name_: str, real_: str, synthetic_: str, n: float, seed_: float, estimate_fst: bool, user: str):
         try:
-            study = create_study(store, workspace_studies_dir(), name_.strip(), real_.strip(), synthetic_.strip(), n_per_arm=int(n), seed=int(seed_),
-                                 estimate_fst=estimate_fst, allowed_roots=roots)
+            study = create_study(store, workspace_studies_dir(), name_.strip(), real_.strip(), synthetic_.strip(),
+                                 n_per_arm=int(n), seed=int(seed_), estimate_fst=estimate_fst, allowed_roots=roots)
         except REFUSALS as exc:
             return (gr.skip(),) * 3 + (f"**Study not created.**\n\n```\n{exc}\n```",)
         return (*refreshed(), f"Created study **{study.name}**: {2 * study.n_per_arm} images at {study.image_size} px, {study.design}.")
@@ -95,7 +95,9 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
         return [str(p) for p in export_study(store, study_name, folder)]
 
     private = {"api_visibility": "private"}
-    create.click(on_create, [name, real, synthetic, n_per_arm, seed, estimate], [*refresh_outputs, message], api_name="study_create", **private)
+    create.click(
+        on_create, [name, real, synthetic, n_per_arm, seed, estimate], [*refresh_outputs, message], api_name="study_create", **private
+    )
     enrol.click(on_enrol, [enrol_study, username, password], [*refresh_outputs, message], api_name="study_enrol", **private)
     export.click(on_export, export_choice, files, api_name="study_export", **private)
     return refreshed, refresh_outputs

@@ -45,7 +45,9 @@ def ours(real: Path, synthetic: Path, cache: Path) -> None:
     """One fairskin FID, as a process of its own; prints its FID and cache hits as JSON."""
     extractor, cache = load_inception(allow_download=False), FeatureCache(cache)
     results = [extract_features(images_of(folder), extractor, cache=cache) for folder in (real, synthetic)]
-    print(json.dumps({"fid": fid(results[0].features, results[1].features), "cached": sum(r.cached for r in results), "weights": extractor.id}))
+    print(json.dumps({
+        "fid": fid(results[0].features, results[1].features), "cached": sum(r.cached for r in results), "weights": extractor.id,
+    }))
 
 
 def timed(command: list[str]) -> tuple[float, str]:
@@ -88,7 +90,8 @@ def main() -> None:
     print(f"| python -m pytorch_fid (reference) | {total} | {reference:.1f} | {total / reference:.1f} | 1.0× | {reference_fid:.4f} |")
     for what, (seconds, result) in runs.items():
         computed = total - result["cached"]
-        print(f"| fairskin, {what} | {computed} | {seconds:.1f} | {total / seconds:.1f} | {reference / seconds:.2f}× | {result['fid']:.4f} |")
+        print(f"| fairskin, {what} | {computed} | {seconds:.1f} | {total / seconds:.1f} | "
+              f"{reference / seconds:.2f}× | {result['fid']:.4f} |")
 
 
 if __name__ == "__main__":

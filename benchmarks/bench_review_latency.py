@@ -29,7 +29,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.gradio_http import AppSession  # noqa: E402  (the same client the tests use)
+from tests.gradio_http import AppSession  # the same client the tests use
 
 ANSWERS = ["yes", "no", "unsure", "yes", ""]
 
@@ -86,7 +86,8 @@ def main() -> None:
                      "--synthetic", str(synthetic / "manifest.csv"), "--n-per-arm", str(args.ratings // 2))
             names = [f"bench{i:02d}" for i in range(args.reviewers + 1)]
             for name in names:
-                fairskin(home, "study", "add-reviewer", "--name", "bench", "--username", name, "--password-stdin", stdin=f"password-{name}\n")
+                fairskin(home, "study", "add-reviewer", "--name", "bench", "--username", name, "--password-stdin",
+                         stdin=f"password-{name}\n")
 
             alone = rate(url, names[-1], min(args.ratings, 50), None)
             probe = AppSession(url, names[-1], f"password-{names[-1]}")

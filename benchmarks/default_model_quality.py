@@ -87,7 +87,9 @@ def main() -> None:
         tmp = Path(tmp)
         plan = plan_images(n, dict.fromkeys(FST_TYPES, 1.0), dict.fromkeys(backend.diagnoses, 1.0), args.seed)
         start = time.perf_counter()
-        generated = generate_set(backend, plan, tmp / "generated", steps=args.steps, guidance=args.guidance, scheduler=args.scheduler, batch_size=32)
+        generated = generate_set(
+            backend, plan, tmp / "generated", steps=args.steps, guidance=args.guidance, scheduler=args.scheduler, batch_size=32
+        )
         seconds = time.perf_counter() - start
 
         measured = analyse_manifest(read_manifest(generated))
@@ -132,14 +134,21 @@ def main() -> None:
 
     by_type = quality["fst_within_one_by_type"]
     rows = [
-        f"| ITA-derived FST within ±1 of the requested | {pct(quality['fst_within_one'])} (exact {pct(quality['fst_exact'])}, {quality['fst_measured']} of {n} measurable) | ≥ 90% |",
-        *(f"| … requested type {ROMAN[t]} | {pct(by_type[ROMAN[t]])} | {'≥ 85%' if t >= 5 else ''} |" for t in FST_TYPES if ROMAN[t] in by_type),
-        f"| diagnosis recognised by a phantom-trained classifier | {recognised:.1%} (classifier on held-out phantoms: {ceiling:.1%}) | ≥ 70% |",
+        f"| ITA-derived FST within ±1 of the requested | {pct(quality['fst_within_one'])} "
+        f"(exact {pct(quality['fst_exact'])}, {quality['fst_measured']} of {n} measurable) | ≥ 90% |",
+        *(
+            f"| … requested type {ROMAN[t]} | {pct(by_type[ROMAN[t]])} | {'≥ 85%' if t >= 5 else ''} |"
+            for t in FST_TYPES if ROMAN[t] in by_type
+        ),
+        f"| diagnosis recognised by a phantom-trained classifier | {recognised:.1%} "
+        f"(classifier on held-out phantoms: {ceiling:.1%}) | ≥ 70% |",
         *(f"| … {d} | {a:.1%}{misses(quality['diagnosis_misses_taken_for'][d])} | |" for d, a in per_diagnosis.items()),
-        f"| FID vs {n} held-out phantoms | {quality['fid_vs_heldout_phantoms']:.1f} (floor, phantoms vs phantoms: {quality['fid_floor_phantom_vs_phantom']:.1f}) | |",
+        f"| FID vs {n} held-out phantoms | {quality['fid_vs_heldout_phantoms']:.1f} "
+        f"(floor, phantoms vs phantoms: {quality['fid_floor_phantom_vs_phantom']:.1f}) | |",
         f"| KID vs held-out phantoms | {quality['kid_vs_heldout_phantoms']['mean']:.4f} ± {quality['kid_vs_heldout_phantoms']['std']:.4f} "
         f"(floor {quality['kid_floor_phantom_vs_phantom']['mean']:.4f} ± {quality['kid_floor_phantom_vs_phantom']['std']:.4f}) | |",
-        f"| generation speed ({args.scheduler}, {args.steps} steps, guidance {args.guidance}, batches of 32) | {quality['generation_images_per_second']:.2f} images/s | |",
+        f"| generation speed ({args.scheduler}, {args.steps} steps, guidance {args.guidance}, batches of 32) "
+        f"| {quality['generation_images_per_second']:.2f} images/s | |",
     ]
     quality["markdown"] = "\n".join([
         f"Measured {quality['measured']} by `python benchmarks/default_model_quality.py` on {n} generated images "

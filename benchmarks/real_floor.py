@@ -97,15 +97,24 @@ def main() -> None:
             rows.append((f"ISIC 2017 half A vs half B ({size} px)", compare(a, b, features, lpips, rng)))
         real_64 = sorted((tmp / "isic-64-0").glob("*.png"))
         backend = FSTModelBackend()
-        plan = plan_images(args.generated, dict.fromkeys(FST_TYPES, 1.0), dict.fromkeys(("melanoma", "nevus", "seborrheic_keratosis"), 1.0), args.seed)
+        plan = plan_images(
+            args.generated, dict.fromkeys(FST_TYPES, 1.0), dict.fromkeys(("melanoma", "nevus", "seborrheic_keratosis"), 1.0), args.seed
+        )
         generated = read_manifest(generate_set(backend, plan, tmp / "generated", steps=25, guidance=3.0, scheduler="ddim")).image_files()
-        rows.append(("default model (melanoma, nevus, SK; all types) vs ISIC half A (64 px)", compare(real_64, generated, features, lpips, rng)))
-        phantom_sets = [read_manifest(write_phantom_dataset(tmp / f"phantoms-{s}", n=args.generated, preset="balanced", size=64, seed=100 + s)).image_files()
-                        for s in (0, 1)]
+        rows.append((
+            "default model (melanoma, nevus, SK; all types) vs ISIC half A (64 px)", compare(real_64, generated, features, lpips, rng)
+        ))
+        phantom_sets = [
+            read_manifest(write_phantom_dataset(tmp / f"phantoms-{s}", n=args.generated, preset="balanced", size=64, seed=100 + s))
+            .image_files()
+            for s in (0, 1)
+        ]
         rows.append(("phantoms vs ISIC half A (64 px)", compare(real_64, phantom_sets[0], features, lpips, rng)))
         rows.append(("phantoms vs phantoms (64 px)", compare(phantom_sets[1], phantom_sets[0], features, lpips, rng)))
-    print(f"Measured on {platform.machine()} / {platform.processor() or 'CPU'}, {os.cpu_count()} cores, in {time.perf_counter() - started:.0f} s.\n")
-    print("| comparison | images | FID | KID (± std) | LPIPS, cross pairs | LPIPS within the second set |\n| --- | --- | --- | --- | --- | --- |")
+    print(f"Measured on {platform.machine()} / {platform.processor() or 'CPU'}, {os.cpu_count()} cores, "
+          f"in {time.perf_counter() - started:.0f} s.\n")
+    print("| comparison | images | FID | KID (± std) | LPIPS, cross pairs | LPIPS within the second set |\n"
+          "| --- | --- | --- | --- | --- | --- |")
     for name, r in rows:
         print(f"| {name} | {r['n'][0]} : {r['n'][1]} | {r['fid']:.1f} | {r['kid'].mean:.4f} ± {r['kid'].std:.4f} | "
               f"{r['lpips_cross']:.3f} | {r['lpips_within']:.3f} |")

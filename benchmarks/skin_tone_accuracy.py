@@ -20,9 +20,10 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from fairskin_core.analysis.agreement import agreement_report
-from fairskin_core.analysis.fst_mapping import GROH, KINYANJUI, calibrate
+from fairskin_core.analysis.fst_mapping import GROH, KINYANJUI
 from fairskin_core.analysis.pipeline import analyse_image, analyse_manifest, with_mappings
 from fairskin_core.analysis.segmentation import segment_lesion
+from fairskin_core.analysis.skin_tone import fit_mapping
 from fairskin_core.images import read_mask, read_rgb
 from fairskin_core.manifest import read_manifest
 from fairskin_core.phantoms.dataset import write_phantom_dataset
@@ -33,8 +34,7 @@ REAL = Path(os.environ.get("FAIRSKIN_REAL_SAMPLES") or Path(__file__).resolve().
 def phantom_table(n: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         calibration = analyse_manifest(read_manifest(write_phantom_dataset(Path(tmp) / "cal", n=n, size=256, seed=31)))
-        usable = calibration[calibration["status"] == "ok"]
-        calibrated = calibrate(usable["ita"].to_numpy(), usable["fst"].astype(int).to_numpy())
+        calibrated, _ = fit_mapping(calibration)
         evaluation = read_manifest(write_phantom_dataset(Path(tmp) / "eval", n=n, size=256, seed=32))
         print(f"Calibrated thresholds (lower bounds of I–V): {', '.join(f'{t:.1f}°' for t in calibrated.thresholds)}\n")
         header = "| lesion mask | mapping | exact | within one | κ (linear) | lowest per-type exact | lowest per-type within one |"

@@ -7,8 +7,6 @@ skin-tone analysis maps measured ITA back with the same table.
 
 from __future__ import annotations
 
-import math
-
 FST_TYPES = (1, 2, 3, 4, 5, 6)
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "VI"}
 
@@ -34,18 +32,3 @@ KINYANJUI_ITA_RANGES: dict[int, tuple[float, float]] = {
 def fst_group(fst: int) -> str:
     """The I-II / III-IV / V-VI group of a skin type."""
     return _GROUP_OF[fst]
-
-
-def fst_label(fst: int) -> str:
-    """Roman numeral of a skin type, as clinicians write it."""
-    return ROMAN[fst]
-
-
-def fst_from_ita_kinyanjui(ita_degrees: float) -> int:
-    """Skin type for an ITA value by the Kinyanjui thresholds."""
-    if math.isnan(ita_degrees):
-        raise ValueError("ITA is NaN: no skin type can be assigned")
-    for fst in (1, 2, 3, 4, 5):
-        if ita_degrees > KINYANJUI_ITA_RANGES[fst][0]:
-            return fst
-    return 6

@@ -67,7 +67,9 @@ REQUIRED_PROVENANCE = {
     "phantom": ("model_id", "model_hash", "seed"),
 }
 CHECK_LEVELS = ("none", "exists", "header", "decode")
-_TYPED_COLUMNS = {"malignant": "boolean", "fst": "Int64", "seed": "Int64", "steps": "Int64", "guidance": "Float64", "pixel_size_mm": "Float64"}
+_TYPED_COLUMNS = {
+    "malignant": "boolean", "fst": "Int64", "seed": "Int64", "steps": "Int64", "guidance": "Float64", "pixel_size_mm": "Float64",
+}
 
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
@@ -124,7 +126,7 @@ class Manifest:
 
     def image_files(self) -> list[Path]:
         """Every row's image file, in table order."""
-        return [self.image_file(p, r) for p, r in zip(self.table["image_path"], self.table["image_root"])]
+        return [self.image_file(p, r) for p, r in zip(self.table["image_path"], self.table["image_root"], strict=True)]
 
     def relocated_table(self, folder: str | Path) -> pd.DataFrame:
         """The table, with image roots that lead to the same files from a manifest written into ``folder``."""
@@ -300,7 +302,7 @@ def validate_rows(
     parsed, issues = [], []
     first_seen: dict[str, str] = {}
     roots = ImageRoots(root, follow_links=check_files != "none", allowed=allowed_roots)
-    for row, location in zip(rows, locations):
+    for row, location in zip(rows, locations, strict=True):
         values, row_issues = _validate_row(row, location, roots, check_files, max_pixels)
         image_id = values["image_id"]
         if image_id and image_id in first_seen:
@@ -331,7 +333,9 @@ def _header_issues(columns: list[str], source: str) -> list[ManifestIssue]:
     issues = []
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
-        issues.append(ManifestIssue("header", ", ".join(missing), f"required column(s) missing; a manifest needs {', '.join(REQUIRED_COLUMNS)}"))
+        issues.append(
+            ManifestIssue("header", ", ".join(missing), f"required column(s) missing; a manifest needs {', '.join(REQUIRED_COLUMNS)}")
+        )
     duplicated = sorted({c for c in columns if columns.count(c) > 1})
     if duplicated:
         issues.append(ManifestIssue("header", ", ".join(duplicated), "column name(s) appear more than once"))
@@ -356,7 +360,7 @@ def _read_csv_rows(path: Path) -> tuple[list[str], list[dict[str, str]], list[st
             if len(values) != len(header):
                 issues.append(ManifestIssue(location, "-", f"has {len(values)} cells but the header has {len(header)} columns"))
                 continue
-            rows.append({k: v.strip() for k, v in zip(header, values)})
+            rows.append({k: v.strip() for k, v in zip(header, values, strict=True)})
             locations.append(location)
     if issues:
         raise ManifestError(str(path), issues)
@@ -369,7 +373,7 @@ def _read_parquet_rows(path: Path) -> tuple[list[str], list[dict[str, str]], lis
     header_issues = _header_issues(header, str(path))
     if header_issues:
         raise ManifestError(str(path), header_issues)
-    rows = [{k: _to_text(v) for k, v in zip(header, values)} for values in frame.itertuples(index=False, name=None)]
+    rows = [{k: _to_text(v) for k, v in zip(header, values, strict=True)} for values in frame.itertuples(index=False, name=None)]
     return header, rows, [f"row {i}" for i in range(1, len(rows) + 1)]
 
 

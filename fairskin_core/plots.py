@@ -60,11 +60,12 @@ def ita_histogram(distribution: dict, thresholds: tuple[float, ...], mapping: st
     if histogram:
         edges, counts = histogram["edges"], histogram["counts"]
         figure.add_trace(go.Bar(
-            x=[(a + b) / 2 for a, b in zip(edges[:-1], edges[1:])], y=counts, width=[b - a for a, b in zip(edges[:-1], edges[1:])],
+            x=[(a + b) / 2 for a, b in zip(edges[:-1], edges[1:], strict=True)], y=counts,
+            width=[b - a for a, b in zip(edges[:-1], edges[1:], strict=True)],
             marker_color="#8c6d52", hovertemplate="ITA %{x:.1f}°: %{y} images<extra></extra>", showlegend=False,
         ))
     bounds = [90.0, *thresholds, -90.0]  # I above the first threshold, VI below the last
-    for fst, (upper, lower) in zip(ROMAN.values(), zip(bounds[:-1], bounds[1:])):
+    for fst, (upper, lower) in zip(ROMAN.values(), zip(bounds[:-1], bounds[1:], strict=True), strict=True):
         figure.add_annotation(x=(max(lower, -30.0) + min(upper, 90.0)) / 2, y=1.02, yref="paper", text=fst, showarrow=False)
     for threshold in thresholds:
         figure.add_vline(x=threshold, line_dash="dot", line_color="grey")

@@ -1,11 +1,53 @@
-"""SQLite helpers shared by the stores (the review database, the feature cache)."""
+"""SQLite for the stores (the review database, the feature cache): one rule for every connection.
+
+`connect` opens a connection the same way for both: autocommit (transactions are explicit, see
+`immediate_transaction`), a busy timeout so a second writer waits for the lock instead of failing,
+WAL so readers never block the writer, synchronous FULL so a committed write survives a power cut
+(a saved rating, not only a crash), foreign keys enforced, and rows readable by name or position.
+
+sqlite3 connections must not cross threads (it refuses, and Gradio runs handlers on worker
+threads): the review store keeps one per thread, the feature cache opens one per use.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import sqlite3
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from sqlite_utils import Database
+
+BUSY_TIMEOUT_MS = 60_000
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Put the file in WAL mode, which it keeps. Of two connections doing so at the same moment, the
+    second gets "database is locked" at once, without the busy timeout: it retries until then."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def connect(path: str | Path) -> Database:
+    """A connection to the database file ``path`` for this thread, by the rules in the module docstring."""
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    try:
+        _use_wal(conn)
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+    except BaseException:
+        conn.close()
+        raise
+    conn.row_factory = sqlite3.Row
+    return Database(conn)
 
 
 @contextlib.contextmanager

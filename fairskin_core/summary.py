@@ -21,7 +21,7 @@ def fst_category(fst, group: str) -> str:
 
 def fst_categories(table: pd.DataFrame) -> pd.Series:
     """Each row's skin-type category (most real dermoscopy: all "unknown")."""
-    categories = [fst_category(fst, group) for fst, group in zip(table["fst"], table["fst_group"])]
+    categories = [fst_category(fst, group) for fst, group in zip(table["fst"], table["fst_group"], strict=True)]
     return pd.Series(categories, index=table.index, dtype=object, name="fst").astype(str)
 
 

@@ -2,7 +2,8 @@
 
 `export_study` writes three CSV files — ``ratings.csv`` (one row per rating, every field),
 ``reviewer_summary.csv`` and ``study_summary.csv`` (its first row says how the arms were
-matched) — each atomically.
+matched) — each atomically. `study_summary` flattens `study_report`'s dictionary into the rows of
+``study_summary.csv``.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ import pandas as pd
 
 from fairskin_core.atomic import atomic_file
 
-from .answers import ABCD_QUESTIONS
-from .stats import reviewer_summary, study_report, study_summary
+from .answers import ABCD_ANSWERS, ABCD_QUESTIONS
+from .stats import GROUP_KINDS, reviewer_summary, study_report
 from .store import ReviewStore
 from .study import get_study
 
 RATING_COLUMNS = ["call", "realism", *ABCD_QUESTIONS, "comment", "seconds", "revision", "created_at", "updated_at"]
+SUMMARY_COLUMNS = (
+    "group_kind", "group", "metric", "estimate", "ci_low", "ci_high", "ci_method", "n", "p_value", "note",
+)
 
 
 def ratings_table(store: ReviewStore, study_name: str) -> pd.DataFrame:
@@ -34,7 +38,9 @@ def ratings_table(store: ReviewStore, study_name: str) -> pd.DataFrame:
         " WHERE r.study_id = ? ORDER BY a.username, g.position",
         [study.id],
     ).fetchall()
-    columns = ["reviewer", "position", "image", "source", "source_image_id", "manifest_row", "fst", "fst_group", "diagnosis", *RATING_COLUMNS]
+    columns = [
+        "reviewer", "position", "image", "source", "source_image_id", "manifest_row", "fst", "fst_group", "diagnosis", *RATING_COLUMNS,
+    ]
     table = pd.DataFrame([tuple(row) for row in rows], columns=columns)
     table.insert(0, "study", study.name)
     table["dataset"] = [json.loads(m).get("dataset", "") for m in table.pop("manifest_row")]
@@ -59,3 +65,82 @@ def export_study(store: ReviewStore, study_name: str, out_dir: str | Path) -> li
             table.to_csv(handle, index=False)
         written.append(out_dir / name)
     return written
+
+
+def study_summary(report: dict) -> pd.DataFrame:
+    """The report flattened to one row per (group kind, group, metric): the rows of study_summary.csv."""
+    rows = []
+    groups = [("all", report["overall"])] + [(by, group) for by in GROUP_KINDS for group in report[f"by_{by}"]]
+    for kind, group in groups:
+        rows += _detection_rows(kind, group["group"], group["detection"])
+        rows += _realism_rows(kind, group["group"], group["realism"])
+    for name, block in report["agreement"].items():
+        rows.append(
+            _row("agreement", name, block["statistic"], block, ci_method=block.get("ci_method"), n=block["n_ratings"])
+        )
+    for item in report["abcd"]:
+        for arm, answers in item["arms"].items():
+            for answer in ABCD_ANSWERS:
+                share = {"estimate": answers["shares"][answer]}
+                rows.append(_row("abcd", item["item"], f"share_{answer}_{arm}", share, n=answers["n"]))
+        test = item["test"]
+        rows.append(_row("abcd", item["item"], "real_vs_synthetic_test", {"note": test["note"]},
+                         ci_method=test["method"], p_value=test["p_value"]))
+    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+
+
+def _detection_rows(kind: str, group: str, detection: dict) -> list[dict]:
+    clustered, equivalence, n = detection["cluster_bootstrap"], detection["equivalence"], detection["n_ratings"]
+    p_values = {
+        "accuracy": detection["binomial_test"]["p_value"],
+        "synthetic_judged_real": detection["synthetic_judged_real"]["p_value_above_target"],
+    }
+    rows = []
+    for name in ("accuracy", "sensitivity", "specificity", "synthetic_judged_real"):
+        wilson = detection[name]
+        rows.append(_row(kind, group, name, wilson, ci_method="wilson", p_value=p_values.get(name)))
+        rows.append(_row(kind, group, f"{name}_cluster", clustered[name], ci_method="image bootstrap", n=wilson["n"]))
+    return rows + [
+        _row(kind, group, "accuracy_cluster_reviewers_random", clustered["accuracy_reviewers_random"],
+             ci_method="image and reviewer (pigeonhole) bootstrap", n=n),
+        _row(kind, group, "design_effect", {"estimate": clustered["design_effect"]}, n=n),
+        _row(kind, group, "tost_equivalent",
+             {"estimate": _flag(equivalence["equivalent"]), "note": equivalence["note"]},
+             ci_method="exact binomial TOST", n=n, p_value=equivalence["p_value"]),
+        _row(kind, group, "tost_equivalent_cluster",
+             {**clustered["equivalence"], "estimate": _flag(clustered["equivalence"]["equivalent"])},
+             ci_method=f"image bootstrap {clustered['equivalence']['level']:.0%} interval", n=n),
+        _row(kind, group, "tost_power", {"estimate": equivalence["power"]}, n=n),
+        _row(kind, group, "tost_ratings_needed", {"estimate": equivalence["ratings_needed"]}),
+    ]
+
+
+def _realism_rows(kind: str, group: str, realism: dict) -> list[dict]:
+    rows = []
+    for arm, block in realism["arms"].items():
+        for statistic in ("mean", "median"):
+            rows.append(_row(kind, group, f"realism_{statistic}_{arm}", block[statistic],
+                             ci_method="image bootstrap", n=block["n"]))
+    rows.append(_row(kind, group, "realism_auc", realism["auc"], ci_method="image bootstrap",
+                     n=realism["n_ratings"], p_value=realism["mann_whitney"]["p_value"]))
+    return rows
+
+
+def _row(kind: str, group: str, metric: str, block: dict, *, ci_method=None, n=None, p_value=None) -> dict:
+    return {
+        "group_kind": kind,
+        "group": group,
+        "metric": metric,
+        "estimate": block.get("estimate"),
+        "ci_low": block.get("ci_low"),
+        "ci_high": block.get("ci_high"),
+        "ci_method": ci_method,
+        "n": block.get("n", n),
+        "p_value": p_value,
+        "note": block.get("note"),
+    }
+
+
+def _flag(value: bool | None) -> float | None:
+    """A yes / no result as 1 / 0 for a numeric CSV column (None stays None)."""
+    return None if value is None else float(value)

@@ -11,7 +11,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .stats import ABCD_ANSWERS, ARMS, REALISM_LEVELS, TARGET_SYNTHETIC_JUDGED_REAL
+from .answers import ABCD_ANSWERS
+from .stats import ARMS, REALISM_LEVELS, TARGET_SYNTHETIC_JUDGED_REAL
 
 DETECTION_RATES = {
     "accuracy": "accuracy",

@@ -124,6 +124,7 @@ _M001 = [
 @migrations()
 def m002_study_matching(db: Database) -> None:
     """How each study's arms were matched: real dermoscopy often has no skin types (diagnosis alone)."""
-    db.execute("ALTER TABLE studies ADD COLUMN matched_on TEXT NOT NULL DEFAULT 'fst' CHECK (matched_on IN ('fst', 'fst_group', 'diagnosis'))")
+    db.execute("ALTER TABLE studies ADD COLUMN matched_on TEXT NOT NULL DEFAULT 'fst' "
+               "CHECK (matched_on IN ('fst', 'fst_group', 'diagnosis'))")
     db.execute("ALTER TABLE studies ADD COLUMN matching_note TEXT NOT NULL DEFAULT ''")
     db.execute("ALTER TABLE studies ADD COLUMN fst_estimated INTEGER NOT NULL DEFAULT 0 CHECK (fst_estimated IN (0, 1))")

@@ -1,17 +1,16 @@
 """The review database: one SQLite file, one connection per thread, migrations applied once.
 
 Gradio runs handlers on worker threads and sqlite3 connections must not cross threads, so each
-thread opens its own. Every connection turns foreign keys on and waits (busy_timeout) instead of
-failing when another writer holds the lock; the file is in WAL mode so readers never block the
-writer. Writes go through `ReviewStore.write()`, which takes the write lock up front
-(BEGIN IMMEDIATE) — a transaction that reads first and upgrades later could fail with
-"database is locked" under concurrency, and no such error may reach a reviewer.
+thread opens its own, by the rules of `fairskin_core.sqlite.connect` (foreign keys on, a busy
+timeout instead of failing when another writer holds the lock, WAL so readers never block the
+writer, every commit synced to disk). Writes go through `ReviewStore.write()`, which takes the
+write lock up front (BEGIN IMMEDIATE) — a transaction that reads first and upgrades later could
+fail with "database is locked" under concurrency, and no such error may reach a reviewer.
 """
 
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,12 +18,10 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from fairskin_core.sqlite import immediate_transaction
+from fairskin_core.sqlite import connect, immediate_transaction
 from fairskin_core.workspace import workspace_dir, workspace_root
 
 from .schema import migrations
-
-BUSY_TIMEOUT_MS = 30_000
 
 
 def utc_now() -> str:
@@ -42,21 +39,12 @@ class ReviewStore:
         with self.write() as db:  # the write lock keeps two processes from migrating at once
             migrations.apply(db)
 
-    def _connect(self) -> Database:
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")  # a saved rating survives a power cut, not only a crash
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.row_factory = sqlite3.Row
-        return Database(conn)
-
     @property
     def db(self) -> Database:
         """This thread's connection (autocommit outside `write()`)."""
         db = getattr(self._local, "db", None)
         if db is None:
-            db = self._local.db = self._connect()
+            db = self._local.db = connect(self.path)
         return db
 
     @contextlib.contextmanager

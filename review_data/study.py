@@ -114,12 +114,19 @@ def create_study(
         raise StudyError(f"a study named {name!r} already exists; choose another --name")
     folder = Path(studies_dir) / name
     if folder.exists():
-        raise StudyError(f"{folder} exists but no study of that name is registered (left by an interrupted run?); remove it or choose another --name")
-    real, synthetic = (_load_arm(Path(m), arm, allowed_roots, estimate_fst) for m, arm in ((real_manifest, "real"), (synthetic_manifest, "synthetic")))
+        raise StudyError(f"{folder} exists but no study of that name is registered (left by an interrupted run?); "
+                         "remove it or choose another --name")
+    real, synthetic = (
+        _load_arm(Path(m), arm, allowed_roots, estimate_fst) for m, arm in ((real_manifest, "real"), (synthetic_manifest, "synthetic"))
+    )
     matching = choose_matching(real.table, synthetic.table)
     real_rows, synthetic_rows = matched_sample(real.table, synthetic.table, n_per_arm, seed, on=matching.on)
     arms = [("real", real, real_rows), ("synthetic", synthetic, synthetic_rows)]
-    sources = [manifest.image_file(path, root) for _, manifest, rows in arms for path, root in zip(rows["image_path"], rows["image_root"])]
+    sources = [
+        manifest.image_file(path, root)
+        for _, manifest, rows in arms
+        for path, root in zip(rows["image_path"], rows["image_root"], strict=True)
+    ]
     size = study_image_size(sources, image_size)
 
     images = []

@@ -17,6 +17,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# pytest-xdist runs one worker per core: each worker (and the servers it starts) gets its share of
+# the cores for torch's threads, set before torch is imported, instead of every worker taking all.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _WORKERS)))
 # The whole test session gets a workspace of its own: never the developer's ~/.fairskin.
 os.environ["FAIRSKIN_HOME"] = tempfile.mkdtemp(prefix="fairskin-tests-")
 # Small real datasets beside the checkout (never copied into the repository).
@@ -57,7 +62,9 @@ def browser():
         pytest.skip("Debian's chromium is not installed (./bootstrap.sh test installs it when run as root)")
     playwright_api = pytest.importorskip("playwright.sync_api")
     with playwright_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"), args=CHROMIUM_ARGS)
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"), args=CHROMIUM_ARGS
+        )
         yield instance
         instance.close()
 

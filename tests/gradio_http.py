@@ -40,13 +40,18 @@ class AppSession:
         """Run one event with the given input values (None for gr.State inputs); return its outputs."""
         joined = self.http.post(
             f"{self.base}/gradio_api/queue/join",
-            json={"data": list(data), "event_data": event_data, "fn_index": self.events[api_name], "trigger_id": None, "session_hash": self.session_hash},
+            json={
+                "data": list(data), "event_data": event_data, "fn_index": self.events[api_name], "trigger_id": None,
+                "session_hash": self.session_hash,
+            },
             timeout=self.timeout,
         )
         if joined.status_code != 200:
             raise CallError(f"{api_name}: join refused with {joined.status_code}: {joined.text[:200]}")
         event_id = joined.json()["event_id"]
-        with self.http.get(f"{self.base}/gradio_api/queue/data", params={"session_hash": self.session_hash}, stream=True, timeout=self.timeout) as stream:
+        with self.http.get(
+            f"{self.base}/gradio_api/queue/data", params={"session_hash": self.session_hash}, stream=True, timeout=self.timeout
+        ) as stream:
             for line in stream.iter_lines(decode_unicode=True):
                 if not line or not line.startswith("data:"):
                     continue

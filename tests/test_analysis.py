@@ -42,6 +42,7 @@ def measured(phantom_set):
     return analyse_manifest(read_manifest(phantom_set))
 
 
+@pytest.mark.slow
 def test_fst_from_ita_on_phantoms_of_every_type(measured):
     assert (measured["status"] == "ok").all()
     for fst in range(1, 7):
@@ -59,7 +60,9 @@ def test_measured_ita_matches_the_rendered_skin(measured, phantom_set):
 
 def test_abcd_features_follow_the_ground_truth(measured, phantom_set):
     truth = pd.read_csv(phantom_set)
-    for feature, true in (("asymmetry", "gt_asymmetry"), ("border_compactness", "gt_border_compactness"), ("diameter_px", "gt_diameter_px")):
+    for feature, true in (
+        ("asymmetry", "gt_asymmetry"), ("border_compactness", "gt_border_compactness"), ("diameter_px", "gt_diameter_px"),
+    ):
         assert spearmanr(measured[feature], truth[true]).statistic >= 0.8, feature
     assert (measured["diameter_mm"] - truth["gt_diameter_mm"]).abs().median() < 0.3  # the manifest's scale is used
     off = (measured["n_colours"] - truth["gt_n_colors"]).abs()
@@ -177,15 +180,24 @@ def test_agreement_report_against_sklearn():
 
 def test_ita_command_writes_the_table_and_the_report(phantom_set, tmp_path):
     env = {**os.environ, "FAIRSKIN_HOME": str(tmp_path), "PYTHONPATH": str(REPO)}
-    run = lambda *args: subprocess.run([sys.executable, "-m", "app.cli", "ita", *map(str, args)], env=env, capture_output=True, text=True, timeout=600)  # noqa: E731
+
+    def run(*args):
+        command = [sys.executable, "-m", "app.cli", "ita", *map(str, args)]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+
     calibrated = run("calibrate", phantom_set, "--split", "train", "--out", tmp_path / "mine.json")
     assert calibrated.returncode == 0, calibrated.stderr
     thresholds = json.loads((tmp_path / "mine.json").read_text())["thresholds"]
     assert np.allclose(thresholds, KINYANJUI.thresholds, atol=4.0)
-    result = run(phantom_set, "--split", "test", "--mapping", "kinyanjui", "groh", tmp_path / "mine.json", "--out", tmp_path / "out.csv", "--report")
+    result = run(
+        phantom_set, "--split", "test", "--mapping", "kinyanjui", "groh", tmp_path / "mine.json", "--out", tmp_path / "out.csv", "--report"
+    )
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(tmp_path / "out.csv")
-    for column in ("image_id", "fst", "status", "ita", "fst_estimate", "fst_confidence", "skin_fraction", "asymmetry", "colours", "fst_groh", "fst_mine"):
+    for column in (
+        "image_id", "fst", "status", "ita", "fst_estimate", "fst_confidence", "skin_fraction", "asymmetry", "colours",
+        "fst_groh", "fst_mine",
+    ):
         assert column in table.columns
     report = json.loads((tmp_path / "out.report.json").read_text())
     assert set(report) == {"kinyanjui", "groh", "mine"} and report["kinyanjui"]["exact"] >= 0.8

@@ -29,7 +29,8 @@ def test_open_manifest_counts_and_gallery(small_set):
     assert message == ""
     assert sum(sum(row) for row in heatmap.data[0].z) == 30
     assert heatmap.data[0].zmin == 0 and heatmap.data[0].zmax == max(max(row) for row in heatmap.data[0].z)
-    assert fst_update["value"] == [c for c in ("I", "II", "III", "IV", "V", "VI") if c in set(table["fst"].map({1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "VI"}))]
+    present = set(table["fst"].map({1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "VI"}))
+    assert fst_update["value"] == [c for c in ("I", "II", "III", "IV", "V", "VI") if c in present]
     assert len(gallery) == len(ids) == 30 and status.startswith("30 of 30 images")
     first_image, first_caption = gallery[0]
     assert first_image.shape[2] == 3 and first_caption.split(" · ")[0] in fst_update["value"]
@@ -55,6 +56,7 @@ def test_bad_manifest_is_reported_in_the_ui(small_set):
     assert all(isinstance(k, type(gr.skip())) for k in kept)  # the open manifest stays as it was
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_data_tab_in_a_browser_on_the_embedded_defaults(browser, small_set, started_home, tmp_path):
     expect = pytest.importorskip("playwright.sync_api").expect
@@ -107,7 +109,7 @@ def test_selected_image_shows_its_mask_outline_and_metadata(small_set):
     picture, skin_view, measured, fields = image_detail(str(small_set), ids, gr.SelectData(None, {"index": 3, "value": None}))
     assert f"annotated: **{['I', 'II', 'III', 'IV', 'V', 'VI'][int(table.loc[3, 'fst']) - 1]} (annotated)**" in measured
     assert "ABCD" in measured and skin_view.shape == picture.shape
-    row = dict(zip(fields["field"], fields["value"]))
+    row = dict(zip(fields["field"], fields["value"], strict=True))
     assert row["image_id"] == ids[3] and row["diagnosis"] == table.loc[3, "diagnosis"]
     mask = read_mask(small_set.parent / table.loc[3, "mask_path"])
     scale = picture.shape[0] // mask.shape[0]  # shown enlarged, pixel for pixel
@@ -125,11 +127,15 @@ def test_measuring_a_manifest_gives_agreement_and_figures(small_set):
     assert measure_manifest(str(small_set))[2] == summary  # measured once, then cached
 
 
+@pytest.mark.slow
 def test_building_the_app_writes_nothing_into_the_source_tree(small_set, tmp_path):
     """Gradio writes .pyi stubs beside any Component subclass, for one; the app must not trigger that."""
     before = source_tree_files()
     env = {**os.environ, "FAIRSKIN_HOME": str(tmp_path), "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
-    code = "import sys; from app.main import build_app; from review_data.store import workspace_store; build_app(workspace_store(), sys.argv[1])"
-    result = subprocess.run([sys.executable, "-c", code, str(small_set)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    code = ("import sys; from app.main import build_app; from review_data.store import workspace_store; "
+            "build_app(workspace_store(), sys.argv[1])")
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(small_set)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr
     assert source_tree_files() == before

@@ -312,7 +312,9 @@ def test_failing_final_rename_keeps_the_previous_output(writer, tmp_path, templa
 
 
 NO_SWAP_FAULTS = {  # on a file system without RENAME_EXCHANGE: which rename fails, and what the error says
-    "final rename: the previous folder is moved back": (lambda src, dst, path: dst == path and src.name.endswith(".partial"), errno.EIO, "put back unchanged"),
+    "final rename: the previous folder is moved back": (
+        lambda src, dst, path: dst == path and src.name.endswith(".partial"), errno.EIO, "put back unchanged"
+    ),
     "move aside: nothing changes": (lambda src, dst, path: src == path, errno.EACCES, "could not move the previous folder aside"),
 }
 

@@ -12,6 +12,8 @@ import pytest
 from fairskin_core.analysis.pipeline import analyse_image
 from fairskin_core.fst import FST_TYPES
 from fairskin_core.generation.backends import DEFAULT_MODEL, FSTModelBackend
+from fairskin_core.generation.pipeline import FSTDiffusionPipeline
+from fairskin_core.images import read_rgb
 from fairskin_core.manifest import read_manifest
 
 from .conftest import REPO, demo_credentials, running_app, sign_in
@@ -26,10 +28,12 @@ def test_the_default_model_is_shipped_small_and_measured():
         assert (DEFAULT_MODEL / name).is_file(), name
 
 
+@pytest.mark.slow
 def test_generate_command_on_the_default_model_is_reproducible(tmp_path):
     env = {**os.environ, "FAIRSKIN_HOME": str(tmp_path / "home"), "PYTHONPATH": str(REPO)}
     for run in ("first", "second"):
-        result = subprocess.run([sys.executable, "-m", "app.cli", "generate", "--fst", "6", "--diagnosis", "melanoma", "--n", "8", "--seed", "0",
+        result = subprocess.run([sys.executable, "-m", "app.cli", "generate", "--fst", "6", "--diagnosis", "melanoma", "--n", "8",
+                                 "--seed", "0",
                                  "--out", str(tmp_path / run)], env=env, capture_output=True, text=True, timeout=600)
         assert result.returncode == 0, result.stderr
     first, second = (read_manifest(tmp_path / run / "manifest.csv", check_files="decode").table for run in ("first", "second"))
@@ -39,6 +43,24 @@ def test_generate_command_on_the_default_model_is_reproducible(tmp_path):
         assert (tmp_path / "first" / path).read_bytes() == (tmp_path / "second" / path).read_bytes()
 
 
+@pytest.mark.slow
+def test_stock_diffusers_loading_gives_the_images_of_fairskin_generate(tmp_path):
+    """diffusers' own `from_pretrained` (inherited; none of fairskin's checks) reads the shipped folder: the CLI's images, bit for bit."""
+    env = {**os.environ, "FAIRSKIN_HOME": str(tmp_path / "home"), "PYTHONPATH": str(REPO)}
+    command = ["generate", "--fst-mix", "1:1,6:1", "--diagnosis-mix", "melanoma:1,nevus:1", "--n", "2", "--seed", "3", "--steps", "4",
+               "--out", str(tmp_path / "cli")]
+    result = subprocess.run([sys.executable, "-m", "app.cli", *command], env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    table = read_manifest(tmp_path / "cli" / "manifest.csv", check_files="decode").table
+    pipeline = FSTDiffusionPipeline.from_pretrained(DEFAULT_MODEL)
+    assert pipeline.vae is None and pipeline.scheduler.config.prediction_type == "v_prediction"
+    images = pipeline([int(f) for f in table["fst"]], list(table["diagnosis"]), [int(s) for s in table["seed"]],
+                      steps=4, guidance=3.0, scheduler="ddim")
+    for path, image in zip(table["image_path"], images, strict=True):  # the same two images in the same batch as the CLI made them
+        assert np.array_equal(read_rgb(tmp_path / "cli" / path), image)
+
+
+@pytest.mark.slow
 def test_the_requested_skin_type_moves_the_measured_ita():
     backend = FSTModelBackend()
     seeds = list(range(100, 112))
@@ -53,6 +75,7 @@ def test_the_requested_skin_type_moves_the_measured_ita():
     assert all(means[fst] > means[fst + 1] + 3 for fst in FST_TYPES[:-1]), means
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_generate_tab_in_a_browser(browser, started_home):
     expect = pytest.importorskip("playwright.sync_api").expect

@@ -13,9 +13,10 @@ import pytest
 import torch
 
 from fairskin_core.generation.backends import FSTModelBackend
-from fairskin_core.generation.batch import generate_set, merge_parts, parse_mix, plan_images, plan_per_cell
+from fairskin_core.generation.batch import generate_set, merge_parts, plan_images, plan_per_cell
 from fairskin_core.images import read_rgb
 from fairskin_core.manifest import read_manifest
+from fairskin_core.mix import parse_mix
 from fairskin_core.phantoms.dataset import write_phantom_dataset
 from fairskin_core.training.config import TrainConfig
 from fairskin_core.training.train import train
@@ -38,7 +39,8 @@ def backend(tiny_model):
 
 
 def test_plans_hit_their_mix_exactly_and_refuse_bad_mixes():
-    plan = plan_images(60, parse_mix("1:1,5:2,6:2", range(1, 7), "--fst-mix"), parse_mix("melanoma:1,nevus:2", ("melanoma", "nevus"), "--diagnosis-mix"), seed=3)
+    plan = plan_images(60, parse_mix("1:1,5:2,6:2", range(1, 7), "--fst-mix"),
+                       parse_mix("melanoma:1,nevus:2", ("melanoma", "nevus"), "--diagnosis-mix"), seed=3)
     assert Counter(p.fst for p in plan) == {1: 12, 5: 24, 6: 24} and Counter(p.diagnosis for p in plan) == {"melanoma": 20, "nevus": 40}
     assert len({p.seed for p in plan}) == 60 and [p.index for p in plan] == list(range(60))
     assert plan == plan_images(60, {1: 1, 5: 2, 6: 2}, {"melanoma": 1, "nevus": 2}, seed=3)  # a plan is a function of its inputs
@@ -70,7 +72,8 @@ def test_a_crash_keeps_a_valid_manifest_and_a_rerun_finishes_the_same_set(backen
     for row in done.itertuples():
         assert (tmp_path / "crashed" / row.image_path).read_bytes() == (tmp_path / "straight" / row.image_path).read_bytes()
     row = done.set_index("image_id").loc[plan[0].image_id]
-    assert (row["source"], row["fst"], row["diagnosis"], row["seed"], row["steps"], row["scheduler"]) == ("synthetic", plan[0].fst, plan[0].diagnosis, plan[0].seed, 3, "ddim")
+    assert (row["source"], row["fst"], row["diagnosis"], row["seed"], row["steps"], row["scheduler"]) == (
+        "synthetic", plan[0].fst, plan[0].diagnosis, plan[0].seed, 3, "ddim")
     assert row["model_hash"] == backend.model_hash and row["fst_source"] == "requested"
 
 
@@ -92,8 +95,10 @@ def fairskin(*args, home):
     return subprocess.run([sys.executable, "-m", "app.cli", *map(str, args)], env=env, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_generate_command_and_its_errors(tiny_model, tmp_path):
-    ok = fairskin("generate", "--model", tiny_model, "--fst", 6, "--diagnosis", "melanoma", "--n", 3, "--steps", 2, "--out", tmp_path / "a", home=tmp_path)
+    ok = fairskin("generate", "--model", tiny_model, "--fst", 6, "--diagnosis", "melanoma", "--n", 3, "--steps", 2, "--out", tmp_path / "a",
+                  home=tmp_path)
     assert ok.returncode == 0, ok.stderr
     table = read_manifest(tmp_path / "a" / "manifest.csv", check_files="decode").table
     assert len(table) == 3 and set(table["fst"]) == {6} and set(table["diagnosis"]) == {"melanoma"}
@@ -104,7 +109,8 @@ def test_generate_command_and_its_errors(tiny_model, tmp_path):
     ]:
         refused = fairskin("generate", "--model", tiny_model, *args, "--out", tmp_path / "b", home=tmp_path)
         assert refused.returncode == 1 and message in refused.stderr, refused.stderr
-    missing = fairskin("generate", "--model", tmp_path / "nowhere", "--fst", 1, "--diagnosis", "nevus", "--n", 1, "--out", tmp_path / "c", home=tmp_path)
+    missing = fairskin("generate", "--model", tmp_path / "nowhere", "--fst", 1, "--diagnosis", "nevus", "--n", 1, "--out", tmp_path / "c",
+                       home=tmp_path)
     assert missing.returncode == 1 and "no such model folder" in missing.stderr
 
 
@@ -140,9 +146,12 @@ def tiny_stable_diffusion(folder):
     text_encoder = CLIPTextModel(CLIPTextConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=37, num_attention_heads=4,
                                                 num_hidden_layers=2, max_position_embeddings=16, projection_dim=32))
     unet = UNet2DConditionModel(sample_size=8, block_out_channels=(32, 32), layers_per_block=1, cross_attention_dim=32,
-                                down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"))
-    vae = AutoencoderKL(block_out_channels=(32, 32), down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2, latent_channels=4)
-    StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=DDIMScheduler(clip_sample=False, steps_offset=1), safety_checker=None,
+                                down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+                                up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"))
+    vae = AutoencoderKL(block_out_channels=(32, 32), down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+                        latent_channels=4)
+    scheduler = DDIMScheduler(clip_sample=False, steps_offset=1)
+    StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler, safety_checker=None,
                             feature_extractor=None, requires_safety_checker=False).save_pretrained(folder / "sd")
     return folder / "sd"
 
@@ -158,6 +167,7 @@ def test_the_stable_diffusion_backend_shares_the_interface(tmp_path):
     assert len(table) == 3 and table["prompt"].str.startswith("dermoscopy image of melanoma").all()
     assert set(table["model_id"]) == {f"stable-diffusion:{tmp_path / 'sd'}"} and len(table["model_hash"].iat[0]) == 16
     again = backend.generate([plan[1].fst], ["melanoma"], [plan[1].seed], steps=2, guidance=2.0, scheduler="ddim")
-    assert np.abs(again[0].astype(int) - read_rgb(tmp_path / "out" / table.set_index("image_id").loc[plan[1].image_id, "image_path"])).max() <= 1
+    saved = read_rgb(tmp_path / "out" / table.set_index("image_id").loc[plan[1].image_id, "image_path"])
+    assert np.abs(again[0].astype(int) - saved).max() <= 1
     with pytest.raises(ValueError, match="could not be loaded.*huggingface-cli download"):
         StableDiffusionBackend("someone/not-cached-model")

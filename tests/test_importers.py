@@ -102,7 +102,9 @@ def ham(tmp_path):
 
 
 def test_formats_lists_every_importer():
-    assert FORMATS == ("ham10000", "isic2016", "isic2017", "isic2018", "isic2019", "isic2020", "fitzpatrick17k", "ddi", "pad-ufes-20", "scin")
+    assert FORMATS == (
+        "ham10000", "isic2016", "isic2017", "isic2018", "isic2019", "isic2020", "fitzpatrick17k", "ddi", "pad-ufes-20", "scin",
+    )
 
 
 def test_ham10000_import(ham):

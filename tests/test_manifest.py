@@ -169,7 +169,9 @@ def test_every_problem_is_listed_at_once(folder):
         "b,../../etc/passwd,nevi,maybe,0,annotated,real,,training",
     )
     fields = [(i.location.split()[1], i.field) for i in problems(path)]
-    assert fields == [("1", "fst"), ("2", "image_path"), ("2", "diagnosis"), ("2", "malignant"), ("2", "fst"), ("2", "dataset"), ("2", "split")]
+    assert fields == [
+        ("1", "fst"), ("2", "image_path"), ("2", "diagnosis"), ("2", "malignant"), ("2", "fst"), ("2", "dataset"), ("2", "split"),
+    ]
 
 
 def test_excel_bom_blank_lines_and_extra_columns(folder):

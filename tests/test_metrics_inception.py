@@ -219,7 +219,9 @@ def image_sets(phantom_paths, tmp_path_factory) -> dict[str, list[Path]]:
         "blur 1": lambda image: image.filter(ImageFilter.GaussianBlur(1)),
         "blur 3": lambda image: image.filter(ImageFilter.GaussianBlur(3)),
     }
-    return {"clean": phantom_paths} | {name: _degrade(phantom_paths, root / name.replace(" ", "_"), change) for name, change in changes.items()}
+    return {"clean": phantom_paths} | {
+        name: _degrade(phantom_paths, root / name.replace(" ", "_"), change) for name, change in changes.items()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -261,7 +263,7 @@ def test_mixed_sizes_in_one_batch_match_pytorch_fid_image_by_image(phantom_paths
         image.resize((width, height), Image.BICUBIC).save(paths[-1])
     result = extract_features(paths, extractor, cache=False)
     assert result.features.shape == (4, FEATURE_DIM) and result.ok.all()
-    for path, features in zip(paths, result.features):
+    for path, features in zip(paths, result.features, strict=True):
         np.testing.assert_allclose(features, pytorch_fid_features(pytorch_fid_network, path), atol=1e-4)
 
 
@@ -305,6 +307,7 @@ def test_missing_weights_say_how_to_get_them(tmp_path, monkeypatch):
         load_inception("torchvision")
 
 
+@pytest.mark.slow
 def test_fid_of_a_set_against_itself_is_zero(fids_to_clean):
     assert abs(fids_to_clean["clean"]) < 1e-2
 
@@ -315,6 +318,7 @@ def test_fid_grows_with_damage(fids_to_clean, damage):
     assert fids_to_clean["clean"] + 10 < weak < strong
 
 
+@pytest.mark.slow
 def test_fid_equals_the_pytorch_fid_command(image_sets, fids_to_clean, torch_home):
     completed = subprocess.run(
         [sys.executable, "-m", "pytorch_fid", str(image_sets["clean"][0].parent), str(image_sets["noise 32"][0].parent), "--device", "cpu"],

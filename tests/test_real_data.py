@@ -48,7 +48,8 @@ def isic(tmp_path_factory) -> Path:
     train, val_test = real_sample("isic2017_256px_train"), real_sample("isic2017_256px_val_test")
     metadata = [train / "ISIC-2017_Training_Part3_GroundTruth.csv", val_test / "ISIC-2017_Validation_Part3_GroundTruth.csv",
                 val_test / "ISIC-2017_Test_v2_Part3_GroundTruth.csv"]
-    return import_dataset("isic2017", metadata, [train / "images", val_test / "images"], tmp_path_factory.mktemp("project") / "isic2017.csv").manifest
+    out = tmp_path_factory.mktemp("project") / "isic2017.csv"
+    return import_dataset("isic2017", metadata, [train / "images", val_test / "images"], out).manifest
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +69,7 @@ def test_data_tab_counts_filters_and_shows_real_images_without_skin_types(ham):
     assert browse_page(str(ham), ["I"], dx_update["choices"], 1)[3] == []
     picture, _, measured, fields = image_detail(str(ham), ids, gr.SelectData(None, {"index": 0, "value": None}))
     assert picture.shape[:2] == (450, 600) and "annotated: unknown" in measured
-    assert dict(zip(fields["field"], fields["value"]))["dataset"] == "ham10000"
+    assert dict(zip(fields["field"], fields["value"], strict=True))["dataset"] == "ham10000"
 
 
 def test_skin_tone_of_a_whole_real_manifest_is_a_distribution_with_every_refusal_counted(ham):
@@ -76,13 +77,15 @@ def test_skin_tone_of_a_whole_real_manifest_is_a_distribution_with_every_refusal
     table = pd.read_csv(ham)
     assert "No annotated skin types" in summary and "images: 70; skin tone measured:" in summary
     measured = sum(figure.data[0].y)
-    assert f"skin tone measured: {measured} (ok {measured}" in summary and measured + int(summary.split("not skin-coloured ")[1].split(",")[0]) <= len(table)
+    assert f"skin tone measured: {measured} (ok {measured}" in summary
+    assert measured + int(summary.split("not skin-coloured ")[1].split(",")[0]) <= len(table)
     assert sum(types.data[0].z[0]) == measured  # one estimated type per measured image
 
 
 def test_ita_command_reports_the_distribution_and_writes_estimated_types(ham, tmp_path, capsys):
     out = tmp_path / "ita.csv"
-    assert fairskin(["ita", str(ham), "--out", str(out), "--report", "--estimated-manifest", str(tmp_path / "other" / "estimated.csv")]) == 0
+    estimated = tmp_path / "other" / "estimated.csv"
+    assert fairskin(["ita", str(ham), "--out", str(out), "--report", "--estimated-manifest", str(estimated)]) == 0
     printed = capsys.readouterr().out
     report = json.loads(out.with_suffix(".report.json").read_text())["kinyanjui"]
     distribution = report["distribution"]
@@ -98,6 +101,7 @@ def test_ita_command_reports_the_distribution_and_writes_estimated_types(ham, tm
     assert estimated["fst"].notna().sum() == distribution["n_measured"]
 
 
+@pytest.mark.slow
 def test_study_with_real_images_without_skin_types_matches_on_diagnosis_and_says_so(ham, synthetic_arm, tmp_path):
     store = ReviewStore(tmp_path / "review.db")
     study = create_study(store, tmp_path / "studies", "ham-vs-model", ham, synthetic_arm, n_per_arm=30, seed=3)
@@ -117,7 +121,8 @@ def test_study_of_isic2017_against_the_default_model_and_its_export(isic, synthe
     study = create_study(store, tmp_path / "studies", "isic-vs-model", isic, synthetic_arm, n_per_arm=30, seed=1)
     assert study.matching.on == "diagnosis" and study.image_size == 64  # the generated images' side: no arm upsampled
     rows = store.db.execute("SELECT source, diagnosis, fst, manifest_row FROM study_images").fetchall()
-    assert Counter(r["diagnosis"] for r in rows if r["source"] == "real") == Counter(r["diagnosis"] for r in rows if r["source"] == "synthetic")
+    real_diagnoses = Counter(r["diagnosis"] for r in rows if r["source"] == "real")
+    assert real_diagnoses == Counter(r["diagnosis"] for r in rows if r["source"] == "synthetic")
     assert {json.loads(r["manifest_row"])["dataset"] for r in rows if r["source"] == "real"} == {"isic2017"}
     assert all(r["fst"] is None for r in rows if r["source"] == "real")
     files = export_study(store, "isic-vs-model", tmp_path / "export")
@@ -145,6 +150,7 @@ def test_app_roots_refuse_a_real_manifest_whose_images_lie_elsewhere(ham, tmp_pa
     assert open_manifest(str(ham), [ham.parent, real_sample("ham10000_sample70")])[-1] == ""
 
 
+@pytest.mark.slow
 def test_metrics_between_isic_halves_and_against_generated_images(isic, synthetic_arm, tmp_path):
     """Overall figures and the real floor computed; every per-type figure says why it cannot be."""
     table = read_manifest(isic).table
@@ -169,7 +175,8 @@ def test_metrics_between_isic_halves_and_against_generated_images(isic, syntheti
     assert groups["overall"]["fid"] > 0 and groups["overall"]["n_synthetic"] == len(generated) == 36
     assert groups["VI"]["note"] == "not computable: no skin types in the real set" and groups["VI"]["n_synthetic"] == 6
     assert report["fst_fidelity"]["n_annotated"] == 36  # the generated images' requested types are still checked
-    assert report["real_floor"]["synthetic_vs_real"]["fid"] > report["real_floor"]["real_vs_real"]["fid"]  # 64 px phantom-trained model vs real
+    # 64 px phantom-trained model vs real
+    assert report["real_floor"]["synthetic_vs_real"]["fid"] > report["real_floor"]["real_vs_real"]["fid"]
 
 
 def test_generate_takes_the_diagnosis_mix_of_a_real_manifest(ham, tmp_path, capsys):
@@ -183,6 +190,7 @@ def test_generate_takes_the_diagnosis_mix_of_a_real_manifest(ham, tmp_path, caps
     assert sorted(generated["diagnosis"]) == sorted(set(no_ak["diagnosis"]))  # 6 diagnoses, 10 images each: one of each
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_data_tab_in_a_browser_opens_real_manifests_from_a_read_only_dataset(browser, ham, isic, started_home, tmp_path):
     """A researcher's first move, as an admin allowed the dataset and project folders sees it."""

@@ -28,7 +28,9 @@ ANSWER = ["yes", "no", "unsure", "yes"]
 
 def fairskin(home: Path, *args, stdin: str | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "FAIRSKIN_HOME": str(home), "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.run([sys.executable, "-m", "app.cli", *map(str, args)], env=env, input=stdin, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *map(str, args)], env=env, input=stdin, capture_output=True, text=True, timeout=600
+    )
 
 
 def arm_manifests(home: Path) -> tuple[Path, Path]:
@@ -40,10 +42,14 @@ def arm_manifests(home: Path) -> tuple[Path, Path]:
 
 def make_study(home: Path, name: str, n_per_arm: int, reviewers: list[str], seed: int = 0) -> None:
     real, synthetic = arm_manifests(home)
-    result = fairskin(home, "study", "create", "--name", name, "--real", real, "--synthetic", synthetic, "--n-per-arm", n_per_arm, "--seed", seed)
+    result = fairskin(
+        home, "study", "create", "--name", name, "--real", real, "--synthetic", synthetic, "--n-per-arm", n_per_arm, "--seed", seed
+    )
     assert result.returncode == 0, result.stderr
     for reviewer in reviewers:
-        result = fairskin(home, "study", "add-reviewer", "--name", name, "--username", reviewer, "--password-stdin", stdin=f"password-{reviewer}\n")
+        result = fairskin(
+            home, "study", "add-reviewer", "--name", name, "--username", reviewer, "--password-stdin", stdin=f"password-{reviewer}\n"
+        )
         assert result.returncode == 0, result.stderr
 
 
@@ -66,6 +72,7 @@ def answers(call: str, realism: int) -> list:
     return [None, call, str(realism), *ANSWER, ""]
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_a_dermatologist_rates_resumes_goes_back_and_finishes(browser, server, home, tmp_path):
     expect = pytest.importorskip("playwright.sync_api").expect
@@ -84,7 +91,7 @@ def test_a_dermatologist_rates_resumes_goes_back_and_finishes(browser, server, h
         page.locator("body").click(position={"x": 5, "y": 5})  # shortcuts act when no text field has focus
         page.keyboard.press(call_key)
         page.keyboard.press(str(realism))
-        for item, answer in zip(("asymmetry", "border", "colour", "diameter"), checklist):
+        for item, answer in zip(("asymmetry", "border", "colour", "diameter"), checklist, strict=True):
             page.locator(f"#answer-abcd-{item}").get_by_label(answer, exact=True).check()
         if comment:
             page.locator("#answer-comment textarea").fill(comment)
@@ -131,7 +138,9 @@ def test_a_dermatologist_rates_resumes_goes_back_and_finishes(browser, server, h
             " JOIN assignments g ON g.reviewer_id = r.reviewer_id AND g.image_id = r.image_id AND g.study_id = r.study_id"
             " WHERE a.username = 'doc' AND s.name = 'e2e' ORDER BY g.position"
         ).fetchall()
-        history = db.execute("SELECT count(*) FROM rating_history h JOIN accounts a ON a.id = h.reviewer_id WHERE a.username = 'doc'").fetchone()[0]
+        history = db.execute(
+            "SELECT count(*) FROM rating_history h JOIN accounts a ON a.id = h.reviewer_id WHERE a.username = 'doc'"
+        ).fetchone()[0]
     assert rows == [
         (0, "synthetic", 5, "yes", "no", "unsure", "yes", "first", 1),
         (1, "real", 3, "no", "no", "no", "no", "", 1),
@@ -182,6 +191,7 @@ def test_served_images_are_blinded(server, home):
     assert fmt == "BMP" and size[0] == size[1] and length == 54 + size[1] * ((size[0] * 3 + 3) // 4 * 4)  # uncompressed
 
 
+@pytest.mark.slow
 def test_twenty_reviewers_at_once_store_every_rating_exactly_once(server, home):
     reviewers = [f"load{i:02d}" for i in range(20)]
     make_study(home, "load", 50, reviewers, seed=3)
@@ -200,13 +210,16 @@ def test_twenty_reviewers_at_once_store_every_rating_exactly_once(server, home):
         assert sum(pool.map(review, reviewers)) == 2000
     with database(home) as db:
         study = db.execute("SELECT id FROM studies WHERE name = 'load'").fetchone()[0]
-        assert db.execute("SELECT count(*), count(DISTINCT reviewer_id || '/' || image_id) FROM ratings WHERE study_id = ?", [study]).fetchone() == (2000, 2000)
+        assert db.execute(
+            "SELECT count(*), count(DISTINCT reviewer_id || '/' || image_id) FROM ratings WHERE study_id = ?", [study]
+        ).fetchone() == (2000, 2000)
         assert db.execute("SELECT count(*) FROM rating_history WHERE study_id = ?", [study]).fetchone()[0] == 2000
         assert db.execute("SELECT max(revision) FROM ratings WHERE study_id = ?", [study]).fetchone()[0] == 1
         per_reviewer = db.execute("SELECT count(*) FROM ratings WHERE study_id = ? GROUP BY reviewer_id", [study]).fetchall()
         assert [n for (n,) in per_reviewer] == [100] * 20
 
 
+@pytest.mark.slow
 def test_a_killed_server_loses_nothing(server, home):
     make_study(home, "crash", 10, ["steady"], seed=4)
     with running_app(home) as second:  # a server of its own, on the same workspace
@@ -284,7 +297,9 @@ def test_bad_requests_change_nothing(server, home):
     outputs = session.call("review_save", None, "real", None, *ANSWER, "")  # a missing answer
     assert "Not saved" in outputs[-1] and "realism" in outputs[-1]
     with database(home) as db:
-        assert db.execute("SELECT count(*) FROM ratings r JOIN accounts a ON a.id = r.reviewer_id WHERE a.username = 'careful'").fetchone()[0] == 0
+        assert db.execute(
+            "SELECT count(*) FROM ratings r JOIN accounts a ON a.id = r.reviewer_id WHERE a.username = 'careful'"
+        ).fetchone()[0] == 0
 
     real, synthetic = arm_manifests(home)
     too_big = fairskin(home, "study", "create", "--name", "huge", "--real", real, "--synthetic", synthetic, "--n-per-arm", 5000)

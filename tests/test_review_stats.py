@@ -23,6 +23,7 @@ from statsmodels.stats.proportion import proportion_confint
 from fairskin_core.fst import FST_GROUPS
 from review_data import figures
 from review_data import stats as review_stats
+from review_data.export import SUMMARY_COLUMNS, study_summary
 
 ANSWERS = ("yes", "no", "unsure")
 N_BOOT = 400  # enough for the properties tested here, and fast
@@ -442,10 +443,10 @@ def test_study_report_is_json_and_flattens_to_csv(tmp_path):
     assert report["n_ratings"] == len(ratings) and report["n_images_by_source"] == {"real": 30, "synthetic": 30}
     assert report["overall"]["detection"] == review_stats.detection_stats(ratings, n_boot=N_BOOT)
 
-    summary = review_stats.study_summary(report)
+    summary = study_summary(report)
     summary.to_csv(tmp_path / "study_summary.csv", index=False)
     back = pd.read_csv(tmp_path / "study_summary.csv")
-    assert list(back.columns) == list(review_stats.SUMMARY_COLUMNS)
+    assert list(back.columns) == list(SUMMARY_COLUMNS)
     assert not back.duplicated(["group_kind", "group", "metric"]).any()
     accuracy = back.query("group_kind == 'all' and metric == 'accuracy'").iloc[0]
     assert accuracy["estimate"] == pytest.approx(report["overall"]["detection"]["accuracy"]["estimate"])
@@ -475,7 +476,7 @@ def test_degenerate_inputs_give_none_with_reasons_not_crashes(name):
     ratings = degenerate_tables()[name]
     report = review_stats.study_report(ratings, n_boot=50)
     json.dumps(report, allow_nan=False)
-    review_stats.study_summary(report)
+    study_summary(report)
     review_stats.reviewer_summary(ratings)
     for figure in figures.dashboard_figures(report).values():
         figure.to_json()

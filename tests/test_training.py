@@ -16,13 +16,13 @@ import torch
 from diffusers import AutoencoderKL, DDPMScheduler, UNet2DModel
 from scipy.stats import chisquare
 
+from fairskin_core.generation.conditioned_unet import FSTConditionedUNet
 from fairskin_core.generation.model_folder import ModelFolderError, load_model
 from fairskin_core.manifest import read_manifest, write_manifest
 from fairskin_core.phantoms.dataset import write_phantom_dataset
 from fairskin_core.training.config import TrainConfig
 from fairskin_core.training.latents import load_vae
 from fairskin_core.training.sampler import BalancedCellSampler
-from fairskin_core.generation.conditioned_unet import FSTConditionedUNet
 from fairskin_core.training.train import _clean_estimate, _min_snr_weight, _target, train
 
 TINY = {"image_size": 32, "block_out_channels": [16, 32], "attention_levels": [False, True], "batch_size": 6,
@@ -84,6 +84,20 @@ def test_train_save_load_generate_round_trip(trained):
         pipeline([1], ["nevus"], seeds=[0], scheduler="warp")
 
 
+def test_a_trained_model_folder_is_a_stock_diffusers_pipeline(trained, tmp_path):
+    from fairskin_core.generation.pipeline import FSTDiffusionPipeline
+
+    index = json.loads((trained / "model_index.json").read_text())
+    assert index["_class_name"] == "FSTDiffusionPipeline"
+    assert index["unet"] == ["fairskin_core.generation.conditioned_unet", "FSTConditionedUNet"] and index["vae"] == [None, None]
+    stock = FSTDiffusionPipeline.from_pretrained(trained)  # diffusers' loader, without fairskin's checks
+    request = ([1, 6], ["nevus", "melanoma"], [0, 1])
+    assert np.array_equal(stock(*request, steps=3), load_model(trained)(*request, steps=3))
+    stock.save_pretrained(tmp_path / "again")  # and diffusers writes it back in the same layout (plus where it was loaded from)
+    again = json.loads((tmp_path / "again" / "model_index.json").read_text())
+    assert {k: v for k, v in again.items() if k != "_name_or_path"} == index
+
+
 def test_resume_continues_from_the_exact_step(phantoms, trained, tmp_path):
     config = tiny_config(phantoms, tmp_path / "resumed")
 
@@ -129,7 +143,8 @@ def test_model_folders_that_cannot_be_loaded_say_why(trained, tmp_path):
     with pytest.raises(ModelFolderError, match="no such model folder"):
         load_model(tmp_path / "nothing")
     other = tmp_path / "plain-unet"
-    UNet2DModel(sample_size=8, block_out_channels=(32, 32), down_block_types=("DownBlock2D",) * 2, up_block_types=("UpBlock2D",) * 2).save_pretrained(other)
+    UNet2DModel(sample_size=8, block_out_channels=(32, 32), down_block_types=("DownBlock2D",) * 2,
+                up_block_types=("UpBlock2D",) * 2).save_pretrained(other)
     with pytest.raises(ModelFolderError, match="not a fairskin model folder"):
         load_model(other)
     (tmp_path / "sd").mkdir()

@@ -79,7 +79,7 @@ def fractal_dimension(mask: np.ndarray) -> float:
     sizes = [s for s in (1, 2, 4, 8, 16, 32, 64) if s <= extent / 4]
     if len(sizes) < 3:
         return float("nan")
-    counts = [len(set(zip(rows // s, cols // s))) for s in sizes]
+    counts = [len(set(zip(rows // s, cols // s, strict=True))) for s in sizes]
     slope, _ = np.polyfit(np.log(sizes), np.log(counts), 1)
     return float(-slope)
 
@@ -125,7 +125,7 @@ def abcd_features(mask: np.ndarray, lab: np.ndarray, skin_lab: np.ndarray, pixel
         border_fractal_dimension=fractal_dimension(mask),
         diameter_px=diameter,
         diameter_mm=diameter * pixel_size_mm if pixel_size_mm else None,
-        colours=tuple(c for c, share in zip(DERMOSCOPIC_COLOURS, shares) if share >= PRESENT_FRACTION),
+        colours=tuple(c for c, share in zip(DERMOSCOPIC_COLOURS, shares, strict=True) if share >= PRESENT_FRACTION),
         colour_spread=float(np.linalg.norm(lesion - median, axis=1).mean()),
         area_px=area,
     )

@@ -86,5 +86,6 @@ def format_report(report: dict, mapping: str) -> str:
     for t, row in report["confusion"].items():
         lines.append(f"  {t:>5} " + " ".join(f"{row[c]:>5}" for c in ROMAN.values()))
     if "group_exact" in report:
-        lines.append(f"grouped annotations (I-II / III-IV / V-VI): {report['n_grouped']} images, group agreement {share(report['group_exact'])}")
+        lines.append(f"grouped annotations (I-II / III-IV / V-VI): {report['n_grouped']} images, "
+                     f"group agreement {share(report['group_exact'])}")
     return "\n".join(lines)

@@ -9,11 +9,12 @@ annotation. Images whose skin tone cannot be measured stay unknown.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pandas as pd
 
 from ..fst import fst_group
-from ..manifest import Manifest
+from ..manifest import Manifest, write_manifest
 from .fst_mapping import KINYANJUI, FstMapping
 from .pipeline import analyse_manifest
 
@@ -51,3 +52,12 @@ def with_estimated_fst(
     estimates = pd.Series(pd.NA, index=table.index, dtype="Int64")
     estimates[rows.to_numpy()] = pd.array(analysed["fst_estimate"], dtype="Int64")
     return fill_estimated_fst(table, estimates), analysed
+
+
+def write_estimated_manifest(manifest: Manifest, estimates: pd.Series, path: str | Path) -> int:
+    """Write ``manifest`` to ``path`` with ``estimates`` in its untyped rows (image roots still lead to the same files).
+
+    Returns how many rows of the written manifest have an ITA-estimated type (fst_source ita)."""
+    estimated = fill_estimated_fst(manifest.relocated_table(Path(path).parent), estimates)
+    write_manifest(estimated, path)
+    return int((estimated["fst_source"] == "ita").sum())

@@ -39,12 +39,13 @@ class FstMapping:
     thresholds: tuple[float, float, float, float, float]
 
     def __post_init__(self):
-        if len(self.thresholds) != 5 or any(a <= b for a, b in zip(self.thresholds, self.thresholds[1:])):
+        if len(self.thresholds) != 5 or any(a <= b for a, b in zip(self.thresholds, self.thresholds[1:], strict=False)):
             raise ValueError(f"mapping {self.name!r}: need 5 strictly decreasing thresholds, got {self.thresholds}")
 
     def fst(self, ita: float) -> int:
         """The skin type an ITA value maps to."""
-        for fst, lower in zip(FST_TYPES, self.thresholds):
+        # Six types, five bounds: type VI, with no lower bound, is what falls through.
+        for fst, lower in zip(FST_TYPES, self.thresholds, strict=False):
             if ita > lower:
                 return fst
         return 6

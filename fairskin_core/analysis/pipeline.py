@@ -119,7 +119,9 @@ def analyse_image(
     if min(rgb.shape[:2]) < MIN_SIDE:
         return ImageAnalysis("too small", f"{rgb.shape[1]}x{rgb.shape[0]} px; at least {MIN_SIDE} px on each side are needed")
     if lesion_mask is not None and lesion_mask.shape != rgb.shape[:2]:
-        return ImageAnalysis("unreadable", f"the lesion mask is {lesion_mask.shape[1]}x{lesion_mask.shape[0]}, the image {rgb.shape[1]}x{rgb.shape[0]}")
+        return ImageAnalysis(
+            "unreadable", f"the lesion mask is {lesion_mask.shape[1]}x{lesion_mask.shape[0]}, the image {rgb.shape[1]}x{rgb.shape[0]}"
+        )
     small, mask, scale = _downscaled(rgb, lesion_mask)
     lab = rgb2lab(small)
     if np.percentile(np.hypot(lab[..., 1], lab[..., 2]), 95) < 3:
@@ -140,14 +142,16 @@ def analyse_image(
         millimetres = pixel_size_mm * scale if pixel_size_mm else None
         result.abcd = _rescaled(abcd_features(mask, lab, skin_lab, millimetres), scale)
     if skin.fraction < MIN_SKIN_FRACTION:
-        result.status, result.message = "too little skin", f"only {skin.fraction:.1%} of the image is healthy skin (at least {MIN_SKIN_FRACTION:.0%} needed)"
+        result.status, result.message = "too little skin", (
+            f"only {skin.fraction:.1%} of the image is healthy skin (at least {MIN_SKIN_FRACTION:.0%} needed)")
         return result
     skin_lab = _relit_skin_lab(small, skin.mask)
     measurement = measure_ita(skin_lab)
     if measurement is None:
         result.skin_L, result.skin_b = (float(v) for v in np.median(skin_lab[:, [0, 2]], axis=0))
         result.status, result.message = "not skin-coloured", (
-            f"the skin's median b* is {result.skin_b:.1f} (needs more than {MIN_SKIN_B:g}): a grey or bluish colour cast, not a skin colour; no ITA")
+            f"the skin's median b* is {result.skin_b:.1f} (needs more than {MIN_SKIN_B:g}): "
+            "a grey or bluish colour cast, not a skin colour; no ITA")
         return result
     result.ita, result.ita_spread = measurement.ita, measurement.spread
     result.skin_L, result.skin_b = measurement.L, measurement.b

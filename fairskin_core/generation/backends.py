@@ -20,6 +20,7 @@ import torch
 from ..fst import ROMAN
 from ..hashing import file_sha256
 from .model_folder import WEIGHTS_FILE, load_model
+from .schedulers import make_scheduler
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "default_model"
 
@@ -86,13 +87,18 @@ class StableDiffusionBackend:
         return self.PROMPT.format(diagnosis=diagnosis.replace("_", " "), roman=ROMAN[fst])
 
     def generate(self, fst, diagnosis, seeds, *, steps=25, guidance=7.5, scheduler="ddim", progress=None) -> np.ndarray:
-        from .pipeline import SCHEDULERS
-
-        if scheduler not in SCHEDULERS:
-            raise ValueError(f"unknown scheduler {scheduler!r}; choose one of {', '.join(SCHEDULERS)}")
-        self.pipeline.scheduler = SCHEDULERS[scheduler].from_config(self.pipeline.scheduler.config)
+        self.pipeline.scheduler = make_scheduler(scheduler, self.pipeline.scheduler)
         generators = [torch.Generator("cpu").manual_seed(int(s)) for s in seeds]
         callback = (lambda pipe, i, t, kwargs: (progress(i + 1, steps), kwargs)[1]) if progress else None
-        result = self.pipeline([self.prompt(f, d) for f, d in zip(fst, diagnosis)], num_inference_steps=steps, guidance_scale=guidance,
-                               generator=generators, output_type="np", callback_on_step_end=callback)
+        prompts = [self.prompt(f, d) for f, d in zip(fst, diagnosis, strict=True)]
+        result = self.pipeline(prompts, num_inference_steps=steps, guidance_scale=guidance, generator=generators, output_type="np",
+                               callback_on_step_end=callback)
         return (np.clip(result.images, 0, 1) * 255).round().astype(np.uint8)
+
+
+def load_backend(model: str | Path | None = None, stable_diffusion: str | None = None, *, device: str | None = None,
+                 allow_download: bool = False) -> GenerationBackend:
+    """The Stable Diffusion pipeline ``stable_diffusion`` names, else fairskin's model in ``model`` (default: the shipped one)."""
+    if stable_diffusion:
+        return StableDiffusionBackend(stable_diffusion, device=device, allow_download=allow_download)
+    return FSTModelBackend(model, device=device)

@@ -24,7 +24,7 @@ from ..atomic import atomic_file
 from ..diagnoses import MALIGNANCY
 from ..fst import fst_group
 from ..manifest import read_manifest, write_manifest
-from ..phantoms.dataset import Preset, cell_counts
+from ..mix import Preset, image_cells, normalised
 from .backends import GenerationBackend
 
 SEED_STRIDE = 1_000_003
@@ -42,47 +42,11 @@ class PlannedImage:
         return f"gen-{self.index:06d}"
 
 
-def parse_mix(text: str, allowed: tuple, what: str) -> dict:
-    """``"1:1,2:1,5:2"`` → {1: 1.0, 2: 1.0, 5: 2.0}; refuses unknown keys and bad weights by name."""
-    mix = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        key, sep, weight = part.partition(":")
-        key = key.strip()
-        value = int(key) if key.isdigit() else key
-        if not sep or value not in allowed:
-            raise ValueError(f"{what} mix entry {part!r}: write KEY:WEIGHT with KEY one of {', '.join(map(str, allowed))}")
-        try:
-            mix[value] = float(weight)
-        except ValueError:
-            raise ValueError(f"{what} mix entry {part!r}: the weight {weight!r} is not a number") from None
-        if mix[value] < 0:
-            raise ValueError(f"{what} mix entry {part!r}: weights cannot be negative")
-    if not mix or sum(mix.values()) <= 0:
-        raise ValueError(f"{what} mix {text!r} gives no weight to anything")
-    return mix
-
-
-def diagnosis_mix_of(manifest_path: str | Path, allowed: tuple) -> dict[str, float]:
-    """The diagnosis mix of a manifest (e.g. a real training set), over the diagnoses a model knows.
-
-    Skin types play no part, so a set without any (HAM10000, ISIC) works: generate its
-    diagnoses on every skin type. Diagnoses the model cannot make are refused by name."""
-    counts = read_manifest(manifest_path, check_files="none").table["diagnosis"].value_counts()
-    unknown = sorted(set(counts.index) - set(allowed))
-    if unknown:
-        raise ValueError(f"{manifest_path}: the model cannot generate {', '.join(f'{d} ({counts[d]} images)' for d in unknown)}; "
-                         f"it knows {', '.join(allowed)} — give --diagnosis-mix instead")
-    return {d: float(counts[d]) for d in allowed if d in counts.index}
-
-
 def plan_images(n: int, fst_mix: dict[int, float], diagnosis_mix: dict[str, float], seed: int) -> list[PlannedImage]:
     """Exact counts per cell (largest remainder on both margins), in a seeded random order."""
     if n < 1:
         raise ValueError(f"--n must be at least 1, not {n}")
-    total_fst, total_dx = sum(fst_mix.values()), sum(diagnosis_mix.values())
-    preset = Preset("requested", {k: v / total_fst for k, v in fst_mix.items() if v > 0},
-                    {k: v / total_dx for k, v in diagnosis_mix.items() if v > 0})
-    cells = [cell for cell, count in cell_counts(n, preset).items() for _ in range(count)]
+    cells = image_cells(n, Preset("requested", normalised(fst_mix), normalised(diagnosis_mix)))
     order = np.random.default_rng(np.random.SeedSequence([seed, 0x6E4])).permutation(len(cells))
     return [PlannedImage(k, int(cells[i][0]), cells[i][1], seed * SEED_STRIDE + k) for k, i in enumerate(order)]
 
@@ -152,7 +116,7 @@ def generate_set(
         batch = todo[start : start + batch_size]
         images = backend.generate([i.fst for i in batch], [i.diagnosis for i in batch], [i.seed for i in batch],
                                   steps=steps, guidance=guidance, scheduler=scheduler)
-        for item, pixels in zip(batch, images):
+        for item, pixels in zip(batch, images, strict=True):
             with atomic_file(out / "images" / f"{item.image_id}.png", "wb") as handle:
                 Image.fromarray(pixels).save(handle, format="PNG")
             rows.append(provenance_row(item, backend, steps, guidance, scheduler))
@@ -161,7 +125,8 @@ def generate_set(
         if progress:
             progress(done, len(mine), (done - len(mine) + len(todo)) / max(time.perf_counter() - started, 1e-9))
     if not todo:
-        write_manifest(pd.DataFrame(rows) if rows else pd.DataFrame(columns=list(provenance_row(plan[0], backend, steps, guidance, scheduler))), manifest_path)
+        columns = list(provenance_row(plan[0], backend, steps, guidance, scheduler))
+        write_manifest(pd.DataFrame(rows) if rows else pd.DataFrame(columns=columns), manifest_path)
     return manifest_path
 
 
@@ -192,7 +157,7 @@ def add_to_set(folder: str | Path, images: list[np.ndarray], rows: list[dict]) -
     taken = {int(i.removeprefix("gen-")) for i in existing.get("image_id", []) if str(i).startswith("gen-") and i[4:].isdigit()}
     next_index = max(taken, default=-1) + 1
     added = []
-    for offset, (pixels, row) in enumerate(zip(images, rows)):
+    for offset, (pixels, row) in enumerate(zip(images, rows, strict=True)):
         image_id = f"gen-{next_index + offset:06d}"
         with atomic_file(folder / "images" / f"{image_id}.png", "wb") as handle:
             Image.fromarray(pixels).save(handle, format="PNG")

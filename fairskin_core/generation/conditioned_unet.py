@@ -4,7 +4,7 @@ The research plan's `FSTConditioningModule`: a learned embedding per skin type (
 diagnosis, summed and added to the UNet's timestep embedding (`UNet2DModel` with
 ``class_embed_type="identity"``). Row 0 of each table is "unconditioned": training replaces a
 label by 0 at random (conditioning dropout), so one model predicts both conditioned and
-unconditioned noise and classifier-free guidance can be dialled at generation time.
+unconditioned predictions and classifier-free guidance can be dialled at generation time.
 
 Pixel space for small images (``in_channels=3``); with ``in_channels=4`` the same model is a
 latent-space denoiser for an `AutoencoderKL` (see `pipeline.py`). ``patch_size=2`` folds each
@@ -19,8 +19,9 @@ from __future__ import annotations
 import math
 
 import torch
-from diffusers import ModelMixin, UNet2DModel
 from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models.modeling_utils import ModelMixin
+from diffusers.models.unets.unet_2d import UNet2DModel
 from torch import nn
 from torch.nn import functional as F
 
@@ -31,7 +32,7 @@ UNCONDITIONED = 0  # the embedding row meaning "no label" (classifier-free guida
 
 
 class FSTConditionedUNet(ModelMixin, ConfigMixin):
-    """Predicts the noise in ``sample`` at ``timestep`` given skin-type and diagnosis indices.
+    """Predicts the noise (or, trained so, the velocity v) in ``sample`` at ``timestep`` given skin-type and diagnosis indices.
 
     ``fst`` holds 1–6 (or 0 = unconditioned); ``diagnosis`` holds 1 + the position of the
     diagnosis in ``config.diagnoses`` (or 0). `label_indices` makes both from names.
@@ -100,5 +101,5 @@ class FSTConditionedUNet(ModelMixin, ConfigMixin):
         patch = self.config.patch_size
         if patch > 1:
             sample = F.pixel_unshuffle(sample, patch)
-        predicted = self.unet(sample, timestep, class_labels=condition.to(sample.dtype)).sample
-        return F.pixel_shuffle(predicted, patch) if patch > 1 else predicted
+        model_output = self.unet(sample, timestep, class_labels=condition.to(sample.dtype)).sample
+        return F.pixel_shuffle(model_output, patch) if patch > 1 else model_output

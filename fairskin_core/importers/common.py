@@ -124,7 +124,8 @@ def read_rows(path: Path, columns: Iterable[str], fmt: str, *, headerless: bool 
                     continue
                 location = f"row {index} (line {reader.line_num})"
                 if len(values) != len(header):
-                    expected = f"{fmt} files have {len(header)} ({', '.join(header)})" if headerless else f"the header has {len(header)} columns"
+                    expected = (f"{fmt} files have {len(header)} ({', '.join(header)})" if headerless
+                                else f"the header has {len(header)} columns")
                     problem = f"has {len(values)} cells but {expected}; fix the quoting or the commas on this line"
                     issues.append(ManifestIssue(location, "-", problem))
                     continue
@@ -216,7 +217,8 @@ def read_per_split(
             sample.split = split
             if sample.image_id in first_seen:
                 issues.append(ManifestIssue(f"{path.name} {sample.location}", id_column,
-                                            f"repeats the image of {first_seen[sample.image_id]}; an image belongs to one split", sample.image_id))
+                                            f"repeats the image of {first_seen[sample.image_id]}; an image belongs to one split",
+                                            sample.image_id))
                 continue
             first_seen[sample.image_id] = f"{path.name} {sample.location}"
             samples.append(sample)
@@ -427,7 +429,8 @@ def _located(path: Path, folder: Path, manifest_folder: Path) -> tuple[str, str]
     root = manifest_folder if folder.is_relative_to(manifest_folder) else folder
     if not path.resolve().is_relative_to(root):
         raise DatasetImportError(
-            f"{path} links to {path.resolve()}, outside {root}; copy the file in instead of linking it, or point --images at the folder it links to"
+            f"{path} links to {path.resolve()}, outside {root}; "
+            "copy the file in instead of linking it, or point --images at the folder it links to"
         )
     return ("" if root == manifest_folder else str(root)), path.relative_to(root).as_posix()
 

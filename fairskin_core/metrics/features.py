@@ -12,8 +12,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import sqlite3
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,13 +22,12 @@ from sqlite_utils import Database
 
 from ..hashing import file_sha256
 from ..images import ImageFileError, read_rgb
-from ..sqlite import immediate_transaction
+from ..sqlite import connect, immediate_transaction
 from ..workspace import workspace_dir
 from .inception import FEATURE_DIM, TF_CLASSES, InceptionExtractor, preprocess_image
 
 CACHE_FILE = "inception_features.sqlite"
 CACHE_TABLE = "inception_features"
-BUSY_TIMEOUT_MS = 60_000
 LOOKUP_CHUNK = 500  # keys per SELECT ... IN (...), below SQLite's limit on parameters
 
 
@@ -53,14 +50,14 @@ class FeatureResult:
 class FeatureCache:
     """Features per (file SHA-256, extractor id) in one SQLite file, shared safely between processes.
 
-    WAL mode lets readers run beside a writer, and a busy timeout makes a second process wait
-    for the lock instead of failing; each batch of new features is committed as it is computed.
+    Connections follow `fairskin_core.sqlite.connect` (WAL, so readers run beside a writer; a busy
+    timeout, so a second process waits for the lock instead of failing); each batch of new
+    features is committed as it is computed.
     """
 
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path else workspace_dir("cache") / CACHE_FILE
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._use_wal()
         with self._writing() as db:
             db[CACHE_TABLE].create(
                 {"sha256": str, "extractor": str, "features": bytes, "logits": bytes},
@@ -68,29 +65,14 @@ class FeatureCache:
                 if_not_exists=True,
             )
 
-    def _use_wal(self) -> None:
-        """Put the file in WAL mode, which it keeps. Of two processes doing so at the same moment, the
-        second gets "database is locked" at once, without the busy timeout: it retries until then."""
-        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-        with self._database() as db:
-            while True:
-                try:
-                    db.execute("PRAGMA journal_mode = WAL")
-                    return
-                except sqlite3.OperationalError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.01)
-
     @contextlib.contextmanager
     def _database(self) -> Iterator[Database]:
         """A connection of its own for each use (so threads can share the cache), in autocommit."""
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        db = connect(self.path)
         try:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            yield Database(conn)
+            yield db
         finally:
-            conn.close()
+            db.close()
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[Database]:

@@ -97,7 +97,9 @@ def diversity_figure(report: dict) -> go.Figure:
     """Pairwise LPIPS and MS-SSIM of synthetic images per skin type, the real images' as dotted lines."""
     diversity = report["diversity"]
     real = (report.get("real_floor") or {}).get("diversity", {}).get("real", {})
-    metrics = [(m, t) for m, t in (("lpips", "LPIPS (high = diverse)"), ("ms_ssim", "MS-SSIM (low = diverse)")) if diversity["by_fst"].get(m)]
+    metrics = [
+        (m, t) for m, t in (("lpips", "LPIPS (high = diverse)"), ("ms_ssim", "MS-SSIM (low = diverse)")) if diversity["by_fst"].get(m)
+    ]
     if not metrics:
         return _empty("Diversity", "no cell has two synthetic images")
     figure = make_subplots(rows=1, cols=len(metrics), subplot_titles=[t for _, t in metrics])
@@ -109,7 +111,8 @@ def diversity_figure(report: dict) -> go.Figure:
                        hovertext=[f"{c['n_pairs']} pairs" for c in cells], row=1, col=column)
         if (real.get(metric) or {}).get("mean") is not None:
             figure.add_hline(y=real[metric]["mean"], line_dash="dot", annotation_text="real images", row=1, col=column)
-    figure.update_layout(title=f"Diversity of synthetic images per skin type ({diversity['pairs_measured']} pairs within FST × diagnosis cells)",
+    figure.update_layout(title="Diversity of synthetic images per skin type "
+                               f"({diversity['pairs_measured']} pairs within FST × diagnosis cells)",
                          height=380)
     return figure
 

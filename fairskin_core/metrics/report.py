@@ -19,6 +19,7 @@ import io
 import json
 import warnings
 from collections.abc import Callable
+from html import escape
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +36,8 @@ from .abcd_realism import abcd_realism
 from .features import extract_features
 from .fid import RankDeficientCovarianceWarning, fid, fid_infinity
 from .fidelity import fst_fidelity
-from .floor import real_floor
 from .figures import report_figures
+from .floor import real_floor
 from .inception import load_inception
 from .inception_score import InceptionScoreUnavailable, inception_score
 from .kid import kid
@@ -80,12 +81,17 @@ def _not_computable(name: str, real: pd.DataFrame, synthetic: pd.DataFrame) -> s
     return "not computable: " + "; ".join(f"{why} in the {side} set" for side, why in missing.items()) if missing else ""
 
 
-def _compare_groups(real: pd.DataFrame, synthetic: pd.DataFrame, real_features: np.ndarray, synthetic_features: np.ndarray, seed: int) -> list[dict]:
+def _compare_groups(
+    real: pd.DataFrame, synthetic: pd.DataFrame, real_features: np.ndarray, synthetic_features: np.ndarray, seed: int
+) -> list[dict]:
     real_masks, synthetic_masks = _group_masks(real), _group_masks(synthetic)
     rows = []
     for name in real_masks:
         a, b = real_features[real_masks[name]], synthetic_features[synthetic_masks[name]]
-        row = {"group": name, "n_real": int(len(a)), "n_synthetic": int(len(b)), "fid": None, "kid": None, "note": _not_computable(name, real, synthetic)}
+        row = {
+            "group": name, "n_real": int(len(a)), "n_synthetic": int(len(b)), "fid": None, "kid": None,
+            "note": _not_computable(name, real, synthetic),
+        }
         if not row["note"] and min(len(a), len(b)) < 2:
             row["note"] = "fewer than 2 images on a side"
         elif not row["note"]:
@@ -195,7 +201,9 @@ def _memorization(real: Manifest, real_features, synthetic_table, synthetic_feat
         "heldout_images": int(heldout.sum()),
         "by": {"inception": copy_summary(by_inception.distance, heldout_by_inception.distance)},
     }
-    columns = {"nearest_real": real_table["image_id"].to_numpy()[train_rows[by_inception.index]], "nearest_real_distance": by_inception.distance}
+    columns = {
+        "nearest_real": real_table["image_id"].to_numpy()[train_rows[by_inception.index]], "nearest_real_distance": by_inception.distance,
+    }
     closest = by_inception
     real_images: dict[int, np.ndarray] = {}
     if lpips:
@@ -205,13 +213,17 @@ def _memorization(real: Manifest, real_features, synthetic_table, synthetic_feat
             candidates = k_nearest(query_features, train_features, LPIPS_CANDIDATES).index
             needed = set(train_rows[np.unique(candidates)]) - set(real_images)
             real_images.update(_load_images(real, sorted(needed)))
-            return rerank(candidates, lambda q, r: lpips(np.stack([query_images[i] for i in q]), np.stack([real_images[train_rows[j]] for j in r])))
+            return rerank(
+                candidates, lambda q, r: lpips(np.stack([query_images[i] for i in q]), np.stack([real_images[train_rows[j]] for j in r]))
+            )
 
         by_lpips = lpips_to_train(synthetic_images, synthetic_features)
         heldout_images = _load_images(real, heldout_rows)
         heldout_by_lpips = lpips_to_train(dict(enumerate(heldout_images[r] for r in heldout_rows)), real_features[heldout])
         section["by"]["lpips"] = copy_summary(by_lpips.distance, heldout_by_lpips.distance)
-        columns.update(nearest_real_lpips=real_table["image_id"].to_numpy()[train_rows[by_lpips.index]], nearest_real_lpips_distance=by_lpips.distance)
+        columns.update(
+            nearest_real_lpips=real_table["image_id"].to_numpy()[train_rows[by_lpips.index]], nearest_real_lpips_distance=by_lpips.distance
+        )
         closest = by_lpips
     section["closest_by"] = "lpips" if lpips else "inception"
     order = np.argsort(closest.distance)[:CLOSEST_PAIRS]
@@ -288,7 +300,8 @@ def build_report(
         score = {"available": False, "reason": str(exc)}
 
     step(0.75, "skin tone and ABCD of every image")
-    real_measurable, synthetic_measurable = Manifest(real_table, real.root, real.path), Manifest(synthetic_table, synthetic.root, synthetic.path)
+    real_measurable = Manifest(real_table, real.root, real.path)
+    synthetic_measurable = Manifest(synthetic_table, synthetic.root, synthetic.path)
     real_measured = analyse_manifest(real_measurable, workers=workers)
     synthetic_measured = analyse_manifest(synthetic_measurable, workers=workers)
 
@@ -303,7 +316,8 @@ def build_report(
     floor = real_floor(real_features, synthetic_features, seed)
     floor["diversity"] = {
         "real": _real_diversity(real_measurable, seed, lpips),
-        "synthetic": {"pairs": diversity["pairs_measured"], "ms_ssim": _bootstrap_mean(diversity_pairs["ms_ssim"].to_numpy(dtype=float), seed),
+        "synthetic": {"pairs": diversity["pairs_measured"],
+                      "ms_ssim": _bootstrap_mean(diversity_pairs["ms_ssim"].to_numpy(dtype=float), seed),
                       "lpips": _bootstrap_mean(diversity_pairs["lpips"].to_numpy(dtype=float), seed) if lpips else None},
         "note": "pairs within a diagnosis (real) and within a skin type × diagnosis cell (synthetic)",
     }
@@ -332,7 +346,9 @@ def build_report(
     tables = {
         "synthetic_images": pd.concat([synthetic_measured, nearest_real], axis=1),
         "real_images": real_measured,
-        "groups": pd.DataFrame([{**g, "kid": g["kid"]["mean"] if g["kid"] else None, "kid_std": g["kid"]["std"] if g["kid"] else None} for g in groups]),
+        "groups": pd.DataFrame([
+            {**g, "kid": g["kid"]["mean"] if g["kid"] else None, "kid_std": g["kid"]["std"] if g["kid"] else None} for g in groups
+        ]),
         "diversity_pairs": diversity_pairs,
     }
     step(1.0, "done")
@@ -352,7 +368,8 @@ def summary_lines(report: dict) -> list[str]:
     floor = report["real_floor"]
     if floor["real_vs_real"]:
         real, synthetic = floor["real_vs_real"], floor["synthetic_vs_real"]
-        lines.append(f"real floor ({floor['n_each']} vs {floor['n_each']}): real half vs real half FID {real['fid']:.2f} KID {real['kid']['mean']:.4f}; "
+        lines.append(f"real floor ({floor['n_each']} vs {floor['n_each']}): "
+                     f"real half vs real half FID {real['fid']:.2f} KID {real['kid']['mean']:.4f}; "
                      f"synthetic vs the same real half FID {synthetic['fid']:.2f} KID {synthetic['kid']['mean']:.4f}")
     else:
         lines.append(f"real floor: {floor['note']}")
@@ -370,7 +387,8 @@ def summary_lines(report: dict) -> list[str]:
         if diversity["by_fst"][metric] is not None:
             real = floor["diversity"]["real"][metric]["mean"]
             lines.append(f"{name} diversity per skin type ({diversity['pairs_measured']} pairs, listed in diversity_pairs.csv): "
-                         + ", ".join(f"{ROMAN.get(int(c['fst']), c['fst']) if str(c['fst']).isdigit() else c['fst']} {c['mean']:.3f}" for c in diversity["by_fst"][metric])
+                         + ", ".join(f"{ROMAN.get(int(c['fst']), c['fst']) if str(c['fst']).isdigit() else c['fst']} {c['mean']:.3f}"
+                                     for c in diversity["by_fst"][metric])
                          + (f"; real images {real:.3f}" if real is not None else ""))
     for distance, check in report["memorization"]["by"].items():
         if check["suspected_copies"] is not None:
@@ -380,35 +398,58 @@ def summary_lines(report: dict) -> list[str]:
     return lines
 
 
+def closest_pairs_html(memorization: dict) -> str:
+    """The closest synthetic ↔ real pairs as HTML figures; image ids come from user manifests, so they are escaped."""
+    by = escape(memorization["closest_by"])
+    return "".join(
+        f"<figure style='display:inline-block;margin:6px'><img src='data:image/png;base64,{escape(p['synthetic_thumbnail'])}'>"
+        f"<img src='data:image/png;base64,{escape(p['real_thumbnail'])}'><figcaption>{escape(p['synthetic'])} ↔ {escape(p['real'])} "
+        f"({by} distance {p['distance']:.3g})</figcaption></figure>"
+        for p in memorization["closest_pairs"]
+    )
+
+
 def _html(report: dict) -> str:
+    """The self-contained report page; every text from the data (ids, paths, notes) is escaped, figures by plotly."""
     figures = report_figures(report)
     parts = [pio.to_html(f, full_html=False, include_plotlyjs=(i == 0)) for i, f in enumerate(figures.values())]
     banner = "" if report["complete"] else (
         f"<p style='background:#fdd;padding:8px'><b>Partial report:</b> {len(report['failures'])} image(s) could not be read "
         "and are left out (see report.json).</p>"
     )
-    pairs = "".join(
-        f"<figure style='display:inline-block;margin:6px'><img src='data:image/png;base64,{p['synthetic_thumbnail']}'>"
-        f"<img src='data:image/png;base64,{p['real_thumbnail']}'><figcaption>{p['synthetic']} ↔ {p['real']} "
-        f"({report['memorization']['closest_by']} distance {p['distance']:.3g})</figcaption></figure>"
-        for p in report["memorization"]["closest_pairs"]
-    )
-    summary = "\n".join(summary_lines(report))
+    summary = escape("\n".join(summary_lines(report)))
     return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>fairskin quality report</title></head><body style='font-family:sans-serif'>"
+        "<!doctype html><html><head><meta charset='utf-8'><title>fairskin quality report</title></head>"
+        "<body style='font-family:sans-serif'>"
         f"<h1>fairskin quality report</h1>{banner}<pre>{summary}</pre>{''.join(parts)}"
-        f"<h2>Closest synthetic ↔ real training pairs</h2>{pairs}</body></html>"
+        f"<h2>Closest synthetic ↔ real training pairs</h2>{closest_pairs_html(report['memorization'])}</body></html>"
     )
 
 
 def write_report(report: dict, tables: dict[str, pd.DataFrame], out: str | Path, *, overwrite: bool = False) -> Path:
     """report.json, one CSV per table and report.html into the new folder ``out``, all or nothing."""
     with atomic_dir(out, overwrite=overwrite) as folder:
-        with atomic_file(folder / "report.json", "w") as handle:
-            json.dump(report, handle, indent=2)
-        for name, table in tables.items():
-            with atomic_file(folder / f"{name}.csv", "w", newline="", encoding="utf-8") as handle:
-                table.to_csv(handle, index=False)
-        with atomic_file(folder / "report.html", "w", encoding="utf-8") as handle:
-            handle.write(_html(report))
+        _write_report_files(report, tables, folder)
     return Path(out)
+
+
+def quality_report(
+    real_path: str | Path, synthetic_path: str | Path, out: str | Path, *, overwrite: bool = False, **options
+) -> tuple[dict, Path]:
+    """`build_report` (``options``) written into the new folder ``out``: what `fairskin metrics` and the Quality tab do.
+
+    An ``out`` that `write_report` would refuse is refused before the minutes of measuring, not after."""
+    with atomic_dir(out, overwrite=overwrite) as folder:
+        report, tables = build_report(real_path, synthetic_path, **options)
+        _write_report_files(report, tables, folder)
+    return report, Path(out)
+
+
+def _write_report_files(report: dict, tables: dict[str, pd.DataFrame], folder: Path) -> None:
+    with atomic_file(folder / "report.json", "w") as handle:
+        json.dump(report, handle, indent=2)
+    for name, table in tables.items():
+        with atomic_file(folder / f"{name}.csv", "w", newline="", encoding="utf-8") as handle:
+            table.to_csv(handle, index=False)
+    with atomic_file(folder / "report.html", "w", encoding="utf-8") as handle:
+        handle.write(_html(report))

@@ -2,7 +2,7 @@
 
 `write_phantom_dataset` writes ``images/``, ``masks/``, ``manifest.csv`` and
 ``phantoms.json`` (the parameters) into a new folder, all or nothing. The FST × diagnosis
-counts are exact (see `cell_counts`), each image is rendered from
+counts are exact (`fairskin_core.mix.cell_counts`), each image is rendered from
 its own seed, and the same arguments always give the same bytes.
 """
 
@@ -13,7 +13,6 @@ import json
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,23 +21,9 @@ from PIL import Image
 from ..atomic import atomic_dir, atomic_file
 from ..diagnoses import MALIGNANCY
 from ..manifest import records_to_table, write_manifest
+from ..mix import Preset, image_cells, normalised
 from .lesion import PHANTOM_DIAGNOSES
 from .render import render_phantom
-
-
-@dataclass(frozen=True)
-class Preset:
-    """A skin-type mix and a diagnosis mix (fractions; each sums to 1)."""
-
-    description: str
-    fst_mix: dict[int, float]
-    diagnosis_mix: dict[str, float]
-
-
-def _normalised(mix: dict) -> dict:
-    total = sum(mix.values())
-    return {k: v / total for k, v in mix.items()}
-
 
 # HAM10000's diagnosis frequencies (nv 66.9%, mel 11.1%, bkl 11.0%, bcc 5.1%, vasc 1.4%, df 1.1%;
 # akiec has no phantom) and an ISIC-like skin-type mix with 4% of types V–VI.
@@ -46,12 +31,18 @@ PRESETS = {
     "ham10000": Preset(
         "like HAM10000/ISIC: mostly light skin (4% FST V-VI), mostly nevi",
         {1: 0.20, 2: 0.42, 3: 0.24, 4: 0.10, 5: 0.03, 6: 0.01},
-        _normalised({"nevus": 66.9, "melanoma": 11.1, "seborrheic_keratosis": 11.0, "basal_cell_carcinoma": 5.1, "vascular_lesion": 1.4, "dermatofibroma": 1.1}),
+        normalised({
+            "nevus": 66.9, "melanoma": 11.1, "seborrheic_keratosis": 11.0, "basal_cell_carcinoma": 5.1, "vascular_lesion": 1.4,
+            "dermatofibroma": 1.1,
+        }),
     ),
     "ddi": Preset(
         "like the DDI test set: 34% FST V-VI, more malignancies",
         {1: 0.15, 2: 0.15, 3: 0.18, 4: 0.18, 5: 0.18, 6: 0.16},
-        {"nevus": 0.30, "seborrheic_keratosis": 0.20, "melanoma": 0.15, "basal_cell_carcinoma": 0.15, "dermatofibroma": 0.10, "vascular_lesion": 0.10},
+        {
+            "nevus": 0.30, "seborrheic_keratosis": 0.20, "melanoma": 0.15, "basal_cell_carcinoma": 0.15, "dermatofibroma": 0.10,
+            "vascular_lesion": 0.10,
+        },
     ),
     "balanced": Preset(
         "every FST x diagnosis cell equally often",
@@ -75,39 +66,6 @@ def renderer_hash() -> str:
     return digest.hexdigest()[:16]
 
 
-def _largest_remainder(total: int, shares: np.ndarray) -> np.ndarray:
-    quotas = total * shares / shares.sum()
-    counts = np.floor(quotas).astype(int)
-    order = np.argsort(-(quotas - counts), kind="stable")
-    counts[order[: total - counts.sum()]] += 1
-    return counts
-
-
-def cell_counts(n: int, preset: Preset) -> dict[tuple[int, str], int]:
-    """Exact image counts per (FST, diagnosis) cell.
-
-    Both margins are the largest-remainder rounding of n × mix (so a balanced set of 600 has
-    exactly 100 images per type), and each cell is within one image of n × p(FST) × p(dx):
-    rows are floored, then each row's leftover goes to the diagnoses still furthest below
-    their margin (Ryser's construction of a 0-1 matrix with given margins).
-    """
-    fsts, diagnoses = sorted(preset.fst_mix), list(preset.diagnosis_mix)
-    p_dx = np.array([preset.diagnosis_mix[d] for d in diagnoses])
-    rows = _largest_remainder(n, np.array([preset.fst_mix[f] for f in fsts]))
-    columns = _largest_remainder(n, p_dx)
-    quotas = rows[:, None] * p_dx[None, :] / p_dx.sum()
-    table = np.floor(quotas).astype(int)
-    leftovers = rows - table.sum(axis=1)
-    for i in np.argsort(-leftovers, kind="stable"):
-        deficit = columns - table.sum(axis=0)
-        fraction = quotas[i] - table[i]
-        order = np.lexsort((-fraction, -deficit))
-        table[i, order[: leftovers[i]]] += 1
-    if not (np.array_equal(table.sum(axis=0), columns) and np.array_equal(table.sum(axis=1), rows)):
-        raise AssertionError(f"cell counts for n={n} do not meet the preset's margins")  # cannot happen
-    return {(f, d): int(table[i, j]) for i, f in enumerate(fsts) for j, d in enumerate(diagnoses)}
-
-
 def image_seed(dataset_seed: int, index: int) -> int:
     """Each image's own seed, from the dataset seed and its index."""
     return int(np.random.SeedSequence([dataset_seed, index]).generate_state(1)[0])
@@ -119,7 +77,7 @@ def plan_dataset(n: int, preset: str, seed: int) -> list[dict]:
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     if n < 1:
         raise ValueError(f"--n must be at least 1, not {n}")
-    cells = [cell for cell, count in cell_counts(n, PRESETS[preset]).items() for _ in range(count)]
+    cells = image_cells(n, PRESETS[preset])
     order = np.random.default_rng(np.random.SeedSequence([seed, 0x5EED])).permutation(len(cells))
     # ``cells`` lists images cell by cell: an image's position in it decides its split, and the
     # seeded permutation decides its index (and so its seed and id).
@@ -202,7 +160,7 @@ def write_phantom_dataset(
                 "pixel_size_mm": result["pixel_size_mm"],
                 **{k: v for k, v in result.items() if k.startswith("gt_")},
             }
-            for item, result in zip(plan, results)
+            for item, result in zip(plan, results, strict=True)
         ]
         table = records_to_table(records, folder, check_files="exists", source="phantom renderer")
         write_manifest(table, folder / "manifest.csv")

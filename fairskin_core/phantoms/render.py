@@ -106,9 +106,9 @@ def render_phantom(
     colours = colours_present(layers, mask)
 
     choice_rng = np.random.default_rng(choice_seq)
-    draws = dict(zip(ARTEFACTS, choice_rng.random(len(ARTEFACTS))))
+    draws = dict(zip(ARTEFACTS, choice_rng.random(len(ARTEFACTS)), strict=True))
     present = [name for name in ARTEFACTS if draws[name] < rates.get(name, 0.0)]
-    rngs = {name: np.random.default_rng(s) for name, s in zip(ARTEFACTS, artefact_seqs)}
+    rngs = {name: np.random.default_rng(s) for name, s in zip(ARTEFACTS, artefact_seqs, strict=True)}
     artefact_masks: dict[str, np.ndarray] = {}
     hair_count = 0
     for name in present:  # ARTEFACTS lists them in drawing order

@@ -16,7 +16,8 @@ MIXED_PRECISION = ("no", "fp16", "bf16")
 CELL_LOSS_WEIGHTING = ("none", "inverse-frequency")
 BETA_SCHEDULES = ("squaredcos_cap_v2", "linear", "scaled_linear")
 PREDICTION_TYPES = ("epsilon", "v_prediction")
-BOOK_KEEPING = ("output_dir", "checkpoint_every", "keep_checkpoints", "log_every")  # may change on resume: the weights do not depend on them
+# May change on resume: the weights do not depend on them.
+BOOK_KEEPING = ("output_dir", "checkpoint_every", "keep_checkpoints", "log_every")
 
 
 @dataclass
@@ -60,10 +61,12 @@ class TrainConfig:
         problems = []
         divisor = 2 ** (len(self.block_out_channels) - 1) * max(self.patch_size, 1)
         if self.image_size < 16 or self.image_size % divisor:
-            problems.append(f"image_size {self.image_size} must be ≥ 16 and divisible by {divisor} (patch_size × one halving per UNet level)")
+            problems.append(f"image_size {self.image_size} must be ≥ 16 and divisible by {divisor} "
+                            "(patch_size × one halving per UNet level)")
         if len(self.attention_levels) != len(self.block_out_channels):
             problems.append(f"attention_levels needs {len(self.block_out_channels)} flags, one per entry of block_out_channels")
-        for name in ("steps", "batch_size", "noise_steps", "checkpoint_every", "keep_checkpoints", "log_every", "layers_per_block", "patch_size"):
+        for name in ("steps", "batch_size", "noise_steps", "checkpoint_every", "keep_checkpoints", "log_every", "layers_per_block",
+                     "patch_size"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be at least 1, not {getattr(self, name)}")
         if not 0 <= self.conditioning_dropout < 1:
@@ -71,9 +74,10 @@ class TrainConfig:
         if self.snr_gamma < 0:
             problems.append(f"snr_gamma must be ≥ 0 (0 = off), not {self.snr_gamma}")
         if self.dark_skin_oversampling <= 0:
-            problems.append(f"dark_skin_oversampling must be positive (1 = plain balance), not {self.dark_skin_oversampling}")
-        for name, allowed in (("mixed_precision", MIXED_PRECISION), ("cell_loss_weighting", CELL_LOSS_WEIGHTING), ("beta_schedule", BETA_SCHEDULES),
-                              ("prediction_type", PREDICTION_TYPES)):
+            problems.append(f"dark_skin_oversampling must be positive (1 = plain balance), "
+                            f"not {self.dark_skin_oversampling}")
+        for name, allowed in (("mixed_precision", MIXED_PRECISION), ("cell_loss_weighting", CELL_LOSS_WEIGHTING),
+                              ("beta_schedule", BETA_SCHEDULES), ("prediction_type", PREDICTION_TYPES)):
             if getattr(self, name) not in allowed:
                 problems.append(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
         if not self.manifest and not self.phantoms:

@@ -32,23 +32,25 @@ class TrainingImages:
         return len(self.fst)
 
 
-def load_training_images(manifest_path: str | Path, size: int, split: str = "train", progress: Callable[[int, int], None] | None = None) -> TrainingImages:
+def load_training_images(manifest_path: str | Path, size: int, split: str = "train",
+                         progress: Callable[[int, int], None] | None = None) -> TrainingImages:
     """The manifest's rows of ``split`` ("" = all) as an in-memory tensor at ``size`` px."""
     manifest = read_manifest(manifest_path)
     table = manifest.table
     if split:
         if split not in set(table["split"]):
-            raise ValueError(f"{manifest.path}: no row has split {split!r} (splits present: {sorted(set(table['split']) - {''}) or 'none'}); "
+            present = sorted(set(table["split"]) - {""}) or "none"
+            raise ValueError(f"{manifest.path}: no row has split {split!r} (splits present: {present}); "
                              "pass --split '' to train on every row")
         table = table[table["split"] == split]
     unknown = table["fst"].isna()
     if unknown.any():
         first = table.index[unknown][0]
         raise ValueError(f"{manifest.path}: {int(unknown.sum())} row(s) of split {split!r} have no exact Fitzpatrick type "
-                         f"(first: CSV line {first + 2}, image_id {table.loc[first, 'image_id']}); a skin-type conditioned model needs one per image — "
-                         "estimate them with `fairskin ita`, or leave those rows out")
+                         f"(first: CSV line {first + 2}, image_id {table.loc[first, 'image_id']}); "
+                         "a skin-type conditioned model needs one per image — estimate them with `fairskin ita`, or leave those rows out")
     pixels = np.empty((len(table), size, size, 3), dtype=np.uint8)
-    for position, (row, image_path, image_root) in enumerate(zip(table.index, table["image_path"], table["image_root"])):
+    for position, (row, image_path, image_root) in enumerate(zip(table.index, table["image_path"], table["image_root"], strict=True)):
         try:
             pixels[position] = square(read_rgb(manifest.image_file(image_path, image_root)), size)
         except ImageFileError as exc:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from diffusers import AutoencoderKL
+from diffusers.models.autoencoders.autoencoder_kl import AutoencoderKL
 
 from ..workspace import offline
 
@@ -35,7 +35,8 @@ def load_vae(source: str) -> AutoencoderKL:
     try:
         return AutoencoderKL.from_pretrained(source, local_files_only=offline()).eval()
     except (OSError, ValueError) as exc:
-        raise ValueError(f"vae {source!r}: not a folder here, and not loadable from the hub ({str(exc).splitlines()[0]}); give {VAE_HINT}") from None
+        raise ValueError(f"vae {source!r}: not a folder here, and not loadable from the hub ({str(exc).splitlines()[0]}); "
+                         f"give {VAE_HINT}") from None
 
 
 @torch.inference_mode()
@@ -47,8 +48,3 @@ def encode_images(vae: AutoencoderKL, pixels: torch.Tensor, device: torch.device
         batch = pixels[start:start + batch_size].to(device).float() / 127.5 - 1
         latents.append(vae.encode(batch).latent_dist.mean.float().cpu() * vae.config.scaling_factor)
     return torch.cat(latents)
-
-
-def vae_scale(vae: AutoencoderKL) -> int:
-    """How many pixels one latent cell covers per side."""
-    return 2 ** (len(vae.config.block_out_channels) - 1)

@@ -38,7 +38,8 @@ def write_model_card(folder: str | Path) -> Path:
     config = json.loads((folder / "train_config.json").read_text())
     index = json.loads((folder / "fairskin_model.json").read_text())
     mix = json.loads((folder / "mix.json").read_text())
-    log = list(csv.DictReader(open(folder / "training_log.csv", newline="")))
+    with open(folder / "training_log.csv", newline="") as handle:
+        log = list(csv.DictReader(handle))
     weights = folder / "unet" / "diffusion_pytorch_model.safetensors"
     parts = [
         "# fairskin FST-conditioned diffusion model",
@@ -49,7 +50,8 @@ def write_model_card(folder: str | Path) -> Path:
         "",
         "## Training",
         "",
-        f"- data: `{config['manifest'] or 'phantoms ' + json.dumps(config['phantoms'])}` (manifest sha256 `{index.get('manifest_sha256', '?')}`), split `{config['split'] or 'all'}`",
+        f"- data: `{config['manifest'] or 'phantoms ' + json.dumps(config['phantoms'])}` "
+        f"(manifest sha256 `{index.get('manifest_sha256', '?')}`), split `{config['split'] or 'all'}`",
         f"- {index.get('steps', '?')} steps of {config['batch_size']} images, learning rate {config['learning_rate']}, "
         f"EMA decay {config['ema_decay']}, conditioning dropout {config['conditioning_dropout']}, seed {config['seed']}",
         f"- fairness-aware resampling: every FST × diagnosis cell equally often, FST V–VI cells × {config['dark_skin_oversampling']}; "

@@ -32,7 +32,7 @@ class BalancedCellSampler:
             raise ValueError("no training images to sample from")
         self.fst, self.diagnosis = np.asarray(fst, dtype=int), np.asarray(diagnosis, dtype=object)
         self.seed = seed
-        cells = list(zip(self.fst.tolist(), self.diagnosis.tolist()))
+        cells = list(zip(self.fst.tolist(), self.diagnosis.tolist(), strict=True))
         self.cells = sorted(set(cells))
         counts = {cell: 0 for cell in self.cells}
         for cell in cells:

@@ -1,0 +1,110 @@
+"""`fairskin generate` as library calls: `build_plan` says which images to make, `generate_images` makes them.
+
+A request is one skin type and diagnosis (``fst`` with ``diagnosis``) or a mix of each (text
+as on the command line, ``"1:1,5:2"``, or a mapping ``{1: 1, 5: 2}``; by default equal weights
+over the six types and the model's diagnoses), for ``n`` images or ``per_cell`` of every pair.
+`generate_images` runs under `accelerate launch` as well: each process makes its share of the
+plan, and the main process merges the shares into one manifest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from accelerate import PartialState
+
+from ..diagnoses import DIAGNOSES
+from ..fst import FST_TYPES
+from ..mix import diagnosis_mix_of, parse_mix
+from .backends import load_backend
+from .batch import PlannedImage, generate_set, merge_parts, plan_images, plan_per_cell
+
+Mix = str | Mapping  # "KEY:WEIGHT,..." or {key: weight}
+
+
+@dataclass(frozen=True)
+class GeneratedSet:
+    """What `generate_images` made: ``manifest`` is None on every process but the main one, which merges the shares."""
+
+    manifest: Path | None
+    images: int
+    model_id: str
+
+
+def _mix_text(mix: Mix | None, keys: tuple) -> str:
+    """A mix as `parse_mix` reads it (so a mapping is checked the same way): as given, or equal weights over ``keys``."""
+    if not mix:
+        return ",".join(f"{key}:1" for key in keys)
+    return mix if isinstance(mix, str) else ",".join(f"{key}:{weight}" for key, weight in mix.items())
+
+
+def build_plan(
+    diagnoses: tuple[str, ...] = DIAGNOSES,
+    *,
+    fst: int | None = None,
+    diagnosis: str | None = None,
+    fst_mix: Mix | None = None,
+    diagnosis_mix: Mix | None = None,
+    diagnosis_mix_from: str | Path | None = None,
+    n: int | None = None,
+    per_cell: int | None = None,
+    seed: int = 0,
+) -> list[PlannedImage]:
+    """The images of a request (module docstring) to a model that can make ``diagnoses``; wrong combinations refused by name."""
+    if fst is not None or diagnosis is not None:
+        if fst is None or diagnosis is None or fst_mix or diagnosis_mix or diagnosis_mix_from or per_cell:
+            raise ValueError("--fst and --diagnosis go together, without --fst-mix, --diagnosis-mix, --diagnosis-mix-from or --per-cell")
+        fst_weights, diagnosis_weights = parse_mix(f"{fst}:1", FST_TYPES, "--fst"), parse_mix(f"{diagnosis}:1", diagnoses, "--diagnosis")
+    else:
+        if diagnosis_mix and diagnosis_mix_from:
+            raise ValueError("give --diagnosis-mix or --diagnosis-mix-from, not both")
+        fst_weights = parse_mix(_mix_text(fst_mix, FST_TYPES), FST_TYPES, "--fst-mix")
+        diagnosis_weights = (diagnosis_mix_of(diagnosis_mix_from, diagnoses) if diagnosis_mix_from
+                             else parse_mix(_mix_text(diagnosis_mix, diagnoses), diagnoses, "--diagnosis-mix"))
+    if per_cell:
+        return plan_per_cell(per_cell, sorted(fst_weights), sorted(diagnosis_weights), seed)
+    if n:
+        return plan_images(n, fst_weights, diagnosis_weights, seed)
+    raise ValueError("say how many images: --n N, or --per-cell K")
+
+
+def generate_images(
+    out: str | Path,
+    *,
+    model: str | Path | None = None,
+    stable_diffusion: str | None = None,
+    allow_download: bool = False,
+    fst: int | None = None,
+    diagnosis: str | None = None,
+    fst_mix: Mix | None = None,
+    diagnosis_mix: Mix | None = None,
+    diagnosis_mix_from: str | Path | None = None,
+    n: int | None = None,
+    per_cell: int | None = None,
+    seed: int = 0,
+    steps: int = 25,
+    guidance: float = 3.0,
+    scheduler: str = "ddim",
+    batch_size: int = 16,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> GeneratedSet:
+    """Generate a request into ``out`` (resumable: a rerun skips the images already there).
+
+    The model is the Stable Diffusion pipeline ``stable_diffusion`` names, else fairskin's model
+    in ``model`` (default: the shipped one). ``progress(done, total, images per second)`` is
+    called on the local main process only.
+    """
+    state = PartialState()
+    backend = load_backend(model, stable_diffusion, device=str(state.device), allow_download=allow_download)
+    plan = build_plan(backend.diagnoses or DIAGNOSES, fst=fst, diagnosis=diagnosis, fst_mix=fst_mix, diagnosis_mix=diagnosis_mix,
+                      diagnosis_mix_from=diagnosis_mix_from, n=n, per_cell=per_cell, seed=seed)
+    generate_set(backend, plan, out, steps=steps, guidance=guidance, scheduler=scheduler, batch_size=batch_size,
+                 process_index=state.process_index, num_processes=state.num_processes,
+                 progress=progress if state.is_local_main_process else None)
+    state.wait_for_everyone()
+    manifest = None
+    if state.is_main_process:
+        manifest = merge_parts(out) if state.num_processes > 1 else Path(out) / "manifest.csv"
+    return GeneratedSet(manifest, len(plan), backend.model_id)
