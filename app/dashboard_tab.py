@@ -6,7 +6,7 @@ import gradio as gr
 
 from review_data.export import ratings_table
 from review_data.figures import dashboard_figures
-from review_data.stats import study_report
+from review_data.stats import MIN_AGREEMENT_IMAGES, study_report
 from review_data.store import ReviewStore
 from review_data.study import StudyError, list_studies
 
@@ -28,6 +28,16 @@ def _share(value: dict) -> str:
     if value.get("estimate") is None:
         return f"— ({value.get('note') or 'no data'})"
     return f"{value['estimate']:.1%} (95% CI {value['ci_low']:.1%}–{value['ci_high']:.1%}, {value['successes']}/{value['n']})"
+
+
+def _agreement(value: dict) -> str:
+    """A coefficient with its interval and the images it rests on, or why it is not estimable."""
+    images = f"{value['n_images']} image{'' if value['n_images'] == 1 else 's'} rated by ≥ 2 reviewers"
+    if value["estimate"] is not None:
+        return f"{value['estimate']:.2f} (95% CI {value['ci_low']:.2f}–{value['ci_high']:.2f}; {images})"
+    if value["n_images"] < MIN_AGREEMENT_IMAGES:
+        return f"not estimable: {images} (at least {MIN_AGREEMENT_IMAGES} needed)"
+    return f"not estimable: {images}; {value['note']}"
 
 
 def headline(report: dict) -> str:
@@ -56,9 +66,7 @@ def headline(report: dict) -> str:
     if auc.get("estimate") is not None:
         lines.append(f"- Realism as a detector of real images: AUC {auc['estimate']:.2f} (95% CI {auc['ci_low']:.2f}–{auc['ci_high']:.2f})")
     for key, name in (("calls", "Fleiss' κ on the calls"), ("realism", "Krippendorff's α (ordinal) on realism")):
-        value = agreement[key]
-        if value.get("estimate") is not None:
-            lines.append(f"- {name}: {value['estimate']:.2f} (95% CI {value['ci_low']:.2f}–{value['ci_high']:.2f})")
+        lines.append(f"- {name}: {_agreement(agreement[key])}")
     notes = "\n\n".join(f"> {note}" for note in report["notes"][1:])  # one quote block per caveat
     return "\n".join(lines) + "\n\n" + notes
 

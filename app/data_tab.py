@@ -26,6 +26,7 @@ from fairskin_core.summary import filter_rows, fst_categories, fst_diagnosis_cou
 from review_data.store import ReviewStore
 
 from .access import only
+from .messages import ask_for_missing, plain
 
 PAGE_SIZE = 48
 THUMBNAIL_PX = 192
@@ -181,7 +182,7 @@ def open_manifest(manifest_path: str, roots: list[Path] | None = None):
     try:
         manifest = load_manifest(manifest_path, roots)
     except (ManifestError, FileNotFoundError, OSError) as exc:
-        return (gr.skip(),) * 8 + (f"**Could not open this manifest.**\n\n```\n{exc}\n```",)
+        return (gr.skip(),) * 8 + (f"**Could not open this manifest:** {plain(exc)}",)
     table = manifest.table
     counts = fst_diagnosis_counts(table)
     categories, diagnoses = list(counts.index), list(counts.columns)
@@ -250,6 +251,7 @@ def build_data_tab(default_manifest: str, store: ReviewStore, roots: list[Path])
 
     @admin
     def on_open(path: str, username: str):
+        ask_for_missing((path, "Give the path of a manifest (CSV or Parquet) on the server."))
         result = open_manifest(path, roots)
         kept = isinstance(result[0], type(gr.skip()))
         return *result, *([gr.skip()] * len(shown) if kept else [None, None, "", None, None, None, ""])

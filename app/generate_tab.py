@@ -18,6 +18,7 @@ from fairskin_core.workspace import workspace_dir
 from review_data.store import ReviewStore
 
 from .access import only
+from .messages import ask_for_missing, plain
 
 DEFAULT_CHOICE = "default (shipped with fairskin)"
 MAX_IMAGES = 16
@@ -39,6 +40,8 @@ def _default_diagnoses() -> list[str]:
 
 @lru_cache(maxsize=2)
 def _backend(model: str) -> FSTModelBackend:
+    if model != DEFAULT_CHOICE and not Path(model).is_dir():  # the library's message here is the CLI's (--model)
+        raise ModelFolderError(f"{model}: no such folder on the server; choose a model from the list")
     return FSTModelBackend(None if model == DEFAULT_CHOICE else Path(model))
 
 
@@ -76,7 +79,7 @@ def keep(set_name: str, selected: list[str], generated: dict) -> str:
     picked = [int(label.split()[0].lstrip("#")) - 1 for label in selected]
     manifest = add_to_set(workspace_dir("synthetic") / name, [generated["images"][i] for i in picked],
                           [generated["rows"][i] for i in picked])
-    return f"Added {len(picked)} image(s) to `{manifest}`."
+    return f"Added {len(picked)} image(s) to {plain(manifest)}."
 
 
 def build_generate_tab(store: ReviewStore):
@@ -108,18 +111,21 @@ def build_generate_tab(store: ReviewStore):
 
     @admin
     def on_model(model_name: str, user: str):
+        ask_for_missing((model_name, "Choose a model."))
         try:
             names = list(_backend(model_name).diagnoses)
         except ModelFolderError as exc:
-            return gr.update(), f"**Model not loaded:** {exc}"
+            return gr.update(), f"**Model not loaded:** {plain(exc)}"
         return gr.update(choices=names, value=names[0] if names else None), ""
 
     @admin
     def on_generate(model_name, fst_label, diagnosis_name, n, first_seed, n_steps, weight, sampler, progress=gr.Progress(), user: str = ""):
+        ask_for_missing((model_name, "Choose a model."), (diagnosis_name, "Choose a diagnosis."),
+                        (first_seed, "Give a seed (any whole number)."))
         try:
             images, state = generate(model_name, fst_label, diagnosis_name, n, first_seed, n_steps, weight, sampler, progress)
         except (ModelFolderError, ValueError) as exc:
-            return gr.update(), gr.update(), {}, f"**Not generated:** {exc}"
+            return gr.update(), gr.update(), {}, f"**Not generated:** {plain(exc)}"
         labels = [caption for _, caption in images]
         return images, gr.update(choices=labels, value=[]), state, ""
 

@@ -25,6 +25,7 @@ from .access import signed_in
 from .dashboard_tab import build_dashboard_tab
 from .data_tab import build_data_tab, open_manifest
 from .generate_tab import build_generate_tab
+from .messages import plain
 from .quality_tab import build_quality_tab
 from .review_tab import CSS, SHORTCUTS, build_review_tab
 from .studies_tab import build_studies_tab
@@ -87,7 +88,7 @@ def build_app(
             username = signed_in(request)
             role = role_of(store, username)
             is_admin, is_reviewer = role == "admin", role == "reviewer"
-            header = f"Signed in as **{username}** ({role}) · [Sign out](/logout)" if role else ""
+            header = f"Signed in as **{plain(username)}** ({role}) · [Sign out](/logout)" if role else ""
             return (
                 header,
                 gr.update(selected="data" if is_admin else "review"),

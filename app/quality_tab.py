@@ -19,6 +19,7 @@ from fairskin_core.metrics.report import quality_report, summary_lines
 from review_data.store import ReviewStore
 
 from .access import only
+from .messages import ask_for_missing, plain
 
 
 def _closest_pairs(report: dict) -> list[tuple[np.ndarray, str]]:
@@ -56,13 +57,14 @@ def build_quality_tab(store: ReviewStore, real_default: str, synthetic_default: 
 
     @admin
     def on_run(real_path: str, synthetic_path: str, progress=gr.Progress(), user: str = ""):
+        ask_for_missing((real_path, "Give the path of the real manifest."), (synthetic_path, "Give the path of the synthetic manifest."))
         try:
             report, folder = quality_report(
                 real_path.strip(), synthetic_path.strip(), Path(os.environ["GRADIO_TEMP_DIR"]) / f"quality-{secrets.token_hex(16)}",
                 progress=lambda f, what: progress(f, desc=what), allowed_roots=roots,
             )
         except (ManifestError, FileNotFoundError, ValueError, InceptionWeightsError) as exc:
-            return [f"**No report.**\n\n```\n{exc}\n```", *[None] * len(plots), [], None]
+            return [f"**No report:** {plain(exc)}", *[None] * len(plots), [], None]
         figures = report_figures(report)
         lines = summary_lines(report)
         warning = "" if report["complete"] else f"**⚠ {lines.pop(0)}** — listed in report.json.\n\n"

@@ -24,6 +24,7 @@ from review_data.session import ReviewError, item_at, progress, reviewer_studies
 from review_data.store import ReviewStore
 
 from .access import only
+from .messages import ask_for_missing, plain
 
 SERVED_FORMAT = "bmp"  # uncompressed: byte size depends on dimensions only, never on content
 REALISM_LABEL = "Realism — 1: clearly artificial … 7: indistinguishable from a real dermoscopic image (keys 1–7)"
@@ -39,10 +40,12 @@ document.addEventListener("keydown", (event) => {
     if (element) { element.click(); event.preventDefault(); }
   };
   const key = event.key.toLowerCase();
+  // Enter on a focused button is that button's own press (the browser's): pressing Save & next too would act twice.
+  const onButton = target && target.closest && target.closest("button");
   if (key === "r") click('#answer-call input[value="real"]');
   else if (key === "s") click('#answer-call input[value="synthetic"]');
   else if (/^[1-7]$/.test(key)) click(`#answer-realism input[value="${key}"]`);
-  else if (key === "enter") click("#save-next");
+  else if (key === "enter" && !onButton) click("#save-next");
   else if (key === "arrowleft") click("#back");
 });
 </script>
@@ -133,8 +136,7 @@ def build_review_tab(store: ReviewStore):
 
     @reviewer
     def on_start(study_name: str, username: str):
-        if not study_name:
-            raise gr.Error("Choose a study first.", print_exception=False)
+        ask_for_missing((study_name, "Choose a study first."))
         _, _, first_open = progress(store, study_name, username)
         return show(study_name, first_open, username)
 
@@ -147,7 +149,7 @@ def build_review_tab(store: ReviewStore):
         try:
             save_rating(store, current["study"], username, item.image_id, values, time.monotonic() - current["shown_at"])
         except ReviewError as exc:
-            return [gr.skip()] * (len(shown) - 1) + [f"**Not saved:** {exc}"]
+            return [gr.skip()] * (len(shown) - 1) + [f"**Not saved:** {plain(exc)}"]
         _, total, first_open = progress(store, current["study"], username)
         following = current["position"] + 1
         # After the last image, go back to any image still unrated (skipped by going back).

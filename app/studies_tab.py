@@ -17,6 +17,7 @@ from review_data.store import ReviewStore, workspace_studies_dir
 from review_data.study import StudyError, add_reviewer, create_study, list_studies
 
 from .access import only
+from .messages import ask_for_missing, plain
 
 REFUSALS = (StudyError, SamplingError, ManifestError, AccountError, FileNotFoundError, ValueError)
 
@@ -52,7 +53,7 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
         create = gr.Button("Create study", variant="primary")
     with gr.Accordion("Enrol a reviewer", open=False):
         with gr.Row():
-            enrol_study = gr.Dropdown(label="Study", choices=[])
+            enrol_study = gr.Dropdown(label="Study", choices=[], elem_id="enrol-study")
             username = gr.Textbox(label="Username")
             password = gr.Textbox(label="Password (new account: at least 8 characters)", type="password")
         enrol = gr.Button("Enrol reviewer")
@@ -68,27 +69,37 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
 
     refresh_outputs = [overview, enrol_study, export_choice]
 
+    def not_created(why: str):
+        return (gr.skip(),) * 3 + (f"**Study not created:** {why}",)
+
     @admin
     def on_create(name_: str, real_: str, synthetic_: str, n: float, seed_: float, estimate_fst: bool, user: str):
+        ask_for_missing((name_, "Give the study a name."), (real_, "Give the path of the real manifest."),
+                        (synthetic_, "Give the path of the synthetic manifest."), (n, "Give the number of images per arm."),
+                        (seed_, "Give a seed (any whole number)."))
+        name_ = name_.strip()
+        if name_ in list_studies(store):
+            return not_created(f"a study named **{plain(name_)}** exists already: choose another name.")
         try:
-            study = create_study(store, workspace_studies_dir(), name_.strip(), real_.strip(), synthetic_.strip(),
+            study = create_study(store, workspace_studies_dir(), name_, real_.strip(), synthetic_.strip(),
                                  n_per_arm=int(n), seed=int(seed_), estimate_fst=estimate_fst, allowed_roots=roots)
         except REFUSALS as exc:
-            return (gr.skip(),) * 3 + (f"**Study not created.**\n\n```\n{exc}\n```",)
-        return (*refreshed(), f"Created study **{study.name}**: {2 * study.n_per_arm} images at {study.image_size} px, {study.design}.")
+            return not_created(plain(exc))
+        return (*refreshed(),
+                f"Created study **{plain(study.name)}**: {2 * study.n_per_arm} images at {study.image_size} px, {study.design}.")
 
     @admin
     def on_enrol(study_name: str, username_: str, password_: str, user: str):
+        ask_for_missing((study_name, "Choose a study first."), (username_, "Give the reviewer's username."))
         try:
             add_reviewer(store, study_name, username_.strip(), password_)
         except REFUSALS as exc:
-            return (gr.skip(),) * 3 + (f"**Not enrolled:** {exc}",)
-        return (*refreshed(), f"**{username_.strip()}** now reviews **{study_name}**.")
+            return (gr.skip(),) * 3 + (f"**Not enrolled:** {plain(exc)}",)
+        return (*refreshed(), f"**{plain(username_.strip())}** now reviews **{plain(study_name)}**.")
 
     @admin
     def on_export(study_name: str, user: str):
-        if not study_name:
-            raise gr.Error("Choose a study to export.", print_exception=False)
+        ask_for_missing((study_name, "Choose a study to export."))
         # A fresh folder with an unguessable name in Gradio's own cache, the only place it serves
         # files from: its URL goes to this admin only, and the cache is swept hourly.
         folder = Path(os.environ["GRADIO_TEMP_DIR"]) / f"export-{secrets.token_hex(16)}"

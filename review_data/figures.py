@@ -22,6 +22,7 @@ DETECTION_RATES = {
 ARM_COLOURS = {"real": "#4C78A8", "synthetic": "#E45756"}
 ANSWER_COLOURS = {"yes": "#54A24B", "no": "#E45756", "unsure": "#BAB0AC"}
 GROUP_TITLES = {"reviewer": "reviewer", "fst_group": "Fitzpatrick skin type group", "diagnosis": "diagnosis"}
+FOOLING_BINS = 10  # the fooling-rate histogram's bins: tenths of 0–1
 
 
 def dashboard_figures(report: dict) -> dict[str, go.Figure]:
@@ -141,21 +142,35 @@ def abcd_figure(report: dict) -> go.Figure:
 
 
 def fooling_rate_figure(report: dict) -> go.Figure:
-    """Per synthetic image: the share of its ratings that judged it real (its fooling rate)."""
-    rates = [image["share_judged_real"] for image in report["images"] if image["source"] == "synthetic"]
+    """Per synthetic image: the share of its ratings that judged it real (its fooling rate), in tenths of 0–1."""
+    centres = fooling_rate_bin_centres(report["images"])
     figure = go.Figure(
-        go.Histogram(x=rates, xbins={"start": 0, "end": 1.0001, "size": 0.1}, marker_color=ARM_COLOURS["synthetic"])
+        go.Histogram(x=centres, xbins={"start": 0, "end": 1, "size": 1 / FOOLING_BINS}, marker_color=ARM_COLOURS["synthetic"])
     )
     figure.add_vline(
         x=TARGET_SYNTHETIC_JUDGED_REAL, line_dash="dash", line_color="grey",
         annotation_text=f"plan target for the pooled share ({TARGET_SYNTHETIC_JUDGED_REAL:.0%})",
     )
     figure.update_layout(
-        title=f"Fooling rate per synthetic image (share of ratings judged real; {len(rates)} images)",
-        xaxis={"title": "share of ratings that judged the image real", "range": [0, 1]},
+        title=f"Fooling rate per synthetic image (share of ratings judged real; {len(centres)} images)",
+        xaxis={"title": "share of ratings that judged the image real", "range": [0, 1], "dtick": 1 / FOOLING_BINS},
         yaxis={"title": "synthetic images"},
     )
-    return _say_if_empty(figure, not rates)
+    return _say_if_empty(figure, not centres)
+
+
+def fooling_rate_bin_centres(images: list[dict]) -> list[float]:
+    """Each synthetic image as the centre of its bin [k/10, (k+1)/10), the last bin closed so that it holds 1.
+
+    Binned here, from the whole-number counts (3 of 10 is exactly 0.3, in [0.3, 0.4)), because
+    plotly's bins are open on the right: it put images fooled every time in a bin past the axis.
+    A centre lies well inside its bin, so all plotly does is count.
+    """
+    bins = [
+        min(FOOLING_BINS * image["n_judged_real"] // image["n_ratings"], FOOLING_BINS - 1)
+        for image in images if image["source"] == "synthetic"
+    ]
+    return [(k + 0.5) / FOOLING_BINS for k in bins]
 
 
 def time_figure(report: dict) -> go.Figure:

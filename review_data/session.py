@@ -97,22 +97,33 @@ def _realism(value) -> int | None:
 
 
 def validate_answers(answers: dict) -> dict:
-    """Clean answers, or a ReviewError naming every missing or out-of-range one."""
+    """Clean answers, or a ReviewError naming every missing or out-of-range one.
+
+    A missing answer is what a reviewer can leave out, so it is asked for in their words; a
+    value outside the choices can only come from code, so it is named."""
     problems, clean = [], {}
     call = answers.get("call")
-    if call not in CALLS:
-        problems.append(f"real or synthetic? must be one of {', '.join(CALLS)} (got {call!r})")
+    if call is None:
+        problems.append("pick whether the image looks real or synthetic")
+    elif call not in CALLS:
+        problems.append(f"the call must be real or synthetic, not {call!r}")
     clean["call"] = call
     clean["realism"] = _realism(answers.get("realism"))
-    if clean["realism"] is None:
+    if answers.get("realism") is None:
+        problems.append("pick a realism score from 1 to 7")
+    elif clean["realism"] is None:
         problems.append(f"realism must be a whole number from 1 to 7 (got {answers.get('realism')!r})")
     for key, question in ABCD_QUESTIONS.items():
-        if answers.get(key) not in ABCD_ANSWERS:
+        if answers.get(key) is None:
+            problems.append(f"answer “{question}”")
+        elif answers.get(key) not in ABCD_ANSWERS:
             problems.append(f"{question} must be one of {', '.join(ABCD_ANSWERS)} (got {answers.get(key)!r})")
         clean[key] = answers.get(key)
     comment = answers.get("comment") or ""
-    if not isinstance(comment, str) or len(comment) > MAX_COMMENT:
-        problems.append(f"the comment must be text of at most {MAX_COMMENT} characters")
+    if not isinstance(comment, str):
+        problems.append("the comment must be text")
+    elif len(comment) > MAX_COMMENT:
+        problems.append(f"shorten the comment to at most {MAX_COMMENT} characters")
     clean["comment"] = comment
     if problems:
         raise ReviewError("; ".join(problems))

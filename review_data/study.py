@@ -19,6 +19,8 @@ import pandas as pd
 
 from fairskin_core.analysis.estimated_fst import with_estimated_fst
 from fairskin_core.atomic import atomic_dir
+from fairskin_core.hashing import file_sha256
+from fairskin_core.images import read_rgb
 from fairskin_core.manifest import Manifest, read_manifest
 
 from .accounts import AccountError, account_id, create_account, verify_password
@@ -29,6 +31,7 @@ from .store import ReviewStore, utc_now
 STUDY_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 # Which manifest sources may stand in each arm (phantoms may play either: the offline demo).
 ARM_SOURCES = {"real": ("real", "phantom"), "synthetic": ("synthetic", "phantom")}
+SHARED_IMAGES_NAMED = 5  # a refusal of images in both arms names this many, and counts the rest
 
 
 class StudyError(ValueError):
@@ -57,17 +60,13 @@ class Study:
 def get_study(store: ReviewStore, name: str) -> Study:
     row = store.db.execute("SELECT * FROM studies WHERE name = ?", [name]).fetchone()
     if row is None:
-        raise StudyError(f"no study named {name!r}; `fairskin study create` makes one")
+        raise StudyError(f"no study named {name!r}; create it first (Studies tab, or `fairskin study create`)")
     return Study(row["id"], row["name"], Path(row["folder"]), row["seed"], row["n_per_arm"], row["image_size"], row["created_at"],
                  Matching(row["matched_on"], row["matching_note"]), bool(row["fst_estimated"]))
 
 
 def list_studies(store: ReviewStore) -> list[str]:
     return [row["name"] for row in store.db.execute("SELECT name FROM studies ORDER BY id")]
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _load_arm(path: Path, arm: str, allowed_roots: list[Path] | None, estimate_fst: bool) -> Manifest:
@@ -77,11 +76,54 @@ def _load_arm(path: Path, arm: str, allowed_roots: list[Path] | None, estimate_f
         first = wrong.iloc[0]
         raise StudyError(
             f"{path}: the {arm} arm may hold only {' or '.join(ARM_SOURCES[arm])} images, but {len(wrong)} rows are "
-            f"{', '.join(sorted(set(wrong['source'])))} (first: image_id {first['image_id']!r}); pass the right manifest"
+            f"{', '.join(sorted(set(wrong['source'])))} (first: image_id {first['image_id']!r}); give the right manifest"
         )
     if estimate_fst:
         manifest.table, _ = with_estimated_fst(manifest)
     return manifest
+
+
+def _pixels_sha256(path: Path) -> str:
+    """The SHA-256 of the decoded sRGB pixels and their shape: one picture, whatever file holds it."""
+    pixels = read_rgb(path)
+    return hashlib.sha256(repr(pixels.shape).encode() + pixels.tobytes()).hexdigest()
+
+
+def _refuse_images_in_both_arms(sampled: dict[str, list[tuple[str, Path]]]) -> None:
+    """Refuse a draw that puts one image in both arms: reviewers would judge it once as real and once as synthetic.
+
+    Two images are one when they share an image id, their file's bytes, or their decoded pixels (a
+    PNG and a lossless re-encoding share pixels, not bytes). Only the drawn images are compared:
+    a real image elsewhere in the synthetic manifest that this draw left out never reaches the
+    reviewers, and every study is checked on its own draw, so no study can hold one. Comparing
+    whole manifests would decode every image of both (thousands for HAM10000 or ISIC) to refuse
+    studies that are sound; the draw costs one more decode of its 2 × N images.
+    """
+    def identities(image_id: str, file: Path) -> list[tuple[str, str]]:
+        return [("id", image_id), ("file", file_sha256(file)), ("pixels", _pixels_sha256(file))]
+
+    real = {}
+    for image_id, file in sampled["real"]:
+        for identity in identities(image_id, file):
+            real.setdefault(identity, image_id)
+    reasons = {
+        "id": "{real!r} has the same image id in both manifests",
+        "file": "real image {real!r} and synthetic image {synthetic!r} are the same file",
+        "pixels": "real image {real!r} and synthetic image {synthetic!r} have the same pixels (one picture saved as two files)",
+    }
+    shared = []
+    for image_id, file in sampled["synthetic"]:
+        match = next((identity for identity in identities(image_id, file) if identity in real), None)
+        if match:
+            shared.append(reasons[match[0]].format(real=real[match], synthetic=image_id))
+    if shared:
+        more = f"; and {len(shared) - SHARED_IMAGES_NAMED} more" if len(shared) > SHARED_IMAGES_NAMED else ""
+        raise StudyError(
+            f"{len(shared)} image{'s are' if len(shared) > 1 else ' is'} in both arms of this study, so reviewers would see "
+            f"{'them' if len(shared) > 1 else 'it'} as real and as synthetic: {'; '.join(shared[:SHARED_IMAGES_NAMED])}{more}. "
+            "An image may stand in one arm only: take these images out of one of the two manifests, "
+            "or check that each arm was given the right manifest"
+        )
 
 
 def _json_row(row: pd.Series) -> str:
@@ -106,28 +148,30 @@ def create_study(
     Arms are matched on the finest strata both allow (`choose_matching`): FST × diagnosis, FST
     group × diagnosis, or diagnosis alone where a manifest has no skin types. ``estimate_fst``
     first gives images without a type their ITA-estimated one (recorded with fst_source ita).
-    ``allowed_roots`` (the web app): folders the manifests and their images must lie in.
+    ``allowed_roots`` (the web app): folders the manifests and their images must lie in. A draw
+    that puts one image in both arms is refused (`_refuse_images_in_both_arms`).
     """
     if not STUDY_NAME.fullmatch(name):
         raise StudyError(f"study name {name!r}: use 1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit")
     if store.db.execute("SELECT 1 FROM studies WHERE name = ?", [name]).fetchone():
-        raise StudyError(f"a study named {name!r} already exists; choose another --name")
+        raise StudyError(f"a study named {name!r} already exists; choose another study name")
     folder = Path(studies_dir) / name
     if folder.exists():
         raise StudyError(f"{folder} exists but no study of that name is registered (left by an interrupted run?); "
-                         "remove it or choose another --name")
+                         "remove it or choose another study name")
     real, synthetic = (
         _load_arm(Path(m), arm, allowed_roots, estimate_fst) for m, arm in ((real_manifest, "real"), (synthetic_manifest, "synthetic"))
     )
     matching = choose_matching(real.table, synthetic.table)
     real_rows, synthetic_rows = matched_sample(real.table, synthetic.table, n_per_arm, seed, on=matching.on)
     arms = [("real", real, real_rows), ("synthetic", synthetic, synthetic_rows)]
-    sources = [
-        manifest.image_file(path, root)
-        for _, manifest, rows in arms
-        for path, root in zip(rows["image_path"], rows["image_root"], strict=True)
-    ]
-    size = study_image_size(sources, image_size)
+    sampled = {
+        arm: [(image_id, manifest.image_file(path, root))
+              for image_id, path, root in zip(rows["image_id"], rows["image_path"], rows["image_root"], strict=True)]
+        for arm, manifest, rows in arms
+    }
+    _refuse_images_in_both_arms(sampled)
+    size = study_image_size([file for drawn in sampled.values() for _, file in drawn], image_size)
 
     images = []
     with atomic_dir(folder) as staging:
@@ -145,8 +189,8 @@ def create_study(
                 "INSERT INTO studies (name, created_at, seed, n_per_arm, image_size, real_manifest, real_manifest_sha256,"
                 " synthetic_manifest, synthetic_manifest_sha256, folder, matched_on, matching_note, fst_estimated)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [name, utc_now(), seed, n_per_arm, size, str(Path(real_manifest).resolve()), _sha256(Path(real_manifest)),
-                 str(Path(synthetic_manifest).resolve()), _sha256(Path(synthetic_manifest)), str(folder.resolve()),
+                [name, utc_now(), seed, n_per_arm, size, str(Path(real_manifest).resolve()), file_sha256(real_manifest),
+                 str(Path(synthetic_manifest).resolve()), file_sha256(synthetic_manifest), str(folder.resolve()),
                  matching.on, matching.note, int(estimate_fst)],
             ).lastrowid
             db.conn.executemany(

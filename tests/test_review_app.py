@@ -162,6 +162,46 @@ def test_a_dermatologist_rates_resumes_goes_back_and_finishes(browser, server, h
     assert summary.loc[0, "reviewer"] == "doc" and summary.loc[0, "n_ratings"] == 6
 
 
+
+@pytest.mark.browser
+def test_enter_on_a_focused_button_presses_that_button_only(browser, server, home):
+    """Enter is "Save & next" only where no button has the focus: on a focused button it presses that button, once."""
+    expect = pytest.importorskip("playwright.sync_api").expect
+    make_study(home, "keys", 2, ["keyboard"], seed=3)
+    page = browser.new_page(viewport={"width": 1300, "height": 1400})
+    sign_in(page, server, "keyboard", "password-keyboard")
+    expect(page.locator("#signed-in")).to_contain_text("keyboard", timeout=30_000)
+    page.locator("#review-start").click()
+    progress = page.locator("#review-progress")
+
+    def answer_with_keys(call_key: str, realism: int) -> None:
+        page.locator("body").click(position={"x": 5, "y": 5})
+        page.keyboard.press(call_key)
+        page.keyboard.press(str(realism))
+        for item in ("asymmetry", "border", "colour", "diameter"):
+            page.locator(f"#answer-abcd-{item}").get_by_label("no", exact=True).check()
+
+    expect(progress).to_contain_text("Image 1 of 4 · 0 / 4 rated", timeout=30_000)
+    answer_with_keys("s", 5)
+    page.locator("#save-next").focus()
+    page.keyboard.press("Enter")  # the focused "Save & next": one save, one step
+    expect(progress).to_contain_text("Image 2 of 4 · 1 / 4 rated", timeout=30_000)
+    answer_with_keys("r", 2)
+    page.locator("#back").focus()
+    page.keyboard.press("Enter")  # the focused "Back": back to image 1, image 2's answers not saved
+    expect(progress).to_contain_text("Image 1 of 4 · 1 / 4 rated", timeout=30_000)
+    page.wait_for_timeout(1000)  # a second, wrong action would land by now
+    expect(progress).to_contain_text("Image 1 of 4 · 1 / 4 rated")
+    page.close()
+    with database(home) as db:
+        saved = db.execute(
+            "SELECT g.position, r.call, r.realism, r.revision FROM ratings r JOIN accounts a ON a.id = r.reviewer_id"
+            " JOIN studies s ON s.id = r.study_id"
+            " JOIN assignments g ON g.reviewer_id = r.reviewer_id AND g.image_id = r.image_id AND g.study_id = r.study_id"
+            " WHERE a.username = 'keyboard' AND s.name = 'keys' ORDER BY g.position"
+        ).fetchall()
+    assert saved == [(0, "synthetic", 5, 1)]
+
 def test_served_images_are_blinded(server, home):
     make_study(home, "blind", 8, ["viewer"], seed=2)
     session = AppSession(server, "viewer", "password-viewer")

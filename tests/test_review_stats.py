@@ -7,9 +7,11 @@ studies with known reviewer behaviour check that the numbers respond the right w
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
+from fractions import Fraction
 
 import krippendorff
 import numpy as np
@@ -20,6 +22,7 @@ from sklearn.metrics import roc_auc_score
 from statsmodels.stats.inter_rater import fleiss_kappa as statsmodels_fleiss_kappa
 from statsmodels.stats.proportion import proportion_confint
 
+from app.dashboard_tab import headline
 from fairskin_core.fst import FST_GROUPS
 from review_data import figures
 from review_data import stats as review_stats
@@ -381,6 +384,48 @@ def test_agreement_is_undefined_with_a_reason_when_nothing_varies_or_nothing_is_
     assert np.isnan(review_stats.krippendorff_alpha_ordinal(np.zeros((0, 7))))
 
 
+def shared_by_two(n_shared: int) -> pd.DataFrame:
+    """Two reviewers of 20 images who both rate only the first ``n_shared``, disagreeing on each (call and realism)."""
+    ratings = simulated_ratings(n_reviewers=2, n_images=20, seed=21)
+    first, second = (ratings[ratings["reviewer"] == name].set_index("image") for name in ("reviewer-0", "reviewer-1"))
+    second = second.assign(call=np.where(first["call"] == "real", "synthetic", "real"), realism=first["realism"] % 7 + 1)
+    return pd.concat([first, second.iloc[:n_shared]]).reset_index()
+
+
+def test_agreement_is_not_estimable_from_too_few_images_rated_by_two_reviewers():
+    one_shared = review_stats.study_report(shared_by_two(1), n_boot=50)["agreement"]
+    for agreement in one_shared.values():
+        assert agreement["n_images"] == 1
+        assert agreement["estimate"] is None and agreement["ci_low"] is None and agreement["ci_high"] is None
+        assert "not estimable: 1 image rated by two or more reviewers" in agreement["note"]
+    minimum = review_stats.MIN_AGREEMENT_IMAGES
+    assert 1 < minimum <= 20
+    for agreement in review_stats.study_report(shared_by_two(minimum - 1), n_boot=50)["agreement"].values():
+        assert agreement["estimate"] is None and f"{minimum - 1} images" in agreement["note"] and str(minimum) in agreement["note"]
+    for agreement in review_stats.study_report(shared_by_two(minimum), n_boot=50)["agreement"].values():
+        assert agreement["n_images"] == minimum and agreement["ci_low"] <= agreement["estimate"] <= agreement["ci_high"]
+
+
+def test_dashboard_and_export_say_agreement_is_not_estimable_with_the_count():
+    report = review_stats.study_report(shared_by_two(1), n_boot=50)
+    text = headline(report)
+    assert "- Fleiss' κ on the calls: not estimable: 1 image rated by ≥ 2 reviewers" in text
+    assert "- Krippendorff's α (ordinal) on realism: not estimable: 1 image rated by ≥ 2 reviewers" in text
+    assert "0.00 (95% CI 0.00–0.00)" not in text
+    rows = study_summary(report).query("group_kind == 'agreement'")
+    assert list(rows["group"]) == ["calls", "realism"]
+    assert rows["estimate"].isna().all() and rows["ci_low"].isna().all() and rows["ci_high"].isna().all()
+    assert all("not estimable: 1 image rated by two or more reviewers" in note for note in rows["note"])
+
+    estimable = review_stats.study_report(simulated_ratings(p_correct=0.6, seed=22), n_boot=50)
+    kappa = estimable["agreement"]["calls"]
+    assert (f"- Fleiss' κ on the calls: {kappa['estimate']:.2f} (95% CI {kappa['ci_low']:.2f}–{kappa['ci_high']:.2f}; "
+            "60 images rated by ≥ 2 reviewers)") in headline(estimable)
+    same_calls = simulated_ratings(p_correct=1.0).query("source == 'real'")
+    assert ("- Fleiss' κ on the calls: not estimable: 30 images rated by ≥ 2 reviewers; every rating of the shared images is the same"
+            in headline(review_stats.study_report(same_calls, n_boot=50)))
+
+
 # --------------------------------------------------------------------------- ABCD
 
 
@@ -534,6 +579,72 @@ def test_dashboard_figures_draw_the_report():
     assert len(drawn["fooling_rate"].data[0].x) == 30
     empty = figures.dashboard_figures(review_stats.study_report(pd.DataFrame(), n_boot=20))
     assert all(figure.layout.annotations[-1].text == "no ratings yet" for figure in empty.values())
+
+
+def fooled_exactly(ratings: pd.DataFrame) -> pd.DataFrame:
+    """Synthetic image j judged real by exactly j mod (reviewers + 1) reviewers: every share from 0 to 1, edges included."""
+    reviewer = ratings["reviewer"].str.removeprefix("reviewer-").astype(int)
+    image = ratings["image"].str.removeprefix("image-").astype(int)
+    judged_real = reviewer < (image // 2) % (ratings["reviewer"].nunique() + 1)
+    synthetic = ratings["source"] == "synthetic"
+    return ratings.assign(call=ratings["call"].where(~synthetic, np.where(judged_real, "real", "synthetic")))
+
+
+def test_every_figure_draws_the_numbers_of_its_ratings():
+    ratings = fooled_exactly(simulated_ratings(n_reviewers=10, n_images=44, p_correct=0.6, seed=20))
+    ratings.loc[ratings.index[::9], "seconds"] = np.nan
+    drawn = figures.dashboard_figures(review_stats.study_report(ratings, n_boot=50))
+    right = ratings["call"] == ratings["source"]
+    synthetic = ratings["source"] == "synthetic"
+
+    every = pd.Series(True, index=ratings.index)
+    rates = {"accuracy": (right, every), "sensitivity": (right & synthetic, synthetic), "specificity": (right & ~synthetic, ~synthetic)}
+    for by in ("reviewer", "fst_group", "diagnosis"):
+        bars = drawn[f"detection_by_{by}"].data
+        for bar, (hits, within) in zip(bars, rates.values(), strict=True):
+            successes = hits.groupby(ratings[by]).sum()
+            n = within.groupby(ratings[by]).sum()
+            assert [tuple(pair) for pair in bar.customdata] == [(successes[group], n[group]) for group in bar.x]
+            assert list(bar.y) == pytest.approx([successes[group] / n[group] for group in bar.x])
+        assert sum(pair[1] for pair in bars[0].customdata) == len(ratings)
+
+    for box, arm in zip(drawn["realism_by_arm"].data, ("real", "synthetic"), strict=True):
+        scores = ratings.loc[ratings["source"] == arm, "realism"]
+        assert sorted(box.y) == sorted(scores) and box.name == f"{arm} (n={len(scores)})"
+
+    roc = drawn["realism_roc"].data[1]
+    real_scores, synthetic_scores = ratings.loc[~synthetic, "realism"], ratings.loc[synthetic, "realism"]
+    assert list(roc.x) == pytest.approx([(real_scores <= t).mean() for t in range(8)])
+    assert list(roc.y) == pytest.approx([(synthetic_scores <= t).mean() for t in range(8)])
+
+    abcd = iter(drawn["abcd_answers"].data)
+    for column in review_stats.ABCD_ITEMS:
+        answered = ratings[ratings[column] != ""]
+        counts = pd.crosstab(answered["source"], answered[column])
+        for answer in ANSWERS:
+            bar = next(abcd)
+            assert bar.name == answer
+            assert list(bar.x) == [f"{arm} (n={counts.loc[arm].sum()})" for arm in ("real", "synthetic")]
+            assert list(bar.y) == pytest.approx([counts.loc[arm, answer] / counts.loc[arm].sum() for arm in ("real", "synthetic")])
+
+    (box,) = drawn["time_per_image"].data
+    seconds = ratings.dropna(subset="seconds").groupby("reviewer")["seconds"]
+    assert list(box.x) == sorted(ratings["reviewer"].unique())
+    for drawn_values, expected in ((box.q1, seconds.quantile(0.25)), (box.median, seconds.median()), (box.q3, seconds.quantile(0.75)),
+                                   (box.lowerfence, seconds.min()), (box.upperfence, seconds.max()), (box.mean, seconds.mean())):
+        assert list(drawn_values) == pytest.approx(list(expected[list(box.x)]))
+
+    (histogram,) = drawn["fooling_rate"].data
+    shares = [Fraction(int(judged), int(n)) for judged, n in
+              ratings[synthetic].assign(real=lambda t: t["call"] == "real").groupby("image")["real"].agg(["sum", "size"]).to_numpy()]
+    assert min(shares) == 0 and max(shares) == 1
+    expected = [sum(1 for share in shares if min(int(share * 10), 9) == k) for k in range(10)]  # [k/10, (k+1)/10), 1 in the last
+    bins = histogram.xbins
+    edges = bins.start + bins.size * np.arange(round((bins.end - bins.start) / bins.size) + 1)
+    assert tuple(drawn["fooling_rate"].layout.xaxis.range) == (edges[0], pytest.approx(edges[-1])) == (0, pytest.approx(1))
+    counted = [sum(1 for x in histogram.x if low <= x < high) for low, high in itertools.pairwise(edges)]  # plotly's bins
+    assert counted == expected and sum(counted) == len(histogram.x) == len(shares) == 22
+    assert "22 images" in drawn["fooling_rate"].layout.title.text
 
 
 def test_review_data_does_not_import_the_app_or_gradio():

@@ -100,6 +100,45 @@ def test_bad_study_inputs_change_nothing(store, arms, study, tmp_path):
     assert sorted(p.name for p in (tmp_path / "studies").iterdir()) == [study]
 
 
+def test_the_same_manifest_as_both_arms_is_refused_naming_a_few_shared_images(store, arms, tmp_path):
+    ids = read_manifest(arms[0]).table["image_id"]
+    with pytest.raises(StudyError, match=r"96 images are in both arms") as refused:
+        create_study(store, tmp_path / "studies", "twice", arms[0], arms[0], n_per_arm=96)  # every image drawn twice
+    named = [image_id for image_id in ids if image_id in str(refused.value)]
+    assert 1 <= len(named) <= 5 and f"and {96 - len(named)} more" in str(refused.value)
+    assert "--" not in str(refused.value)  # in words, not command-line options
+    assert not (tmp_path / "studies").exists()
+    assert store.db.execute("SELECT count(*) FROM studies").fetchone()[0] == 0
+
+
+def test_a_synthetic_arm_holding_real_images_is_refused_before_anything_is_written(store, tmp_path):
+    """The same image id, the same file under another id, and the same pixels re-encoded under another id."""
+    real = write_phantom_dataset(tmp_path / "real", n=3, preset="balanced", size=48, seed=3, workers=1)
+    table = pd.read_csv(real, dtype=str, keep_default_na=False)
+    copies = table.copy()
+    for row in (1, 2):
+        copies.loc[row, "image_id"] = f"generated-{row}"
+        copies.loc[row, "image_path"] = f"images/generated-{row}.png"
+    source, copy = real.parent / table.loc[1, "image_path"], real.parent / copies.loc[1, "image_path"]
+    copy.write_bytes(source.read_bytes())
+    source, reencoded = real.parent / table.loc[2, "image_path"], real.parent / copies.loc[2, "image_path"]
+    with Image.open(source) as image:
+        image.save(reencoded, format="PNG", compress_level=0)  # lossless: new bytes, same pixels
+    assert reencoded.read_bytes() != source.read_bytes()
+    synthetic = real.parent / "synthetic.csv"
+    copies.to_csv(synthetic, index=False)
+
+    with pytest.raises(StudyError, match=r"3 images are in both arms") as refused:
+        create_study(store, tmp_path / "studies", "leaky", real, synthetic, n_per_arm=3)
+    message = str(refused.value)
+    assert f"{table.loc[0, 'image_id']!r} has the same image id" in message
+    assert f"real image {table.loc[1, 'image_id']!r} and synthetic image 'generated-1' are the same file" in message
+    assert f"real image {table.loc[2, 'image_id']!r} and synthetic image 'generated-2' have the same pixels" in message
+    assert not (tmp_path / "studies").exists()
+    assert store.db.execute("SELECT count(*) FROM studies").fetchone()[0] == 0
+    assert store.db.execute("SELECT count(*) FROM study_images").fetchone()[0] == 0
+
+
 def test_accounts_are_hashed_and_roles_separate(store, study):
     create_account(store, "chief", "correct horse", "admin")
     stored = store.db.execute("SELECT password_hash FROM accounts WHERE username = 'chief'").fetchone()[0]

@@ -19,7 +19,7 @@ report into the CSV files.
 from __future__ import annotations
 
 from .abcd import abcd_answers
-from .agreement import call_agreement, fleiss_kappa, krippendorff_alpha_ordinal, realism_agreement
+from .agreement import MIN_AGREEMENT_IMAGES, call_agreement, fleiss_kappa, krippendorff_alpha_ordinal, realism_agreement
 from .detection import CLUSTERING_NOTE, confusion_counts, detection_stats
 from .proportions import POWER_TARGET, tost_equivalence, tost_power, tost_ratings_needed, wilson_interval
 from .ratings import (
@@ -36,7 +36,7 @@ from .realism import realism_stats
 from .report import GROUP_KINDS, POSITIVE_CLASS_NOTE, REVIEWER_COLUMNS, group_stats, image_summary, reviewer_summary, study_report
 
 __all__ = [
-    "ABCD_ITEMS", "ARMS", "CLUSTERING_NOTE", "GROUP_KINDS", "POSITIVE", "POSITIVE_CLASS_NOTE", "POWER_TARGET",
+    "ABCD_ITEMS", "ARMS", "CLUSTERING_NOTE", "GROUP_KINDS", "MIN_AGREEMENT_IMAGES", "POSITIVE", "POSITIVE_CLASS_NOTE", "POWER_TARGET",
     "RATING_COLUMNS", "REALISM_LEVELS", "REVIEWER_COLUMNS", "TARGET_SYNTHETIC_JUDGED_REAL", "UNKNOWN",
     "abcd_answers", "call_agreement", "checked_ratings", "confusion_counts", "detection_stats", "fleiss_kappa", "group_stats",
     "image_summary", "krippendorff_alpha_ordinal", "realism_agreement", "realism_stats", "reviewer_summary", "study_report",

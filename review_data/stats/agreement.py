@@ -12,6 +12,13 @@ from .bootstrap import bootstrap_interval
 from .jsonable import jsonable
 from .ratings import ARMS, REALISM_LEVELS, checked_ratings
 
+# Images rated by two or more reviewers that agreement needs. Both coefficients take chance
+# agreement from the very images they measure (one image of two differing scores gives α = 0,
+# κ = −1, whatever the reviewers did), and their only interval is the bootstrap over images,
+# which from one image draws that image every time ("0.00, 95% CI 0.00–0.00"). Ten is also where
+# the image bootstraps of the other statistics stop carrying a few-images warning.
+MIN_AGREEMENT_IMAGES = 10
+
 
 def fleiss_kappa(counts: np.ndarray) -> float:
     """Fleiss' κ from an items × categories table of how many ratings fell in each category.
@@ -88,11 +95,12 @@ def _counts_per_image(table: pd.DataFrame, column: str, categories: tuple) -> np
 def _agreement(
     coefficient, counts: np.ndarray, n_boot: int, seed: int, confidence: float, *, statistic: str, method: str
 ) -> dict:
-    """An agreement coefficient with a bootstrap interval over images, or None and why."""
+    """An agreement coefficient with a bootstrap interval over images, or None and why (too few shared images, no variation)."""
     pairable = counts[counts.sum(axis=1) >= 2]
     result = {"statistic": statistic, "method": method, "n_images": len(pairable), "n_ratings": int(pairable.sum())}
-    if len(pairable) == 0:
-        note = "no image was rated by two or more reviewers: agreement is undefined"
+    if len(pairable) < MIN_AGREEMENT_IMAGES:
+        note = (f"not estimable: {len(pairable)} image{'' if len(pairable) == 1 else 's'} rated by two or more reviewers, "
+                f"at least {MIN_AGREEMENT_IMAGES} needed")
     elif (pairable.sum(axis=0) > 0).sum() < 2:
         note = "every rating of the shared images is the same: with no variation, agreement beyond chance is undefined"
     else:

@@ -1,0 +1,33 @@
+"""What the app says to the person at the screen: what they typed shown as typed, and what is missing asked for.
+
+gr.Markdown renders HTML as well as Markdown (and $$…$$ as LaTeX), so a username like
+``Dr Smith <b>x</b>`` or a path with ``**`` in it would be rendered instead of shown: every
+value a person typed (names, paths, manifest values, errors that quote them) goes through `plain`.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import gradio as gr
+
+# What Markdown gives a meaning to within a line (Gradio's: GFM, $$ LaTeX). An underscore between
+# two letters or digits never starts or ends emphasis, so names like image_id are left as they are.
+_MARKUP = re.compile(r"[\\`*~\[\]#$]|(?<![^\W_])_|_(?![^\W_])")
+
+
+def plain(text: object) -> str:
+    """``text`` as Markdown that shows it literally, on one line (its line breaks as <br>), to put inside a sentence."""
+    escaped = _MARKUP.sub(lambda match: "\\" + match.group(), html.escape(str(text), quote=False))
+    return escaped.replace("\n", "<br>")
+
+
+def ask_for_missing(*inputs: tuple[object, str]) -> None:
+    """Stop the event with the request of the first (value, request) pair whose value is empty or blank.
+
+    Checked before the library is called, whose messages about missing values are written for the
+    command line (``--name``) or show Python's None."""
+    for value, request in inputs:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise gr.Error(request, print_exception=False)

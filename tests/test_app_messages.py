@@ -1,0 +1,126 @@
+"""What the app says: typed text shown as typed, and messages in the words of the person at the screen.
+
+Handlers run in this process on an app built over a store of its own, called as Gradio calls them
+for a signed-in user; what only a browser shows (how Markdown renders) runs in Chromium.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+import pytest
+
+from app.main import build_app
+from fairskin_core.phantoms.dataset import write_phantom_dataset
+from review_data.accounts import account_id, create_account
+from review_data.store import ReviewStore
+from review_data.study import add_reviewer, create_study
+
+from .conftest import demo_credentials, running_app, sign_in
+
+CHECKLIST = ["yes", "no", "unsure", "yes"]
+TYPED = "Dr **Smith** <b>x</b>"  # HTML and Markdown a user might type
+
+
+@pytest.fixture(scope="module")
+def arms(tmp_path_factory):
+    root = tmp_path_factory.mktemp("arms")
+    real = write_phantom_dataset(root / "real", n=48, preset="ham10000", size=64, seed=0, workers=1)
+    synthetic = write_phantom_dataset(root / "synthetic", n=48, preset="balanced", size=64, seed=1, workers=1)
+    return real, synthetic
+
+
+@pytest.fixture(scope="module")
+def store(arms, tmp_path_factory):
+    """An admin ``chief``, and study ``pilot`` with one reviewer, ``ana``."""
+    root = tmp_path_factory.mktemp("review")
+    store = ReviewStore(root / "review.db")
+    create_account(store, "chief", "password-chief", "admin")
+    create_study(store, root / "studies", "pilot", *arms, n_per_arm=2, seed=0)
+    add_reviewer(store, "pilot", "ana", "password-ana")
+    return store
+
+
+@pytest.fixture(scope="module")
+def app(store, arms):
+    return build_app(store, arms[0], arms[1], roots=[arms[0].parents[1]])
+
+
+def call(app: gr.Blocks, api_name: str, *inputs, user: str):
+    """Run an event's handler as Gradio does for the signed-in ``user``."""
+    handler = next(f.fn for f in app.fns.values() if f.api_name == api_name)
+    return handler(*inputs, gr.Request(username=user))
+
+
+def refusal(app: gr.Blocks, api_name: str, *inputs, user: str) -> str:
+    """The message of the gr.Error the event stops with (shown to the user as it is)."""
+    with pytest.raises(gr.Error) as refused:
+        call(app, api_name, *inputs, user=user)
+    return refused.value.message
+
+
+def test_a_reviewer_is_told_which_answers_are_missing(app):
+    state = call(app, "review_start", "pilot", user="ana")[0]
+    message = call(app, "review_save", state, None, None, *CHECKLIST, "", user="ana")[-1]
+    assert message == "**Not saved:** pick whether the image looks real or synthetic; pick a realism score from 1 to 7"
+    message = call(app, "review_save", state, "real", "4", "yes", None, "no", None, "", user="ana")[-1]
+    assert message == "**Not saved:** answer “B: border realistic?”; answer “D: diameter appropriate for the lesion type?”"
+
+
+def test_enrolling_asks_for_a_study_and_a_username_first(app, store):
+    assert refusal(app, "study_enrol", None, "newdoc", "password-newdoc", user="chief") == "Choose a study first."
+    assert refusal(app, "study_enrol", "pilot", "  ", "password-newdoc", user="chief") == "Give the reviewer's username."
+    assert account_id(store, "newdoc") is None
+
+
+def test_a_study_name_taken_or_inputs_missing_are_said_in_the_admins_words(app, arms, store):
+    real, synthetic = map(str, arms)
+    *_, message = call(app, "study_create", "pilot", real, synthetic, 2, 0, False, user="chief")
+    assert message == "**Study not created:** a study named **pilot** exists already: choose another name."
+    for inputs, words in [
+        (["", real, synthetic, 2, 0], "Give the study a name."),
+        (["second", " ", synthetic, 2, 0], "Give the path of the real manifest."),
+        (["second", real, "", 2, 0], "Give the path of the synthetic manifest."),
+        (["second", real, synthetic, None, 0], "Give the number of images per arm."),
+        (["second", real, synthetic, 2, None], "Give a seed (any whole number)."),
+    ]:
+        assert refusal(app, "study_create", *inputs, False, user="chief") == words
+    assert store.db.execute("SELECT count(*) FROM studies").fetchone()[0] == 1
+
+
+def test_what_a_user_typed_comes_back_escaped(app):
+    *_, message = call(app, "study_enrol", "pilot", TYPED, "password-typed", user="chief")
+    assert message.startswith("**Not enrolled:** username 'Dr \\*\\*Smith\\*\\* &lt;b&gt;x&lt;/b&gt;':")
+    message = call(app, "data_open", f"/nowhere/{TYPED}.csv", user="chief")[8]
+    assert "<b>" not in message and "&lt;b&gt;x&lt;/b&gt;" in message
+    _, message = call(app, "generate_model", f"/nowhere/{TYPED}", user="chief")
+    assert message == ("**Model not loaded:** /nowhere/Dr \\*\\*Smith\\*\\* &lt;b&gt;x&lt;/b&gt;: no such folder on the server; "
+                       "choose a model from the list")
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_typed_html_and_markdown_show_as_typed_in_a_browser(browser, started_home):
+    expect = pytest.importorskip("playwright.sync_api").expect
+    with running_app(started_home) as running:
+        page = browser.new_page(viewport={"width": 1300, "height": 1400})
+        sign_in(page, running.url, "admin", demo_credentials(started_home)["admin"])
+        expect(page.locator("#signed-in")).to_contain_text("admin", timeout=60_000)
+        page.get_by_role("tab", name="Studies").click()
+        page.get_by_text("Enrol a reviewer", exact=True).click()
+        page.locator("#enrol-study input").click()
+        page.get_by_role("option").filter(has_text="demo").click()
+        page.get_by_label("Username", exact=True).fill(TYPED)
+        page.get_by_label("Password (new account: at least 8 characters)").fill("password-typed")
+        page.get_by_role("button", name="Enrol reviewer").click()
+        message = page.locator("#studies-message")
+        expect(message).to_contain_text(f"Not enrolled: username '{TYPED}'", timeout=30_000)
+        assert message.locator("b, em").count() == 0 and message.locator("strong").count() == 1  # only "Not enrolled:"
+
+        page.get_by_text("Create a study", exact=True).click()
+        page.locator("#study-name input, #study-name textarea").fill(TYPED)
+        page.locator("#study-real input, #study-real textarea").fill("/nowhere/real.csv")
+        page.locator("#study-synthetic input, #study-synthetic textarea").fill("/nowhere/synthetic.csv")
+        page.get_by_role("button", name="Create study").click()
+        expect(message).to_contain_text(f"Study not created: study name '{TYPED}'", timeout=30_000)
+        assert message.locator("b, em").count() == 0 and message.locator("strong").count() == 1
+        page.close()
