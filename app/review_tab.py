@@ -37,7 +37,7 @@ document.addEventListener("keydown", (event) => {
   if (target && (target.tagName === "TEXTAREA" || (target.tagName === "INPUT" && target.type === "text"))) return;
   const click = (selector) => {
     const element = document.querySelector(selector);
-    if (element) { element.click(); event.preventDefault(); }
+    if (element && element.offsetParent !== null) { element.click(); event.preventDefault(); }  // hidden controls do nothing
   };
   const key = event.key.toLowerCase();
   // Enter on a focused button is that button's own press (the browser's): pressing Save & next too would act twice.
@@ -95,36 +95,38 @@ def build_review_tab(store: ReviewStore):
         start = gr.Button("Start / continue", variant="primary", scale=1, elem_id="review-start")
     status = gr.HTML(elem_id="review-status")
     with gr.Column(visible=False, elem_id="review-form") as form:
-        image = gr.Image(
-            interactive=False,
-            show_label=False,
-            buttons=["fullscreen"],
-            height=560,
-            elem_id="review-image",
-        )
-        call = gr.Radio([("Real", "real"), ("Synthetic", "synthetic")], label="Real or synthetic? (keys R / S)", elem_id="answer-call")
-        realism = gr.Radio([str(i) for i in range(1, 8)], label=REALISM_LABEL, elem_id="answer-realism")
-        with gr.Row():
-            checklist = [
-                gr.Radio(list(ABCD_ANSWERS), label=question, elem_id=f"answer-{key.replace('_', '-')}")
-                for key, question in ABCD_QUESTIONS.items()
-            ]
-        comment = gr.Textbox(label="Comment (optional)", max_length=2000, lines=2, elem_id="answer-comment")
+        with gr.Column(elem_id="review-answering") as answering:  # hidden once every image is rated; Back stays
+            image = gr.Image(
+                interactive=False,
+                show_label=False,
+                buttons=["fullscreen"],
+                height=560,
+                elem_id="review-image",
+            )
+            call = gr.Radio([("Real", "real"), ("Synthetic", "synthetic")], label="Real or synthetic? (keys R / S)", elem_id="answer-call")
+            realism = gr.Radio([str(i) for i in range(1, 8)], label=REALISM_LABEL, elem_id="answer-realism")
+            with gr.Row():
+                checklist = [
+                    gr.Radio(list(ABCD_ANSWERS), label=question, elem_id=f"answer-{key.replace('_', '-')}")
+                    for key, question in ABCD_QUESTIONS.items()
+                ]
+            comment = gr.Textbox(label="Comment (optional)", max_length=2000, lines=2, elem_id="answer-comment")
         message = gr.Markdown(elem_id="review-message")
         with gr.Row():
             back = gr.Button("◀ Back (←)", elem_id="back")
             save = gr.Button("Save & next ▶ (Enter)", variant="primary", elem_id="save-next")
     answers = [call, realism, *checklist, comment]
-    shown = [state, status, form, image, *answers, message]
+    # The message stays last, and the answers at their places: clients of the API read them by position.
+    shown = [state, status, form, image, *answers, answering, save, message]
 
     def show(study_name: str, position: int, username: str):
         """Everything the page shows for one position (or the thank-you note past the end)."""
         rated, total, _ = progress(store, study_name, username)
         if position >= total:
-            done = f"<p><b>All {total} images are rated. Thank you!</b> You can go back to change an answer.</p>"
+            done = f"<p><b>Study complete. All {total} images are rated. Thank you!</b> You can go back to change an answer.</p>"
             blank = [None] * (len(answers) - 1) + [""]  # no image, no answers, an empty comment
             return [{"study": study_name, "position": total}, _progress_html(rated, total, None) + done, gr.update(visible=True),
-                    None, *blank, ""]
+                    None, *blank, gr.update(visible=False), gr.update(visible=False), ""]
         item = item_at(store, study_name, username, position)
         pixels = served_file(item.file, image.GRADIO_CACHE)
         saved = item.answers or {}
@@ -132,7 +134,8 @@ def build_review_tab(store: ReviewStore):
             saved.get("call"), str(saved["realism"]) if saved else None, *[saved.get(k) for k in ABCD_QUESTIONS], saved.get("comment", "")
         ]
         new_state = {"study": study_name, "position": position, "shown_at": time.monotonic()}
-        return [new_state, _progress_html(rated, total, position), gr.update(visible=True), pixels, *values, ""]
+        return [new_state, _progress_html(rated, total, position), gr.update(visible=True), pixels, *values,
+                gr.update(visible=True), gr.update(visible=True), ""]
 
     @reviewer
     def on_start(study_name: str, username: str):

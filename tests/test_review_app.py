@@ -162,16 +162,32 @@ def test_a_dermatologist_rates_resumes_goes_back_and_finishes(browser, server, h
     assert summary.loc[0, "reviewer"] == "doc" and summary.loc[0, "n_ratings"] == 6
 
 
+def reviewing(browser, server: str, home: Path, study: str, reviewer: str, n_per_arm: int, seed: int):
+    """A browser page of a new reviewer of a new study, signed in and at the study's first image."""
+    expect = pytest.importorskip("playwright.sync_api").expect
+    make_study(home, study, n_per_arm, [reviewer], seed=seed)
+    page = browser.new_page(viewport={"width": 1300, "height": 1400})
+    sign_in(page, server, reviewer, f"password-{reviewer}")
+    expect(page.locator("#signed-in")).to_contain_text(reviewer, timeout=30_000)
+    page.locator("#review-start").click()
+    return page
+
+
+def saved_ratings(home: Path, reviewer: str, study: str, columns: str) -> list[tuple]:
+    """``columns`` of the reviewer's saved ratings in the study, by position (``g.position``, ``r.realism`` ...)."""
+    with database(home) as db:
+        return db.execute(
+            f"SELECT {columns} FROM ratings r JOIN accounts a ON a.id = r.reviewer_id JOIN studies s ON s.id = r.study_id"
+            " JOIN assignments g ON g.reviewer_id = r.reviewer_id AND g.image_id = r.image_id AND g.study_id = r.study_id"
+            " WHERE a.username = ? AND s.name = ? ORDER BY g.position", (reviewer, study)
+        ).fetchall()
+
 
 @pytest.mark.browser
 def test_enter_on_a_focused_button_presses_that_button_only(browser, server, home):
     """Enter is "Save & next" only where no button has the focus: on a focused button it presses that button, once."""
     expect = pytest.importorskip("playwright.sync_api").expect
-    make_study(home, "keys", 2, ["keyboard"], seed=3)
-    page = browser.new_page(viewport={"width": 1300, "height": 1400})
-    sign_in(page, server, "keyboard", "password-keyboard")
-    expect(page.locator("#signed-in")).to_contain_text("keyboard", timeout=30_000)
-    page.locator("#review-start").click()
+    page = reviewing(browser, server, home, "keys", "keyboard", n_per_arm=2, seed=3)
     progress = page.locator("#review-progress")
 
     def answer_with_keys(call_key: str, realism: int) -> None:
@@ -193,14 +209,44 @@ def test_enter_on_a_focused_button_presses_that_button_only(browser, server, hom
     page.wait_for_timeout(1000)  # a second, wrong action would land by now
     expect(progress).to_contain_text("Image 1 of 4 · 1 / 4 rated")
     page.close()
-    with database(home) as db:
-        saved = db.execute(
-            "SELECT g.position, r.call, r.realism, r.revision FROM ratings r JOIN accounts a ON a.id = r.reviewer_id"
-            " JOIN studies s ON s.id = r.study_id"
-            " JOIN assignments g ON g.reviewer_id = r.reviewer_id AND g.image_id = r.image_id AND g.study_id = r.study_id"
-            " WHERE a.username = 'keyboard' AND s.name = 'keys' ORDER BY g.position"
-        ).fetchall()
-    assert saved == [(0, "synthetic", 5, 1)]
+    assert saved_ratings(home, "keyboard", "keys", "g.position, r.call, r.realism, r.revision") == [(0, "synthetic", 5, 1)]
+
+
+@pytest.mark.browser
+def test_after_the_last_image_the_study_is_complete_and_back_still_works(browser, server, home):
+    expect = pytest.importorskip("playwright.sync_api").expect
+    page = reviewing(browser, server, home, "finish", "finisher", n_per_arm=1, seed=4)
+    progress, status = page.locator("#review-progress"), page.locator("#review-status")
+
+    def answer_and_save(realism: int) -> None:
+        page.locator("body").click(position={"x": 5, "y": 5})
+        page.keyboard.press("s")
+        page.keyboard.press(str(realism))
+        for item in ("asymmetry", "border", "colour", "diameter"):
+            page.locator(f"#answer-abcd-{item}").get_by_label("unsure", exact=True).check()
+        page.locator("#save-next").click()
+
+    expect(progress).to_contain_text("Image 1 of 2 · 0 / 2 rated", timeout=30_000)
+    answer_and_save(3)
+    expect(progress).to_contain_text("Image 2 of 2 · 1 / 2 rated", timeout=30_000)
+    answer_and_save(4)
+    expect(status).to_contain_text("Study complete. All 2 images are rated", timeout=30_000)
+    for control in ("#review-image", "#answer-call", "#answer-realism", "#answer-comment", "#save-next"):
+        expect(page.locator(control)).to_be_hidden()  # no empty frame, no form to fill
+    expect(page.locator("#back")).to_be_visible()
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.press("Enter")  # nothing left to save: nothing happens, no error
+    page.wait_for_timeout(1000)
+    expect(page.get_by_text("Nothing to save here")).to_have_count(0)
+    page.locator("#back").click()  # the mouse still takes the reviewer back, to change an answer
+    expect(progress).to_contain_text("Image 2 of 2 · 2 / 2 rated", timeout=30_000)
+    expect(page.locator('#answer-realism input[value="4"]')).to_be_checked()
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.press("6")
+    page.locator("#save-next").click()
+    expect(status).to_contain_text("Study complete", timeout=30_000)
+    page.close()
+    assert saved_ratings(home, "finisher", "finish", "g.position, r.realism, r.revision") == [(0, 3, 1), (1, 6, 2)]
 
 def test_served_images_are_blinded(server, home):
     make_study(home, "blind", 8, ["viewer"], seed=2)
