@@ -53,11 +53,14 @@ def _study_create(args: argparse.Namespace) -> int:
 
     study = create_study(
         workspace_store(), workspace_studies_dir(), args.name, args.real, args.synthetic,
-        n_per_arm=args.n_per_arm, seed=args.seed, image_size=args.image_size, estimate_fst=args.estimate_fst,
+        n_per_arm=args.n_per_arm, seed=args.seed, image_size=args.image_size, estimate_fst=args.estimate_fst, n_practice=args.n_practice,
     )
-    print(f"created study {study.name}: {study.n_per_arm} real + {study.n_per_arm} synthetic images at {study.image_size} px "
+    practice = f" and {study.n_practice} practice images" if study.n_practice else ""
+    print(f"created study {study.name}: {study.n_per_arm} real + {study.n_per_arm} synthetic images{practice} at {study.image_size} px "
           f"in {study.folder}")
     print(f"  {study.design}")
+    for warning in study.warnings:
+        print(f"fairskin study: warning: {warning}", file=sys.stderr)
     return 0
 
 
@@ -84,6 +87,44 @@ def _study_list(args: argparse.Namespace) -> int:
     from review_data.study import list_studies
 
     print("\n".join(list_studies(workspace_store())) or "no studies yet")
+    return 0
+
+
+def _study_activity(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from review_data.store import workspace_store
+    from review_data.study import reviewer_activity
+
+    table = reviewer_activity(workspace_store(), args.name)
+    table["median_seconds"] = table["median_seconds"].map(lambda s: "-" if pd.isna(s) else f"{s:.1f}")
+    print(table.fillna({"last_active": "never"}).to_string(index=False) if len(table) else "no reviewers enrolled yet")
+    return 0
+
+
+def _study_reset_password(args: argparse.Namespace) -> int:
+    from review_data.accounts import reset_password
+    from review_data.store import workspace_store
+
+    reset_password(workspace_store(), args.username, _password(args))
+    print(f"{args.username} has a new password; the old one no longer works")
+    return 0
+
+
+def _study_set_disabled(args: argparse.Namespace) -> int:
+    from review_data.accounts import set_disabled
+    from review_data.store import workspace_store
+
+    set_disabled(workspace_store(), args.username, args.disabled)
+    print(f"{args.username} is {'disabled: it can no longer sign in (its ratings are kept)' if args.disabled else 'enabled again'}")
+    return 0
+
+
+def _study_close(args: argparse.Namespace) -> int:
+    from review_data.store import workspace_store
+    from review_data.study import close_study
+
+    print(f"study {args.name} is closed since {close_study(workspace_store(), args.name).closed_at}: answers can no longer change")
     return 0
 
 
@@ -197,7 +238,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from app.main import serve
+    from app.server import serve
 
     serve(host=args.host, port=args.port, manifest=args.manifest, data_roots=args.data_root)
     return 0
@@ -230,8 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = verbs.add_parser(
         "serve", help="start the whole web app: review, review dashboard, data, studies, generation and quality (sign-in by role)",
-        description="The web app at http://HOST:PORT: reviewers see the blinded Review tab; admins the Data, Studies, Generate, "
-                    "Quality and Review dashboard tabs. The first start creates the demo study and prints its accounts.",
+        description="The web app: reviewers rate at http://HOST:PORT/ (the blinded review only); admins sign in at "
+                    "http://HOST:PORT/admin/ (Data, Studies, Generate, Quality, Review dashboard). "
+                    "The first start creates the demo study and prints its accounts.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
@@ -369,6 +411,8 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--image-size", type=int, default=None, help="side in px (default: smallest image's short side, at most 512)")
     create.add_argument("--estimate-fst", action="store_true",
                         help="give images without a skin type their ITA-estimated one (recorded as fst_source ita) and match on it")
+    create.add_argument("--n-practice", type=int, default=0, metavar="N",
+                        help="practice images every reviewer sees first, told the answer after each; never counted (default 0)")
     create.set_defaults(run=_study_create)
     enrol = study_verbs.add_parser("add-reviewer", help="enrol a reviewer account (created if new) in a study")
     enrol.add_argument("--name", required=True, help="the study")
@@ -381,6 +425,21 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(run=_study_export)
     listing = study_verbs.add_parser("list", help="list the studies")
     listing.set_defaults(run=_study_list)
+    activity = study_verbs.add_parser("activity", help="per reviewer: images rated, seconds per image, last active, disabled or not")
+    activity.add_argument("--name", required=True, help="the study")
+    activity.set_defaults(run=_study_activity)
+    reset = study_verbs.add_parser("reset-password", help="give an account a new password (read from standard input)")
+    reset.add_argument("--username", required=True)
+    reset.add_argument("--password-stdin", action="store_true", help="read the new password from standard input")
+    reset.set_defaults(run=_study_reset_password)
+    for verb, disabled, words in (("disable", True, "stop an account signing in; its ratings are kept and still count"),
+                                  ("enable", False, "let a disabled account sign in again")):
+        toggle = study_verbs.add_parser(verb, help=words)
+        toggle.add_argument("--username", required=True)
+        toggle.set_defaults(run=_study_set_disabled, disabled=disabled)
+    close = study_verbs.add_parser("close", help="close a study for good: no answer can be saved or changed after it")
+    close.add_argument("--name", required=True, help="the study")
+    close.set_defaults(run=_study_close)
 
     admin = verbs.add_parser("admin", help="manage admin accounts")
     admin_verbs = admin.add_subparsers(dest="admin_verb", required=True, metavar="ACTION")

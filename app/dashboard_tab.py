@@ -40,6 +40,17 @@ def _agreement(value: dict) -> str:
     return f"not estimable: {images}; {value['note']}"
 
 
+def _mrmc(value: dict) -> str:
+    """The MRMC AUC, its interval (readers and cases both random) and what it rests on, or why there is none."""
+    if value["estimate"] is None:
+        return value["note"]
+    interval = (f"95% CI {value['ci_low']:.2f}–{value['ci_high']:.2f}, df {value['df']:.1f}" if value.get("ci_low") is not None
+                else "no interval")
+    note = f"; {value['note']}" if value.get("note") else ""
+    return (f"{value['estimate']:.2f} ({interval}; {value['n_readers']} reviewers × {value['n_cases']} images; "
+            f"Obuchowski–Rockette with Hillis df{note})")
+
+
 def headline(report: dict) -> str:
     """The study's main numbers in a few lines of Markdown, with the caveats that go with them."""
     if not report["n_ratings"]:
@@ -65,6 +76,7 @@ def headline(report: dict) -> str:
     ]
     if auc.get("estimate") is not None:
         lines.append(f"- Realism as a detector of real images: AUC {auc['estimate']:.2f} (95% CI {auc['ci_low']:.2f}–{auc['ci_high']:.2f})")
+    lines.append(f"- Reader-averaged AUC of telling synthetic from real by realism (MRMC): {_mrmc(report['mrmc_auc'])}")
     for key, name in (("calls", "Fleiss' κ on the calls"), ("realism", "Krippendorff's α (ordinal) on realism")):
         lines.append(f"- {name}: {_agreement(agreement[key])}")
     notes = "\n\n".join(f"> {note}" for note in report["notes"][1:])  # one quote block per caveat

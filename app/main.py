@@ -1,8 +1,9 @@
-"""The fairskin web app. UI only: every handler calls into fairskin_core / review_data.
+"""The fairskin web app's two Gradio apps. UI only: every handler calls into fairskin_core / review_data.
 
-Everyone signs in (Gradio's login, checked against the review database). Reviewers see only
-the Review tab; admins see Data, Studies, Generate, Quality and the Review dashboard. Tabs are
-shown by role, but what protects them is the role check inside every handler (`app/access.py`).
+Reviewers and admins get separate apps (served side by side by `app/server.py`): the reviewer's
+page holds only the blinded review, so nothing of the admin tools (components, manifest paths,
+folders) ever reaches a reviewer's browser. Each app has its own sign-in, and what protects every
+action is the role check inside its handler (`app/access.py`).
 """
 
 from __future__ import annotations
@@ -14,20 +15,19 @@ from pathlib import Path
 
 import gradio as gr
 
-from fairskin_core.defaults import default_phantom_manifest, default_synthetic_manifest
+from fairskin_core.defaults import default_phantom_manifest
 from fairskin_core.manifest import read_manifest
-from fairskin_core.workspace import readable_roots, workspace_dir, workspace_root
-from review_data.accounts import authenticate, role_of
-from review_data.demo import ensure_demo_study
-from review_data.store import ReviewStore, workspace_store, workspace_studies_dir
+from fairskin_core.workspace import readable_roots, workspace_dir
+from review_data.accounts import role_of
+from review_data.store import ReviewStore
 
-from .access import signed_in
+from .access import only, signed_in
 from .dashboard_tab import build_dashboard_tab
 from .data_tab import build_data_tab, open_manifest
 from .generate_tab import build_generate_tab
 from .messages import plain
 from .quality_tab import build_quality_tab
-from .review_tab import CSS, SHORTCUTS, build_review_tab
+from .review_page import build_review_page
 from .studies_tab import build_studies_tab
 
 TITLE = "fairskin"
@@ -50,70 +50,72 @@ def _configure_gradio_environment() -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "500")
 
 
-def build_app(
+def build_admin_app(
     store: ReviewStore,
     manifest: str | Path | None = None,
     synthetic_manifest: str | Path | None = None,
     roots: list[Path] | None = None,
 ) -> gr.Blocks:
-    """The Blocks app; the Data tab opens ``manifest`` (default: the embedded phantom set), the Quality
-    tab compares ``synthetic_manifest`` with it.
+    """The admins' app: Data, Studies, Generate, Quality and the Review dashboard.
 
-    Every manifest an admin types in, and every image it names, must lie inside ``roots``
-    (default: the workspace, ``$FAIRSKIN_DATA_ROOTS``, and the folders of ``manifest`` and its images)."""
+    The Data tab opens ``manifest`` (default: the embedded phantom set), the Quality tab compares
+    ``synthetic_manifest`` with it. Every manifest an admin types in, and every image it names, must
+    lie inside ``roots`` (default: the workspace, ``$FAIRSKIN_DATA_ROOTS``, and the folders of
+    ``manifest`` and its images)."""
     _configure_gradio_environment()
-    manifest = str(manifest or default_phantom_manifest(progress=partial(_StartupProgress(), "rendering the default phantom set")))
+    manifest = str(manifest or default_phantom_manifest(progress=partial(StartupProgress(), "rendering the default phantom set")))
     roots = roots if roots is not None else readable_roots(manifest_folders(manifest))
-    # delete_cache: every 10 min, remove cached files (served images, exports) older than an hour.
-    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(600, 3600)) as demo:
+    # delete_cache: every 10 min, remove cached files (exports, galleries) older than an hour.
+    with gr.Blocks(title=f"{TITLE} · admin", analytics_enabled=False, delete_cache=(600, 3600)) as demo:
         with gr.Row():
             gr.Markdown(INTRO)
             account = gr.Markdown(elem_id="signed-in")
-        with gr.Tabs() as tabs:
-            with gr.Tab("Review", id="review", visible=False) as review_tab:
-                study_picker, reviewer_studies = build_review_tab(store)
-            with gr.Tab("Data", id="data", visible=False) as data_tab:
+        with gr.Tabs(selected="data"):
+            with gr.Tab("Data", id="data"):
                 path_box, opened = build_data_tab(manifest, store, roots)
-            with gr.Tab("Studies", id="studies", visible=False) as studies_tab:
+            with gr.Tab("Studies", id="studies"):
                 refresh_studies, study_outputs = build_studies_tab(store, roots)
-            with gr.Tab("Generate", id="generate", visible=False) as generate_tab:
+            with gr.Tab("Generate", id="generate"):
                 build_generate_tab(store)
-            with gr.Tab("Quality", id="quality", visible=False) as quality_tab:
+            with gr.Tab("Quality", id="quality"):
                 build_quality_tab(store, manifest, str(synthetic_manifest or ""), roots)
-            with gr.Tab("Review dashboard", id="dashboard", visible=False) as dashboard_tab:
+            with gr.Tab("Review dashboard", id="dashboard"):
                 dashboard_studies, dashboard_picker = build_dashboard_tab(store)
 
-        def on_load(path: str, request: gr.Request):
-            """Show each role its tabs and fill them; other tabs stay hidden and empty."""
-            username = signed_in(request)
-            role = role_of(store, username)
-            is_admin, is_reviewer = role == "admin", role == "reviewer"
-            header = f"Signed in as **{plain(username)}** ({role}) · [Sign out](/logout)" if role else ""
+        @only(store, "admin")
+        def on_load(path: str, username: str):
+            """Fill the tabs for a signed-in admin (the sign-in lets no one else in)."""
             return (
-                header,
-                gr.update(selected="data" if is_admin else "review"),
-                gr.update(visible=is_reviewer),
-                gr.update(visible=is_admin),
-                gr.update(visible=is_admin),
-                gr.update(visible=is_admin),
-                gr.update(visible=is_admin),
-                gr.update(visible=is_admin),
-                reviewer_studies(username) if is_reviewer else gr.skip(),
-                dashboard_studies() if is_admin else gr.skip(),
-                *(open_manifest(path, roots) if is_admin else [gr.skip()] * len(opened)),
-                *(refresh_studies() if is_admin else [gr.skip()] * len(study_outputs)),
+                f"Signed in as **{plain(username)}** (admin) · [Sign out](logout) · [Reviewer page](/)",
+                dashboard_studies(),
+                *open_manifest(path, roots),
+                *refresh_studies(),
             )
 
-        demo.load(
-            on_load,
-            path_box,
-            [
-                account, tabs, review_tab, data_tab, studies_tab, generate_tab, quality_tab, dashboard_tab,
-                study_picker, dashboard_picker, *opened, *study_outputs,
-            ],
-            api_name="page_load",
-            api_visibility="private",
-        )
+        demo.load(on_load, path_box, [account, dashboard_picker, *opened, *study_outputs], api_name="page_load", api_visibility="private")
+    return demo
+
+
+def build_reviewer_app(store: ReviewStore, image_cache: Path | None = None) -> gr.Blocks:
+    """The reviewers' app: only the blinded review, so their browsers receive nothing of the admin tools.
+
+    Study images are served (by `app/server.py`) from ``image_cache`` (default: the workspace's cache)."""
+    _configure_gradio_environment()
+    image_cache = image_cache or workspace_dir("cache", "review-images")
+    with gr.Blocks(title=f"{TITLE} · review", analytics_enabled=False, fill_width=True) as demo:
+        account, study_picker, reviewer_studies = build_review_page(store, image_cache, TITLE)
+
+        def on_load(request: gr.Request):
+            """A reviewer gets their studies; anyone else is told where to go."""
+            username = signed_in(request)
+            role = role_of(store, username)
+            if role == "admin":
+                return (f"Signed in as **{plain(username)}** (admin): this page is for reviewers. "
+                        "The study tools are at [/admin/](/admin/) · [Sign out](logout)"), gr.skip()
+            header = f"Signed in as **{plain(username)}** · [Sign out](logout)" if role else ""
+            return header, reviewer_studies(username) if role == "reviewer" else gr.skip()
+
+        demo.load(on_load, None, [account, study_picker], api_name="page_load", api_visibility="private")
     return demo
 
 
@@ -123,7 +125,7 @@ def manifest_folders(path: str | Path) -> list[Path]:
     return [manifest.root, *(manifest.image_root(r) for r in sorted(set(manifest.table["image_root"]) - {""}))]
 
 
-class _StartupProgress:
+class StartupProgress:
     """Prints the first start's slow work (phantoms, the demo's generated images) at most every 5 s, and when done."""
 
     def __init__(self) -> None:
@@ -133,34 +135,3 @@ class _StartupProgress:
         if done == total or time.monotonic() - self.last_print >= 5:
             self.last_print = time.monotonic()
             print(f"{task} into the workspace: {done}/{total}", flush=True)
-
-
-def serve(host: str = "127.0.0.1", port: int = 7860, manifest: str | Path | None = None, data_roots: list[str | Path] = ()) -> None:
-    """Start the app (creating the demo study on first start) and block until it is stopped.
-
-    ``data_roots``: folders beyond the workspace (and ``manifest``'s own) that admins may open manifests from."""
-    store = workspace_store()
-    credentials = ensure_demo_study(store, progress=_StartupProgress())
-    roots = readable_roots([*data_roots, *(manifest_folders(manifest) if manifest else [])])
-    demo = build_app(store, manifest, default_synthetic_manifest(), roots)
-    print("fairskin: admins may open manifests and images under " + ", ".join(map(str, roots)), flush=True)
-
-    print(f"fairskin: open http://{host}:{port} and sign in.", flush=True)
-    if credentials.exists():
-        print(f"Demo accounts (from {credentials}):\n{credentials.read_text()}", flush=True)
-    root = workspace_root()
-    demo.queue(default_concurrency_limit=32).launch(
-        server_name=host,
-        server_port=port,
-        auth=lambda username, password: authenticate(store, username, password) is not None,
-        auth_message="Sign in with the account your study admin gave you.",
-        show_error=True,
-        footer_links=["gradio"],
-        run_history=False,
-        ssr_mode=False,
-        # Never served, whatever a handler returns: the answer key, the study images, accounts.
-        blocked_paths=[str(workspace_studies_dir()), *(str(root / f"review.db{suffix}") for suffix in ("", "-wal", "-shm")),
-                       str(root / "demo-credentials.txt"), str(root / "phantoms")],
-        head=SHORTCUTS,
-        css=CSS,
-    )

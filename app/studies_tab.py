@@ -1,4 +1,5 @@
-"""The Studies tab (admins only): create a study, enrol reviewers, see progress, export results."""
+"""The Studies tab (admins only): create a study, enrol reviewers, follow their work, manage their accounts, close
+a study, export results."""
 
 from __future__ import annotations
 
@@ -10,29 +11,58 @@ import gradio as gr
 import pandas as pd
 
 from fairskin_core.manifest import ManifestError
-from review_data.accounts import AccountError
+from review_data.accounts import AccountError, reset_password, set_disabled
 from review_data.export import export_study
 from review_data.sampling import MATCH_ON, SamplingError
 from review_data.store import ReviewStore, workspace_studies_dir
-from review_data.study import StudyError, add_reviewer, create_study, list_studies
+from review_data.study import StudyError, add_reviewer, close_study, create_study, get_study, list_studies, reviewer_activity
 
 from .access import only
 from .messages import ask_for_missing, plain
 
 REFUSALS = (StudyError, SamplingError, ManifestError, AccountError, FileNotFoundError, ValueError)
+UNDERSTOOD = "I understand answers can no longer change"
+GONE = "There is no study of that name: choose one from the list (reload the page to see the latest)."
+ACTIVITY_HEADERS = ["reviewer", "rated", "of", "median seconds per image", "last active (UTC)", "practice answered", "account"]
 
 
 def study_overview(store: ReviewStore) -> pd.DataFrame:
     """Per study: images, how the arms were matched, reviewers, ratings saved, and when it was made."""
     rows = store.db.execute(
         "SELECT s.name AS study, s.n_per_arm * 2 AS images, s.image_size AS size_px, s.matched_on, s.fst_estimated,"
+        " (SELECT count(*) FROM practice_images p WHERE p.study_id = s.id) AS practice,"
         " (SELECT count(*) FROM study_reviewers r WHERE r.study_id = s.id) AS reviewers,"
-        " (SELECT count(*) FROM ratings g WHERE g.study_id = s.id) AS ratings, s.created_at AS created"
+        " (SELECT count(*) FROM ratings g WHERE g.study_id = s.id) AS ratings, s.created_at AS created,"
+        " CASE WHEN s.closed_at IS NULL THEN 'open' ELSE 'closed' END AS status"
         " FROM studies s ORDER BY s.id"
     ).fetchall()
     table = [(name, images, size, MATCH_ON[on] + (" (ITA-estimated types)" if estimated else ""), *rest)
              for name, images, size, on, estimated, *rest in rows]
-    return pd.DataFrame(table, columns=["study", "images", "size_px", "matched on", "reviewers", "ratings", "created"])
+    columns = ["study", "images", "size_px", "matched on", "practice", "reviewers", "ratings", "created", "status"]
+    return pd.DataFrame(table, columns=columns)
+
+
+def activity_table(store: ReviewStore, study_name: str) -> pd.DataFrame:
+    """`reviewer_activity` in the admin's words: times to the second, a dash for what is not known yet."""
+    table = reviewer_activity(store, study_name)
+    shown = pd.DataFrame({
+        "reviewer": table["username"],
+        "rated": table["rated"],
+        "of": table["total"],
+        "median seconds per image": [("—" if pd.isna(s) else f"{s:.1f}") for s in table["median_seconds"]],
+        "last active (UTC)": [(t[:19].replace("T", " ") if isinstance(t, str) else "—") for t in table["last_active"]],
+        "practice answered": table["practice_answered"],
+        "account": ["disabled" if d else "active" for d in table["disabled"]],
+    })
+    return shown[ACTIVITY_HEADERS]
+
+
+def reviewer_accounts(store: ReviewStore) -> list[str]:
+    return [row[0] for row in store.db.execute("SELECT username FROM accounts WHERE role = 'reviewer' ORDER BY username")]
+
+
+def open_studies(store: ReviewStore) -> list[str]:
+    return [row[0] for row in store.db.execute("SELECT name FROM studies WHERE closed_at IS NULL ORDER BY id")]
 
 
 def build_studies_tab(store: ReviewStore, roots: list[Path]):
@@ -46,6 +76,8 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
             name = gr.Textbox(label="Name", placeholder="e.g. pilot-2026", elem_id="study-name")
             n_per_arm = gr.Number(value=50, precision=0, minimum=1, label="Images per arm")
             seed = gr.Number(value=0, precision=0, label="Seed")
+            practice = gr.Number(value=0, precision=0, minimum=0, label="Practice images (seen first, answer shown, not counted)",
+                                 elem_id="study-practice")
         real = gr.Textbox(label="Real manifest (path on the server)", elem_id="study-real")
         synthetic = gr.Textbox(label="Synthetic manifest (path on the server)", elem_id="study-synthetic")
         estimate = gr.Checkbox(label="Where the real manifest gives no skin type, estimate it from the image (ITA) and match on it",
@@ -57,36 +89,60 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
             username = gr.Textbox(label="Username")
             password = gr.Textbox(label="Password (new account: at least 8 characters)", type="password")
         enrol = gr.Button("Enrol reviewer")
+    with gr.Accordion("Reviewers at work", open=False):
+        with gr.Row():
+            activity_study = gr.Dropdown(label="Study", choices=[], scale=3, elem_id="activity-study")
+            refresh_activity = gr.Button("Refresh", scale=1)
+        activity = gr.Dataframe(headers=ACTIVITY_HEADERS, label="Reviewers", interactive=False, elem_id="activity-table")
+    with gr.Accordion("A reviewer's account", open=False):
+        with gr.Row():
+            account = gr.Dropdown(label="Reviewer", choices=[], elem_id="account-choice")
+            new_password = gr.Textbox(label="New password (at least 8 characters)", type="password")
+        with gr.Row():
+            reset = gr.Button("Set new password")
+            disable = gr.Button("Disable account (ratings are kept)", variant="stop")
+            enable = gr.Button("Enable account")
+    with gr.Accordion("Close a study", open=False):
+        gr.Markdown("Closing is for good: reviewers can no longer save or change any answer, and exports become final.")
+        with gr.Row():
+            close_choice = gr.Dropdown(label="Study", choices=[], elem_id="close-study")
+            understood = gr.Checkbox(label=UNDERSTOOD, elem_id="close-understood")
+        close = gr.Button("Close study", variant="stop")
     with gr.Row():
         export_choice = gr.Dropdown(label="Export a study", choices=[], scale=3)
         export = gr.Button("Export CSV", scale=1)
-    files = gr.File(label="Ratings with the key, per-reviewer and study summaries", file_count="multiple", interactive=False)
+    files = gr.File(label="Ratings with the key, per-reviewer and study summaries, practice answers", file_count="multiple",
+                    interactive=False)
     message = gr.Markdown(elem_id="studies-message")
 
     def refreshed():
         names = list_studies(store)
-        return study_overview(store), gr.update(choices=names), gr.update(choices=names)
+        return (study_overview(store), gr.update(choices=names), gr.update(choices=names), gr.update(choices=names),
+                gr.update(choices=reviewer_accounts(store)), gr.update(choices=open_studies(store)))
 
-    refresh_outputs = [overview, enrol_study, export_choice]
+    refresh_outputs = [overview, enrol_study, export_choice, activity_study, account, close_choice]
+    unchanged = (gr.skip(),) * len(refresh_outputs)
 
     def not_created(why: str):
-        return (gr.skip(),) * 3 + (f"**Study not created:** {why}",)
+        return (*unchanged, f"**Study not created:** {why}")
 
     @admin
-    def on_create(name_: str, real_: str, synthetic_: str, n: float, seed_: float, estimate_fst: bool, user: str):
+    def on_create(name_: str, real_: str, synthetic_: str, n: float, seed_: float, estimate_fst: bool, n_practice: float, user: str):
         ask_for_missing((name_, "Give the study a name."), (real_, "Give the path of the real manifest."),
                         (synthetic_, "Give the path of the synthetic manifest."), (n, "Give the number of images per arm."),
-                        (seed_, "Give a seed (any whole number)."))
+                        (seed_, "Give a seed (any whole number)."), (n_practice, "Give the number of practice images (0 for none)."))
         name_ = name_.strip()
         if name_ in list_studies(store):
             return not_created(f"a study named **{plain(name_)}** exists already: choose another name.")
         try:
-            study = create_study(store, workspace_studies_dir(), name_, real_.strip(), synthetic_.strip(),
-                                 n_per_arm=int(n), seed=int(seed_), estimate_fst=estimate_fst, allowed_roots=roots)
+            study = create_study(store, workspace_studies_dir(), name_, real_.strip(), synthetic_.strip(), n_per_arm=int(n),
+                                 seed=int(seed_), estimate_fst=estimate_fst, allowed_roots=roots, n_practice=int(n_practice))
         except REFUSALS as exc:
             return not_created(plain(exc))
-        return (*refreshed(),
-                f"Created study **{plain(study.name)}**: {2 * study.n_per_arm} images at {study.image_size} px, {study.design}.")
+        extra = f" and {study.n_practice} practice images" if study.n_practice else ""
+        notes = "".join(f"<br>**Note:** {plain(warning)}" for warning in study.warnings)
+        return (*refreshed(), f"Created study **{plain(study.name)}**: {2 * study.n_per_arm} images{extra} at {study.image_size} px, "
+                              f"{study.design}.{notes}")
 
     @admin
     def on_enrol(study_name: str, username_: str, password_: str, user: str):
@@ -94,8 +150,62 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
         try:
             add_reviewer(store, study_name, username_.strip(), password_)
         except REFUSALS as exc:
-            return (gr.skip(),) * 3 + (f"**Not enrolled:** {plain(exc)}",)
+            return (*unchanged, f"**Not enrolled:** {plain(exc)}")
         return (*refreshed(), f"**{plain(username_.strip())}** now reviews **{plain(study_name)}**.")
+
+    @admin
+    def on_activity(study_name: str, user: str):
+        if not study_name:
+            return pd.DataFrame(columns=ACTIVITY_HEADERS)
+        if study_name not in list_studies(store):
+            raise gr.Error(GONE, print_exception=False)
+        return activity_table(store, study_name)
+
+    def _reviewer(username_: str | None) -> str:
+        """The chosen account, refused unless a reviewer's: admin accounts are not managed here."""
+        ask_for_missing((username_, "Choose a reviewer first."))
+        role = store.db.execute("SELECT role FROM accounts WHERE username = ?", [username_]).fetchone()
+        if role is None or role[0] != "reviewer":
+            raise gr.Error("That is not a reviewer's account: choose a reviewer from the list.", print_exception=False)
+        return username_
+
+    @admin
+    def on_reset(username_: str, password_: str, user: str):
+        username_ = _reviewer(username_)
+        ask_for_missing((password_, "Give the new password."))
+        try:
+            reset_password(store, username_, password_)
+        except REFUSALS as exc:
+            return gr.skip(), f"**Password not changed:** {plain(exc)}"
+        return "", f"**{plain(username_)}** has a new password; the old one no longer works."
+
+    def toggled(disabled: bool):
+        @admin
+        def on_toggle(username_: str, study_name: str, user: str):
+            username_ = _reviewer(username_)
+            try:
+                set_disabled(store, username_, disabled)
+            except REFUSALS as exc:
+                return gr.skip(), f"**Not changed:** {plain(exc)}"
+            table = activity_table(store, study_name) if study_name else gr.skip()
+            said = ("disabled: it can no longer sign in, and a page it still has open can do nothing more; its ratings are kept "
+                    "and still count" if disabled else "enabled again: it can sign in")
+            return table, f"**{plain(username_)}** is {said}."
+        return on_toggle
+
+    @admin
+    def on_close(study_name: str, confirmed: bool, user: str):
+        ask_for_missing((study_name, "Choose a study to close."))
+        if not confirmed:
+            raise gr.Error(f"Tick “{UNDERSTOOD}” to close the study.", print_exception=False)
+        if study_name not in list_studies(store):
+            raise gr.Error(GONE, print_exception=False)
+        was_closed = get_study(store, study_name).closed_at
+        study = close_study(store, study_name)
+        if was_closed:
+            return (*refreshed(), False, f"**{plain(study_name)}** was closed already, at {study.closed_at[:19].replace('T', ' ')} UTC.")
+        return (*refreshed(), False, f"**{plain(study_name)}** is closed: answers can no longer be saved or changed, "
+                                     "and its exports are final.")
 
     @admin
     def on_export(study_name: str, user: str):
@@ -106,9 +216,14 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
         return [str(p) for p in export_study(store, study_name, folder)]
 
     private = {"api_visibility": "private"}
-    create.click(
-        on_create, [name, real, synthetic, n_per_arm, seed, estimate], [*refresh_outputs, message], api_name="study_create", **private
-    )
+    create.click(on_create, [name, real, synthetic, n_per_arm, seed, estimate, practice], [*refresh_outputs, message],
+                 api_name="study_create", **private)
     enrol.click(on_enrol, [enrol_study, username, password], [*refresh_outputs, message], api_name="study_enrol", **private)
+    activity_study.change(on_activity, activity_study, activity, api_name="study_activity", **private)
+    refresh_activity.click(on_activity, activity_study, activity, api_name="study_activity_refresh", **private)
+    reset.click(on_reset, [account, new_password], [new_password, message], api_name="study_reset_password", **private)
+    disable.click(toggled(True), [account, activity_study], [activity, message], api_name="study_disable_reviewer", **private)
+    enable.click(toggled(False), [account, activity_study], [activity, message], api_name="study_enable_reviewer", **private)
+    close.click(on_close, [close_choice, understood], [*refresh_outputs, understood, message], api_name="study_close", **private)
     export.click(on_export, export_choice, files, api_name="study_export", **private)
     return refreshed, refresh_outputs

@@ -1,7 +1,8 @@
 """Admin and reviewer accounts: usernames with scrypt-hashed passwords.
 
 scrypt (Python's standard library) is memory-hard, so a stolen database does not give the
-passwords away cheaply; each hash carries its own salt and parameters.
+passwords away cheaply; each hash carries its own salt and parameters. A disabled account keeps
+its ratings (they still count) but can neither sign in nor pass any role check.
 """
 
 from __future__ import annotations
@@ -54,14 +55,19 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
+def _check_password(password: str) -> None:
+    """The one password rule, for new accounts and reset passwords alike."""
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+        raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
+
+
 def create_account(store: ReviewStore, username: str, password: str, role: str) -> int:
     """Create an account; refuse bad names, short passwords and names already taken."""
     if role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     if not USERNAME.fullmatch(username):
         raise AccountError(f"username {username!r}: use 2-40 letters, digits, '.', '_' or '-', starting with a letter or digit")
-    if len(password) < MIN_PASSWORD:
-        raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
+    _check_password(password)
     try:
         with store.write() as db:
             cursor = db.execute(
@@ -74,20 +80,52 @@ def create_account(store: ReviewStore, username: str, password: str, role: str) 
 
 
 def authenticate(store: ReviewStore, username: str, password: str) -> str | None:
-    """The account's role if the password is right, else None (same cost either way)."""
-    row = store.db.execute("SELECT password_hash, role FROM accounts WHERE username = ?", [username]).fetchone()
+    """The account's role if the password is right and the account enabled, else None (same cost either way)."""
+    row = store.db.execute("SELECT password_hash, role, disabled FROM accounts WHERE username = ?", [username]).fetchone()
     if row is None:
         verify_password(password, _unknown_user_hash())
         return None
-    return row["role"] if verify_password(password, row["password_hash"]) else None
+    return row["role"] if verify_password(password, row["password_hash"]) and not row["disabled"] else None
 
 
 def role_of(store: ReviewStore, username: str | None) -> str | None:
-    """The role of a signed-in user (None for no user or an unknown one)."""
+    """The role of a signed-in user (None for no user, an unknown one or a disabled one).
+
+    Every handler checks this on every call, so disabling an account shuts out its open browser
+    sessions at once."""
     if not username:
         return None
-    row = store.db.execute("SELECT role FROM accounts WHERE username = ?", [username]).fetchone()
+    row = store.db.execute("SELECT role FROM accounts WHERE username = ? AND NOT disabled", [username]).fetchone()
     return row["role"] if row else None
+
+
+def _existing(store: ReviewStore, username: str):
+    row = store.db.execute("SELECT id, role, disabled FROM accounts WHERE username = ?", [username]).fetchone()
+    if row is None:
+        raise AccountError(f"there is no account named {username!r}; check the spelling of the username")
+    return row
+
+
+def reset_password(store: ReviewStore, username: str, new_password: str) -> None:
+    """Give an account a new password (same rule as new accounts); the old one stops working at once."""
+    _existing(store, username)
+    _check_password(new_password)
+    with store.write() as db:
+        db.execute("UPDATE accounts SET password_hash = ? WHERE username = ?", [hash_password(new_password), username])
+
+
+def set_disabled(store: ReviewStore, username: str, disabled: bool) -> None:
+    """Disable (or enable again) an account; its ratings are kept and still counted.
+
+    The last enabled admin cannot be disabled: no one could sign in to enable it again."""
+    with store.write() as db:
+        row = _existing(store, username)
+        if disabled and row["role"] == "admin" and not row["disabled"]:
+            others = db.execute("SELECT count(*) FROM accounts WHERE role = 'admin' AND NOT disabled AND id != ?", [row["id"]])
+            if others.fetchone()[0] == 0:
+                raise AccountError(f"{username!r} is the only admin account that can sign in; create another admin "
+                                   "account before disabling this one")
+        db.execute("UPDATE accounts SET disabled = ? WHERE id = ?", [int(bool(disabled)), row["id"]])
 
 
 def account_id(store: ReviewStore, username: str) -> int | None:

@@ -2,8 +2,10 @@
 
 `export_study` writes three CSV files — ``ratings.csv`` (one row per rating, every field),
 ``reviewer_summary.csv`` and ``study_summary.csv`` (its first row says how the arms were
-matched) — each atomically. `study_summary` flattens `study_report`'s dictionary into the rows of
-``study_summary.csv``.
+matched, its second whether the export is final, the study closed, or interim) — each
+atomically, and for a study with practice images ``practice.csv``: the practice answers with
+the truth, which no statistic counts. `study_summary` flattens `study_report`'s dictionary into
+the rows of ``study_summary.csv``.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from fairskin_core.atomic import atomic_file
 
 from .answers import ABCD_ANSWERS, ABCD_QUESTIONS
 from .stats import GROUP_KINDS, reviewer_summary, study_report
-from .store import ReviewStore
-from .study import get_study
+from .store import ReviewStore, utc_now
+from .study import Study, get_study
 
 RATING_COLUMNS = ["call", "realism", *ABCD_QUESTIONS, "comment", "seconds", "revision", "created_at", "updated_at"]
 SUMMARY_COLUMNS = (
@@ -48,17 +50,48 @@ def ratings_table(store: ReviewStore, study_name: str) -> pd.DataFrame:
     return table
 
 
+def practice_table(store: ReviewStore, study_name: str) -> pd.DataFrame:
+    """One row per practice answer with the truth (``source``): the calibration round, kept out of every statistic."""
+    study = get_study(store, study_name)
+    rows = store.db.execute(
+        "SELECT a.username AS reviewer, p.image_id AS image, i.source, i.image_id AS source_image_id, i.fst, i.fst_group,"
+        " i.diagnosis, " + ", ".join(f"p.{c}" for c in RATING_COLUMNS)
+        + " FROM practice_ratings p JOIN accounts a ON a.id = p.reviewer_id JOIN practice_images i ON i.id = p.image_id"
+        " WHERE p.study_id = ? ORDER BY a.username, p.created_at",
+        [study.id],
+    ).fetchall()
+    columns = ["reviewer", "image", "source", "source_image_id", "fst", "fst_group", "diagnosis", *RATING_COLUMNS]
+    table = pd.DataFrame([tuple(row) for row in rows], columns=columns)
+    table.insert(0, "study", study.name)
+    table["fst"] = table["fst"].astype("Int64")
+    table["correct"] = table["call"] == table["source"]
+    return table
+
+
+def export_status(study: Study) -> str:
+    """Whether an export is final or interim, in the words a statistician reads first in study_summary.csv."""
+    if study.closed_at:
+        return f"final: study closed at {study.closed_at} (UTC), its ratings can no longer change"
+    return f"interim (study still open: ratings may change); exported at {utc_now()} (UTC)"
+
+
 def export_study(store: ReviewStore, study_name: str, out_dir: str | Path) -> list[Path]:
-    """Write ratings.csv, reviewer_summary.csv and study_summary.csv into ``out_dir``."""
+    """Write ratings.csv, reviewer_summary.csv and study_summary.csv into ``out_dir``, and practice.csv for a study with practice."""
     out_dir = Path(out_dir)
+    study = get_study(store, study_name)
     ratings = ratings_table(store, study_name)
     summary = study_summary(study_report(ratings))
-    design = pd.DataFrame([{"group_kind": "study", "group": "design", "metric": "matched_on", "note": get_study(store, study_name).design}])
+    head = pd.DataFrame([
+        {"group_kind": "study", "group": "design", "metric": "matched_on", "note": study.design},
+        {"group_kind": "study", "group": "status", "metric": "final" if study.closed_at else "interim", "note": export_status(study)},
+    ])
     tables = {
         "ratings.csv": ratings,
         "reviewer_summary.csv": reviewer_summary(ratings),
-        "study_summary.csv": pd.concat([design, summary], ignore_index=True)[summary.columns],
+        "study_summary.csv": pd.concat([head, summary], ignore_index=True)[summary.columns],
     }
+    if study.n_practice:
+        tables["practice.csv"] = practice_table(store, study_name)
     written = []
     for name, table in tables.items():
         with atomic_file(out_dir / name, "w", newline="", encoding="utf-8") as handle:
@@ -78,6 +111,11 @@ def study_summary(report: dict) -> pd.DataFrame:
         rows.append(
             _row("agreement", name, block["statistic"], block, ci_method=block.get("ci_method"), n=block["n_ratings"])
         )
+    mrmc = report["mrmc_auc"]  # reader-averaged; its note names the reviewers left out, or why it is not estimable
+    rows.append(_row("all", "all", "realism_auc_mrmc", mrmc, ci_method=mrmc["method"],
+                     n=mrmc["n_readers"] * mrmc["n_cases"], p_value=mrmc["p_value"]))
+    rows.append(_row("all", "all", "mrmc_n_readers", {"estimate": mrmc["n_readers"], "note": mrmc["note"]}))
+    rows.append(_row("all", "all", "mrmc_n_cases", {"estimate": mrmc["n_cases"]}))
     for item in report["abcd"]:
         for arm, answers in item["arms"].items():
             for answer in ABCD_ANSWERS:

@@ -19,15 +19,19 @@ DETECTION_RATES = {
     "sensitivity": "sensitivity (synthetic called synthetic)",
     "specificity": "specificity (real called real)",
 }
-ARM_COLOURS = {"real": "#4C78A8", "synthetic": "#E45756"}
-ANSWER_COLOURS = {"yes": "#54A24B", "no": "#E45756", "unsure": "#BAB0AC"}
+# Okabe–Ito colours: told apart with every common colour-vision deficiency (tests/test_review_stats.py checks
+# each figure under simulated deuteranomaly, protanomaly and tritanomaly); the old green "yes" and red "no" were not.
+ARM_COLOURS = {"real": "#0072B2", "synthetic": "#D55E00"}
+ANSWER_COLOURS = {"yes": "#0072B2", "no": "#E69F00", "unsure": "#BBBBBB"}
+DETECTION_COLOURS = {"accuracy": "#000000", "sensitivity": "#D55E00", "specificity": "#56B4E9"}
+TITLE_WIDTH = 60  # characters per title line: a dashboard plot is about half a screen wide
 GROUP_TITLES = {"reviewer": "reviewer", "fst_group": "Fitzpatrick skin type group", "diagnosis": "diagnosis"}
 FOOLING_BINS = 10  # the fooling-rate histogram's bins: tenths of 0–1
 
 
 def dashboard_figures(report: dict) -> dict[str, go.Figure]:
-    """Every dashboard figure, by name."""
-    return {
+    """Every dashboard figure, by name, its title wrapped so that it is never cut off."""
+    figures = {
         "detection_by_reviewer": detection_figure(report, "reviewer"),
         "detection_by_fst_group": detection_figure(report, "fst_group"),
         "detection_by_diagnosis": detection_figure(report, "diagnosis"),
@@ -37,6 +41,21 @@ def dashboard_figures(report: dict) -> dict[str, go.Figure]:
         "fooling_rate": fooling_rate_figure(report),
         "time_per_image": time_figure(report),
     }
+    for figure in figures.values():
+        lines = wrapped(figure.layout.title.text or "")
+        figure.update_layout(title_text="<br>".join(lines), margin={"t": 30 + 22 * len(lines)})
+    return figures
+
+
+def wrapped(text: str, width: int = TITLE_WIDTH) -> list[str]:
+    """``text`` in lines of at most ``width`` characters, broken between words."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
 
 
 def detection_figure(report: dict, by: str = "reviewer") -> go.Figure:
@@ -51,6 +70,7 @@ def detection_figure(report: dict, by: str = "reviewer") -> go.Figure:
                 x=names,
                 y=[share["estimate"] for share in shares],
                 name=label,
+                marker_color=DETECTION_COLOURS[rate],
                 error_y=_error_bars(shares),
                 customdata=[[share["successes"], share["n"]] for share in shares],
                 hovertemplate=f"{label}: %{{y:.2f}} (%{{customdata[0]}} of %{{customdata[1]}})<extra>%{{x}}</extra>",

@@ -2,7 +2,8 @@
 
 Tables are STRICT and carry CHECK constraints, so the database itself refuses an out-of-range
 answer even if a bug lets one through; rating_history is append-only (triggers refuse UPDATE
-and DELETE), so no answer a reviewer ever saved is lost.
+and DELETE), so no answer a reviewer ever saved is lost. Practice answers have tables of their
+own, and a closed study's answers can no longer change: the database refuses it (m003).
 """
 
 from __future__ import annotations
@@ -128,3 +129,62 @@ def m002_study_matching(db: Database) -> None:
                "CHECK (matched_on IN ('fst', 'fst_group', 'diagnosis'))")
     db.execute("ALTER TABLE studies ADD COLUMN matching_note TEXT NOT NULL DEFAULT ''")
     db.execute("ALTER TABLE studies ADD COLUMN fst_estimated INTEGER NOT NULL DEFAULT 0 CHECK (fst_estimated IN (0, 1))")
+
+
+@migrations()
+def m003_practice_and_management(db: Database) -> None:
+    """Practice images, closed studies and disabled accounts, all additive: no stored row changes.
+
+    Practice images and answers live in tables of their own, so no statistic, export of ratings
+    or dashboard, all of which read ``study_images`` and ``ratings``, can ever count them. Once a
+    study is closed, triggers refuse any new, changed or deleted answer of it, and its reopening.
+    """
+    for statement in _M003:
+        db.execute(statement)
+
+
+def _refuse_when_closed(table: str, event: str, row: str) -> str:
+    """A trigger refusing ``event`` on ``table`` when the study of its ``row`` (NEW or OLD) is closed."""
+    return (f"CREATE TRIGGER {table}_closed_study_no_{event.lower()}_{row.lower()} BEFORE {event} ON {table}"
+            f" WHEN (SELECT closed_at FROM studies WHERE id = {row}.study_id) IS NOT NULL"
+            " BEGIN SELECT RAISE(ABORT, 'this study is closed: its answers can no longer change'); END")
+
+
+_M003 = [
+    "ALTER TABLE studies ADD COLUMN closed_at TEXT",  # NULL while reviewers may still answer
+    "ALTER TABLE accounts ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1))",
+    """
+        CREATE TABLE practice_images (
+            id TEXT PRIMARY KEY,  -- random and opaque, like study_images.id
+            study_id INTEGER NOT NULL REFERENCES studies(id),
+            source TEXT NOT NULL CHECK (source IN ('real', 'synthetic')),  -- the answer shown after each one
+            image_id TEXT NOT NULL,
+            manifest_row TEXT NOT NULL,
+            fst INTEGER CHECK (fst IS NULL OR fst BETWEEN 1 AND 6),
+            fst_group TEXT NOT NULL,
+            diagnosis TEXT NOT NULL,
+            file TEXT NOT NULL,
+            UNIQUE (study_id, source, image_id)
+        ) STRICT
+    """,
+    f"""
+        CREATE TABLE practice_ratings (
+            study_id INTEGER NOT NULL REFERENCES studies(id),
+            reviewer_id INTEGER NOT NULL REFERENCES accounts(id),
+            image_id TEXT NOT NULL REFERENCES practice_images(id),
+            {_ANSWERS},
+            revision INTEGER NOT NULL CHECK (revision >= 1),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (reviewer_id, image_id),
+            FOREIGN KEY (study_id, reviewer_id) REFERENCES study_reviewers(study_id, reviewer_id)
+        ) STRICT
+    """,
+    # An UPDATE could move a row into a closed study or out of one: both are refused.
+    *(_refuse_when_closed(table, event, row) for table in ("ratings", "practice_ratings")
+      for event, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("UPDATE", "OLD"), ("DELETE", "OLD"))),
+    _refuse_when_closed("rating_history", "INSERT", "NEW"),  # UPDATE and DELETE are refused always
+    """CREATE TRIGGER studies_closed_stay_closed BEFORE UPDATE OF closed_at ON studies
+           WHEN OLD.closed_at IS NOT NULL AND NEW.closed_at IS NOT OLD.closed_at
+           BEGIN SELECT RAISE(ABORT, 'a closed study cannot be reopened'); END""",
+]

@@ -3,6 +3,10 @@
 Everything is looked up by the signed-in username, never by anything the browser sends, so a
 reviewer can reach only their own assignments and answers. Positions index the reviewer's own
 random order; resuming starts at the first position without a rating.
+
+Practice images (`practice_progress`, `practice_item_at`, `save_practice_rating`) come before
+the study's: their answers go to a table of their own, never to ``ratings``, and saving one
+returns the truth to show the reviewer. A closed study takes no answer of either kind.
 """
 
 from __future__ import annotations
@@ -11,13 +15,20 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+from sqlite_utils import Database
+
 from .answers import ABCD_ANSWERS, ABCD_QUESTIONS, CALLS, MAX_COMMENT, REALISM
 from .store import ReviewStore, utc_now
 from .study import get_study
 
+CLOSED = "This study is closed: answers can no longer be changed. Thank you for taking part."
+PRACTICE_ORDER = 1  # the practice order's own random stream from the reviewer's order seed
+COLUMNS = ("call", "realism", *ABCD_QUESTIONS, "comment")
+
 
 class ReviewError(ValueError):
-    """A refused review action (not enrolled, unknown image, bad answer); says which and why."""
+    """A refused review action (not enrolled, unknown image, bad answer, closed study); says which and why."""
 
 
 @dataclass(frozen=True)
@@ -130,34 +141,107 @@ def validate_answers(answers: dict) -> dict:
     return clean
 
 
+def _refuse_if_closed(db: Database, study_id: int) -> None:
+    """Checked again inside each save's transaction, so a study closed a moment ago takes no more answers."""
+    if db.execute("SELECT closed_at FROM studies WHERE id = ?", [study_id]).fetchone()["closed_at"] is not None:
+        raise ReviewError(CLOSED)
+
+
+def _checked(store: ReviewStore, study_id: int, answers: dict, seconds: float | None) -> list:
+    """The answers' values in `COLUMNS` order, refused if the study is closed (said first) or an answer is wrong."""
+    _refuse_if_closed(store.db, study_id)
+    clean = validate_answers(answers)
+    if seconds is not None and not (math.isfinite(seconds) and seconds >= 0):
+        raise ReviewError(f"seconds must be a non-negative number, not {seconds!r}")
+    return [clean[c] for c in COLUMNS]
+
+
 def save_rating(store: ReviewStore, study_name: str, username: str, image_id: str, answers: dict, seconds: float | None) -> int:
     """Save (or change) the reviewer's rating of one image; every save is also kept in the history.
 
     Returns the rating's revision (1 for a first answer)."""
     study_id, reviewer, _ = _enrolment(store, study_name, username)
-    clean = validate_answers(answers)
-    if seconds is not None and not (math.isfinite(seconds) and seconds >= 0):
-        raise ReviewError(f"seconds must be a non-negative number, not {seconds!r}")
-    columns = ("call", "realism", *ABCD_QUESTIONS, "comment")
-    values = [clean[c] for c in columns]
+    values = _checked(store, study_id, answers, seconds)
     now = utc_now()
     with store.write() as db:
+        _refuse_if_closed(db, study_id)
         assigned = db.execute(
             "SELECT 1 FROM assignments WHERE study_id = ? AND reviewer_id = ? AND image_id = ?", [study_id, reviewer, image_id]
         ).fetchone()
         if assigned is None:
             raise ReviewError(f"image {image_id!r} is not one of {username!r}'s images in study {study_name!r}")
-        revision = db.execute(
-            f"INSERT INTO ratings (study_id, reviewer_id, image_id, {', '.join(columns)}, seconds, revision, created_at, updated_at)"
-            f" VALUES (?, ?, ?, {', '.join('?' * len(columns))}, ?, 1, ?, ?)"
-            " ON CONFLICT (reviewer_id, image_id) DO UPDATE SET "
-            + ", ".join(f"{c} = excluded.{c}" for c in (*columns, "seconds", "updated_at"))
-            + ", revision = ratings.revision + 1 RETURNING revision",
-            [study_id, reviewer, image_id, *values, seconds, now, now],
-        ).fetchone()[0]
+        revision = _upsert_answers(db, "ratings", [study_id, reviewer, image_id, *values, seconds, now, now])
         db.execute(
-            f"INSERT INTO rating_history (study_id, reviewer_id, image_id, {', '.join(columns)}, seconds, revision, saved_at)"
-            f" VALUES (?, ?, ?, {', '.join('?' * len(columns))}, ?, ?, ?)",
+            f"INSERT INTO rating_history (study_id, reviewer_id, image_id, {', '.join(COLUMNS)}, seconds, revision, saved_at)"
+            f" VALUES (?, ?, ?, {', '.join('?' * len(COLUMNS))}, ?, ?, ?)",
             [study_id, reviewer, image_id, *values, seconds, revision, now],
         )
     return revision
+
+
+def _upsert_answers(db, table: str, row: list) -> int:
+    """Insert a reviewer's answers to one image into ``table`` (ratings or practice_ratings), or replace them
+    with the revision counted up; ``row``: study, reviewer, image, the answers, seconds, now, now. Returns the revision."""
+    return db.execute(
+        f"INSERT INTO {table} (study_id, reviewer_id, image_id, {', '.join(COLUMNS)}, seconds, revision, created_at, updated_at)"
+        f" VALUES (?, ?, ?, {', '.join('?' * len(COLUMNS))}, ?, 1, ?, ?)"
+        " ON CONFLICT (reviewer_id, image_id) DO UPDATE SET "
+        + ", ".join(f"{c} = excluded.{c}" for c in (*COLUMNS, "seconds", "updated_at"))
+        + f", revision = {table}.revision + 1 RETURNING revision",
+        row,
+    ).fetchone()[0]
+
+
+def _practice_images(store: ReviewStore, study_id: int, reviewer: int) -> list:
+    """The study's practice images in the reviewer's own order, which follows from their stored order seed."""
+    seed = store.db.execute(
+        "SELECT order_seed FROM study_reviewers WHERE study_id = ? AND reviewer_id = ?", [study_id, reviewer]
+    ).fetchone()["order_seed"]
+    rows = store.db.execute("SELECT id, file FROM practice_images WHERE study_id = ? ORDER BY source, image_id", [study_id]).fetchall()
+    return [rows[i] for i in np.random.default_rng([seed, PRACTICE_ORDER]).permutation(len(rows))]
+
+
+def _practice_answered(store: ReviewStore, study_id: int, reviewer: int) -> int:
+    return store.db.execute(
+        "SELECT count(*) FROM practice_ratings WHERE study_id = ? AND reviewer_id = ?", [study_id, reviewer]
+    ).fetchone()[0]
+
+
+def practice_progress(store: ReviewStore, study_name: str, username: str) -> tuple[int, int]:
+    """(practice images answered, practice images in total); (0, 0) for a study without practice."""
+    study_id, reviewer, _ = _enrolment(store, study_name, username)
+    total = store.db.execute("SELECT count(*) FROM practice_images WHERE study_id = ?", [study_id]).fetchone()[0]
+    return _practice_answered(store, study_id, reviewer), total
+
+
+def practice_item_at(store: ReviewStore, study_name: str, username: str, position: int) -> ReviewItem:
+    """The practice image at ``position`` of the reviewer's practice order, with their answers if any."""
+    study_id, reviewer, folder = _enrolment(store, study_name, username)
+    images = _practice_images(store, study_id, reviewer)
+    if not 0 <= position < len(images):
+        if not images:
+            raise ReviewError(f"study {study_name!r} has no practice images")
+        raise ReviewError(f"practice position {position} is outside this study's 0-{len(images) - 1}")
+    image = images[position]
+    row = store.db.execute(
+        f"SELECT {', '.join(COLUMNS)} FROM practice_ratings WHERE reviewer_id = ? AND image_id = ?", [reviewer, image["id"]]
+    ).fetchone()
+    answers = {k: row[k] for k in COLUMNS} if row else None
+    return ReviewItem(position, len(images), _practice_answered(store, study_id, reviewer), image["id"], folder / image["file"], answers)
+
+
+def save_practice_rating(
+    store: ReviewStore, study_name: str, username: str, image_id: str, answers: dict, seconds: float | None
+) -> str:
+    """Save the reviewer's answers to a practice image (a new answer replaces the last) and return its truth,
+    'real' or 'synthetic', to show them. Checked exactly as `save_rating`; never counted in any statistic."""
+    study_id, reviewer, _ = _enrolment(store, study_name, username)
+    values = _checked(store, study_id, answers, seconds)
+    now = utc_now()
+    with store.write() as db:
+        _refuse_if_closed(db, study_id)
+        truth = db.execute("SELECT source FROM practice_images WHERE id = ? AND study_id = ?", [image_id, study_id]).fetchone()
+        if truth is None:
+            raise ReviewError(f"image {image_id!r} is not one of the practice images of study {study_name!r}")
+        _upsert_answers(db, "practice_ratings", [study_id, reviewer, image_id, *values, seconds, now, now])
+    return truth["source"]

@@ -2,7 +2,9 @@
 
 A study lives in two places: its images (re-rendered, under opaque names) in
 ``<workspace>/studies/<name>/images/``, and everything else — including the answer key, which
-image is real and which synthetic — only in the database.
+image is real and which synthetic — only in the database. A study may also have practice images,
+drawn and blinded the same way but kept apart (`practice_images`), which reviewers see first with
+the answer after each; and it can be closed, after which no answer of it can change.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import hashlib
 import json
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +22,7 @@ import pandas as pd
 from fairskin_core.analysis.estimated_fst import with_estimated_fst
 from fairskin_core.atomic import atomic_dir
 from fairskin_core.hashing import file_sha256
-from fairskin_core.images import read_rgb
+from fairskin_core.images import check_image_header, read_rgb
 from fairskin_core.manifest import Manifest, read_manifest
 
 from .accounts import AccountError, account_id, create_account, verify_password
@@ -32,6 +34,8 @@ STUDY_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 # Which manifest sources may stand in each arm (phantoms may play either: the offline demo).
 ARM_SOURCES = {"real": ("real", "phantom"), "synthetic": ("synthetic", "phantom")}
 SHARED_IMAGES_NAMED = 5  # a refusal of images in both arms names this many, and counts the rest
+MIN_CLINICAL_SIZE = 224  # px: below this, a study's images are too small for a clinical reading (a warning, not an error)
+PRACTICE_STREAM = 1  # the practice draw's own random stream: asking for practice images leaves the study's draw as it is
 
 
 class StudyError(ValueError):
@@ -49,6 +53,9 @@ class Study:
     created_at: str
     matching: Matching
     fst_estimated: bool  # real rows without a skin type were given ITA-estimated ones
+    n_practice: int = 0  # practice images, seen first with their answer, never counted
+    closed_at: str | None = None  # when it was closed; None while reviewers may still answer
+    warnings: tuple[str, ...] = field(default=(), compare=False)  # for the admin: not errors, but worth knowing
 
     @property
     def design(self) -> str:
@@ -57,12 +64,23 @@ class Study:
         return self.matching.description + estimated
 
 
+def study_warnings(image_size: int) -> tuple[str, ...]:
+    """What an admin should know about a study as made, though nothing stops it: images too small to read clinically."""
+    if image_size >= MIN_CLINICAL_SIZE:
+        return ()
+    return (f"The study's images are {image_size} × {image_size} px, too small for a clinical reading ({MIN_CLINICAL_SIZE} px "
+            f"or more is advised); source images of at least {MIN_CLINICAL_SIZE} px on their short side give larger study images.",)
+
+
 def get_study(store: ReviewStore, name: str) -> Study:
-    row = store.db.execute("SELECT * FROM studies WHERE name = ?", [name]).fetchone()
+    row = store.db.execute(
+        "SELECT *, (SELECT count(*) FROM practice_images p WHERE p.study_id = s.id) AS n_practice FROM studies s WHERE name = ?", [name]
+    ).fetchone()
     if row is None:
         raise StudyError(f"no study named {name!r}; create it first (Studies tab, or `fairskin study create`)")
     return Study(row["id"], row["name"], Path(row["folder"]), row["seed"], row["n_per_arm"], row["image_size"], row["created_at"],
-                 Matching(row["matched_on"], row["matching_note"]), bool(row["fst_estimated"]))
+                 Matching(row["matched_on"], row["matching_note"]), bool(row["fst_estimated"]), row["n_practice"], row["closed_at"],
+                 study_warnings(row["image_size"]))
 
 
 def list_studies(store: ReviewStore) -> list[str]:
@@ -89,6 +107,11 @@ def _pixels_sha256(path: Path) -> str:
     return hashlib.sha256(repr(pixels.shape).encode() + pixels.tobytes()).hexdigest()
 
 
+def _identities(image_id: str, file: Path) -> list[tuple[str, str]]:
+    """What makes two images one: the same image id, the same file's bytes, or the same decoded pixels."""
+    return [("id", image_id), ("file", file_sha256(file)), ("pixels", _pixels_sha256(file))]
+
+
 def _refuse_images_in_both_arms(sampled: dict[str, list[tuple[str, Path]]]) -> None:
     """Refuse a draw that puts one image in both arms: reviewers would judge it once as real and once as synthetic.
 
@@ -99,12 +122,9 @@ def _refuse_images_in_both_arms(sampled: dict[str, list[tuple[str, Path]]]) -> N
     whole manifests would decode every image of both (thousands for HAM10000 or ISIC) to refuse
     studies that are sound; the draw costs one more decode of its 2 × N images.
     """
-    def identities(image_id: str, file: Path) -> list[tuple[str, str]]:
-        return [("id", image_id), ("file", file_sha256(file)), ("pixels", _pixels_sha256(file))]
-
     real = {}
     for image_id, file in sampled["real"]:
-        for identity in identities(image_id, file):
+        for identity in _identities(image_id, file):
             real.setdefault(identity, image_id)
     reasons = {
         "id": "{real!r} has the same image id in both manifests",
@@ -113,7 +133,7 @@ def _refuse_images_in_both_arms(sampled: dict[str, list[tuple[str, Path]]]) -> N
     }
     shared = []
     for image_id, file in sampled["synthetic"]:
-        match = next((identity for identity in identities(image_id, file) if identity in real), None)
+        match = next((identity for identity in _identities(image_id, file) if identity in real), None)
         if match:
             shared.append(reasons[match[0]].format(real=real[match], synthetic=image_id))
     if shared:
@@ -142,6 +162,7 @@ def create_study(
     image_size: int | None = None,
     estimate_fst: bool = False,
     allowed_roots: list[Path] | None = None,
+    n_practice: int = 0,
 ) -> Study:
     """Sample, blind and register a study; on any error nothing is created.
 
@@ -149,10 +170,14 @@ def create_study(
     group × diagnosis, or diagnosis alone where a manifest has no skin types. ``estimate_fst``
     first gives images without a type their ITA-estimated one (recorded with fst_source ita).
     ``allowed_roots`` (the web app): folders the manifests and their images must lie in. A draw
-    that puts one image in both arms is refused (`_refuse_images_in_both_arms`).
+    that puts one image in both arms is refused (`_refuse_images_in_both_arms`). ``n_practice``
+    more images are drawn as practice (`_draw_practice`). The returned study's ``warnings`` say
+    what the admin should know, such as images too small for a clinical reading.
     """
     if not STUDY_NAME.fullmatch(name):
         raise StudyError(f"study name {name!r}: use 1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit")
+    if isinstance(n_practice, bool) or not isinstance(n_practice, int) or n_practice < 0:
+        raise StudyError(f"the number of practice images must be a whole number, 0 or more, not {n_practice!r}")
     if store.db.execute("SELECT 1 FROM studies WHERE name = ?", [name]).fetchone():
         raise StudyError(f"a study named {name!r} already exists; choose another study name")
     folder = Path(studies_dir) / name
@@ -172,17 +197,18 @@ def create_study(
     }
     _refuse_images_in_both_arms(sampled)
     size = study_image_size([file for drawn in sampled.values() for _, file in drawn], image_size)
+    practice = _draw_practice(arms, sampled, n_practice, seed, size) if n_practice else []
 
-    images = []
+    images, practice_images = [], []
     with atomic_dir(folder) as staging:
         (staging / "images").mkdir()
-        for arm, manifest, rows in arms:
-            for _, row in rows.iterrows():
-                key = opaque_id()
-                file = f"images/{key}.png"
-                save_blinded(render_blinded(manifest.image_file(row["image_path"], row["image_root"]), size), staging / file)
-                fst = None if pd.isna(row["fst"]) else int(row["fst"])
-                images.append((key, arm, row["image_id"], _json_row(row), fst, row["fst_group"], row["diagnosis"], file))
+        drawn = [(images, arm, manifest, row) for arm, manifest, rows in arms for _, row in rows.iterrows()]
+        for kept, arm, manifest, row in drawn + [(practice_images, *chosen) for chosen in practice]:
+            key = opaque_id()
+            file = f"images/{key}.png"
+            save_blinded(render_blinded(manifest.image_file(row["image_path"], row["image_root"]), size), staging / file)
+            fst = None if pd.isna(row["fst"]) else int(row["fst"])
+            kept.append((key, arm, row["image_id"], _json_row(row), fst, row["fst_group"], row["diagnosis"], file))
     try:
         with store.write() as db:
             study_id = db.execute(
@@ -198,10 +224,52 @@ def create_study(
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(key, study_id, *rest) for key, *rest in images],
             )
+            db.conn.executemany(
+                "INSERT INTO practice_images (id, study_id, source, image_id, manifest_row, fst, fst_group, diagnosis, file)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(key, study_id, *rest) for key, *rest in practice_images],
+            )
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return get_study(store, name)
+
+
+def _draw_practice(arms: list, sampled: dict[str, list[tuple[str, Path]]], n: int, seed: int, size: int) -> list:
+    """``n`` practice images as (arm, manifest, row): half from each arm, an odd one from an arm the seed picks.
+
+    Drawn at random (the study's seed, a stream of their own) from the images the study did not
+    draw, skipping any that is the same picture as one already chosen (`_identities`: the study's,
+    in either arm, or another practice image) — a reviewer told the answer for it in practice
+    would know it in the study — and any smaller than the study's size, which would be enlarged.
+    """
+    rng = np.random.default_rng([seed, PRACTICE_STREAM])
+    counts = {"real": n // 2, "synthetic": n // 2}
+    if n % 2:
+        counts[str(rng.choice(list(counts)))] += 1
+    taken = {identity for drawn in sampled.values() for image_id, file in drawn for identity in _identities(image_id, file)}
+    chosen = []
+    for arm, manifest, rows in arms:
+        left = manifest.table.drop(index=rows.index).sort_values("image_id", kind="stable")
+        found = 0
+        for i in rng.permutation(len(left)):
+            if found == counts[arm]:
+                break
+            row = left.iloc[i]
+            file = manifest.image_file(row["image_path"], row["image_root"])
+            identities = _identities(row["image_id"], file)
+            if min(check_image_header(file)) < size or taken.intersection(identities):
+                continue
+            taken.update(identities)
+            chosen.append((arm, manifest, row))
+            found += 1
+        if found < counts[arm]:
+            raise StudyError(
+                f"only {found} {arm} images are left for practice (not in the study, not the same picture as one in it, at least "
+                f"{size} px), fewer than the {counts[arm]} needed for {n} practice images; ask for fewer practice images, "
+                f"fewer images per arm, or add {arm} images"
+            )
+    return chosen
 
 
 def _order_seed(study_seed: int, username: str) -> int:
@@ -213,13 +281,17 @@ def _order_seed(study_seed: int, username: str) -> int:
 def add_reviewer(store: ReviewStore, study_name: str, username: str, password: str) -> int:
     """Enrol a reviewer (creating the account if new) with their own random image order."""
     study = get_study(store, study_name)
+    if study.closed_at:
+        raise StudyError(f"study {study_name!r} is closed, so no reviewer can join it; create a new study for more readings")
     reviewer = account_id(store, username)
     if reviewer is None:
         reviewer = create_account(store, username, password, "reviewer")
     else:
-        row = store.db.execute("SELECT password_hash, role FROM accounts WHERE id = ?", [reviewer]).fetchone()
+        row = store.db.execute("SELECT password_hash, role, disabled FROM accounts WHERE id = ?", [reviewer]).fetchone()
         if row["role"] != "reviewer":
             raise AccountError(f"{username!r} is an admin account; reviewers need accounts of their own")
+        if row["disabled"]:
+            raise AccountError(f"account {username!r} is disabled; enable it first to enrol it")
         if not verify_password(password, row["password_hash"]):
             raise AccountError(f"account {username!r} exists with a different password; give that password to enrol it")
     seed = _order_seed(study.seed, username)
@@ -237,3 +309,44 @@ def add_reviewer(store: ReviewStore, study_name: str, username: str, password: s
             [(study.id, reviewer, position, images[i]) for position, i in enumerate(order)],
         )
     return reviewer
+
+
+def close_study(store: ReviewStore, study_name: str) -> Study:
+    """Close a study for good: from now on no answer of it can be saved or changed, and the database refuses it too.
+
+    Closing a closed study changes nothing (it keeps the time it was first closed)."""
+    study = get_study(store, study_name)
+    with store.write() as db:
+        db.execute("UPDATE studies SET closed_at = ? WHERE id = ? AND closed_at IS NULL", [utc_now(), study.id])
+    return get_study(store, study_name)
+
+
+ACTIVITY_COLUMNS = ["username", "rated", "total", "median_seconds", "last_active", "disabled", "practice_answered"]
+
+
+def reviewer_activity(store: ReviewStore, study_name: str) -> pd.DataFrame:
+    """One row per enrolled reviewer: images rated of their total, median seconds per rated image, the time of
+    their latest save (UTC, ISO 8601; practice answers count as activity), whether their account is disabled,
+    and how many practice images they answered."""
+    study = get_study(store, study_name)
+    reviewers = store.db.execute(
+        "SELECT a.id, a.username, a.disabled,"
+        " (SELECT count(*) FROM assignments g WHERE g.study_id = r.study_id AND g.reviewer_id = r.reviewer_id) AS total,"
+        " (SELECT count(*) FROM practice_ratings p WHERE p.study_id = r.study_id AND p.reviewer_id = r.reviewer_id) AS practice,"
+        " (SELECT max(p.updated_at) FROM practice_ratings p WHERE p.study_id = r.study_id AND p.reviewer_id = r.reviewer_id)"
+        " AS practice_saved FROM study_reviewers r JOIN accounts a ON a.id = r.reviewer_id WHERE r.study_id = ? ORDER BY a.username",
+        [study.id],
+    ).fetchall()
+    ratings = pd.DataFrame(
+        [tuple(row) for row in store.db.execute("SELECT reviewer_id, seconds, updated_at FROM ratings WHERE study_id = ?", [study.id])],
+        columns=["reviewer_id", "seconds", "updated_at"],
+    )
+    by_reviewer = ratings.groupby("reviewer_id")
+    rated, median, saved = by_reviewer.size(), by_reviewer["seconds"].median(), by_reviewer["updated_at"].max()
+    rows = []
+    for row in reviewers:
+        latest = [t for t in (saved.get(row["id"]), row["practice_saved"]) if isinstance(t, str)]
+        seconds = median.get(row["id"])  # NaN where every rating lacks its time
+        rows.append((row["username"], int(rated.get(row["id"], 0)), row["total"], None if seconds is None else float(seconds),
+                     max(latest) if latest else None, bool(row["disabled"]), row["practice"]))
+    return pd.DataFrame(rows, columns=ACTIVITY_COLUMNS)

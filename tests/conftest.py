@@ -97,8 +97,12 @@ def free_port() -> int:
 
 @dataclass
 class RunningApp:
-    url: str
+    url: str  # the reviewers' page
     process: subprocess.Popen
+
+    @property
+    def admin_url(self) -> str:
+        return f"{self.url}admin/"
 
 
 @contextlib.contextmanager

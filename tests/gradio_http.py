@@ -28,7 +28,7 @@ class AppSession:
         response = self.http.post(f"{self.base}/login", data={"username": username, "password": password}, timeout=timeout)
         if response.status_code != 200:
             raise CallError(f"login as {username!r} failed: {response.status_code} {response.text[:200]}")
-        config = self.http.get(f"{self.base}/config", timeout=timeout).json()
+        self.config = config = self.http.get(f"{self.base}/config", timeout=timeout).json()
         self.events = {d["api_name"]: d["id"] for d in config["dependencies"] if d.get("api_name")}
         self.session_hash = uuid.uuid4().hex[:12]
         # Open the page as a browser does: the load event fills in this session's choices.

@@ -62,7 +62,7 @@ def test_data_tab_in_a_browser_on_the_embedded_defaults(browser, small_set, star
     expect = pytest.importorskip("playwright.sync_api").expect
     with running_app(started_home, "--data-root", str(small_set.parent)) as app:
         page = browser.new_page(viewport={"width": 1400, "height": 1600})
-        sign_in(page, app.url, "admin", demo_credentials(started_home)["admin"])
+        sign_in(page, app.admin_url, "admin", demo_credentials(started_home)["admin"])
         status = page.locator("#data-status")
         status.get_by_text("600 of 600 images match").wait_for(timeout=60_000)
         assert page.locator("#data-gallery img").count() == 48
@@ -132,8 +132,8 @@ def test_building_the_app_writes_nothing_into_the_source_tree(small_set, tmp_pat
     """Gradio writes .pyi stubs beside any Component subclass, for one; the app must not trigger that."""
     before = source_tree_files()
     env = {**os.environ, "FAIRSKIN_HOME": str(tmp_path), "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
-    code = ("import sys; from app.main import build_app; from review_data.store import workspace_store; "
-            "build_app(workspace_store(), sys.argv[1])")
+    code = ("import sys; from app.server import build_server; from review_data.store import workspace_store; "
+            "build_server(workspace_store(), sys.argv[1])")
     result = subprocess.run(
         [sys.executable, "-c", code, str(small_set)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import gradio as gr
 import pytest
 
-from app.main import build_app
+from app.main import build_admin_app, build_reviewer_app
 from fairskin_core.phantoms.dataset import write_phantom_dataset
 from review_data.accounts import account_id, create_account
 from review_data.store import ReviewStore
@@ -41,17 +41,19 @@ def store(arms, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def app(store, arms):
-    return build_app(store, arms[0], arms[1], roots=[arms[0].parents[1]])
+def app(store, arms, tmp_path_factory):
+    """The admins' app and the reviewers' app, as `fairskin serve` builds them."""
+    return [build_admin_app(store, arms[0], arms[1], roots=[arms[0].parents[1]]),
+            build_reviewer_app(store, tmp_path_factory.mktemp("served"))]
 
 
-def call(app: gr.Blocks, api_name: str, *inputs, user: str):
+def call(app: list[gr.Blocks], api_name: str, *inputs, user: str):
     """Run an event's handler as Gradio does for the signed-in ``user``."""
-    handler = next(f.fn for f in app.fns.values() if f.api_name == api_name)
+    handler = next(f.fn for blocks in app for f in blocks.fns.values() if f.api_name == api_name)
     return handler(*inputs, gr.Request(username=user))
 
 
-def refusal(app: gr.Blocks, api_name: str, *inputs, user: str) -> str:
+def refusal(app: list[gr.Blocks], api_name: str, *inputs, user: str) -> str:
     """The message of the gr.Error the event stops with (shown to the user as it is)."""
     with pytest.raises(gr.Error) as refused:
         call(app, api_name, *inputs, user=user)
@@ -74,7 +76,7 @@ def test_enrolling_asks_for_a_study_and_a_username_first(app, store):
 
 def test_a_study_name_taken_or_inputs_missing_are_said_in_the_admins_words(app, arms, store):
     real, synthetic = map(str, arms)
-    *_, message = call(app, "study_create", "pilot", real, synthetic, 2, 0, False, user="chief")
+    *_, message = call(app, "study_create", "pilot", real, synthetic, 2, 0, False, 0, user="chief")
     assert message == "**Study not created:** a study named **pilot** exists already: choose another name."
     for inputs, words in [
         (["", real, synthetic, 2, 0], "Give the study a name."),
@@ -83,7 +85,7 @@ def test_a_study_name_taken_or_inputs_missing_are_said_in_the_admins_words(app, 
         (["second", real, synthetic, None, 0], "Give the number of images per arm."),
         (["second", real, synthetic, 2, None], "Give a seed (any whole number)."),
     ]:
-        assert refusal(app, "study_create", *inputs, False, user="chief") == words
+        assert refusal(app, "study_create", *inputs, False, 0, user="chief") == words
     assert store.db.execute("SELECT count(*) FROM studies").fetchone()[0] == 1
 
 
@@ -103,7 +105,7 @@ def test_typed_html_and_markdown_show_as_typed_in_a_browser(browser, started_hom
     expect = pytest.importorskip("playwright.sync_api").expect
     with running_app(started_home) as running:
         page = browser.new_page(viewport={"width": 1300, "height": 1400})
-        sign_in(page, running.url, "admin", demo_credentials(started_home)["admin"])
+        sign_in(page, running.admin_url, "admin", demo_credentials(started_home)["admin"])
         expect(page.locator("#signed-in")).to_contain_text("admin", timeout=60_000)
         page.get_by_role("tab", name="Studies").click()
         page.get_by_text("Enrol a reviewer", exact=True).click()

@@ -12,17 +12,25 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from fairskin_core.phantoms.dataset import write_phantom_dataset
+from review_data.accounts import authenticate, role_of
+from review_data.session import ReviewError, item_at, save_rating
+from review_data.store import ReviewStore
+
 from .conftest import real_sample, source_tree_files
+
+ANSWERS = {"call": "real", "realism": 5, "abcd_asymmetry": "yes", "abcd_border": "no", "abcd_colour": "unsure", "abcd_diameter": "yes"}
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def fairskin(*args: str, home: Path, cwd: Path) -> subprocess.CompletedProcess:
+def fairskin(*args: str, home: Path, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "FAIRSKIN_HOME": str(home), "PYTHONDONTWRITEBYTECODE": "1"}
     return subprocess.run(
         [sys.executable, "-m", "app.cli", *map(str, args)],
         cwd=cwd,
         env={**env, "PYTHONPATH": str(REPO)},
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=600,
@@ -124,3 +132,55 @@ def test_import_command_on_the_real_ham10000_sample(tmp_path):
                        "--out", tmp_path / "x.csv", home=tmp_path, cwd=tmp_path)
     assert missing.returncode == 1 and "--images" in missing.stderr and "no such folder" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+@pytest.mark.slow
+def test_study_commands_follow_and_manage_a_running_study(tmp_path):
+    """Practice images and the size warning at creation, then activity, passwords, accounts and closing, as an admin types them."""
+    real = write_phantom_dataset(tmp_path / "real", n=40, preset="ham10000", size=64, seed=0, workers=1)
+    synthetic = write_phantom_dataset(tmp_path / "synthetic", n=40, preset="balanced", size=64, seed=1, workers=1)
+    home = tmp_path / "home"
+
+    def run(*args, stdin=None):
+        result = fairskin("study", *args, home=home, cwd=tmp_path, stdin=stdin)
+        assert "Traceback" not in result.stderr
+        return result
+
+    created = run("create", "--name", "pilot", "--real", real, "--synthetic", synthetic, "--n-per-arm", 4, "--n-practice", 3)
+    assert created.returncode == 0, created.stderr
+    assert "4 real + 4 synthetic images and 3 practice images at 64 px" in created.stdout
+    assert "warning:" in created.stderr and "too small for a clinical reading" in created.stderr
+    assert run("add-reviewer", "--name", "pilot", "--username", "doc", "--password-stdin", stdin="password-doc\n").returncode == 0
+    store = ReviewStore(home / "review.db")
+    for position, seconds in enumerate((3.0, 6.0)):
+        save_rating(store, "pilot", "doc", item_at(store, "pilot", "doc", position).image_id, ANSWERS, seconds)
+
+    activity = run("activity", "--name", "pilot")
+    assert activity.returncode == 0, activity.stderr
+    header, row = activity.stdout.splitlines()
+    assert header.split() == ["username", "rated", "total", "median_seconds", "last_active", "disabled", "practice_answered"]
+    assert row.split()[:4] == ["doc", "2", "8", "4.5"] and row.split()[-2:] == ["False", "0"]
+
+    assert run("reset-password", "--username", "doc", "--password-stdin", stdin="a new password\n").returncode == 0
+    assert authenticate(store, "doc", "password-doc") is None and authenticate(store, "doc", "a new password") == "reviewer"
+    short = run("reset-password", "--username", "doc", "--password-stdin", stdin="short\n")
+    assert short.returncode == 1 and "at least 8 characters" in short.stderr
+    disabled = run("disable", "--username", "doc")
+    assert disabled.returncode == 0 and "ratings are kept" in disabled.stdout
+    assert role_of(store, "doc") is None and authenticate(store, "doc", "a new password") is None
+    assert run("enable", "--username", "doc").returncode == 0 and role_of(store, "doc") == "reviewer"
+    unknown = run("disable", "--username", "nobody")
+    assert unknown.returncode == 1 and "no account named 'nobody'" in unknown.stderr
+
+    closed, again = run("close", "--name", "pilot"), run("close", "--name", "pilot")
+    assert closed.returncode == again.returncode == 0 and closed.stdout == again.stdout and "can no longer change" in closed.stdout
+    with pytest.raises(ReviewError, match="This study is closed"):
+        save_rating(store, "pilot", "doc", item_at(store, "pilot", "doc", 2).image_id, ANSWERS, 1.0)
+    assert run("export", "--name", "pilot", "--out", tmp_path / "export").returncode == 0
+    assert pd.read_csv(tmp_path / "export" / "study_summary.csv").iloc[1]["metric"] == "final"
+    assert (tmp_path / "export" / "practice.csv").exists()
+    missing = run("activity", "--name", "nosuch")
+    assert missing.returncode == 1 and "no study named 'nosuch'" in missing.stderr
+    helped = run("--help")
+    for verb in ("activity", "reset-password", "disable", "enable", "close"):
+        assert verb in helped.stdout

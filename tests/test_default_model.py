@@ -81,7 +81,7 @@ def test_generate_tab_in_a_browser(browser, started_home):
     expect = pytest.importorskip("playwright.sync_api").expect
     with running_app(started_home) as app:
         page = browser.new_page(viewport={"width": 1400, "height": 1400})
-        sign_in(page, app.url, "admin", demo_credentials(started_home)["admin"])
+        sign_in(page, app.admin_url, "admin", demo_credentials(started_home)["admin"])
         page.get_by_role("tab", name="Generate").click()
         page.locator("#generate-run").click()
         expect(page.locator("#generate-gallery img")).to_have_count(8, timeout=120_000)

@@ -322,7 +322,7 @@ def test_quality_tab_in_a_browser(browser, sets, started_home, tmp_path):
     synthetic = write_manifest(table.assign(mask_path=""), tmp_path / "synthetic.csv")
     with running_app(started_home, "--data-root", str(tmp_path), "--data-root", str(sets["real"].parent)) as app:
         page = browser.new_page(viewport={"width": 1400, "height": 1600})
-        sign_in(page, app.url, "admin", demo_credentials(started_home)["admin"])
+        sign_in(page, app.admin_url, "admin", demo_credentials(started_home)["admin"])
         page.get_by_role("tab", name="Quality").click()
         page.get_by_label("Real manifest").fill(str(tmp_path / "missing.csv"))
         page.get_by_label("Synthetic manifest").fill(str(synthetic))

@@ -200,7 +200,7 @@ def test_data_tab_in_a_browser_opens_real_manifests_from_a_read_only_dataset(bro
     with running_app(started_home, *(arg for root in roots for arg in ("--data-root", str(root)))) as app:
         for width, height in ((1366, 768), (1920, 1080)):
             page = browser.new_page(viewport={"width": width, "height": height})
-            sign_in(page, app.url, "admin", demo_credentials(started_home)["admin"])
+            sign_in(page, app.admin_url, "admin", demo_credentials(started_home)["admin"])
             status, box = page.locator("#data-status"), page.get_by_label("Manifest (CSV or Parquet)")
             status.get_by_text("600 of 600 images match").wait_for(timeout=60_000)
 

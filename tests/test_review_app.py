@@ -7,54 +7,24 @@ studies and accounts it needs with the `fairskin` command line, as an admin woul
 from __future__ import annotations
 
 import io
+import json
 import os
+import re
 import signal
-import sqlite3
-import subprocess
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import requests
 from PIL import Image
 
 from .conftest import REPO, demo_credentials, running_app, sign_in
 from .gradio_http import AppSession, CallError
+from .review_helpers import arm_manifests, database, fairskin, make_study, reviewing, saved_ratings
 
 ANSWER = ["yes", "no", "unsure", "yes"]
-
-
-def fairskin(home: Path, *args, stdin: str | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "FAIRSKIN_HOME": str(home), "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *map(str, args)], env=env, input=stdin, capture_output=True, text=True, timeout=600
-    )
-
-
-def arm_manifests(home: Path) -> tuple[Path, Path]:
-    """The demo's arms, rendered and generated into ``home`` by the app's first start."""
-    (real,) = (home / "phantoms").glob("default-*")
-    (synthetic,) = (home / "synthetic").glob("default-model-*")
-    return real / "manifest.csv", synthetic / "manifest.csv"
-
-
-def make_study(home: Path, name: str, n_per_arm: int, reviewers: list[str], seed: int = 0) -> None:
-    real, synthetic = arm_manifests(home)
-    result = fairskin(
-        home, "study", "create", "--name", name, "--real", real, "--synthetic", synthetic, "--n-per-arm", n_per_arm, "--seed", seed
-    )
-    assert result.returncode == 0, result.stderr
-    for reviewer in reviewers:
-        result = fairskin(
-            home, "study", "add-reviewer", "--name", name, "--username", reviewer, "--password-stdin", stdin=f"password-{reviewer}\n"
-        )
-        assert result.returncode == 0, result.stderr
-
-
-def database(home: Path) -> sqlite3.Connection:
-    return sqlite3.connect(home / "review.db")
 
 
 @pytest.fixture(scope="module")
@@ -83,9 +53,12 @@ def test_a_dermatologist_rates_resumes_goes_back_and_finishes(browser, server, h
         sign_in(page, server, "doc", "password-doc")
         expect(page.locator("#signed-in")).to_contain_text("doc", timeout=30_000)
 
-    def start():
+    def start(first_time: bool = False):
         page.locator("#review-start").click()
-        expect(page.locator("#review-image img")).to_be_visible(timeout=30_000)
+        if first_time:  # the instructions come before the first image; Enter leaves them
+            expect(page.locator("#review-instructions")).to_contain_text("Before you start", timeout=30_000)
+            page.keyboard.press("Enter")
+        expect(page.locator("#review-picture")).to_be_visible(timeout=30_000)
 
     def rate(call_key: str, realism: int, checklist: list[str], comment: str = "", save_with_enter: bool = True):
         page.locator("body").click(position={"x": 5, "y": 5})  # shortcuts act when no text field has focus
@@ -105,7 +78,7 @@ def test_a_dermatologist_rates_resumes_goes_back_and_finishes(browser, server, h
         expect(page.locator("#review-progress")).to_contain_text(f"Image {image_number} of 6 · {rated} / 6 rated", timeout=30_000)
 
     sign_in_as_doc()
-    start()
+    start(first_time=True)
     at(1, 0)
     rate("s", 5, ["yes", "no", "unsure", "yes"], comment="first")
     at(2, 1)
@@ -162,27 +135,6 @@ def test_a_dermatologist_rates_resumes_goes_back_and_finishes(browser, server, h
     assert summary.loc[0, "reviewer"] == "doc" and summary.loc[0, "n_ratings"] == 6
 
 
-def reviewing(browser, server: str, home: Path, study: str, reviewer: str, n_per_arm: int, seed: int):
-    """A browser page of a new reviewer of a new study, signed in and at the study's first image."""
-    expect = pytest.importorskip("playwright.sync_api").expect
-    make_study(home, study, n_per_arm, [reviewer], seed=seed)
-    page = browser.new_page(viewport={"width": 1300, "height": 1400})
-    sign_in(page, server, reviewer, f"password-{reviewer}")
-    expect(page.locator("#signed-in")).to_contain_text(reviewer, timeout=30_000)
-    page.locator("#review-start").click()
-    return page
-
-
-def saved_ratings(home: Path, reviewer: str, study: str, columns: str) -> list[tuple]:
-    """``columns`` of the reviewer's saved ratings in the study, by position (``g.position``, ``r.realism`` ...)."""
-    with database(home) as db:
-        return db.execute(
-            f"SELECT {columns} FROM ratings r JOIN accounts a ON a.id = r.reviewer_id JOIN studies s ON s.id = r.study_id"
-            " JOIN assignments g ON g.reviewer_id = r.reviewer_id AND g.image_id = r.image_id AND g.study_id = r.study_id"
-            " WHERE a.username = ? AND s.name = ? ORDER BY g.position", (reviewer, study)
-        ).fetchall()
-
-
 @pytest.mark.browser
 def test_enter_on_a_focused_button_presses_that_button_only(browser, server, home):
     """Enter is "Save & next" only where no button has the focus: on a focused button it presses that button, once."""
@@ -231,7 +183,7 @@ def test_after_the_last_image_the_study_is_complete_and_back_still_works(browser
     expect(progress).to_contain_text("Image 2 of 2 · 1 / 2 rated", timeout=30_000)
     answer_and_save(4)
     expect(status).to_contain_text("Study complete. All 2 images are rated", timeout=30_000)
-    for control in ("#review-image", "#answer-call", "#answer-realism", "#answer-comment", "#save-next"):
+    for control in ("#review-image", "#zoom-toolbar", "#answer-call", "#answer-realism", "#answer-comment", "#save-next"):
         expect(page.locator(control)).to_be_hidden()  # no empty frame, no form to fill
     expect(page.locator("#back")).to_be_visible()
     page.locator("body").click(position={"x": 5, "y": 5})
@@ -248,17 +200,26 @@ def test_after_the_last_image_the_study_is_complete_and_back_still_works(browser
     page.close()
     assert saved_ratings(home, "finisher", "finish", "g.position, r.realism, r.revision") == [(0, 3, 1), (1, 6, 2)]
 
+def served_image_url(viewer_html: str, attribute: str = "src") -> str:
+    """The image address in the page's image frame (``data-next``: the one the page fetches ahead)."""
+    return re.search(rf'{attribute}="([^"]+)"', viewer_html).group(1)
+
+
 def test_served_images_are_blinded(server, home):
     make_study(home, "blind", 8, ["viewer"], seed=2)
     session = AppSession(server, "viewer", "password-viewer")
-    served = []
+    served, fetched_ahead = [], []
     outputs = session.call("review_start", "blind")
-    for _ in range(16):
-        image = outputs[3]
-        response = session.get(image["url"])
+    for i in range(16):
+        url = served_image_url(outputs[3])
+        response = session.get(f"/{url}")
         assert response.status_code == 200
-        served.append((image["url"], response.content))
+        served.append((url, response.content))
+        if i < 15:
+            fetched_ahead.append(served_image_url(outputs[3], "data-next"))
         outputs = session.call("review_save", *answers("real", 4))
+    assert fetched_ahead == [url for url, _ in served[1:]]  # the page fetches ahead exactly the image that comes next
+    assert requests.get(f"{server}{served[0][0]}", timeout=30).status_code == 401  # not signed in: no image
     with database(home) as db:
         key = db.execute(
             "SELECT i.id, i.source, i.image_id, i.file FROM study_images i JOIN studies s ON s.id = i.study_id WHERE s.name = 'blind'"
@@ -269,8 +230,8 @@ def test_served_images_are_blinded(server, home):
         with Image.open(io.BytesIO(data)) as image:
             formats.add((image.format, image.size, image.mode, len(data)))
             assert not {k for k in image.info if k not in ("compression", "dpi")}  # no metadata of any kind
-        name = url.rsplit("/", 2)
-        assert name[-1] == "image.bmp" and len(name[-2]) == 64  # a content hash, nothing else
+        folder, name = url.rsplit("/", 1)
+        assert folder == "review/image" and re.fullmatch("[0-9a-f]{64}[.]bmp", name)  # a content hash, nothing else
         assert not any(word in url.lower() for word in forbidden if len(word) > 3)
     assert len(formats) == 1  # same format, dimensions, mode and byte size for every image of both arms
     fmt, size, _, length = formats.pop()
@@ -327,9 +288,16 @@ def test_a_killed_server_loses_nothing(server, home):
         ).fetchone()[0] == 12
 
 
+ADMIN_EVENTS = {
+    "data_open", "data_filter", "data_page", "data_select", "study_create", "study_enrol", "study_export", "dashboard_refresh",
+    "quality_run", "generate_model", "generate_run", "generate_add",
+}
+
+
 def test_a_reviewer_reaches_no_admin_endpoint_key_export_or_other_answers(server, home):
     make_study(home, "guarded", 4, ["peer", "snoop"], seed=6)
-    admin = AppSession(server, "admin", demo_credentials(home)["admin"])
+    admin_url = f"{server}admin/"
+    admin = AppSession(admin_url, "admin", demo_credentials(home)["admin"])
     peer = AppSession(server, "peer", "password-peer")
     peer.call("review_start", "guarded")
     peer.call("review_save", *answers("synthetic", 7))
@@ -337,40 +305,57 @@ def test_a_reviewer_reaches_no_admin_endpoint_key_export_or_other_answers(server
     assert len(exported[0]) == 3  # the admin gets the three CSV files
     dashboard = admin.call("dashboard_refresh", "guarded")
     assert "**1 ratings** by 1 reviewers of 1 images" in dashboard[0] and "Synthetic is the positive class" in dashboard[0]
+    assert ADMIN_EVENTS <= set(admin.events)
 
     snoop = AppSession(server, "snoop", "password-snoop")
-    assert [snoop.page[i]["visible"] for i in (2, 3, 4, 5, 6, 7)] == [True, False, False, False, False, False]  # the Review tab only
+    assert not ADMIN_EVENTS & set(snoop.events)  # the reviewers' app has no admin event to call
+    with pytest.raises(CallError, match="login as 'snoop' failed"):
+        AppSession(admin_url, "snoop", "password-snoop")  # the admins' app lets no reviewer sign in
     real, synthetic = arm_manifests(home)
-    attempts = {
-        "data_open": [str(real)],
-        "data_filter": [None, ["I"], ["melanoma"]],
-        "data_page": [None, ["I"], ["melanoma"], 1],
-        "data_select": [None, None],
-        "study_create": ["stolen", str(real), str(synthetic), 2, 0, False],
-        "study_enrol": ["guarded", "mole", "password-mole"],
-        "study_export": ["guarded"],
-        "dashboard_refresh": ["guarded"],
-        "quality_run": [str(real), str(synthetic)],
-        "generate_model": ["default (shipped with fairskin)"],
-        "generate_run": ["default (shipped with fairskin)", "VI", "melanoma", 1, 0, 5, 3.0, "ddim"],
-        "generate_add": ["stolen", ["#1"], None],
-    }
-    for event, inputs in attempts.items():
-        with pytest.raises(CallError) as refused:
-            snoop.call(event, *inputs, event_data={"index": 0, "value": None} if event == "data_select" else None)
-        assert "admin account" in str(refused.value) or "not in the list of choices" in str(refused.value), event
+    for event, inputs in {"study_create": ["stolen", str(real), str(synthetic), 2, 0, False, 0],
+                          "study_enrol": ["guarded", "mole", "password-mole"], "study_export": ["guarded"]}.items():
+        joined = snoop.http.post(f"{admin_url}gradio_api/queue/join", timeout=30, json={  # the reviewer's cookie, an admin event
+            "data": inputs, "event_data": None, "fn_index": admin.events[event], "trigger_id": None, "session_hash": "snoop"})
+        assert joined.status_code == 401, event
+    assert snoop.get(f"{admin_url}config").status_code == 401
     with database(home) as db:
         assert db.execute("SELECT count(*) FROM studies WHERE name = 'stolen'").fetchone()[0] == 0
         assert db.execute("SELECT count(*) FROM accounts WHERE username = 'mole'").fetchone()[0] == 0
 
-    # The key and the study files are never served, whatever path is asked for.
+    # The key and the study files are never served, whatever path is asked for, by either app.
     for path in [home / "review.db", home / "demo-credentials.txt", next((home / "studies" / "guarded" / "images").iterdir()), real]:
-        assert snoop.get(f"/gradio_api/file={path}").status_code in (403, 404), path
+        assert snoop.get(f"/gradio_api/file={path}").status_code in (401, 403, 404), path
+        assert snoop.get(f"/admin/gradio_api/file={path}").status_code in (401, 403, 404), path
+        assert snoop.get(f"/review/image/{path.name}").status_code == 404, path
     # Another reviewer's answers: the snoop's own first image shows no answers, and nothing takes a username.
     outputs = snoop.call("review_start", "guarded")
     assert outputs[4:10] == [None] * 6
     with pytest.raises(CallError):
         snoop.call("review_start", "e2e-not-mine")
+
+
+def test_a_reviewers_browser_receives_nothing_of_the_admin_tools_or_the_servers_folders(server, home):
+    """Everything a reviewer's browser gets (the page, its config, every answer of the server) is read for traces."""
+    make_study(home, "plain", 3, ["reader"], seed=8)
+    admin = AppSession(f"{server}admin/", "admin", demo_credentials(home)["admin"])
+    reader = AppSession(server, "reader", "password-reader")
+    received = [reader.get("/").text, reader.get("/config").text, json.dumps(reader.page)]
+    outputs = reader.call("review_start", "plain")
+    for i in range(6):
+        received.append(json.dumps(outputs))
+        received.append(reader.get(f"/{served_image_url(outputs[3])}").headers.get("content-disposition") or "")
+        outputs = reader.call("review_save", *answers("real", 1 + i))
+    received.append(json.dumps(reader.call("review_back", None)))
+    everything = "\n".join(received)
+
+    admin_ids = {c["props"].get("elem_id") for c in admin.config["components"]} - {None, "signed-in"}
+    reviewer_ids = {c["props"].get("elem_id") for c in reader.config["components"]}
+    assert admin_ids and not admin_ids & reviewer_ids and not any(f'"{i}"' in everything for i in admin_ids)
+    real, synthetic = arm_manifests(home)
+    for trace in (str(home), str(REPO), "/tmp", "manifest.csv", real.parent.name, synthetic.parent.name, "phantoms", "studies/"):
+        assert trace not in everything, trace
+    images = re.findall(r'(?:src|data-next)=\\"([^"\\]+)\\"', "".join(received[3:]))  # in the image frames the server sent
+    assert images and all(re.fullmatch("review/image/[0-9a-f]{64}[.]bmp", url) for url in images)
 
 
 def test_bad_requests_change_nothing(server, home):

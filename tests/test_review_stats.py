@@ -426,6 +426,20 @@ def test_dashboard_and_export_say_agreement_is_not_estimable_with_the_count():
             in headline(review_stats.study_report(same_calls, n_boot=50)))
 
 
+def test_dashboard_and_export_show_the_mrmc_auc_with_its_interval():
+    report = review_stats.study_report(simulated_ratings(p_correct=0.6, seed=22), n_boot=50)
+    mrmc = report["mrmc_auc"]
+    assert mrmc["n_readers"] >= 2 and mrmc["ci_low"] < mrmc["estimate"] < mrmc["ci_high"]
+    assert (f"(MRMC): {mrmc['estimate']:.2f} (95% CI {mrmc['ci_low']:.2f}–{mrmc['ci_high']:.2f}, df {mrmc['df']:.1f}; "
+            f"{mrmc['n_readers']} reviewers × {mrmc['n_cases']} images; Obuchowski–Rockette with Hillis df") in headline(report)
+    row = study_summary(report).query("metric == 'realism_auc_mrmc'").iloc[0]
+    assert (row["estimate"], row["ci_low"], row["ci_high"], row["p_value"]) == (mrmc["estimate"], mrmc["ci_low"], mrmc["ci_high"],
+                                                                                 mrmc["p_value"])
+    one_reader = review_stats.study_report(shared_by_two(1), n_boot=50)
+    assert one_reader["mrmc_auc"]["estimate"] is None
+    assert f"(MRMC): {one_reader['mrmc_auc']['note']}" in headline(one_reader) and "not estimable" in one_reader["mrmc_auc"]["note"]
+
+
 # --------------------------------------------------------------------------- ABCD
 
 
@@ -579,6 +593,30 @@ def test_dashboard_figures_draw_the_report():
     assert len(drawn["fooling_rate"].data[0].x) == 30
     empty = figures.dashboard_figures(review_stats.study_report(pd.DataFrame(), n_boot=20))
     assert all(figure.layout.annotations[-1].text == "no ratings yet" for figure in empty.values())
+
+
+def test_every_figure_is_readable_with_colour_blindness_and_its_title_fits():
+    """Colours of one figure stay apart (CAM02-UCS ΔE ≥ 20) under simulated colour-vision deficiencies; titles wrap."""
+    cvd = pytest.importorskip("colorspacious")
+    report = review_stats.study_report(simulated_ratings(p_correct=0.6, seed=18), n_boot=N_BOOT)
+    checked = 0
+    for name, figure in figures.dashboard_figures(report).items():
+        colours = sorted({trace.marker.color for trace in figure.data if isinstance(trace.marker.color, str)})
+        assert all(len(line) <= figures.TITLE_WIDTH for line in figure.layout.title.text.split("<br>")), name
+        assert figure.layout.margin.t >= 30 + 22 * len(figure.layout.title.text.split("<br>")), name
+        if len(colours) < 2:
+            continue
+        rgb = np.array([[int(c[i:i + 2], 16) / 255 for i in (1, 3, 5)] for c in colours])
+        for kind in ("deuteranomaly", "protanomaly", "tritanomaly", None):
+            seen = rgb if kind is None else np.clip(
+                cvd.cspace_convert(rgb, {"name": "sRGB1+CVD", "cvd_type": kind, "severity": 100}, "sRGB1"), 0, 1)
+            for a, b in itertools.combinations(range(len(colours)), 2):
+                assert cvd.deltaE(seen[a], seen[b], input_space="sRGB1") >= 20, (name, kind, colours[a], colours[b])
+        checked += 1
+    assert checked >= 3  # detection (three rates), realism and ABCD (two arms, three answers)
+    old_yes_no = np.array([[0x54, 0xA2, 0x4B], [0xE4, 0x57, 0x56]]) / 255  # the green / red the dashboard used to draw
+    seen = cvd.cspace_convert(old_yes_no, {"name": "sRGB1+CVD", "cvd_type": "deuteranomaly", "severity": 100}, "sRGB1")
+    assert cvd.deltaE(np.clip(seen[0], 0, 1), np.clip(seen[1], 0, 1), input_space="sRGB1") < 5  # the check can fail
 
 
 def fooled_exactly(ratings: pd.DataFrame) -> pd.DataFrame:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+import statistics
 import threading
 from collections import Counter
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -13,13 +15,24 @@ from PIL import Image
 
 from fairskin_core.manifest import ManifestError, read_manifest
 from fairskin_core.phantoms.dataset import write_phantom_dataset
-from review_data.accounts import AccountError, authenticate, create_account, role_of
+from fairskin_core.sqlite import connect
+from review_data.accounts import AccountError, authenticate, create_account, reset_password, role_of, set_disabled
 from review_data.answers import ABCD_QUESTIONS
 from review_data.export import export_study, ratings_table
 from review_data.sampling import SamplingError, matched_sample, strata
-from review_data.session import ReviewError, item_at, progress, save_rating
+from review_data.schema import migrations
+from review_data.session import (
+    ReviewError,
+    item_at,
+    practice_item_at,
+    practice_progress,
+    progress,
+    save_practice_rating,
+    save_rating,
+)
+from review_data.stats import study_report
 from review_data.store import ReviewStore
-from review_data.study import StudyError, add_reviewer, create_study, get_study
+from review_data.study import StudyError, add_reviewer, close_study, create_study, get_study, reviewer_activity
 
 ANSWERS = {"call": "real", "realism": 5, "abcd_asymmetry": "yes", "abcd_border": "no", "abcd_colour": "unsure", "abcd_diameter": "yes"}
 
@@ -41,6 +54,13 @@ def store(tmp_path):
 def study(store, arms, tmp_path):
     create_study(store, tmp_path / "studies", "pilot", *arms, n_per_arm=20, seed=7)
     return "pilot"
+
+
+@pytest.fixture
+def practice_study(store, arms, tmp_path):
+    """Study ``calibrated``: 20 images per arm and 5 practice images."""
+    create_study(store, tmp_path / "studies", "calibrated", *arms, n_per_arm=20, seed=7, n_practice=5)
+    return "calibrated"
 
 
 def test_arms_are_matched_on_fst_and_diagnosis(arms):
@@ -266,3 +286,258 @@ def test_export_joins_every_rating_with_the_key(store, study, tmp_path):
     assert [f.name for f in files] == ["ratings.csv", "reviewer_summary.csv", "study_summary.csv"]
     exported = pd.read_csv(files[0])
     assert len(exported) == 6 and list(exported["comment"]) == [f"note {p}" for p in range(6)]
+
+
+def pictures(store: ReviewStore, table: str, study_name: str) -> list[tuple[str, str]]:
+    """(arm, image id in its manifest) of every image of ``table`` in the study."""
+    rows = store.db.execute(f"SELECT i.source, i.image_id FROM {table} i JOIN studies s ON s.id = i.study_id WHERE s.name = ?"
+                            " ORDER BY i.source, i.image_id", [study_name])
+    return [tuple(row) for row in rows]
+
+
+def test_practice_images_are_drawn_apart_from_the_study_balanced_and_blinded(store, arms, practice_study, tmp_path):
+    info = get_study(store, practice_study)
+    practice, proper = pictures(store, "practice_images", practice_study), pictures(store, "study_images", practice_study)
+    assert info.n_practice == 5 and len(practice) == 5 and len(proper) == 40
+    assert sorted(Counter(arm for arm, _ in practice).values()) == [2, 3]  # as balanced as an odd number allows
+    assert not {image_id for _, image_id in practice} & {image_id for _, image_id in proper}
+    for row in store.db.execute("SELECT id, file FROM practice_images"):
+        path = info.folder / row["file"]
+        assert path.name == f"{row['id']}.png" and len(row["id"]) == 24
+        with Image.open(path) as image:
+            assert image.format == "PNG" and image.size == (info.image_size, info.image_size) and image.info == {}
+    # The study proper is the draw it would be without practice; the practice draw follows from the seed.
+    create_study(store, tmp_path / "studies", "plain", *arms, n_per_arm=20, seed=7)
+    assert pictures(store, "study_images", "plain") == proper and get_study(store, "plain").n_practice == 0
+    create_study(store, tmp_path / "studies", "again", *arms, n_per_arm=20, seed=7, n_practice=5)
+    assert pictures(store, "practice_images", "again") == practice
+    create_study(store, tmp_path / "studies", "even", *arms, n_per_arm=20, seed=7, n_practice=4)
+    assert Counter(arm for arm, _ in pictures(store, "practice_images", "even")) == {"real": 2, "synthetic": 2}
+
+
+def test_too_many_practice_images_are_refused_and_nothing_is_created(store, arms, tmp_path):
+    with pytest.raises(StudyError, match=r"only 76 real images are left for practice.*ask for fewer practice images"):
+        create_study(store, tmp_path / "studies", "greedy", *arms, n_per_arm=20, seed=7, n_practice=160)
+    with pytest.raises(StudyError, match="practice images must be a whole number"):
+        create_study(store, tmp_path / "studies", "negative", *arms, n_per_arm=20, seed=7, n_practice=-1)
+    assert not (tmp_path / "studies").exists()
+    assert store.db.execute("SELECT count(*) FROM studies").fetchone()[0] == 0
+
+
+def test_practice_answers_return_the_truth_and_never_reach_ratings_or_statistics(store, practice_study, tmp_path):
+    add_reviewer(store, practice_study, "ana", "password-a")
+    truth = dict(store.db.execute("SELECT id, source FROM practice_images"))
+    assert practice_progress(store, practice_study, "ana") == (0, 5)
+    for position in range(5):
+        item = practice_item_at(store, practice_study, "ana", position)
+        assert item.total == 5 and item.rated == position and item.answers is None and item.file.exists()
+        answer = "synthetic" if position % 2 else "real"
+        assert save_practice_rating(store, practice_study, "ana", item.image_id, {**ANSWERS, "call": answer}, 3.0) == truth[item.image_id]
+    first = practice_item_at(store, practice_study, "ana", 0)
+    assert save_practice_rating(store, practice_study, "ana", first.image_id, {**ANSWERS, "realism": 2}, 1.0) == truth[first.image_id]
+    assert practice_item_at(store, practice_study, "ana", 0).answers == {**ANSWERS, "realism": 2, "comment": ""}  # overwritten
+    assert practice_progress(store, practice_study, "ana") == (5, 5)
+
+    with pytest.raises(ReviewError, match="realism must be a whole number from 1 to 7"):  # checked as save_rating checks
+        save_practice_rating(store, practice_study, "ana", first.image_id, {**ANSWERS, "realism": 9}, 1.0)
+    study_image = item_at(store, practice_study, "ana", 0).image_id
+    with pytest.raises(ReviewError, match="not one of the practice images"):
+        save_practice_rating(store, practice_study, "ana", study_image, ANSWERS, 1.0)
+    with pytest.raises(ReviewError, match="not one of 'ana'"):
+        save_rating(store, practice_study, "ana", first.image_id, ANSWERS, 1.0)
+    with pytest.raises(ReviewError, match="outside"):
+        practice_item_at(store, practice_study, "ana", 5)
+
+    assert store.db.execute("SELECT count(*) FROM ratings").fetchone()[0] == 0
+    assert store.db.execute("SELECT count(*) FROM rating_history").fetchone()[0] == 0
+    assert progress(store, practice_study, "ana") == (0, 40, 0)
+    assert len(ratings_table(store, practice_study)) == 0 and study_report(ratings_table(store, practice_study))["n_ratings"] == 0
+    files = export_study(store, practice_study, tmp_path / "export")
+    assert [f.name for f in files] == ["ratings.csv", "reviewer_summary.csv", "study_summary.csv", "practice.csv"]
+    assert len(pd.read_csv(files[0])) == 0
+    exported = pd.read_csv(files[3])
+    assert len(exported) == 5 and set(exported["reviewer"]) == {"ana"}
+    assert dict(zip(exported["image"], exported["source"], strict=True)) == truth
+    assert list(exported["correct"]) == list(exported["call"] == exported["source"])
+
+
+def test_a_study_without_practice_has_none(store, study):
+    add_reviewer(store, study, "ana", "password-a")
+    assert practice_progress(store, study, "ana") == (0, 0)
+    with pytest.raises(ReviewError, match="has no practice images"):
+        practice_item_at(store, study, "ana", 0)
+    assert [f.name for f in export_study(store, study, store.path.parent / "export")] == [
+        "ratings.csv", "reviewer_summary.csv", "study_summary.csv"]
+
+
+def test_each_reviewer_has_their_own_reproducible_practice_order(store, arms, tmp_path):
+    create_study(store, tmp_path / "studies", "drill", *arms, n_per_arm=10, seed=3, n_practice=8)
+    for name in ("ana", "ben"):
+        add_reviewer(store, "drill", name, f"password-{name}")
+    key = {row["id"]: (row["source"], row["image_id"]) for row in store.db.execute("SELECT id, source, image_id FROM practice_images")}
+    orders = {name: [key[practice_item_at(store, "drill", name, p).image_id] for p in range(8)] for name in ("ana", "ben")}
+    assert sorted(orders["ana"]) == sorted(orders["ben"]) == sorted(key.values()) and orders["ana"] != orders["ben"]
+    assert [key[practice_item_at(store, "drill", "ana", p).image_id] for p in range(8)] == orders["ana"]
+    # The same study made again in another database gives each reviewer the same practice order.
+    other = ReviewStore(tmp_path / "other.db")
+    create_study(other, tmp_path / "other-studies", "drill", *arms, n_per_arm=10, seed=3, n_practice=8)
+    add_reviewer(other, "drill", "ana", "password-ana")
+    key = {row["id"]: (row["source"], row["image_id"]) for row in other.db.execute("SELECT id, source, image_id FROM practice_images")}
+    assert [key[practice_item_at(other, "drill", "ana", p).image_id] for p in range(8)] == orders["ana"]
+
+
+def test_reviewer_activity_counts_what_each_reviewer_saved(store, practice_study):
+    for name in ("ana", "ben", "cy"):
+        add_reviewer(store, practice_study, name, f"password-{name}")
+    seconds = [4.0, 2.5, 9.0, 1.0]
+    for position, spent in enumerate(seconds):
+        save_rating(store, practice_study, "ana", item_at(store, practice_study, "ana", position).image_id, ANSWERS, spent)
+    changed = item_at(store, practice_study, "ana", 3).image_id
+    started = datetime.now().astimezone()
+    save_rating(store, practice_study, "ana", changed, ANSWERS, 20.0)  # the rating now holds this time
+    ended = datetime.now().astimezone()
+    save_rating(store, practice_study, "ben", item_at(store, practice_study, "ben", 0).image_id, ANSWERS, None)
+    save_practice_rating(store, practice_study, "cy", practice_item_at(store, practice_study, "cy", 0).image_id, ANSWERS, 5.0)
+    set_disabled(store, "ben", True)
+
+    table = reviewer_activity(store, practice_study).set_index("username")
+    assert list(table.index) == ["ana", "ben", "cy"]
+    assert table.loc["ana", "rated"] == 4 and table.loc["ana", "total"] == 40
+    assert table.loc["ana", "median_seconds"] == statistics.median([*seconds[:3], 20.0])
+    assert started <= datetime.fromisoformat(table.loc["ana", "last_active"]) <= ended
+    assert table.loc["ana", "last_active"].endswith("+00:00")
+    assert table.loc["ben", "rated"] == 1 and pd.isna(table.loc["ben", "median_seconds"])  # saved without a time
+    assert list(table["disabled"]) == [False, True, False]
+    assert table.loc["cy", "rated"] == 0 and table.loc["cy", "practice_answered"] == 1 and table.loc["cy", "last_active"] is not None
+    assert pd.isna(table.loc["cy", "median_seconds"])
+
+
+def test_passwords_reset_and_accounts_disabled_and_enabled(store, study):
+    add_reviewer(store, study, "ana", "password-a")
+    image = item_at(store, study, "ana", 0).image_id
+    save_rating(store, study, "ana", image, ANSWERS, 1.0)
+    reset_password(store, "ana", "a new password")
+    assert authenticate(store, "ana", "password-a") is None and authenticate(store, "ana", "a new password") == "reviewer"
+    with pytest.raises(AccountError, match="at least 8"):
+        reset_password(store, "ana", "short")
+    with pytest.raises(AccountError, match="no account named 'nobody'"):
+        reset_password(store, "nobody", "long enough")
+    assert authenticate(store, "ana", "a new password") == "reviewer"  # a refused reset changes nothing
+
+    set_disabled(store, "ana", True)
+    assert authenticate(store, "ana", "a new password") is None and role_of(store, "ana") is None
+    assert len(ratings_table(store, study)) == 1  # kept and counted
+    with pytest.raises(AccountError, match="disabled"):
+        add_reviewer(store, "pilot", "ana", "a new password")
+    set_disabled(store, "ana", False)
+    assert authenticate(store, "ana", "a new password") == "reviewer" and role_of(store, "ana") == "reviewer"
+
+    create_account(store, "chief", "password-chief", "admin")
+    with pytest.raises(AccountError, match="only admin account"):
+        set_disabled(store, "chief", True)
+    assert role_of(store, "chief") == "admin"
+    create_account(store, "deputy", "password-deputy", "admin")
+    set_disabled(store, "chief", True)
+    assert role_of(store, "chief") is None and authenticate(store, "chief", "password-chief") is None
+
+
+def test_a_closed_study_refuses_every_change_through_the_library_and_the_database(store, practice_study, arms, tmp_path):
+    add_reviewer(store, practice_study, "ana", "password-a")
+    rated, unrated = (item_at(store, practice_study, "ana", p).image_id for p in (0, 1))
+    practice = practice_item_at(store, practice_study, "ana", 0).image_id
+    save_rating(store, practice_study, "ana", rated, ANSWERS, 2.0)
+    save_practice_rating(store, practice_study, "ana", practice, ANSWERS, 2.0)
+    create_study(store, tmp_path / "studies", "still-open", *arms, n_per_arm=3, seed=1)
+    add_reviewer(store, "still-open", "ana", "password-a")
+
+    closed = close_study(store, practice_study)
+    assert closed.closed_at and close_study(store, practice_study).closed_at == closed.closed_at  # twice: harmless
+    tables = ("ratings", "rating_history", "practice_ratings", "studies")
+    before = {t: [tuple(r) for r in store.db.execute(f"SELECT * FROM {t} ORDER BY rowid")] for t in tables}
+    for save, image in ((save_rating, rated), (save_rating, unrated), (save_practice_rating, practice)):
+        with pytest.raises(ReviewError, match=r"^This study is closed: answers can no longer be changed\. Thank you"):
+            save(store, practice_study, "ana", image, {**ANSWERS, "realism": 1}, 1.0)
+    with pytest.raises(StudyError, match="closed"):
+        add_reviewer(store, practice_study, "ben", "password-b")
+
+    raw = sqlite3.connect(store.path)  # no library in the way
+    study_id, reviewer = raw.execute("SELECT study_id, reviewer_id FROM ratings").fetchone()
+    answers = "'real', 4, 'yes', 'no', 'yes', 'no', '', 1.0"
+    columns = "call, realism, abcd_asymmetry, abcd_border, abcd_colour, abcd_diameter, comment, seconds"
+    for statement in [
+        f"INSERT INTO ratings (study_id, reviewer_id, image_id, {columns}, revision, created_at, updated_at)"
+        f" VALUES ({study_id}, {reviewer}, '{unrated}', {answers}, 1, 'now', 'now')",
+        "UPDATE ratings SET realism = 1",
+        "DELETE FROM ratings",
+        f"INSERT INTO rating_history (study_id, reviewer_id, image_id, {columns}, revision, saved_at)"
+        f" VALUES ({study_id}, {reviewer}, '{unrated}', {answers}, 1, 'now')",
+        "UPDATE practice_ratings SET call = 'synthetic'",
+        "DELETE FROM practice_ratings",
+        "UPDATE studies SET closed_at = NULL",
+    ]:
+        with pytest.raises(sqlite3.IntegrityError, match="closed"):
+            raw.execute(statement)
+    raw.close()
+    assert {t: [tuple(r) for r in store.db.execute(f"SELECT * FROM {t} ORDER BY rowid")] for t in tables} == before
+    other = item_at(store, "still-open", "ana", 0).image_id
+    assert save_rating(store, "still-open", "ana", other, ANSWERS, 1.0) == 1  # other studies take answers as before
+
+
+def test_the_export_says_whether_it_is_final_or_interim(store, study, tmp_path):
+    add_reviewer(store, study, "ana", "password-a")
+    save_rating(store, study, "ana", item_at(store, study, "ana", 0).image_id, ANSWERS, 2.0)
+
+    def status(folder):
+        summary = pd.read_csv(folder / "study_summary.csv")
+        assert summary.iloc[0][["group", "metric"]].tolist() == ["design", "matched_on"]
+        return summary.iloc[1][["group_kind", "group", "metric", "note"]].tolist()
+
+    export_study(store, study, tmp_path / "interim")
+    kind, group, metric, note = status(tmp_path / "interim")
+    assert (kind, group, metric) == ("study", "status", "interim") and "study still open: ratings may change" in note
+    closed_at = close_study(store, study).closed_at
+    export_study(store, study, tmp_path / "final")
+    kind, group, metric, note = status(tmp_path / "final")
+    assert (kind, group, metric) == ("study", "status", "final") and closed_at in note and "can no longer change" in note
+    assert (tmp_path / "final" / "ratings.csv").read_bytes() == (tmp_path / "interim" / "ratings.csv").read_bytes()
+
+
+def test_images_too_small_for_a_clinical_reading_are_warned_about(store, study, tmp_path):
+    (warning,) = get_study(store, study).warnings  # the fixture's study images are 64 px
+    assert "64 × 64 px" in warning and "too small for a clinical reading" in warning and "224 px" in warning
+    large = [write_phantom_dataset(tmp_path / arm, n=4, preset="balanced", size=224, seed=seed, workers=1)
+             for arm, seed in (("real-large", 0), ("synthetic-large", 1))]
+    made = create_study(store, tmp_path / "studies", "large", *large, n_per_arm=2, seed=0)
+    assert made.image_size == 224 and made.warnings == ()
+
+
+def test_migrations_upgrade_a_database_without_changing_any_stored_row(tmp_path):
+    path = tmp_path / "old.db"
+    db = connect(path)
+    migrations.apply(db, stop_before="m003_practice_and_management")  # as the previous release left it
+    answers = ("real", 5, "yes", "no", "unsure", "yes", "fine", 2.5)
+    for statement, values in [
+        ("INSERT INTO studies (id, name, created_at, seed, n_per_arm, image_size, real_manifest, real_manifest_sha256,"
+         " synthetic_manifest, synthetic_manifest_sha256, folder, matched_on, matching_note, fst_estimated)"
+         " VALUES (1, 'old', 't0', 3, 1, 64, 'r.csv', 'aa', 's.csv', 'bb', '/studies/old', 'diagnosis', 'no types', 0)", []),
+        ("INSERT INTO study_images VALUES ('img1', 1, 'real', 'r-1', '{}', NULL, '', 'melanoma', 'images/img1.png')", []),
+        ("INSERT INTO study_images VALUES ('img2', 1, 'synthetic', 's-1', '{}', 5, 'V-VI', 'melanoma', 'images/img2.png')", []),
+        ("INSERT INTO accounts VALUES (1, 'doc', 'scrypt$x', 'reviewer', 't0')", []),
+        ("INSERT INTO study_reviewers VALUES (1, 1, 42, 't0')", []),
+        ("INSERT INTO assignments VALUES (1, 1, 0, 'img2'), (1, 1, 1, 'img1')", []),
+        ("INSERT INTO ratings VALUES (1, 1, 'img2', ?, ?, ?, ?, ?, ?, ?, ?, 2, 't1', 't2')", answers),
+        ("INSERT INTO rating_history VALUES (1, 1, 1, 'img2', ?, ?, ?, ?, ?, ?, ?, ?, 1, 't1')", answers),
+        ("INSERT INTO rating_history VALUES (2, 1, 1, 'img2', ?, ?, ?, ?, ?, ?, ?, ?, 2, 't2')", answers),
+    ]:
+        db.execute(statement, list(values))
+    tables = ["studies", "study_images", "accounts", "study_reviewers", "assignments", "ratings", "rating_history"]
+    columns = {t: [c.name for c in db[t].columns] for t in tables}
+    before = {t: [tuple(r) for r in db.execute(f"SELECT * FROM {t} ORDER BY rowid")] for t in tables}
+    db.conn.close()
+
+    store = ReviewStore(path)
+    after = {t: [tuple(r) for r in store.db.execute(f"SELECT {', '.join(columns[t])} FROM {t} ORDER BY rowid")] for t in tables}
+    assert after == before
+    assert get_study(store, "old").closed_at is None and get_study(store, "old").n_practice == 0
+    assert role_of(store, "doc") == "reviewer" and practice_progress(store, "old", "doc") == (0, 0)
+    assert save_rating(store, "old", "doc", "img1", ANSWERS, 1.0) == 1 and progress(store, "old", "doc") == (2, 2, 2)

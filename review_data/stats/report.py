@@ -13,6 +13,7 @@ from .agreement import _call_agreement, _realism_agreement
 from .detection import _detection_stats, cell_indicators, detection_rates
 from .jsonable import jsonable
 from .ratings import ARMS, POSITIVE, TARGET_SYNTHETIC_JUDGED_REAL, UNKNOWN, checked_ratings
+from .reader_study import _study_mrmc_auc
 from .realism import _realism_stats
 
 GROUP_KINDS = ("reviewer", "fst_group", "diagnosis")
@@ -39,7 +40,8 @@ def study_report(
     """Everything the study reports, as a JSON-ready dictionary (numbers, None, lists, dicts).
 
     Overall and per reviewer / FST group / diagnosis: detection and realism. Study-wide: agreement
-    between reviewers, ABCD answers, a row per image and per reviewer, and notes. Bootstraps use
+    between reviewers, the reader-averaged AUC of realism with its multi-reader multi-case interval
+    (``mrmc_auc``, see `study_mrmc_auc`), ABCD answers, a row per image and per reviewer, and notes. Bootstraps use
     ``n_boot`` replicates from ``seed``, so the same ratings always give the same report.
     """
     table = checked_ratings(ratings)
@@ -62,6 +64,7 @@ def study_report(
         "overall": overall,
         **{f"by_{by}": _group_stats(table, by, margin=margin, alpha=alpha, **bootstrap) for by in GROUP_KINDS},
         "agreement": {"calls": _call_agreement(table, **bootstrap), "realism": _realism_agreement(table, **bootstrap)},
+        "mrmc_auc": _study_mrmc_auc(table, confidence=confidence),
         "abcd": _abcd_answers(table, seed=seed),
         "images": _image_summary(table).to_dict("records"),
         "reviewers": _reviewer_summary(table).to_dict("records"),

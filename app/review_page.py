@@ -1,0 +1,298 @@
+"""The reviewer's page: a dermatologist rates a study's images one at a time, blinded, on one screen.
+
+It is an app of its own (`app/server.py` serves it at ``/``; the admin tools live at ``/admin/``),
+so a reviewer's browser never receives an admin component, a manifest path or a server folder.
+
+Blinding in the browser: the study's stored files are never handed to Gradio. Their pixels are
+re-encoded in one fixed, uncompressed format (BMP) into a cache folder under the hash of the
+bytes, and served by ``/review/image/<hash>.bmp`` to signed-in reviewers only; so every served
+file of a study has the same format, dimensions and byte size, no metadata, and a name that says
+nothing. No download or share buttons, no feedback, no counts of real and synthetic images.
+
+Speed: the page is told the next image's address and fetches it while the reviewer rates the
+current one (`review_page.js`), so "Save & next" draws it at once; the form waits, locked, until
+the server has stored the answer, and only then does the position move.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import html
+import io
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import gradio as gr
+from PIL import Image
+
+from review_data.answers import ABCD_ANSWERS, ABCD_QUESTIONS
+from review_data.session import (
+    ReviewError,
+    item_at,
+    practice_item_at,
+    practice_progress,
+    progress,
+    reviewer_studies,
+    save_practice_rating,
+    save_rating,
+)
+from review_data.store import ReviewStore
+
+from .access import only
+from .messages import ask_for_missing, plain
+
+SERVED_FORMAT = "bmp"  # uncompressed: byte size depends on dimensions only, never on content
+IMAGE_ROUTE = "review/image"  # relative: the page lives at the server's root (or under a proxy's prefix)
+HERE = Path(__file__).parent
+HEAD = f"<script>{(HERE / 'review_page.js').read_text()}</script>"
+CSS = (HERE / "review_page.css").read_text()
+REALISM_LABEL = "Realism (keys 1–7): 1 clearly artificial … 7 indistinguishable from real"
+ZOOM_TOOLBAR = """
+<div id="zoom-toolbar" role="toolbar" aria-label="Zoom">
+  <button type="button" data-zoom="out" title="Zoom out (−)" aria-label="Zoom out">−</button>
+  <button type="button" data-zoom="in" title="Zoom in (+)" aria-label="Zoom in">+</button>
+  <button type="button" data-zoom="native" title="Native pixels (X)">1:1</button>
+  <button type="button" data-zoom="reset" title="Fit the frame (0)">Fit</button>
+  <button type="button" data-zoom="fullscreen" title="Full screen (F)">Full screen</button>
+  <label title="Keep the zoom and position for the next image (K)"><input type="checkbox" id="zoom-keep"> keep zoom</label>
+  <label title="Show image pixels as sharp squares instead of smoothed (P)"><input type="checkbox" id="zoom-pixelated"> pixel-exact</label>
+  <span id="zoom-level" aria-live="polite"></span>
+</div>
+"""
+INSTRUCTIONS = """
+### Before you start
+
+You will see the study's images one at a time, in an order of your own. Some are real dermoscopic
+photographs, some were made by a computer. **Nothing on the screen tells which is which**, and there is
+no time limit. For each image answer:
+
+1. **Real or synthetic?** Your best guess, even when unsure. Keys <kbd>R</kbd> / <kbd>S</kbd>.
+2. **Realism, 1 to 7**: 1 = clearly artificial, 4 = could be either, 7 = indistinguishable from a real
+   dermoscopic image. Keys <kbd>1</kbd> … <kbd>7</kbd>.
+3. **The ABCD checklist**: would a dermatologist find each feature plausible in a real lesion of this kind?
+   - **A — Asymmetry**: is the asymmetry of shape, colour and structure plausible?
+   - **B — Border**: does the border look like a real lesion's (sharp, irregular, fading) rather than drawn?
+   - **C — Colour**: are the colours and their variation (browns, black, blue-grey, red, white) realistic?
+   - **D — Diameter**: is the size in the frame plausible for this kind of lesion?
+
+   Answer with <kbd>Y</kbd> (yes), <kbd>N</kbd> (no), <kbd>U</kbd> (unsure): each key answers the first open
+   question; <kbd>A</kbd>–<kbd>D</kbd> pick a question to change it.
+4. A comment if you wish (optional), then **Save & next** (<kbd>Enter</kbd>). <kbd>←</kbd> goes back to
+   change an earlier answer; your answers are saved as you go, so you can stop and continue later.
+
+**Looking closely**: the mouse wheel (or a pinch) zooms where you point, dragging pans,
+<kbd>+</kbd> / <kbd>−</kbd> zoom, <kbd>X</kbd> shows native pixels, <kbd>0</kbd> fits the frame,
+<kbd>F</kbd> is full screen, <kbd>K</kbd> keeps the zoom for the next image, <kbd>P</kbd> switches between smooth
+and pixel-exact display. <kbd>H</kbd> shows these instructions again.
+"""
+
+
+@functools.lru_cache(maxsize=4096)
+def served_image(study_image: Path, cache_dir: Path) -> tuple[str, int, int]:
+    """(file name, width, height) of the study image's uncompressed BMP in ``cache_dir``, named by its hash.
+
+    The file appears atomically (written under a temporary name, then renamed), so a concurrent
+    download never reads it half-written. Study images never change, so this is computed once each.
+    """
+    buffer = io.BytesIO()
+    with Image.open(study_image) as opened:
+        pixels = opened.convert("RGB")
+    pixels.save(buffer, format="BMP")  # pixels only, no metadata
+    data = buffer.getvalue()
+    name = f"{hashlib.sha256(data).hexdigest()}.{SERVED_FORMAT}"
+    path = cache_dir / name
+    if not path.exists():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        descriptor, partial = tempfile.mkstemp(dir=cache_dir, suffix=".partial")
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        os.replace(partial, path)
+    return name, *pixels.size
+
+
+def _viewer_html(shown: tuple[str, int, int], following: tuple[str, int, int] | None, label: str, optimistic: bool) -> str:
+    """The image frame: the picture, and the address of the next one for the page to fetch ahead."""
+    name, width, height = shown
+    after = f' data-next="{IMAGE_ROUTE}/{following[0]}"' if following else ""
+    return (
+        f'<div id="review-viewer" data-width="{width}" data-height="{height}" data-optimistic="{int(optimistic)}"{after}>'
+        f'<img id="review-picture" src="{IMAGE_ROUTE}/{name}" alt="{html.escape(label)}" draggable="false"></div>'
+    )
+
+
+def _practice_html(position: int, total: int, truth: str | None, answered: str | None) -> str:
+    """Where the reviewer is in the practice round; after an answer, what the image really was."""
+    head = f'<div id="review-progress"><span>Practice image {position + 1} of {total} · <b>not counted</b></span></div>'
+    if truth is None:
+        return head
+    verdict = "right" if truth == answered else "not this time"
+    return (head + f'<p id="practice-answer" role="status">This image is <b>{truth}</b>; you answered {answered} ({verdict}). '
+            f'Press Save &amp; next to go on.</p>')
+
+
+def _progress_html(rated: int, total: int, position: int | None) -> str:
+    shown = f"Image {position + 1} of {total} · " if position is not None and position < total else ""
+    return (
+        f'<div id="review-progress"><span>{shown}<b>{rated} / {total}</b> rated</span>'
+        f'<progress max="{total}" value="{rated}" aria-label="images rated"></progress></div>'
+    )
+
+
+def build_review_page(store: ReviewStore, image_cache: Path, title: str):
+    """Lay out the reviewer's page and wire its events; study images are served from ``image_cache``.
+
+    Returns, for the page load: the signed-in line, the study picker, and the function that fills it."""
+    reviewer = only(store, "reviewer")
+    state = gr.State({})  # server-side, per browser session: study, position, when the image was shown
+    with gr.Row(elem_id="review-header", equal_height=True):  # one line: the image gets the screen's height
+        gr.Markdown(f"**{title}** · blinded image review", elem_id="review-title")
+        study = gr.Dropdown(label="Study", show_label=False, container=False, choices=[], scale=2, min_width=160,
+                            elem_id="review-study")
+        start = gr.Button("Start / continue", variant="primary", size="md", scale=0, min_width=150, elem_id="review-start")
+        helper = gr.Button("Instructions (H)", size="md", scale=0, min_width=150, elem_id="review-help")
+        account = gr.Markdown(elem_id="signed-in")
+    with gr.Column(visible=False, elem_id="review-instructions") as instructions:
+        gr.Markdown(INSTRUCTIONS)
+        begin = gr.Button("Begin (Enter)", variant="primary", elem_id="review-begin")
+    with gr.Row(visible=False, elem_id="review-form") as form:
+        with gr.Column(scale=3, elem_id="review-image-column") as picture:
+            gr.HTML(ZOOM_TOOLBAR, padding=False)
+            image = gr.HTML(elem_id="review-image", padding=False)
+        with gr.Column(scale=1, elem_id="review-controls"):
+            status = gr.HTML(elem_id="review-status", padding=False)
+            with gr.Column(elem_id="review-answering") as answering:  # hidden once every image is rated; Back stays
+                call = gr.Radio([("Real", "real"), ("Synthetic", "synthetic")], label="Real or synthetic? (keys R / S)",
+                                elem_id="answer-call")
+                realism = gr.Radio([str(i) for i in range(1, 8)], label=REALISM_LABEL, elem_id="answer-realism")
+                with gr.Column(elem_id="review-abcd"):
+                    gr.HTML("ABCD: <kbd>Y</kbd> <kbd>N</kbd> <kbd>U</kbd> answer the marked question, <kbd>A</kbd>–<kbd>D</kbd> mark one",
+                            elem_id="abcd-keys", padding=False)
+                    checklist = [
+                        gr.Radio(list(ABCD_ANSWERS), label=question, elem_id=f"answer-{key.replace('_', '-')}")
+                        for key, question in ABCD_QUESTIONS.items()
+                    ]
+                comment = gr.Textbox(label="Comment (optional)", show_label=False, placeholder="Comment (optional)", max_length=2000,
+                                     lines=1, max_lines=3, elem_id="answer-comment")
+            message = gr.Markdown(elem_id="review-message")
+            with gr.Row(elem_id="review-buttons"):
+                back = gr.Button("◀ Back (←)", elem_id="back", scale=1, min_width=90)
+                save = gr.Button("Save & next ▶ (Enter)", variant="primary", elem_id="save-next", scale=2, min_width=150)
+    answers = [call, realism, *checklist, comment]
+    # The message stays last, and the answers at their places: clients of the API read them by position.
+    shown = [state, status, form, image, *answers, answering, save, instructions, picture, message]
+
+    def show_practice(study_name: str, position: int, username: str, first_visit: bool = False, truth: str | None = None):
+        """A practice image (its answer shown once given): the image stays until the reviewer goes on."""
+        item = practice_item_at(store, study_name, username, position)
+        viewer = _viewer_html(served_image(item.file, image_cache), None, f"Practice image {position + 1} of {item.total}",
+                              optimistic=False)
+        saved = item.answers or {}
+        values = [
+            saved.get("call"), str(saved["realism"]) if saved else None, *[saved.get(k) for k in ABCD_QUESTIONS], saved.get("comment", "")
+        ]
+        new_state = {"study": study_name, "position": position, "practice": True, "revealed": truth is not None,
+                     "shown_at": time.monotonic()}
+        return [new_state, _practice_html(position, item.total, truth, saved.get("call")), gr.update(visible=not first_visit), viewer,
+                *values, gr.update(visible=True), gr.update(visible=True), gr.update(visible=first_visit), gr.update(visible=True), ""]
+
+    def show(study_name: str, position: int, username: str, first_visit: bool = False):
+        """Everything the page shows for one position (or the thank-you note past the end)."""
+        rated, total, _ = progress(store, study_name, username)
+        if position >= total:
+            done = f"<p><b>Study complete. All {total} images are rated. Thank you!</b> You can go back to change an answer.</p>"
+            blank = [None] * (len(answers) - 1) + [""]  # no image, no answers, an empty comment
+            return [{"study": study_name, "position": total}, _progress_html(rated, total, None) + done, gr.update(visible=True),
+                    "", *blank, *[gr.update(visible=False)] * 4, ""]
+        item = item_at(store, study_name, username, position)
+        following = item_at(store, study_name, username, position + 1).file if position + 1 < total else None
+        viewer = _viewer_html(served_image(item.file, image_cache), following and served_image(following, image_cache),
+                              f"Study image {position + 1} of {total}", optimistic=True)
+        saved = item.answers or {}
+        values = [
+            saved.get("call"), str(saved["realism"]) if saved else None, *[saved.get(k) for k in ABCD_QUESTIONS], saved.get("comment", "")
+        ]
+        new_state = {"study": study_name, "position": position, "shown_at": time.monotonic()}
+        return [new_state, _progress_html(rated, total, position), gr.update(visible=not first_visit), viewer, *values,
+                gr.update(visible=True), gr.update(visible=True), gr.update(visible=first_visit), gr.update(visible=True), ""]
+
+    @reviewer
+    def on_start(study_name: str, username: str):
+        ask_for_missing((study_name, "Choose a study first."))
+        rated, _, first_open = progress(store, study_name, username)
+        practised, practice_total = practice_progress(store, study_name, username)
+        if rated == 0 and practised < practice_total:  # the practice round comes first, the instructions before it
+            return show_practice(study_name, practised, username, first_visit=practised == 0)
+        return show(study_name, first_open, username, first_visit=rated == 0 and practice_total == 0)
+
+    @reviewer
+    def on_begin(current: dict, username: str):
+        """Leave the instructions: the image's time starts now."""
+        if "study" not in current:
+            raise gr.Error("Press Start / continue first.", print_exception=False)
+        return {**current, "shown_at": time.monotonic()}, gr.update(visible=False), gr.update(visible=True)
+
+    @reviewer
+    def on_help(current: dict, username: str):
+        return gr.update(visible=True), gr.update(visible=False)
+
+    def on_practice_save(current: dict, values: dict, username: str):
+        """A practice answer: saved apart from the study, then the truth; once seen, on to the next image."""
+        study_name, position = current["study"], current["position"]
+        if current.get("revealed"):
+            practised, practice_total = practice_progress(store, study_name, username)
+            if position + 1 < practice_total:
+                return show_practice(study_name, position + 1, username)
+            outputs = show(study_name, progress(store, study_name, username)[2], username)
+            return [*outputs[:-1], "**Practice over.** The study's images begin now; they are counted and no answer is shown."]
+        item = practice_item_at(store, study_name, username, position)
+        try:
+            truth = save_practice_rating(store, study_name, username, item.image_id, values, time.monotonic() - current["shown_at"])
+        except ReviewError as exc:
+            return [gr.skip()] * (len(shown) - 1) + [f"**Not saved:** {plain(exc)}"]
+        return show_practice(study_name, position, username, truth=truth)
+
+    @reviewer
+    def on_save(current: dict, call: str, realism: str, a: str, b: str, c: str, d: str, comment: str, username: str):
+        values = dict(zip(("call", "realism", *ABCD_QUESTIONS, "comment"), (call, realism, a, b, c, d, comment), strict=True))
+        if current.get("practice"):
+            return on_practice_save(current, values, username)
+        if "study" not in current or current["position"] >= progress(store, current["study"], username)[1]:
+            raise gr.Error("Nothing to save here: press Start / continue.", print_exception=False)
+        item = item_at(store, current["study"], username, current["position"])
+        try:
+            save_rating(store, current["study"], username, item.image_id, values, time.monotonic() - current["shown_at"])
+        except ReviewError as exc:
+            return [gr.skip()] * (len(shown) - 1) + [f"**Not saved:** {plain(exc)}"]
+        _, total, first_open = progress(store, current["study"], username)
+        following = current["position"] + 1
+        # After the last image, go back to any image still unrated (skipped by going back).
+        return show(current["study"], following if following < total else first_open, username)
+
+    @reviewer
+    def on_back(current: dict, username: str):
+        if "study" not in current:
+            raise gr.Error("Press Start / continue first.", print_exception=False)
+        if current.get("practice"):
+            return show_practice(current["study"], max(current["position"] - 1, 0), username)
+        return show(current["study"], max(current["position"] - 1, 0), username)
+
+    def studies(username: str):
+        """The study picker for a signed-in reviewer (called by the page load, which checks the role)."""
+        names = reviewer_studies(store, username)
+        return gr.update(choices=names, value=names[0] if len(names) == 1 else None)
+
+    hidden = {"api_visibility": "undocumented"}
+    refresh = {"fn": None, "js": "() => window.fairskinReview.refresh()"}  # focus, sizes and the image fetched ahead
+    start.click(on_start, study, shown, api_name="review_start", **hidden).then(**refresh)
+    begin.click(on_begin, state, [state, instructions, form], api_name="review_begin", **hidden).then(**refresh)
+    helper.click(on_help, state, [instructions, form], api_name="review_help", **hidden).then(**refresh)
+    # No progress animation on the 15 outputs: the page shows the next image itself, and the animation held the
+    # browser's main thread for ~50 ms right when that image should be painted.
+    save.click(on_save, [state, *answers], shown, api_name="review_save", show_progress="hidden", **hidden).then(
+        None, js="() => window.fairskinReview.settle()"
+    )
+    back.click(on_back, state, shown, api_name="review_back", **hidden).then(**refresh)
+    return account, study, studies

@@ -1,0 +1,71 @@
+"""Shared by the review tests: the `fairskin` command line, the demo's arms, small studies, the database."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO, sign_in
+
+
+def fairskin(home: Path, *args, stdin: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "FAIRSKIN_HOME": str(home), "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *map(str, args)], env=env, input=stdin, capture_output=True, text=True, timeout=600
+    )
+
+
+def arm_manifests(home: Path) -> tuple[Path, Path]:
+    """The demo's arms, rendered and generated into ``home`` by the app's first start."""
+    (real,) = (home / "phantoms").glob("default-*")
+    (synthetic,) = (home / "synthetic").glob("default-model-*")
+    return real / "manifest.csv", synthetic / "manifest.csv"
+
+
+def make_study(home: Path, name: str, n_per_arm: int, reviewers: list[str], seed: int = 0, n_practice: int = 0) -> None:
+    real, synthetic = arm_manifests(home)
+    result = fairskin(
+        home, "study", "create", "--name", name, "--real", real, "--synthetic", synthetic, "--n-per-arm", n_per_arm, "--seed", seed,
+        "--n-practice", n_practice,
+    )
+    assert result.returncode == 0, result.stderr
+    for reviewer in reviewers:
+        result = fairskin(
+            home, "study", "add-reviewer", "--name", name, "--username", reviewer, "--password-stdin", stdin=f"password-{reviewer}\n"
+        )
+        assert result.returncode == 0, result.stderr
+
+
+def database(home: Path) -> sqlite3.Connection:
+    return sqlite3.connect(home / "review.db")
+
+
+def saved_ratings(home: Path, reviewer: str, study: str, columns: str) -> list[tuple]:
+    """``columns`` of the reviewer's saved ratings in the study, by position (``g.position``, ``r.realism`` ...)."""
+    with database(home) as db:
+        return db.execute(
+            f"SELECT {columns} FROM ratings r JOIN accounts a ON a.id = r.reviewer_id JOIN studies s ON s.id = r.study_id"
+            " JOIN assignments g ON g.reviewer_id = r.reviewer_id AND g.image_id = r.image_id AND g.study_id = r.study_id"
+            " WHERE a.username = ? AND s.name = ? ORDER BY g.position", (reviewer, study)
+        ).fetchall()
+
+
+def reviewing(browser, server: str, home: Path, study: str, reviewer: str, n_per_arm: int = 2, seed: int = 0,
+              viewport: tuple[int, int] = (1300, 1400), made: bool = False, touch: bool = False):
+    """A browser page (with a touch screen if ``touch``) of a new reviewer of a new study (or of ``made``, one made
+    already), signed in, past the instructions and at the study's first image."""
+    expect = pytest.importorskip("playwright.sync_api").expect
+    if not made:
+        make_study(home, study, n_per_arm, [reviewer], seed=seed)
+    page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]}, has_touch=touch)
+    sign_in(page, server, reviewer, f"password-{reviewer}")
+    expect(page.locator("#signed-in")).to_contain_text(reviewer, timeout=30_000)
+    page.locator("#review-start").click()
+    page.locator("#review-begin").click()
+    expect(page.locator("#review-picture")).to_be_visible(timeout=30_000)
+    return page

@@ -1,0 +1,133 @@
+"""The Studies tab's handlers, called in this process as Gradio calls them for a signed-in admin.
+
+The tab is built alone in a Blocks of its own (as `app.main` builds it into the admins' app), over
+a store and phantom arms made here.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+import pandas as pd
+import pytest
+
+from app.studies_tab import UNDERSTOOD, build_studies_tab
+from fairskin_core.phantoms.dataset import write_phantom_dataset
+from review_data.accounts import authenticate, create_account, role_of, set_disabled
+from review_data.session import ReviewError, item_at, practice_progress, save_rating
+from review_data.store import ReviewStore
+from review_data.study import add_reviewer, create_study, get_study
+
+ANSWERS = {"call": "real", "realism": 5, "abcd_asymmetry": "yes", "abcd_border": "no", "abcd_colour": "unsure", "abcd_diameter": "yes"}
+
+
+@pytest.fixture(scope="module")
+def arms(tmp_path_factory):
+    root = tmp_path_factory.mktemp("arms")
+    real = write_phantom_dataset(root / "real", n=40, preset="ham10000", size=64, seed=0, workers=1)
+    synthetic = write_phantom_dataset(root / "synthetic", n=40, preset="balanced", size=64, seed=1, workers=1)
+    return real, synthetic
+
+
+@pytest.fixture
+def store(tmp_path, arms):
+    """Admin ``chief``; study ``ward`` (4 images per arm) with reviewer ``ana``, who rated two images."""
+    store = ReviewStore(tmp_path / "review.db")
+    create_account(store, "chief", "password-chief", "admin")
+    create_study(store, tmp_path / "studies", "ward", *arms, n_per_arm=4, seed=0)
+    add_reviewer(store, "ward", "ana", "password-ana")
+    for position, seconds in enumerate((2.0, 8.0)):
+        save_rating(store, "ward", "ana", item_at(store, "ward", "ana", position).image_id, ANSWERS, seconds)
+    return store
+
+
+@pytest.fixture
+def tab(store, arms):
+    with gr.Blocks() as blocks:
+        refresh, outputs = build_studies_tab(store, [arms[0].parents[1]])
+    return blocks, refresh, outputs
+
+
+def call(tab, api_name: str, *inputs, user: str = "chief"):
+    blocks = tab[0]
+    handler = next(f.fn for f in blocks.fns.values() if f.api_name == api_name)
+    return handler(*inputs, gr.Request(username=user))
+
+
+def refusal(tab, api_name: str, *inputs, user: str = "chief") -> str:
+    with pytest.raises(gr.Error) as refused:
+        call(tab, api_name, *inputs, user=user)
+    return refused.value.message
+
+
+def test_the_refresh_fills_every_output_it_names(tab, store):
+    _, refresh, outputs = tab
+    values = refresh()
+    assert len(values) == len(outputs)
+    overview = values[0]
+    assert list(overview["study"]) == ["ward"] and list(overview["status"]) == ["open"] and list(overview["practice"]) == [0]
+
+
+def test_a_study_with_practice_images_and_the_small_size_note(tab, store, arms):
+    real, synthetic = map(str, arms)
+    message = call(tab, "study_create", "tab-practice", real, synthetic, 3, 0, False, 4)[-1]
+    assert message.startswith("Created study **tab-practice**: 6 images and 4 practice images at 64 px")
+    assert "**Note:** The study's images are 64 × 64 px, too small for a clinical reading" in message
+    assert get_study(store, "tab-practice").n_practice == 4
+    add_reviewer(store, "tab-practice", "ben", "password-ben")
+    assert practice_progress(store, "tab-practice", "ben") == (0, 4)
+    message = call(tab, "study_create", "tab-none", real, synthetic, 3, 0, False, -2)[-1]
+    assert message.startswith("**Study not created:** the number of practice images must be a whole number, 0 or more")
+    missing = refusal(tab, "study_create", "tab-none", real, synthetic, 3, 0, False, None)
+    assert missing == "Give the number of practice images (0 for none)."
+
+
+def test_the_activity_table_shows_what_each_reviewer_did(tab, store):
+    add_reviewer(store, "ward", "ben", "password-ben")
+    table = call(tab, "study_activity", "ward")
+    assert list(table["reviewer"]) == ["ana", "ben"]
+    ana, ben = table.to_dict("records")
+    assert (ana["rated"], ana["of"], ana["median seconds per image"], ana["account"]) == (2, 8, "5.0", "active")
+    assert ana["last active (UTC)"][:4].isdigit() and ana["last active (UTC)"].count(":") == 2
+    assert (ben["rated"], ben["median seconds per image"], ben["last active (UTC)"]) == (0, "—", "—")
+    assert call(tab, "study_activity_refresh", "ward").equals(table)
+    assert call(tab, "study_activity", None).empty
+    assert refusal(tab, "study_activity", "ward", user="ana") == "This needs a signed-in admin account."
+
+
+def test_an_admin_resets_disables_and_enables_a_reviewer(tab, store):
+    assert call(tab, "study_reset_password", "ana", "a new password") == (
+        "", "**ana** has a new password; the old one no longer works.")
+    assert authenticate(store, "ana", "a new password") == "reviewer" and authenticate(store, "ana", "password-ana") is None
+    _, message = call(tab, "study_reset_password", "ana", "short")
+    assert message == "**Password not changed:** the password must have at least 8 characters"
+    assert refusal(tab, "study_reset_password", None, "a new password") == "Choose a reviewer first."
+    assert refusal(tab, "study_reset_password", "chief", "another password") == (
+        "That is not a reviewer's account: choose a reviewer from the list.")
+
+    table, message = call(tab, "study_disable_reviewer", "ana", "ward")
+    assert message.startswith("**ana** is disabled: it can no longer sign in") and list(table["account"]) == ["disabled"]
+    assert role_of(store, "ana") is None and list(table["rated"]) == [2]  # ratings kept
+    table, message = call(tab, "study_enable_reviewer", "ana", "ward")
+    assert message == "**ana** is enabled again: it can sign in." and list(table["account"]) == ["active"]
+
+
+def test_a_disabled_admin_is_refused_at_once_in_an_open_page(tab, store):
+    create_account(store, "deputy", "password-deputy", "admin")
+    assert isinstance(call(tab, "study_activity", "ward", user="deputy"), pd.DataFrame)
+    set_disabled(store, "deputy", True)
+    assert refusal(tab, "study_activity", "ward", user="deputy") == "This needs a signed-in admin account."
+
+
+def test_closing_a_study_asks_for_confirmation_and_then_holds(tab, store, tmp_path, monkeypatch):
+    assert refusal(tab, "study_close", "ward", False) == f"Tick “{UNDERSTOOD}” to close the study."
+    assert get_study(store, "ward").closed_at is None
+    *refreshed, understood, message = call(tab, "study_close", "ward", True)
+    assert message == "**ward** is closed: answers can no longer be saved or changed, and its exports are final."
+    assert understood is False and list(refreshed[0]["status"]) == ["closed"] and refreshed[-1]["choices"] == []
+    with pytest.raises(ReviewError, match="This study is closed"):
+        save_rating(store, "ward", "ana", item_at(store, "ward", "ana", 3).image_id, ANSWERS, 1.0)
+    message = call(tab, "study_close", "ward", True)[-1]
+    assert message.startswith("**ward** was closed already, at ") and message.endswith(" UTC.")
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "served"))
+    (summary,) = [f for f in call(tab, "study_export", "ward") if f.endswith("study_summary.csv")]
+    assert pd.read_csv(summary).iloc[1]["metric"] == "final"
