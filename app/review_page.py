@@ -207,14 +207,13 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str):
             return [{"study": study_name, "position": total}, _progress_html(rated, total, None) + done, gr.update(visible=True),
                     "", *blank, *[gr.update(visible=False)] * 4, ""]
         item = item_at(store, study_name, username, position)
-        following = item_at(store, study_name, username, position + 1).file if position + 1 < total else None
-        viewer = _viewer_html(served_image(item.file, image_cache), following and served_image(following, image_cache),
+        viewer = _viewer_html(served_image(item.file, image_cache), item.following and served_image(item.following, image_cache),
                               f"Study image {position + 1} of {total}", optimistic=True)
         saved = item.answers or {}
         values = [
             saved.get("call"), str(saved["realism"]) if saved else None, *[saved.get(k) for k in ABCD_QUESTIONS], saved.get("comment", "")
         ]
-        new_state = {"study": study_name, "position": position, "shown_at": time.monotonic()}
+        new_state = {"study": study_name, "position": position, "image_id": item.image_id, "total": total, "shown_at": time.monotonic()}
         return [new_state, _progress_html(rated, total, position), gr.update(visible=not first_visit), viewer, *values,
                 gr.update(visible=True), gr.update(visible=True), gr.update(visible=first_visit), gr.update(visible=True), ""]
 
@@ -259,17 +258,16 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str):
         values = dict(zip(("call", "realism", *ABCD_QUESTIONS, "comment"), (call, realism, a, b, c, d, comment), strict=True))
         if current.get("practice"):
             return on_practice_save(current, values, username)
-        if "study" not in current or current["position"] >= progress(store, current["study"], username)[1]:
+        if "image_id" not in current:  # no study started, or every image already rated
             raise gr.Error("Nothing to save here: press Start / continue.", print_exception=False)
-        item = item_at(store, current["study"], username, current["position"])
-        try:
-            save_rating(store, current["study"], username, item.image_id, values, time.monotonic() - current["shown_at"])
+        try:  # the image shown is in the server-side state: the browser cannot name another
+            save_rating(store, current["study"], username, current["image_id"], values, time.monotonic() - current["shown_at"])
         except ReviewError as exc:
             return [gr.skip()] * (len(shown) - 1) + [f"**Not saved:** {plain(exc)}"]
-        _, total, first_open = progress(store, current["study"], username)
         following = current["position"] + 1
         # After the last image, go back to any image still unrated (skipped by going back).
-        return show(current["study"], following if following < total else first_open, username)
+        return show(current["study"], following if following < current["total"] else progress(store, current["study"], username)[2],
+                    username)
 
     @reviewer
     def on_back(current: dict, username: str):

@@ -1,11 +1,13 @@
 """"Save & next" latency with 20 reviewers rating at once: in real browsers, and over HTTP on the server.
 
-    python benchmarks/bench_review_latency.py [--reviewers 20] [--ratings 100] [--browser-ratings 25]
+    python benchmarks/bench_review_latency.py [--reviewers 20] [--ratings 100] [--browser-ratings 25] [--http-think 0]
 
 Starts `fairskin serve` on a fresh workspace, creates a study of 100 images with N reviewers, then:
 1. Server side: every reviewer rates at the same time with no pause, each in its own thread speaking
    the browser's protocol; one latency = from sending "Save & next" until the next image's bytes
    have arrived. References: the same with one reviewer, and fetching an already-served image.
+   ``--http-think S``: each reviewer looks S seconds on average (exponential) before each save,
+   a paced load instead of the stress test.
 2. In the browser (Debian's chromium): K reviewers (default 1) rate in browser pages while the
    other 20 − K rate over HTTP at the same time with no pause, so the server is as busy as in 1.
    One latency = from the key press until the next image is drawn, as the page itself measures
@@ -61,12 +63,18 @@ def save_and_next(session: AppSession, i: int) -> float:
     return time.perf_counter() - start
 
 
-def rate(url: str, username: str, ratings: int, barrier: threading.Barrier | None) -> list[float]:
+def rate(url: str, username: str, ratings: int, barrier: threading.Barrier | None, think: float = 0.0) -> list[float]:
+    """One reviewer's latencies; ``think``: mean seconds of looking before each save (exponential, seeded by name)."""
     session = AppSession(url, username, f"password-{username}")
     session.call("review_start", "bench")
     if barrier:
         barrier.wait()
-    return [save_and_next(session, i) for i in range(ratings)]
+    pauses = np.random.default_rng(list(username.encode())).exponential(think, ratings) if think else np.zeros(ratings)
+    latencies = []
+    for i, pause in enumerate(pauses):
+        time.sleep(pause)
+        latencies.append(save_and_next(session, i))
+    return latencies
 
 
 def rate_in_browsers(url: str, names: list[str], ratings: int, think: float) -> tuple[list[dict], list[float], list[float]]:
@@ -123,6 +131,8 @@ def main() -> None:
     parser.add_argument("--browser-ratings", type=int, default=50, help="images each browser reviewer rates (0: skip the browsers)")
     parser.add_argument("--browsers", type=int, default=1, help="reviewers in browser pages; the others rate over HTTP meanwhile")
     parser.add_argument("--think", type=float, default=1.0, help="seconds a browser reviewer looks at each image before answering")
+    parser.add_argument("--http-think", type=float, default=0.0,
+                        help="mean seconds the HTTP reviewers look at each image before saving (0: the no-pause stress test)")
     parser.add_argument("--port", type=int, default=7871)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -159,7 +169,8 @@ def main() -> None:
                 fetches.append(time.perf_counter() - start)
             barrier = threading.Barrier(args.reviewers)
             with ThreadPoolExecutor(args.reviewers) as pool:
-                together = [s for batch in pool.map(lambda n: rate(url, n, args.ratings, barrier), names[:-1]) for s in batch]
+                batches = pool.map(lambda n: rate(url, n, args.ratings, barrier, args.http_think), names[:-1])
+                together = [s for batch in batches for s in batch]
             drawn, stored, static = [], [], []
             if in_browser:
                 with ThreadPoolExecutor(len(alongside) + 1) as pool:
@@ -175,7 +186,8 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- | --- | --- |")
     print(summary("fetch an already-served image (reference floor)", fetches, floor))
     print(summary("Save & next → next image, 1 reviewer", alone, floor))
-    print(summary(f"Save & next → next image, {args.reviewers} reviewers at once", together, floor))
+    pace = f"looking {args.http_think:g} s on average" if args.http_think else "no pause"
+    print(summary(f"Save & next → next image, {args.reviewers} reviewers at once ({pace})", together, floor))
     if in_browser:
         browser_floor = float(np.percentile(static, 95))
         print(f"\nIn Chromium: {len(in_browser)} reviewer(s) in the browser, {args.browser_ratings} images each after {args.think:g} s "

@@ -41,6 +41,7 @@ class ReviewItem:
     image_id: str
     file: Path
     answers: dict | None
+    following: Path | None = None  # the next position's file, for the page to fetch ahead
 
 
 def reviewer_studies(store: ReviewStore, username: str) -> list[str]:
@@ -53,20 +54,21 @@ def reviewer_studies(store: ReviewStore, username: str) -> list[str]:
 
 
 def _enrolment(store: ReviewStore, study_name: str, username: str) -> tuple[int, int, Path]:
-    study = get_study(store, study_name)
+    """(study id, reviewer id, the study's image folder): one query, as every review event asks for it."""
     row = store.db.execute(
-        "SELECT a.id FROM accounts a JOIN study_reviewers r ON r.reviewer_id = a.id WHERE a.username = ? AND r.study_id = ?",
-        [username, study.id],
+        "SELECT s.id AS study_id, s.folder, a.id AS reviewer_id FROM studies s"
+        " JOIN study_reviewers r ON r.study_id = s.id JOIN accounts a ON a.id = r.reviewer_id"
+        " WHERE s.name = ? AND a.username = ?",
+        [study_name, username],
     ).fetchone()
     if row is None:
+        get_study(store, study_name)  # says so if there is no such study
         raise ReviewError(f"{username!r} is not a reviewer of study {study_name!r}")
-    return study.id, row["id"], study.folder
+    return row["study_id"], row["reviewer_id"], Path(row["folder"])
 
 
-def progress(store: ReviewStore, study_name: str, username: str) -> tuple[int, int, int]:
-    """(images rated, images in total, first position without a rating — total when done)."""
-    study_id, reviewer, _ = _enrolment(store, study_name, username)
-    row = store.db.execute(
+def _progress(db: Database, study_id: int, reviewer: int) -> tuple[int, int, int]:
+    row = db.execute(
         "SELECT count(*) AS total, count(r.image_id) AS rated,"
         " min(CASE WHEN r.image_id IS NULL THEN a.position END) AS first_open"
         " FROM assignments a LEFT JOIN ratings r ON r.reviewer_id = a.reviewer_id AND r.image_id = a.image_id"
@@ -77,23 +79,28 @@ def progress(store: ReviewStore, study_name: str, username: str) -> tuple[int, i
     return row["rated"], row["total"], first_open
 
 
+def progress(store: ReviewStore, study_name: str, username: str) -> tuple[int, int, int]:
+    """(images rated, images in total, first position without a rating — total when done)."""
+    study_id, reviewer, _ = _enrolment(store, study_name, username)
+    return _progress(store.db, study_id, reviewer)
+
+
 def item_at(store: ReviewStore, study_name: str, username: str, position: int) -> ReviewItem:
-    """The image at ``position`` of the reviewer's order, with their saved answers."""
+    """The image at ``position`` of the reviewer's order, with their saved answers (and the next image's file)."""
     study_id, reviewer, folder = _enrolment(store, study_name, username)
-    rated, total, _ = progress(store, study_name, username)
+    rated, total, _ = _progress(store.db, study_id, reviewer)
     if not 0 <= position < total:
         raise ReviewError(f"position {position} is outside this study's 0-{total - 1}")
-    row = store.db.execute(
-        "SELECT a.image_id, i.file, r.call, r.realism, r.abcd_asymmetry, r.abcd_border, r.abcd_colour, r.abcd_diameter, r.comment"
+    row, *after = store.db.execute(
+        f"SELECT a.image_id, i.file, {', '.join(f'r.{c}' for c in COLUMNS)}"
         " FROM assignments a JOIN study_images i ON i.id = a.image_id"
         " LEFT JOIN ratings r ON r.reviewer_id = a.reviewer_id AND r.image_id = a.image_id"
-        " WHERE a.study_id = ? AND a.reviewer_id = ? AND a.position = ?",
-        [study_id, reviewer, position],
-    ).fetchone()
-    answers = None
-    if row["call"] is not None:
-        answers = {k: row[k] for k in ("call", "realism", *ABCD_QUESTIONS, "comment")}
-    return ReviewItem(position, total, rated, row["image_id"], folder / row["file"], answers)
+        " WHERE a.study_id = ? AND a.reviewer_id = ? AND a.position IN (?, ?) ORDER BY a.position",
+        [study_id, reviewer, position, position + 1],
+    ).fetchall()
+    answers = {k: row[k] for k in COLUMNS} if row["call"] is not None else None
+    following = folder / after[0]["file"] if after else None
+    return ReviewItem(position, total, rated, row["image_id"], folder / row["file"], answers, following)
 
 
 def _realism(value) -> int | None:

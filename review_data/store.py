@@ -6,6 +6,11 @@ timeout instead of failing when another writer holds the lock, WAL so readers ne
 writer, every commit synced to disk). Writes go through `ReviewStore.write()`, which takes the
 write lock up front (BEGIN IMMEDIATE) — a transaction that reads first and upgrades later could
 fail with "database is locked" under concurrency, and no such error may reach a reviewer.
+
+Threads of one process also queue for a `threading.Lock` before that: SQLite's own busy wait
+polls with growing sleeps (up to 100 ms), so 20 reviewers saving at once waited in those sleeps
+long after the lock was free; a thread lock hands over at once. The busy wait is left for other
+processes (the CLI beside a running server).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ class ReviewStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        self._write_lock = threading.Lock()
         with self.write() as db:  # the write lock keeps two processes from migrating at once
             migrations.apply(db)
 
@@ -50,7 +56,7 @@ class ReviewStore:
     @contextlib.contextmanager
     def write(self) -> Iterator[Database]:
         """A write transaction holding the lock from its start; commits, or rolls back on error."""
-        with immediate_transaction(self.db) as db:
+        with self._write_lock, immediate_transaction(self.db) as db:
             yield db
 
     def close(self) -> None:
