@@ -7,6 +7,8 @@ import gc
 import sys
 from pathlib import Path
 
+from .cli_downstream import add_downstream_verb
+
 
 def _phantoms(args: argparse.Namespace) -> int:
     from fairskin_core.phantoms.dataset import write_phantom_dataset
@@ -398,6 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--batch-size", type=int, default=16)
     generate.add_argument("--out", type=Path, required=True, help="folder for images/ and manifest.csv (rerun to resume)")
     generate.set_defaults(run=_generate)
+    add_downstream_verb(verbs)
 
     study = verbs.add_parser("study", help="set up and export blinded clinician review studies")
     study_verbs = study.add_subparsers(dest="study_verb", required=True, metavar="ACTION")

@@ -24,6 +24,7 @@ from review_data.store import ReviewStore
 from .access import only, signed_in
 from .dashboard_tab import build_dashboard_tab
 from .data_tab import build_data_tab, open_manifest
+from .fairness_tab import build_fairness_tab, report_folders
 from .generate_tab import build_generate_tab
 from .messages import plain
 from .quality_tab import build_quality_tab
@@ -56,7 +57,7 @@ def build_admin_app(
     synthetic_manifest: str | Path | None = None,
     roots: list[Path] | None = None,
 ) -> gr.Blocks:
-    """The admins' app: Data, Studies, Generate, Quality and the Review dashboard.
+    """The admins' app: Data, Studies, Generate, Quality, Fairness and the Review dashboard.
 
     The Data tab opens ``manifest`` (default: the embedded phantom set), the Quality tab compares
     ``synthetic_manifest`` with it. Every manifest an admin types in, and every image it names, must
@@ -79,6 +80,8 @@ def build_admin_app(
                 build_generate_tab(store)
             with gr.Tab("Quality", id="quality"):
                 build_quality_tab(store, manifest, str(synthetic_manifest or ""), roots)
+            with gr.Tab("Fairness", id="fairness"):
+                fairness_picker = build_fairness_tab(store, manifest, str(synthetic_manifest or ""), roots)
             with gr.Tab("Review dashboard", id="dashboard"):
                 dashboard_studies, dashboard_picker = build_dashboard_tab(store)
 
@@ -88,11 +91,13 @@ def build_admin_app(
             return (
                 f"Signed in as **{plain(username)}** (admin) · [Sign out](logout) · [Reviewer page](/)",
                 dashboard_studies(),
+                gr.update(choices=report_folders(), value=next(iter(report_folders()), None)),
                 *open_manifest(path, roots),
                 *refresh_studies(),
             )
 
-        demo.load(on_load, path_box, [account, dashboard_picker, *opened, *study_outputs], api_name="page_load", api_visibility="private")
+        demo.load(on_load, path_box, [account, dashboard_picker, fairness_picker, *opened, *study_outputs], api_name="page_load",
+                  api_visibility="private")
     return demo
 
 

