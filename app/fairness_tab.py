@@ -34,7 +34,7 @@ def report_folders() -> list[str]:
 
 
 def _shown(report: dict, by_group: pd.DataFrame) -> list:
-    verdict = "\n".join(f"- {plain(line)}" if line.startswith("  ") else f"**{plain(line)}**" for line in summary_lines(report))
+    verdict = "\n".join(f"- {plain(line.strip())}" if line.startswith("  ") else f"\n**{plain(line)}**\n" for line in summary_lines(report))
     notes = "".join(f"\n\n_{plain(note)}_" for note in report.get("notes", []))
     figures = report_figures(report)
     table = by_group[TABLE_COLUMNS].round(3)
@@ -58,14 +58,18 @@ def build_fairness_tab(store: ReviewStore, train_default: str, synthetic_default
             test_split = gr.Textbox(value="test", label="Test split ('' = every row)", scale=1)
             seeds = gr.Number(value=3, precision=0, minimum=1, maximum=10, label="Seeds", scale=1)
             steps = gr.Number(value=600, precision=0, minimum=10, label="Steps per classifier", scale=1)
-        run = gr.Button("Run experiment", variant="primary", elem_id="fairness-run")
+        with gr.Row():
+            drop = gr.Checkbox(label="Leave out test images seen in training (named in the report) instead of refusing the test set",
+                               scale=3)
+            run = gr.Button("Run experiment", variant="primary", elem_id="fairness-run", scale=1)
     verdict = gr.Markdown(elem_id="fairness-verdict")
-    with gr.Row():
-        auroc = gr.Plot(label="AUROC by skin type")
-        eod = gr.Plot(label="Equal opportunity")
-    with gr.Row():
-        calibration = gr.Plot(label="Calibration")
-        calibration_dark = gr.Plot(label="Calibration, FST V–VI")
+    with gr.Column(elem_id="fairness-figures"):
+        with gr.Row():
+            auroc = gr.Plot(label="AUROC by skin type")
+            eod = gr.Plot(label="Equal opportunity")
+        with gr.Row():
+            calibration = gr.Plot(label="Calibration")
+            calibration_dark = gr.Plot(label="Calibration, FST V–VI")
     table = gr.Dataframe(label="Per model and skin-type group", interactive=False, elem_id="fairness-table")
     outputs = [verdict, auroc, eod, calibration, calibration_dark, table]
 
@@ -78,12 +82,12 @@ def build_fairness_tab(store: ReviewStore, train_default: str, synthetic_default
 
     @admin
     def on_run(train_path: str, test_path: str, synthetic_path: str, chosen: list, split: str, n_seeds: float, n_steps: float,
-               progress=gr.Progress(), user: str = ""):
+               drop_overlap: bool, progress=gr.Progress(), user: str = ""):
         ask_for_missing((train_path, "Give the path of the real training manifest."), (test_path, "Give the path of the test manifest."))
         name = time.strftime("fairness-%Y%m%d-%H%M%S")
         settings = ExperimentSettings(train=train_path.strip(), test=test_path.strip(), synthetic=synthetic_path.strip() or None,
                                       strategies=("real-only", *chosen), seeds=int(n_seeds), test_split=split.strip(),
-                                      budget=TrainingBudget(steps=int(n_steps)))
+                                      budget=TrainingBudget(steps=int(n_steps)), drop_overlapping_test_images=drop_overlap)
         runs = len(settings.strategies) * settings.seeds
         done = []
 
@@ -98,6 +102,6 @@ def build_fairness_tab(store: ReviewStore, train_default: str, synthetic_default
         return [gr.update(choices=report_folders(), value=name), *_shown(report, read_report(folder)[1])]
 
     show.click(on_open, picker, outputs, api_name="fairness_open", api_visibility="private")
-    run.click(on_run, [train, test, synthetic, strategies, test_split, seeds, steps], [picker, *outputs], api_name="fairness_run",
+    run.click(on_run, [train, test, synthetic, strategies, test_split, seeds, steps, drop], [picker, *outputs], api_name="fairness_run",
               api_visibility="private", concurrency_limit=1, concurrency_id="gpu")
     return picker

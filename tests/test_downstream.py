@@ -243,14 +243,16 @@ def test_the_fairness_tab_opens_a_report_and_refuses_an_overlapping_test_set_in_
         expect(verdict).to_contain_text("colour-augment vs real-only", timeout=60_000)
         expect(verdict).to_contain_text("mixed vs real-only")
         expect(verdict).to_contain_text("FST V–VI AUROC up by ≥ 10%")
-        expect(page.locator(".js-plotly-plot")).to_have_count(4, timeout=30_000)
+        expect(page.locator("#fairness-figures .js-plotly-plot")).to_have_count(4, timeout=30_000)
         expect(page.locator("#fairness-table")).to_contain_text("V-VI")
         page.screenshot(path=str(Path(os.environ.get("FAIRSKIN_SCREENSHOTS", tmp_path)) / "fairness-1366x768.png"), full_page=True)
 
         page.get_by_text("Run an experiment").click()
         page.get_by_label("Real training manifest").fill(str(phantom_sets["train"]))
         page.get_by_label("Test manifest (never trained on)").fill(str(phantom_sets["train"]))
+        page.get_by_label("Test split ('' = every row)").fill("")  # every row: the training rows too
         page.locator("#fairness-run").click()
         expect(verdict).to_contain_text("No report:", timeout=60_000)
-        expect(verdict).to_contain_text("also in the train set")
+        expect(verdict).to_contain_text("the same id is in the train set")
+        expect(verdict).to_contain_text("Leave out test images seen in training")
         page.close()

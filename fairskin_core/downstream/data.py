@@ -154,7 +154,8 @@ def without_overlap(test: ImageSet, others: list[ImageSet], drop: bool) -> tuple
     first = found[min(found)]
     if not drop:
         raise DownstreamDataError(f"{len(found)} test image(s) were also seen in training (first: {first}); the test set must be "
-                                  "images never seen in training — give disjoint sets, or --drop-overlapping-test-images to leave them out")
+                                  "images never seen in training — give disjoint sets, or let the experiment leave them out "
+                                  "(--drop-overlapping-test-images; in the app, the box 'Leave out test images seen in training')")
     kept = np.array([row for row in range(len(test)) if row not in found], dtype=int)
     listed = "; ".join(found[row] for row in sorted(found))
     return test.subset(kept, "test"), [f"{len(found)} test image(s) left out because training had seen them: {listed}"]

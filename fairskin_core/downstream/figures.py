@@ -24,7 +24,7 @@ def auroc_by_group(report: dict) -> go.Figure:
                      "arrayminus": [r["auroc"] - r["auroc_low"] for r in mine]},
             hovertemplate=f"{model} · FST %{{x}}: AUROC %{{y:.3f}}<extra></extra>",
         ))
-    note = f"; not computable: {', '.join(missing)}" if missing else ""
+    note = f"<br><sup>not computable: {', '.join(missing)}</sup>" if missing else ""
     figure.update_layout(
         title=f"Test AUROC by Fitzpatrick group (mean over seeds, 95% CI){note}",
         xaxis={"title": f"skin type ({report['skin_types']})", "categoryorder": "array", "categoryarray": list(SHOWN_GROUPS)},
@@ -42,7 +42,8 @@ def equal_opportunity(report: dict) -> go.Figure:
         marker_color=[MODEL_COLOURS.get(m) for m in models], hovertemplate="%{x}: %{y:+.3f}<extra></extra>",
     ))
     figure.add_hline(y=0, line_color="grey")
-    figure.update_layout(title="Equal-opportunity difference TPR(V–VI) − TPR(I–II) (below 0: dark skin's malignancies missed more)",
+    figure.update_layout(title="Equal-opportunity difference TPR(V–VI) − TPR(I–II)"
+                               "<br><sup>below 0: dark skin's malignancies missed more</sup>",
                          yaxis_title="TPR difference", height=380, margin={"l": 60, "r": 20, "t": 60, "b": 60})
     return figure
 
