@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import gc
+import math
 import sys
 from pathlib import Path
 
 from .cli_downstream import add_downstream_verb
+from .cli_finetune import add_finetune_verbs
 
 
 def _phantoms(args: argparse.Namespace) -> int:
@@ -222,20 +224,35 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _images_progress(done: int, total: int, rate: float) -> None:
+    print(f"\r{done} / {total} images ({rate:.2f} images/s on this process)", end="", file=sys.stderr, flush=True)
+
+
 def _generate(args: argparse.Namespace) -> int:
     from fairskin_core.generation.run import generate_images
 
-    def progress(done: int, total: int, rate: float) -> None:
-        print(f"\r{done} / {total} images ({rate:.2f} images/s on this process)", end="", file=sys.stderr, flush=True)
-
     made = generate_images(
-        args.out, model=args.model, stable_diffusion=args.stable_diffusion, allow_download=args.allow_download, fst=args.fst,
-        diagnosis=args.diagnosis, fst_mix=args.fst_mix, diagnosis_mix=args.diagnosis_mix, diagnosis_mix_from=args.diagnosis_mix_from,
-        n=args.n, per_cell=args.per_cell, seed=args.seed, steps=args.steps, guidance=args.guidance, scheduler=args.scheduler,
-        batch_size=args.batch_size, progress=progress,
+        args.out, model=args.model, stable_diffusion=args.stable_diffusion, allow_download=args.allow_download, loras=args.lora,
+        textual_inversions=args.textual_inversion, fast=args.fast, fst=args.fst, diagnosis=args.diagnosis, fst_mix=args.fst_mix,
+        diagnosis_mix=args.diagnosis_mix, diagnosis_mix_from=args.diagnosis_mix_from, n=args.n, per_cell=args.per_cell, seed=args.seed,
+        steps=args.steps, guidance=args.guidance, scheduler=args.scheduler, batch_size=args.batch_size, progress=_images_progress,
     )
     if made.manifest:
         print(f"\n{made.images} images by {made.model_id} in {args.out}; manifest {made.manifest}")
+    return 0
+
+
+def _tone_transfer(args: argparse.Namespace) -> int:
+    from fairskin_core.generation.backends import StableDiffusionBackend
+    from fairskin_core.generation.tone_transfer import check_settings, tone_transfer_set
+
+    check_settings(args.fst, args.strength, args.steps)  # before the model loads
+    backend = StableDiffusionBackend(args.stable_diffusion, allow_download=args.allow_download, loras=args.lora,
+                                     textual_inversions=args.textual_inversion, fast=args.fast)
+    manifest = tone_transfer_set(backend, args.manifest, args.out, args.fst, strength=args.strength, steps=args.steps,
+                                 guidance=args.guidance, scheduler=args.scheduler, seed=args.seed, limit=args.limit,
+                                 progress=_images_progress)
+    print(f"\nimages of {args.manifest} on skin type {args.fst} by {backend.model_id} in {args.out}; manifest {manifest}")
     return 0
 
 
@@ -244,6 +261,38 @@ def _serve(args: argparse.Namespace) -> int:
 
     serve(host=args.host, port=args.port, manifest=args.manifest, data_roots=args.data_root)
     return 0
+
+
+SCHEDULER_NAMES = "ddim, dpm-solver, dpm-solver++, unipc, euler or ddpm"  # fairskin_core.generation.schedulers (not imported: start-up)
+
+
+def _lora(text: str) -> tuple[Path, float]:
+    """``DIR`` or ``DIR:WEIGHT`` of --lora, as (folder, weight)."""
+    folder, colon, weight = text.rpartition(":")
+    if not colon:
+        return Path(text), 1.0
+    try:
+        value = float(weight)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: the weight after ':' must be a number, e.g. {folder}:0.8") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r}: the weight after ':' must be a finite number, e.g. {folder}:0.8")
+    return Path(folder), value
+
+
+def _stable_diffusion_options() -> argparse.ArgumentParser:
+    """The options of a Stable Diffusion model's fine-tunes and speed, shared by `generate` and `tone-transfer`."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--lora", type=_lora, action="append", default=[], metavar="DIR[:WEIGHT]",
+                         help="a LoRA folder (from `fairskin lora`, or diffusers' save_lora_weights) and its weight, default 1; "
+                              "repeat to combine several")
+    options.add_argument("--textual-inversion", type=Path, action="append", default=[], metavar="FILE",
+                         help="a learned-token file, or a `fairskin textual-inversion` folder; repeatable")
+    options.add_argument("--fast", action="store_true",
+                         help="speed-ups for a GPU: LoRAs merged into the weights, fused attention projections, channels-last, "
+                              "a compiled UNet on CUDA (images the same within rounding)")
+    options.add_argument("--allow-download", action="store_true", help="let --stable-diffusion fetch from the Hugging Face hub")
+    return options
 
 
 class _Parser(argparse.ArgumentParser):
@@ -381,10 +430,10 @@ def build_parser() -> argparse.ArgumentParser:
     trainer.add_argument("--restart", action="store_true", help="ignore checkpoints in --out and start from step 0")
     trainer.set_defaults(run=_train)
 
-    generate = verbs.add_parser("generate", help="generate images for skin types and diagnoses, with a manifest (resumable)")
+    generate = verbs.add_parser("generate", parents=[_stable_diffusion_options()],
+                                help="generate images for skin types and diagnoses, with a manifest (resumable)")
     generate.add_argument("--model", type=Path, help="a model folder from `fairskin train` (default: the shipped default model)")
     generate.add_argument("--stable-diffusion", metavar="ID_OR_FOLDER", help="use a diffusers Stable Diffusion pipeline instead")
-    generate.add_argument("--allow-download", action="store_true", help="let --stable-diffusion fetch from the Hugging Face hub")
     generate.add_argument("--fst", type=int, help="one skin type, 1-6 (with --diagnosis)")
     generate.add_argument("--diagnosis", help="one diagnosis (with --fst)")
     generate.add_argument("--n", type=int, help="number of images")
@@ -395,12 +444,32 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--per-cell", type=int, help="K images of every skin type × diagnosis pair of the mixes")
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--steps", type=int, default=25)
-    generate.add_argument("--guidance", type=float, default=3.0)
-    generate.add_argument("--scheduler", default="ddim", help="ddim, dpm-solver, euler or ddpm")
+    generate.add_argument("--guidance", type=float, help="classifier-free guidance (default 3 for fairskin's models, 7.5 for Stable "
+                                                         "Diffusion)")
+    generate.add_argument("--scheduler", default="ddim", help=f"{SCHEDULER_NAMES} (default ddim)")
     generate.add_argument("--batch-size", type=int, default=16)
     generate.add_argument("--out", type=Path, required=True, help="folder for images/ and manifest.csv (rerun to resume)")
     generate.set_defaults(run=_generate)
+
+    tone = verbs.add_parser("tone-transfer", parents=[_stable_diffusion_options()],
+                            help="redraw a manifest's images on another skin type, keeping the lesion (img2img; resumable)",
+                            description="Img2img with Stable Diffusion: each image of --manifest is noised to --strength and denoised "
+                                        "with the prompt of skin type --fst and its own diagnosis; the results and a manifest recording "
+                                        "each source image go to --out.")
+    tone.add_argument("--manifest", type=Path, required=True, help="the manifest of the source images")
+    tone.add_argument("--fst", type=int, required=True, help="the skin type to redraw them on, 1-6")
+    tone.add_argument("--stable-diffusion", metavar="ID_OR_FOLDER", required=True, help="a diffusers Stable Diffusion pipeline")
+    tone.add_argument("--out", type=Path, required=True, help="folder for images/ and manifest.csv (rerun to resume)")
+    tone.add_argument("--strength", type=float, default=0.6,
+                      help="how much is redrawn, above 0 and at most 1 (default 0.6: the skin changes, the lesion stays)")
+    tone.add_argument("--steps", type=int, default=25, help="denoising steps of a full schedule; strength × steps of them run (default 25)")
+    tone.add_argument("--guidance", type=float, default=7.5, help="classifier-free guidance (default 7.5)")
+    tone.add_argument("--scheduler", default="dpm-solver++", help=f"{SCHEDULER_NAMES} (default dpm-solver++)")
+    tone.add_argument("--seed", type=int, default=0, help="image k uses seed × 1,000,003 + k")
+    tone.add_argument("--limit", type=int, help="only the manifest's first N images")
+    tone.set_defaults(run=_tone_transfer)
     add_downstream_verb(verbs)
+    add_finetune_verbs(verbs)
 
     study = verbs.add_parser("study", help="set up and export blinded clinician review studies")
     study_verbs = study.add_subparsers(dest="study_verb", required=True, metavar="ACTION")

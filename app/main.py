@@ -9,13 +9,12 @@ action is the role check inside its handler (`app/access.py`).
 from __future__ import annotations
 
 import os
-import time
 from functools import partial
 from pathlib import Path
 
 import gradio as gr
 
-from fairskin_core.defaults import default_phantom_manifest
+from fairskin_core.defaults import default_phantom_manifest, default_phantom_manifest_path
 from fairskin_core.manifest import read_manifest
 from fairskin_core.workspace import readable_roots, workspace_dir
 from review_data.accounts import role_of
@@ -29,6 +28,7 @@ from .generate_tab import build_generate_tab
 from .messages import plain
 from .quality_tab import build_quality_tab
 from .review_page import build_review_page
+from .startup import DefaultsPreparation, StartupProgress
 from .studies_tab import build_studies_tab
 
 TITLE = "fairskin"
@@ -56,21 +56,30 @@ def build_admin_app(
     manifest: str | Path | None = None,
     synthetic_manifest: str | Path | None = None,
     roots: list[Path] | None = None,
+    preparation: DefaultsPreparation | None = None,
 ) -> gr.Blocks:
     """The admins' app: Data, Studies, Generate, Quality, Fairness and the Review dashboard.
 
     The Data tab opens ``manifest`` (default: the embedded phantom set), the Quality tab compares
     ``synthetic_manifest`` with it. Every manifest an admin types in, and every image it names, must
     lie inside ``roots`` (default: the workspace, ``$FAIRSKIN_DATA_ROOTS``, and the folders of
-    ``manifest`` and its images)."""
+    ``manifest`` and its images). With ``preparation`` (a first start rendering the defaults in
+    the background) the page shows its progress and opens the default manifest once it exists;
+    without, a missing default phantom set is rendered before the app is built."""
     _configure_gradio_environment()
-    manifest = str(manifest or default_phantom_manifest(progress=partial(StartupProgress(), "rendering the default phantom set")))
-    roots = roots if roots is not None else readable_roots(manifest_folders(manifest))
+    if manifest is None:
+        manifest = default_phantom_manifest_path() if preparation else default_phantom_manifest(
+            progress=partial(StartupProgress(), "rendering the default phantom set"))
+    manifest = str(manifest)
+    if roots is None:
+        roots = readable_roots(manifest_folders(manifest) if Path(manifest).is_file() else [])
     # delete_cache: every 10 min, remove cached files (exports, galleries) older than an hour.
     with gr.Blocks(title=f"{TITLE} · admin", analytics_enabled=False, delete_cache=(600, 3600)) as demo:
         with gr.Row():
             gr.Markdown(INTRO)
             account = gr.Markdown(elem_id="signed-in")
+        startup = gr.Markdown(elem_id="startup-status")
+        preparing = gr.Timer(2.0, active=preparation is not None and not preparation.finished.is_set())
         with gr.Tabs(selected="data"):
             with gr.Tab("Data", id="data"):
                 path_box, opened = build_data_tab(manifest, store, roots)
@@ -85,26 +94,48 @@ def build_admin_app(
             with gr.Tab("Review dashboard", id="dashboard"):
                 dashboard_studies, dashboard_picker = build_dashboard_tab(store)
 
+        def still_preparing() -> bool:
+            return preparation is not None and not preparation.finished.is_set()
+
+        def filled_tabs(path: str) -> tuple:
+            """What the tabs show: studies, reports and the open manifest (left as is while the defaults are being made)."""
+            waiting = still_preparing() and not Path(path).is_file()
+            return (
+                dashboard_studies(),
+                gr.update(choices=report_folders(), value=next(iter(report_folders()), None)),
+                *([gr.skip()] * len(opened) if waiting else open_manifest(path, roots)),
+                *refresh_studies(),
+            )
+
+        tab_outputs = [dashboard_picker, fairness_picker, *opened, *study_outputs]
+
         @only(store, "admin")
         def on_load(path: str, username: str):
             """Fill the tabs for a signed-in admin (the sign-in lets no one else in)."""
             return (
                 f"Signed in as **{plain(username)}** (admin) · [Sign out](logout) · [Reviewer page](/)",
-                dashboard_studies(),
-                gr.update(choices=report_folders(), value=next(iter(report_folders()), None)),
-                *open_manifest(path, roots),
-                *refresh_studies(),
+                preparation.status() if preparation else "",
+                *filled_tabs(path),
             )
 
-        demo.load(on_load, path_box, [account, dashboard_picker, fairness_picker, *opened, *study_outputs], api_name="page_load",
-                  api_visibility="private")
+        @only(store, "admin")
+        def on_preparing(path: str, username: str):
+            """While the defaults are being made: their progress; once made, the tabs filled and the timer stopped."""
+            if still_preparing():
+                return (preparation.status(), gr.skip(), *([gr.skip()] * len(tab_outputs)))
+            return (preparation.status(), gr.Timer(active=False), *filled_tabs(path))
+
+        demo.load(on_load, path_box, [account, startup, *tab_outputs], api_name="page_load", api_visibility="private")
+        preparing.tick(on_preparing, path_box, [startup, preparing, *tab_outputs], api_name="preparing", api_visibility="private",
+                       show_progress="hidden")
     return demo
 
 
-def build_reviewer_app(store: ReviewStore, image_cache: Path | None = None) -> gr.Blocks:
+def build_reviewer_app(store: ReviewStore, image_cache: Path | None = None, preparation: DefaultsPreparation | None = None) -> gr.Blocks:
     """The reviewers' app: only the blinded review, so their browsers receive nothing of the admin tools.
 
-    Study images are served (by `app/server.py`) from ``image_cache`` (default: the workspace's cache)."""
+    Study images are served (by `app/server.py`) from ``image_cache`` (default: the workspace's cache).
+    While ``preparation`` is making the demo study, the page says so."""
     _configure_gradio_environment()
     image_cache = image_cache or workspace_dir("cache", "review-images")
     with gr.Blocks(title=f"{TITLE} · review", analytics_enabled=False, fill_width=True) as demo:
@@ -118,6 +149,8 @@ def build_reviewer_app(store: ReviewStore, image_cache: Path | None = None) -> g
                 return (f"Signed in as **{plain(username)}** (admin): this page is for reviewers. "
                         "The study tools are at [/admin/](/admin/) · [Sign out](logout)"), gr.skip()
             header = f"Signed in as **{plain(username)}** · [Sign out](logout)" if role else ""
+            if preparation is not None and preparation.status():
+                header = f"{header}<br>{preparation.status()} Reload this page in a minute."
             return header, reviewer_studies(username) if role == "reviewer" else gr.skip()
 
         demo.load(on_load, None, [account, study_picker], api_name="page_load", api_visibility="private")
@@ -128,15 +161,3 @@ def manifest_folders(path: str | Path) -> list[Path]:
     """The folder of a manifest given on the command line and its image roots: what it needs the app to read."""
     manifest = read_manifest(path, check_files="none")
     return [manifest.root, *(manifest.image_root(r) for r in sorted(set(manifest.table["image_root"]) - {""}))]
-
-
-class StartupProgress:
-    """Prints the first start's slow work (phantoms, the demo's generated images) at most every 5 s, and when done."""
-
-    def __init__(self) -> None:
-        self.last_print = 0.0
-
-    def __call__(self, task: str, done: int, total: int) -> None:
-        if done == total or time.monotonic() - self.last_print >= 5:
-            self.last_print = time.monotonic()
-            print(f"{task} into the workspace: {done}/{total}", flush=True)

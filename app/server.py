@@ -17,14 +17,15 @@ import uvicorn
 from fastapi.responses import FileResponse, PlainTextResponse
 from starlette.routing import Mount
 
-from fairskin_core.defaults import default_synthetic_manifest
+from fairskin_core.defaults import default_synthetic_manifest_path
 from fairskin_core.workspace import readable_roots, workspace_dir, workspace_root
 from review_data.accounts import authenticate, role_of
-from review_data.demo import ensure_demo_study
+from review_data.demo import ensure_demo_accounts
 from review_data.store import ReviewStore, workspace_store, workspace_studies_dir
 
-from .main import StartupProgress, build_admin_app, build_reviewer_app, manifest_folders
+from .main import build_admin_app, build_reviewer_app, manifest_folders
 from .review_page import CSS, HEAD, IMAGE_ROUTE, SERVED_FORMAT
+from .startup import DefaultsPreparation
 
 ADMIN_PATH = "/admin"
 _SERVED_NAME = re.compile(rf"[0-9a-f]{{64}}\.{SERVED_FORMAT}")
@@ -53,11 +54,12 @@ def build_server(
     manifest: str | Path | None = None,
     synthetic_manifest: str | Path | None = None,
     roots: list[Path] | None = None,
+    preparation: DefaultsPreparation | None = None,
 ) -> fastapi.FastAPI:
     """Both apps and the study-image route on one FastAPI app (run it with uvicorn)."""
     image_cache = workspace_dir("cache", "review-images")
-    reviewer = build_reviewer_app(store, image_cache).queue(default_concurrency_limit=32)
-    admin = build_admin_app(store, manifest, synthetic_manifest, roots).queue(default_concurrency_limit=32)
+    reviewer = build_reviewer_app(store, image_cache, preparation).queue(default_concurrency_limit=32)
+    admin = build_admin_app(store, manifest, synthetic_manifest, roots, preparation).queue(default_concurrency_limit=32)
     server = fastapi.FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
     @server.get(f"/{IMAGE_ROUTE}/{{name}}")
@@ -69,6 +71,12 @@ def build_server(
             return PlainTextResponse("No such image.", status_code=404)
         # Content-addressed: the same name is always the same bytes, so the browser may keep it.
         return FileResponse(path, media_type="image/bmp", headers={"Cache-Control": "private, max-age=86400, immutable"})
+
+    @server.get("/startup-status")
+    def startup_status():
+        """Whether the first start's embedded defaults are ready (for scripts and tests waiting on them); nothing private."""
+        return {"ready": preparation is None or preparation.ready, "finished": preparation is None or preparation.finished.is_set(),
+                "status": preparation.status() if preparation else ""}
 
     common = {"show_error": True, "ssr_mode": False, "run_history": False, "blocked_paths": _blocked_paths()}
     gr.mount_gradio_app(
@@ -85,13 +93,16 @@ def build_server(
 
 
 def serve(host: str = "127.0.0.1", port: int = 7860, manifest: str | Path | None = None, data_roots: list[str | Path] = ()) -> None:
-    """Start the app (creating the demo study on first start) and block until it is stopped.
+    """Start the app and block until it is stopped; on a first start the demo study is made in the background.
 
+    The demo accounts are made before serving (instant), so the sign-in page works within seconds;
+    the default phantoms and the demo's generated images follow on a thread (`app/startup.py`).
     ``data_roots``: folders beyond the workspace (and ``manifest``'s own) that admins may open manifests from."""
     store = workspace_store()
-    credentials = ensure_demo_study(store, progress=StartupProgress())
+    credentials = ensure_demo_accounts(store)
+    preparation = DefaultsPreparation(store).start()
     roots = readable_roots([*data_roots, *(manifest_folders(manifest) if manifest else [])])
-    server = build_server(store, manifest, default_synthetic_manifest(), roots)
+    server = build_server(store, manifest, default_synthetic_manifest_path(), roots, preparation)
     print("fairskin: admins may open manifests and images under " + ", ".join(map(str, roots)), flush=True)
     print(f"fairskin: reviewers open http://{host}:{port}/ , admins http://{host}:{port}{ADMIN_PATH}/ , and sign in.", flush=True)
     if credentials.exists():

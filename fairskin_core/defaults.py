@@ -12,11 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .fst import FST_TYPES
-from .generation.backends import FSTModelBackend
-from .generation.batch import generate_set, plan_per_cell
+from .hashing import file_sha256
 from .manifest import read_manifest
-from .phantoms.dataset import write_phantom_dataset
 from .workspace import workspace_dir
+
+DEFAULT_MODEL = Path(__file__).resolve().parent / "default_model"
 
 DEFAULT_PHANTOMS = {"n": 600, "preset": "balanced", "size": 128, "seed": 0}
 # The demo's synthetic arm: the shipped default model's images, `per_cell` of every FST × diagnosis pair.
@@ -28,17 +28,38 @@ def default_phantom_manifest(progress: Callable[[int, int], None] | None = None)
     return phantom_set(DEFAULT_PHANTOMS, progress)
 
 
+def _phantom_folder(p: dict) -> Path:
+    return workspace_dir("phantoms") / f"default-{p['preset']}-n{p['n']}-{p['size']}px-s{p['seed']}"
+
+
+def default_phantom_manifest_path() -> Path:
+    """Where the default phantom set's manifest is (or will be, once rendered): known without rendering it."""
+    return _phantom_folder(DEFAULT_PHANTOMS) / "manifest.csv"
+
+
+def default_synthetic_manifest_path() -> Path:
+    """Where the demo's synthetic arm's manifest is (or will be): its folder name carries the default weights' hash."""
+    from .generation.model_folder import WEIGHTS_FILE
+
+    p = DEFAULT_SYNTHETIC
+    weights_hash = file_sha256(DEFAULT_MODEL / "unet" / WEIGHTS_FILE)[:16]
+    return workspace_dir("synthetic") / f"default-model-{weights_hash}-{p['per_cell']}-per-cell-s{p['seed']}" / "manifest.csv"
+
+
 def default_synthetic_manifest(progress: Callable[[int, int], None] | None = None) -> Path:
     """The demo's synthetic arm: the default model's images, generated into the workspace once.
 
     The folder name carries the weights' hash, so a new default model generates a new set. An
     interrupted first start resumes where it stopped (batch generation is resumable).
     """
-    backend = FSTModelBackend()
+    from .generation.backends import FSTModelBackend
+    from .generation.batch import generate_set, plan_per_cell
+
+    backend = FSTModelBackend(DEFAULT_MODEL)
     p = DEFAULT_SYNTHETIC
     plan = plan_per_cell(p["per_cell"], list(FST_TYPES), list(backend.diagnoses), p["seed"])
-    folder = workspace_dir("synthetic") / f"default-model-{backend.model_hash}-{p['per_cell']}-per-cell-s{p['seed']}"
-    manifest = folder / "manifest.csv"
+    manifest = default_synthetic_manifest_path()
+    folder = manifest.parent
     if manifest.is_file() and len(read_manifest(manifest, check_files="none").table) == len(plan):
         return manifest
     return generate_set(backend, plan, folder, steps=p["steps"], guidance=p["guidance"], scheduler=p["scheduler"], batch_size=24,
@@ -47,7 +68,9 @@ def default_synthetic_manifest(progress: Callable[[int, int], None] | None = Non
 
 def phantom_set(p: dict, progress: Callable[[int, int], None] | None = None) -> Path:
     """The manifest of the phantom set with parameters ``p`` (n, preset, size, seed) in the workspace, rendered once."""
-    folder = workspace_dir("phantoms") / f"default-{p['preset']}-n{p['n']}-{p['size']}px-s{p['seed']}"
+    from .phantoms.dataset import write_phantom_dataset
+
+    folder = _phantom_folder(p)
     manifest = folder / "manifest.csv"
     if manifest.is_file():
         return manifest

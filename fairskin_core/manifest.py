@@ -13,7 +13,7 @@ Columns (see docs/manifest.md for the full reference):
 - core: image_id, image_path, diagnosis, malignant, fst, fst_group, fst_source, source,
   dataset, split
 - provenance (synthetic and phantom rows): model_id, model_hash, seed, prompt, scheduler,
-  steps, guidance
+  steps, guidance, and source_image for images made from another one (tone transfer)
 - optional: image_root, mask_path, pixel_size_mm, dataset_label, lesion_id, patient_id
 - anything else is kept as text (e.g. the phantom renderer's ``gt_*`` ground truth).
 """
@@ -55,7 +55,7 @@ CORE_COLUMNS = (
     "split",
 )
 REQUIRED_COLUMNS = tuple(c for c in CORE_COLUMNS if c != "fst_group")
-PROVENANCE_COLUMNS = ("model_id", "model_hash", "seed", "prompt", "scheduler", "steps", "guidance")
+PROVENANCE_COLUMNS = ("model_id", "model_hash", "seed", "prompt", "scheduler", "steps", "guidance", "source_image")
 OPTIONAL_COLUMNS = ("image_root", "mask_path", "pixel_size_mm", "dataset_label", "lesion_id", "patient_id")
 KNOWN_COLUMNS = CORE_COLUMNS + PROVENANCE_COLUMNS + OPTIONAL_COLUMNS
 

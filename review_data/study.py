@@ -278,22 +278,35 @@ def _order_seed(study_seed: int, username: str) -> int:
     return int(np.random.SeedSequence([study_seed, name_key]).generate_state(1, np.uint64)[0] >> 1)
 
 
-def add_reviewer(store: ReviewStore, study_name: str, username: str, password: str) -> int:
-    """Enrol a reviewer (creating the account if new) with their own random image order."""
+def _open_study(store: ReviewStore, study_name: str) -> Study:
     study = get_study(store, study_name)
     if study.closed_at:
         raise StudyError(f"study {study_name!r} is closed, so no reviewer can join it; create a new study for more readings")
+    return study
+
+
+def add_reviewer(store: ReviewStore, study_name: str, username: str, password: str) -> int:
+    """Enrol a reviewer (creating the account if new) with their own random image order."""
+    _open_study(store, study_name)  # a missing or closed study is named before any account is made
     reviewer = account_id(store, username)
     if reviewer is None:
-        reviewer = create_account(store, username, password, "reviewer")
+        create_account(store, username, password, "reviewer")
     else:
         row = store.db.execute("SELECT password_hash, role, disabled FROM accounts WHERE id = ?", [reviewer]).fetchone()
-        if row["role"] != "reviewer":
-            raise AccountError(f"{username!r} is an admin account; reviewers need accounts of their own")
-        if row["disabled"]:
-            raise AccountError(f"account {username!r} is disabled; enable it first to enrol it")
-        if not verify_password(password, row["password_hash"]):
+        if row["role"] == "reviewer" and not row["disabled"] and not verify_password(password, row["password_hash"]):
             raise AccountError(f"account {username!r} exists with a different password; give that password to enrol it")
+    return enrol_reviewer(store, study_name, username)
+
+
+def enrol_reviewer(store: ReviewStore, study_name: str, username: str) -> int:
+    """Enrol an existing reviewer account in a study, with its own random image order (seeded by study and name)."""
+    study = _open_study(store, study_name)
+    reviewer = account_id(store, username)
+    row = store.db.execute("SELECT role, disabled FROM accounts WHERE id = ?", [reviewer]).fetchone()
+    if row["role"] != "reviewer":
+        raise AccountError(f"{username!r} is an admin account; reviewers need accounts of their own")
+    if row["disabled"]:
+        raise AccountError(f"account {username!r} is disabled; enable it first to enrol it")
     seed = _order_seed(study.seed, username)
     images = [r["id"] for r in store.db.execute("SELECT id FROM study_images WHERE study_id = ? ORDER BY source, image_id", [study.id])]
     order = np.random.default_rng(seed).permutation(len(images))

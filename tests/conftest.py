@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -106,8 +107,11 @@ class RunningApp:
 
 
 @contextlib.contextmanager
-def running_app(home: Path, *serve_args: str, startup_timeout: float = 300):
-    """Run `fairskin serve` in its own process with workspace ``home``; yield its URL and process."""
+def running_app(home: Path, *serve_args: str, startup_timeout: float = 300, wait_for_defaults: bool = True):
+    """Run `fairskin serve` in its own process with workspace ``home``; yield its URL and process.
+
+    The server answers before a first start's embedded defaults exist; unless ``wait_for_defaults``
+    is off, wait until they (and the demo study) are ready too."""
     port = free_port()
     env = {**os.environ, "FAIRSKIN_HOME": str(home), "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
     log = open(home / "serve.log", "a")
@@ -122,8 +126,9 @@ def running_app(home: Path, *serve_args: str, startup_timeout: float = 300):
             if process.poll() is not None:
                 raise RuntimeError(f"fairskin serve exited early:\n{(home / 'serve.log').read_text()}")
             with contextlib.suppress(OSError):
-                urllib.request.urlopen(url, timeout=2)
-                break
+                status = json.loads(urllib.request.urlopen(f"{url}startup-status", timeout=2).read())
+                if status["finished"] or not wait_for_defaults:
+                    break
             if time.monotonic() > deadline:
                 raise RuntimeError(f"fairskin serve did not start:\n{(home / 'serve.log').read_text()}")
             time.sleep(0.5)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -10,7 +9,6 @@ from collections import Counter
 
 import numpy as np
 import pytest
-import torch
 
 from fairskin_core.generation.backends import FSTModelBackend
 from fairskin_core.generation.batch import generate_set, merge_parts, plan_images, plan_per_cell
@@ -131,36 +129,12 @@ def test_generate_tab_functions_caption_and_keep_images(tiny_model, tmp_path, mo
     assert np.array_equal(read_rgb(manifest.parent / table["image_path"][1]), state["images"][2])
 
 
-def tiny_stable_diffusion(folder):
-    """A Stable Diffusion pipeline of the real classes with tiny random weights, saved like a hub model."""
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
-
-    words = ["dermoscopy", "image", "of", "melanoma", "nevus", "on", "fitzpatrick", "skin", "type", "vi", "i"]
-    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1, **{f"{w}</w>": i + 2 for i, w in enumerate(words)}}
-    (folder / "vocab").mkdir(parents=True)
-    (folder / "vocab" / "vocab.json").write_text(json.dumps(vocab))
-    (folder / "vocab" / "merges.txt").write_text("#version: 0.2\n")
-    tokenizer = CLIPTokenizer(str(folder / "vocab" / "vocab.json"), str(folder / "vocab" / "merges.txt"), model_max_length=16)
-    torch.manual_seed(0)
-    text_encoder = CLIPTextModel(CLIPTextConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=37, num_attention_heads=4,
-                                                num_hidden_layers=2, max_position_embeddings=16, projection_dim=32))
-    unet = UNet2DConditionModel(sample_size=8, block_out_channels=(32, 32), layers_per_block=1, cross_attention_dim=32,
-                                down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-                                up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"))
-    vae = AutoencoderKL(block_out_channels=(32, 32), down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
-                        latent_channels=4)
-    scheduler = DDIMScheduler(clip_sample=False, steps_offset=1)
-    StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler, safety_checker=None,
-                            feature_extractor=None, requires_safety_checker=False).save_pretrained(folder / "sd")
-    return folder / "sd"
-
-
 def test_the_stable_diffusion_backend_shares_the_interface(tmp_path):
+    from fairskin_core.finetune.random_pipeline import build_random_stable_diffusion
     from fairskin_core.generation.backends import StableDiffusionBackend
 
-    backend = StableDiffusionBackend(str(tiny_stable_diffusion(tmp_path)))
-    assert backend.prompt(6, "basal_cell_carcinoma") == "dermoscopy image of basal cell carcinoma on Fitzpatrick skin type VI skin"
+    backend = StableDiffusionBackend(str(build_random_stable_diffusion(tmp_path / "sd")))
+    assert backend.prompt(6, "basal_cell_carcinoma") == "dermoscopy image of basal cell carcinoma on Fitzpatrick type VI (six) skin"
     plan = plan_images(3, {1: 1, 6: 1}, {"melanoma": 1}, seed=0)
     manifest = generate_set(backend, plan, tmp_path / "out", steps=2, guidance=2.0, batch_size=2)
     table = read_manifest(manifest, check_files="decode").table

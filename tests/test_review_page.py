@@ -13,7 +13,7 @@ from .conftest import running_app
 from .review_helpers import database, fairskin, make_study, reviewing, saved_ratings
 
 pytestmark = pytest.mark.browser
-SCREENS = {"laptop": (1366, 768), "desktop": (1920, 1080), "tablet": (1024, 768)}
+SCREENS = {"laptop": (1366, 768), "desktop": (1920, 1080), "tablet": (1024, 768), "tablet-portrait": (768, 1024)}
 CONTROLS = ("#review-picture", "#zoom-toolbar", "#review-progress", "#answer-call", "#answer-realism", "#answer-abcd-asymmetry",
             "#answer-abcd-border", "#answer-abcd-colour", "#answer-abcd-diameter", "#answer-comment", "#back", "#save-next",
             "#review-help", "#review-study")

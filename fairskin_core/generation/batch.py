@@ -79,7 +79,7 @@ def provenance_row(item: PlannedImage, backend: GenerationBackend, steps: int, g
     }
 
 
-def _finished(out: Path) -> dict[str, dict]:
+def finished_rows(out: Path) -> dict[str, dict]:
     """Rows of every manifest (or part) already in ``out`` whose image file is there."""
     rows = {}
     for path in sorted(out.glob("manifest*.csv")):
@@ -107,7 +107,7 @@ def generate_set(
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
     manifest_path = out / ("manifest.csv" if num_processes == 1 else f"manifest.part-{process_index}.csv")
-    finished = _finished(out)
+    finished = finished_rows(out)
     mine = plan[process_index::num_processes]
     rows = [finished[item.image_id] for item in mine if item.image_id in finished]
     todo = [item for item in mine if item.image_id not in finished]

@@ -9,7 +9,7 @@ plan, and the main process merges the shares into one manifest.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from .backends import load_backend
 from .batch import PlannedImage, generate_set, merge_parts, plan_images, plan_per_cell
 
 Mix = str | Mapping  # "KEY:WEIGHT,..." or {key: weight}
+SD_GUIDANCE, FST_GUIDANCE = 7.5, 3.0  # the guidance each kind of model works best at by default
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,9 @@ def generate_images(
     model: str | Path | None = None,
     stable_diffusion: str | None = None,
     allow_download: bool = False,
+    loras: Sequence[tuple[str | Path, float]] = (),
+    textual_inversions: Sequence[str | Path] = (),
+    fast: bool = False,
     fst: int | None = None,
     diagnosis: str | None = None,
     fst_mix: Mix | None = None,
@@ -85,19 +89,24 @@ def generate_images(
     per_cell: int | None = None,
     seed: int = 0,
     steps: int = 25,
-    guidance: float = 3.0,
+    guidance: float | None = None,
     scheduler: str = "ddim",
     batch_size: int = 16,
     progress: Callable[[int, int, float], None] | None = None,
 ) -> GeneratedSet:
     """Generate a request into ``out`` (resumable: a rerun skips the images already there).
 
-    The model is the Stable Diffusion pipeline ``stable_diffusion`` names, else fairskin's model
-    in ``model`` (default: the shipped one). ``progress(done, total, images per second)`` is
+    The model is the Stable Diffusion pipeline ``stable_diffusion`` names, with ``loras``
+    ((folder, weight) pairs) and ``textual_inversions`` (token files or folders), else fairskin's
+    model in ``model`` (default: the shipped one). ``guidance`` defaults to the model kind's:
+    7.5 for Stable Diffusion, 3 for fairskin's. ``progress(done, total, images per second)`` is
     called on the local main process only.
     """
     state = PartialState()
-    backend = load_backend(model, stable_diffusion, device=str(state.device), allow_download=allow_download)
+    backend = load_backend(model, stable_diffusion, device=str(state.device), allow_download=allow_download, loras=loras,
+                           textual_inversions=textual_inversions, fast=fast)
+    if guidance is None:
+        guidance = SD_GUIDANCE if stable_diffusion else FST_GUIDANCE
     plan = build_plan(backend.diagnoses or DIAGNOSES, fst=fst, diagnosis=diagnosis, fst_mix=fst_mix, diagnosis_mix=diagnosis_mix,
                       diagnosis_mix_from=diagnosis_mix_from, n=n, per_cell=per_cell, seed=seed)
     generate_set(backend, plan, out, steps=steps, guidance=guidance, scheduler=scheduler, batch_size=batch_size,

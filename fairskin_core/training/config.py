@@ -8,9 +8,10 @@ model folder, so a model says exactly how it was made.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..config_file import read_config_values
 
 MIXED_PRECISION = ("no", "fp16", "bf16")
 CELL_LOSS_WEIGHTING = ("none", "inverse-frequency")
@@ -98,18 +99,7 @@ class TrainConfig:
     @classmethod
     def from_file(cls, path: str | Path, **overrides: object) -> TrainConfig:
         """Read a JSON config; ``overrides`` (e.g. from the command line) win over the file."""
-        path = Path(path)
-        try:
-            values = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise ValueError(f"{path}: no such config file") from None
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"{path}: unknown field(s) {', '.join(unknown)}; the fields are {', '.join(sorted(known))}")
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        values = read_config_values(cls, path, overrides)
         missing = sorted({"output_dir"} - set(values))
         if missing:
             raise ValueError(f"{path}: {' and '.join(missing)} must be given (in the file or on the command line)")
