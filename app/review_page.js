@@ -37,8 +37,10 @@
       const style = getComputedStyle(element);
       below += parseFloat(style.marginBottom) + (element === box ? 0 : parseFloat(style.paddingBottom) + parseFloat(style.borderBottomWidth));
     }
-    const room = stacked ? Math.min(box.clientWidth, window.innerHeight * 0.55) : window.innerHeight - top - below - 2;
-    box.style.height = `${Math.max(200, Math.floor(room))}px`;
+    // stacked (portrait): the controls lie under the frame too, and the frame is never taller than wide
+    const under = stacked ? $("#review-form").getBoundingClientRect().bottom - rect.bottom : 0;
+    const room = window.innerHeight - top - under - below - 2;
+    box.style.height = `${Math.max(200, Math.floor(stacked ? Math.min(box.clientWidth, room) : room))}px`;
     layout();
   }
 
@@ -308,8 +310,6 @@
   review.settle = () => {  // the server has answered: its page replaces ours; an overlay still here means "not moved"
     if (review.savePressedAt !== undefined) review.saves.push(performance.now() - review.savePressedAt);
     review.savePressedAt = undefined;
-    review.pending = false;
-    form().classList.remove("saving");
     const box = viewer();
     const overlay = box && box.querySelector("img.review-overlay");
     const current = box && box.querySelector("#review-picture");
@@ -318,16 +318,41 @@
       if (current) current.style.visibility = "";
       review.typedAhead = [];
       review.pressedAt = null;
-    } else if (current && current.getAttribute("src") !== review.sourceBeforeSave) {
+      unlock();
+      onNewPage(true);
+      return;
+    }
+    if (current && current.getAttribute("src") !== review.sourceBeforeSave) {
       // no prefetched copy (the last image, or a save without one): the image came with the server's answer
       if (current.complete) drawn(false); else current.addEventListener("load", () => drawn(false), {once: true});
     } else {
       review.pressedAt = null;
     }
     onNewPage(true);
-    // after Gradio has drawn the new image's form (its radios reset a moment after this answer arrives)
-    if (review.typedAhead.length) setTimeout(replayTypedAhead, 150);
+    // Gradio draws the new image's answers a moment after this: until the form shows them, it stays locked and keys
+    // wait, so that nothing chosen in between is wiped out (at most 3 s, should the form never match)
+    const until = performance.now() + 3000;
+    const whenShown = () => {
+      if (!formShows() && performance.now() < until) { requestAnimationFrame(whenShown); return; }
+      unlock();
+      replayTypedAhead();
+    };
+    whenShown();
   };
+
+  function unlock() {
+    review.pending = false;
+    form().classList.remove("saving");
+  }
+
+  function formShows() {  // is each choice shown as the server sent it with the image (data-answers: {control id: value})?
+    const box = viewer();
+    if (!box || !box.dataset.answers) return true;  // no image (the study is complete): nothing to wait for
+    return Object.entries(JSON.parse(box.dataset.answers)).every(([id, value]) => {
+      const checked = document.querySelector(`#${id} input:checked`);
+      return (checked ? checked.value : null) === value;
+    });
+  }
 
   // ---- each new image: place it, prefetch the one after, mark the first open ABCD question
   let shownSource = null, instructionsShown = false;

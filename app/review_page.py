@@ -20,6 +20,7 @@ import functools
 import hashlib
 import html
 import io
+import json
 import os
 import tempfile
 import time
@@ -46,6 +47,8 @@ from .messages import ask_for_missing, plain
 
 SERVED_FORMAT = "bmp"  # uncompressed: byte size depends on dimensions only, never on content
 IMAGE_ROUTE = "review/image"  # relative: the page lives at the server's root (or under a proxy's prefix)
+# the choice controls, in the order of the form's values (the comment, a text box, follows them)
+CHOICE_CONTROLS = ("answer-call", "answer-realism", *(f"answer-{key.replace('_', '-')}" for key in ABCD_QUESTIONS))
 HERE = Path(__file__).parent
 HEAD = f"<script>{(HERE / 'review_page.js').read_text()}</script>"
 CSS = (HERE / "review_page.css").read_text()
@@ -113,12 +116,22 @@ def served_image(study_image: Path, cache_dir: Path) -> tuple[str, int, int]:
     return name, *pixels.size
 
 
-def _viewer_html(shown: tuple[str, int, int], following: tuple[str, int, int] | None, label: str, optimistic: bool) -> str:
-    """The image frame: the picture, and the address of the next one for the page to fetch ahead."""
+def _form_values(saved: dict) -> list:
+    """What the answer controls show for an image: its saved answers (call, realism, A, B, C, D, comment), or none yet."""
+    return [saved.get("call"), str(saved["realism"]) if saved else None, *[saved.get(k) for k in ABCD_QUESTIONS], saved.get("comment", "")]
+
+
+def _viewer_html(shown: tuple[str, int, int], following: tuple[str, int, int] | None, label: str, optimistic: bool,
+                 values: list) -> str:
+    """The image frame: the picture, the address of the next one for the page to fetch ahead, and the answers the
+    form is about to show for it (the page keeps the form locked until it shows them, so that nothing chosen in
+    between is wiped out when Gradio draws them)."""
     name, width, height = shown
     after = f' data-next="{IMAGE_ROUTE}/{following[0]}"' if following else ""
+    choices = dict(zip(CHOICE_CONTROLS, values[:len(CHOICE_CONTROLS)], strict=True))
     return (
-        f'<div id="review-viewer" data-width="{width}" data-height="{height}" data-optimistic="{int(optimistic)}"{after}>'
+        f'<div id="review-viewer" data-width="{width}" data-height="{height}" data-optimistic="{int(optimistic)}"{after}'
+        f' data-answers="{html.escape(json.dumps(choices))}">'
         f'<img id="review-picture" src="{IMAGE_ROUTE}/{name}" alt="{html.escape(label)}" draggable="false"></div>'
     )
 
@@ -187,12 +200,10 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str):
     def show_practice(study_name: str, position: int, username: str, first_visit: bool = False, truth: str | None = None):
         """A practice image (its answer shown once given): the image stays until the reviewer goes on."""
         item = practice_item_at(store, study_name, username, position)
-        viewer = _viewer_html(served_image(item.file, image_cache), None, f"Practice image {position + 1} of {item.total}",
-                              optimistic=False)
         saved = item.answers or {}
-        values = [
-            saved.get("call"), str(saved["realism"]) if saved else None, *[saved.get(k) for k in ABCD_QUESTIONS], saved.get("comment", "")
-        ]
+        values = _form_values(saved)
+        viewer = _viewer_html(served_image(item.file, image_cache), None, f"Practice image {position + 1} of {item.total}",
+                              optimistic=False, values=values)
         new_state = {"study": study_name, "position": position, "practice": True, "revealed": truth is not None,
                      "shown_at": time.monotonic()}
         return [new_state, _practice_html(position, item.total, truth, saved.get("call")), gr.update(visible=not first_visit), viewer,
@@ -207,12 +218,9 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str):
             return [{"study": study_name, "position": total}, _progress_html(rated, total, None) + done, gr.update(visible=True),
                     "", *blank, *[gr.update(visible=False)] * 4, ""]
         item = item_at(store, study_name, username, position)
+        values = _form_values(item.answers or {})
         viewer = _viewer_html(served_image(item.file, image_cache), item.following and served_image(item.following, image_cache),
-                              f"Study image {position + 1} of {total}", optimistic=True)
-        saved = item.answers or {}
-        values = [
-            saved.get("call"), str(saved["realism"]) if saved else None, *[saved.get(k) for k in ABCD_QUESTIONS], saved.get("comment", "")
-        ]
+                              f"Study image {position + 1} of {total}", optimistic=True, values=values)
         new_state = {"study": study_name, "position": position, "image_id": item.image_id, "total": total, "shown_at": time.monotonic()}
         return [new_state, _progress_html(rated, total, position), gr.update(visible=not first_visit), viewer, *values,
                 gr.update(visible=True), gr.update(visible=True), gr.update(visible=first_visit), gr.update(visible=True), ""]

@@ -47,7 +47,8 @@ def write_clip_tokenizer(folder: str | Path, max_length: int = MAX_LENGTH) -> Pa
     """``folder`` with vocab.json, merges.txt and the tokenizer configs of CLIP's tokenizer."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    lines = gzip.open(open_clip_bpe_file(), "rt", encoding="utf-8").read().split("\n")[1:MERGES + 1]
+    with gzip.open(open_clip_bpe_file(), "rt", encoding="utf-8") as bpe:
+        lines = bpe.read().split("\n")[1:MERGES + 1]
     merges = [tuple(line.split()) for line in lines]
     symbols = _bytes_to_unicode()
     vocab = symbols + [s + "</w>" for s in symbols] + ["".join(m) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]
