@@ -139,7 +139,8 @@ def _generate(args: argparse.Namespace) -> int:
         args.out, model=args.model, stable_diffusion=args.stable_diffusion, allow_download=args.allow_download, loras=args.lora,
         textual_inversions=args.textual_inversion, fast=args.fast, fst=args.fst, diagnosis=args.diagnosis, fst_mix=args.fst_mix,
         diagnosis_mix=args.diagnosis_mix, diagnosis_mix_from=args.diagnosis_mix_from, n=args.n, per_cell=args.per_cell, seed=args.seed,
-        steps=args.steps, guidance=args.guidance, scheduler=args.scheduler, batch_size=args.batch_size, progress=_images_progress,
+        steps=args.steps, guidance=args.guidance, scheduler=args.scheduler, size=args.size, batch_size=args.batch_size,
+        progress=_images_progress,
     )
     if made.manifest:
         print(f"\n{made.images} images by {made.model_id} in {args.out}; manifest {made.manifest}")
@@ -155,7 +156,7 @@ def _tone_transfer(args: argparse.Namespace) -> int:
                                      textual_inversions=args.textual_inversion, fast=args.fast)
     manifest = tone_transfer_set(backend, args.manifest, args.out, args.fst, strength=args.strength, steps=args.steps,
                                  guidance=args.guidance, scheduler=args.scheduler, seed=args.seed, limit=args.limit,
-                                 progress=_images_progress)
+                                 image_ids=args.image_id or None, progress=_images_progress)
     print(f"\nimages of {args.manifest} on skin type {args.fst} by {backend.model_id} in {args.out}; manifest {manifest}")
     return 0
 
@@ -351,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--guidance", type=float, help="classifier-free guidance (default 3 for fairskin's models, 7.5 for Stable "
                                                          "Diffusion)")
     generate.add_argument("--scheduler", default="ddim", help=f"{SCHEDULER_NAMES} (default ddim)")
+    generate.add_argument("--size", type=int, help="image side in px, for Stable Diffusion (a multiple of 8; default: the model's own)")
     generate.add_argument("--batch-size", type=int, default=16)
     generate.add_argument("--out", type=Path, required=True, help="folder for images/ and manifest.csv (rerun to resume)")
     generate.set_defaults(run=_generate)
@@ -370,7 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
     tone.add_argument("--guidance", type=float, default=7.5, help="classifier-free guidance (default 7.5)")
     tone.add_argument("--scheduler", default="dpm-solver++", help=f"{SCHEDULER_NAMES} (default dpm-solver++)")
     tone.add_argument("--seed", type=int, default=0, help="image k uses seed × 1,000,003 + k")
-    tone.add_argument("--limit", type=int, help="only the manifest's first N images")
+    tone.add_argument("--limit", type=int, help="only the manifest's first N images (of those --image-id names, if given)")
+    tone.add_argument("--image-id", action="append", default=[], metavar="ID", help="only this image of the manifest; repeatable")
     tone.set_defaults(run=_tone_transfer)
     add_downstream_verb(verbs)
     add_finetune_verbs(verbs)

@@ -20,17 +20,21 @@ from fairskin_core.analysis.tone_report import format_distribution, tone_distrib
 from fairskin_core.diagnoses import SHORT_NAMES
 from fairskin_core.fst import ROMAN
 from fairskin_core.images import ImageFileError, read_mask, read_rgb
-from fairskin_core.manifest import Manifest, ManifestError, read_manifest
+from fairskin_core.manifest import Manifest, read_manifest
 from fairskin_core.plots import count_heatmap, ita_by_fst, ita_histogram
 from fairskin_core.summary import filter_rows, fst_categories, fst_diagnosis_counts
 from review_data.store import ReviewStore
 
-from .access import only
-from .messages import ask_for_missing, plain
+from .access import only, refused
+from .messages import plain
 
 PAGE_SIZE = 48
 THUMBNAIL_PX = 192
-DETAIL_PX = 512
+DETAIL_PX = 512  # the selected image is shown at least this large (smaller ones enlarged pixel for pixel)...
+DETAIL_MAX_PX = 1024  # ...and at most this large (a 4000 px photograph would be megabytes of PNG)
+OUTLINE_PX = 2  # the lesion outline's width at DETAIL_PX; wider on larger pictures, so about 2 px on the screen
+OUTLINE_COLOUR = (0, 255, 120)
+OPEN_FAILURES = (ValueError, OSError)  # a ManifestError, a file that is no manifest, one missing or unreadable
 
 
 @functools.lru_cache(maxsize=4)
@@ -61,32 +65,56 @@ def _caption(row: pd.Series, category: str) -> str:
     return f"{category} · {SHORT_NAMES[row['diagnosis']]}"
 
 
-def browse_page(manifest_path: str, categories: list[str], diagnoses: list[str], page: int, roots: list[Path] | None = None):
-    """One page of thumbnails of the rows that pass the filters."""
+def _page_within(requested: float | None, pages: int) -> tuple[int, str]:
+    """The page to show for what was typed or clicked, and, when that page does not exist, why in a few words."""
+    if requested is None:
+        return 1, "type a page number; showing the first"
+    page = min(max(math.floor(requested), 1), pages)
+    if requested != page:
+        limit = "the first" if requested < 1 else ("the last" if math.floor(requested) > pages else "shown instead")
+        return page, f"there is no page {requested:.15g}; page {page} is {limit}"
+    return page, ""
+
+
+def browse_page(manifest_path: str, categories: list[str], diagnoses: list[str], page: float | None, roots: list[Path] | None = None):
+    """One page of thumbnails of the rows that pass the filters; a page that does not exist is brought within range, and said so."""
     manifest = load_manifest(manifest_path, roots)
     rows = filter_rows(manifest.table, categories, diagnoses)
     pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
-    page = min(max(int(page), 1), pages)
+    page, note = _page_within(page, pages)
     shown = rows.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     labels = fst_categories(shown)
     gallery = [
         (_thumbnail(manifest.image_file(r["image_path"], r["image_root"]), THUMBNAIL_PX), _caption(r, labels[i]))
         for i, r in shown.iterrows()
     ]
-    status = f"{len(rows)} of {len(manifest.table)} images match · page {page} of {pages}"
-    return gallery, status, gr.update(value=page, maximum=pages), list(shown["image_id"])
+    status = f"{len(rows)} of {len(manifest.table)} images match · page {page} of {pages}" + (f" · **{note}**" if note else "")
+    return gallery, status, gr.update(value=page), list(shown["image_id"])
 
 
-def _enlarged(pixels: np.ndarray) -> np.ndarray:
+def _shown_size(shape: tuple[int, ...]) -> tuple[int, int]:
+    """(width, height) of the picture shown for an image: its own size brought within DETAIL_PX … DETAIL_MAX_PX."""
+    height, width = shape[:2]
+    longer = min(max(height, width, DETAIL_PX), DETAIL_MAX_PX)
+    scale = longer / max(height, width)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _shown(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """An image or mask at the size shown: enlarged pixel for pixel, reduced with Lanczos (masks: by nearest pixel)."""
     picture = Image.fromarray(pixels)
-    if max(picture.size) < DETAIL_PX:
-        scale = DETAIL_PX / max(picture.size)
-        picture = picture.resize((round(picture.width * scale), round(picture.height * scale)), Image.Resampling.NEAREST)
-    return np.asarray(picture)
+    if picture.size != size:
+        smooth = pixels.dtype != bool and size[0] < picture.width
+        picture = picture.resize(size, Image.Resampling.LANCZOS if smooth else Image.Resampling.NEAREST)
+    return np.array(picture)
 
 
-def _full_size(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    return np.asarray(Image.fromarray(mask).resize((shape[1], shape[0]), Image.Resampling.NEAREST))
+def lesion_outline(shown_mask: np.ndarray) -> np.ndarray:
+    """The border of a mask at the size it is shown: drawn there, so no resizing can drop or shift it.
+
+    Every region gets its own border, holes theirs too; a lesion cut by the image's edge is closed along it."""
+    width = max(OUTLINE_PX, round(OUTLINE_PX * max(shown_mask.shape) / DETAIL_PX))
+    return shown_mask & ~ndimage.binary_erosion(shown_mask, iterations=width)
 
 
 def analysis_summary(analysis: ImageAnalysis, row: pd.Series) -> str:
@@ -120,22 +148,25 @@ def image_detail(manifest_path: str, image_ids: list[str], evt: gr.SelectData, r
     row = table[table["image_id"] == image_ids[evt.index]].iloc[0]
     image = read_rgb(manifest.image_file(row["image_path"], row["image_root"]))
     mask = read_mask(manifest.mask_file(row["mask_path"], row["image_root"])) if row["mask_path"] else None
+    resized_from = ""
+    if mask is not None and mask.shape != image.shape[:2]:
+        resized_from = f" ({mask.shape[1]}x{mask.shape[0]} px, resized to the image's {image.shape[1]}x{image.shape[0]})"
+        mask = _shown(mask, (image.shape[1], image.shape[0]))
     analysis = analyse_image(
-        image,
-        mask if mask is not None and mask.shape == image.shape[:2] else None,
-        pixel_size_mm=None if pd.isna(row["pixel_size_mm"]) else float(row["pixel_size_mm"]),
-        keep_masks=True,
+        image, mask, pixel_size_mm=None if pd.isna(row["pixel_size_mm"]) else float(row["pixel_size_mm"]), keep_masks=True
     )
-    outlined, skin_view = image.copy(), image.copy()
-    if analysis.lesion_mask is not None:
-        lesion = _full_size(analysis.lesion_mask, image.shape[:2])
-        outlined[lesion & ~ndimage.binary_erosion(lesion)] = (0, 255, 120)
+    analysis.lesion += resized_from
+    size = _shown_size(image.shape)
+    outlined, skin_view = _shown(image, size), _shown(image, size)
+    lesion = mask if mask is not None else analysis.lesion_mask  # a given mask at its full detail, not the analysis's copy
+    if lesion is not None:
+        outlined[lesion_outline(_shown(lesion, size))] = OUTLINE_COLOUR
     if analysis.skin_selection is not None:
-        skin = _full_size(analysis.skin_selection.mask, image.shape[:2])
-        skin_view[~skin] = (skin_view[~skin] * 0.2).astype(np.uint8)  # what ITA ignores, dimmed
+        ignored = ~_shown(analysis.skin_selection.mask, size)
+        skin_view[ignored] = (skin_view[ignored] * 0.2).astype(np.uint8)  # what ITA ignores, dimmed
     fields = pd.DataFrame({"field": row.index, "value": ["" if pd.isna(v) else str(v) for v in row.values]})
     fields = fields[fields["value"] != ""]
-    return _enlarged(outlined), _enlarged(skin_view), analysis_summary(analysis, row), fields
+    return outlined, skin_view, analysis_summary(analysis, row), fields
 
 
 _MEASURED: dict[tuple, pd.DataFrame] = {}  # per manifest version: measuring 600 images takes ~10 s
@@ -177,12 +208,27 @@ def measure_manifest(manifest_path: str, progress=None, roots: list[Path] | None
     return figure, heatmap, summary
 
 
+def why_not_opened(path: str, exc: Exception) -> str:
+    """Why a manifest did not open, in the user's words, without repeating the path the message names already."""
+    if isinstance(exc, UnicodeDecodeError):
+        return "this is not a manifest: a CSV manifest is text (UTF-8), and this file is not (an image? a binary file?)"
+    reason = str(exc)
+    for named in (str(getattr(exc, "source", "")), str(Path(path).expanduser().resolve()), path):
+        if named and reason.startswith(f"{named}: "):
+            return reason[len(named) + 2 :]
+    return reason
+
+
+def _not_opened(path: str, reason: str) -> str:
+    return f"**Could not open {plain(path) or 'a manifest'}:** {plain(reason)}"
+
+
 def open_manifest(manifest_path: str, roots: list[Path] | None = None):
     """Load a manifest and reset filters, heatmap and gallery to it; on failure say why and keep the current one."""
     try:
         manifest = load_manifest(manifest_path, roots)
-    except (ManifestError, FileNotFoundError, OSError) as exc:
-        return (gr.skip(),) * 8 + (f"**Could not open this manifest:** {plain(exc)}",)
+    except OPEN_FAILURES as exc:
+        return (gr.skip(),) * 8 + (_not_opened(manifest_path, why_not_opened(manifest_path, exc)),)
     table = manifest.table
     counts = fst_diagnosis_counts(table)
     categories, diagnoses = list(counts.index), list(counts.columns)
@@ -220,7 +266,8 @@ def build_data_tab(default_manifest: str, store: ReviewStore, roots: list[Path])
     status = gr.Markdown(elem_id="data-status")
     with gr.Row():
         previous_button = gr.Button("◀ Previous", size="sm", elem_id="previous-page")
-        page = gr.Number(value=1, precision=0, minimum=1, label="Page", elem_id="page-number")
+        # No minimum, maximum or precision: Gradio would refuse or round what was typed in its own words; browse_page says it in ours.
+        page = gr.Number(value=1, label="Page", elem_id="page-number")
         next_button = gr.Button("Next ▶", size="sm", elem_id="next-page")
     gallery = gr.Gallery(
         label="Images",
@@ -232,7 +279,8 @@ def build_data_tab(default_manifest: str, store: ReviewStore, roots: list[Path])
         elem_id="data-gallery",
     )
     with gr.Row():
-        detail = gr.Image(label="Selected image (lesion outlined)", format="png", buttons=["fullscreen"], interactive=False)
+        detail = gr.Image(label="Selected image (lesion outlined)", format="png", buttons=["fullscreen"], interactive=False,
+                          elem_id="data-detail")
         skin_view = gr.Image(label="Healthy skin used for ITA (the rest dimmed)", format="png", buttons=["fullscreen"], interactive=False)
     measured = gr.Markdown(elem_id="image-analysis")
     metadata = gr.Dataframe(headers=["field", "value"], label="Metadata", interactive=False, wrap=True, elem_id="image-metadata")
@@ -250,11 +298,20 @@ def build_data_tab(default_manifest: str, store: ReviewStore, roots: list[Path])
     shown = [detail, skin_view, measured, metadata, ita_plot, confusion_plot, agreement]
 
     @admin
-    def on_open(path: str, username: str):
-        ask_for_missing((path, "Give the path of a manifest (CSV or Parquet) on the server."))
-        result = open_manifest(path, roots)
-        kept = isinstance(result[0], type(gr.skip()))
-        return *result, *([gr.skip()] * len(shown) if kept else [None, None, "", None, None, None, ""])
+    def on_open(path: str, open_path: str, username: str):
+        """Open the typed manifest; if it cannot be, say which and why, and set the box back to the one still shown."""
+        path = (path or "").strip()
+        reason = "no path given; type the path of a manifest (CSV or Parquet) on the server" if not path else ""
+        if path:
+            try:
+                load_manifest(path, roots)  # read here to say why it fails; open_manifest then finds it cached
+            except OPEN_FAILURES as exc:
+                reason = why_not_opened(path, exc)
+        if reason:
+            refused("data_tab.on_open", username, f"{path}: {reason}" if path else reason)
+            said = f"{_not_opened(path, reason)}<br>Still showing {plain(open_path)}."
+            return *([gr.skip()] * (len(opened) - 1)), said, *([gr.skip()] * len(shown)), open_path
+        return *open_manifest(path, roots), None, None, "", None, None, None, "", path
 
     @admin
     def on_filter(path: str, categories: list[str], diagnoses: list[str], username: str):
@@ -262,8 +319,8 @@ def build_data_tab(default_manifest: str, store: ReviewStore, roots: list[Path])
 
     def turn(step: int):
         @admin
-        def on_turn(path: str, categories: list[str], diagnoses: list[str], number: float, username: str):
-            return browse_page(path, categories, diagnoses, number + step, roots)
+        def on_turn(path: str, categories: list[str], diagnoses: list[str], number: float | None, username: str):
+            return browse_page(path, categories, diagnoses, None if number is None else number + step, roots)
 
         return on_turn
 
@@ -276,8 +333,8 @@ def build_data_tab(default_manifest: str, store: ReviewStore, roots: list[Path])
         return measure_manifest(path, progress, roots)
 
     private = {"api_visibility": "private"}
-    open_button.click(on_open, path_box, [*opened, *shown], api_name="data_open", **private)
-    path_box.submit(on_open, path_box, [*opened, *shown], api_name="data_open_submit", **private)
+    open_button.click(on_open, [path_box, current], [*opened, *shown, path_box], api_name="data_open", **private)
+    path_box.submit(on_open, [path_box, current], [*opened, *shown, path_box], api_name="data_open_submit", **private)
     gr.on([fst_filter.input, dx_filter.input], on_filter, [current, fst_filter, dx_filter], browsed, api_name="data_filter", **private)
     browse = [current, fst_filter, dx_filter, page]
     page.submit(turn(0), browse, browsed, api_name="data_page", **private)

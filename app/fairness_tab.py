@@ -17,10 +17,11 @@ from fairskin_core.downstream.figures import report_figures
 from fairskin_core.downstream.report import downstream_report, read_report, summary_lines
 from fairskin_core.downstream.settings import STRATEGIES, ExperimentSettings, TrainingBudget
 from fairskin_core.manifest import ManifestError
+from fairskin_core.numbers import whole_number
 from fairskin_core.workspace import workspace_dir
 from review_data.store import ReviewStore
 
-from .access import only
+from .access import only, refused
 from .messages import ask_for_missing, plain
 
 FIGURES = ("auroc", "equal_opportunity", "calibration", "calibration_dark")
@@ -56,8 +57,9 @@ def build_fairness_tab(store: ReviewStore, train_default: str, synthetic_default
             strategies = gr.CheckboxGroup([s for s in STRATEGIES if s != "real-only"], value=["colour-augment", "mixed"],
                                           label="Strategies compared with real-only", scale=3)
             test_split = gr.Textbox(value="test", label="Test split ('' = every row)", scale=1)
-            seeds = gr.Number(value=3, precision=0, minimum=1, maximum=10, label="Seeds", scale=1)
-            steps = gr.Number(value=600, precision=0, minimum=10, label="Steps per classifier", scale=1)
+            # No minimum, maximum or precision: Gradio would refuse or round in its own words; on_run says it in ours.
+            seeds = gr.Number(value=3, label="Seeds", scale=1)
+            steps = gr.Number(value=600, label="Steps per classifier", scale=1)
         with gr.Row():
             drop = gr.Checkbox(label="Leave out test images seen in training (named in the report) instead of refusing the test set",
                                scale=3)
@@ -85,9 +87,15 @@ def build_fairness_tab(store: ReviewStore, train_default: str, synthetic_default
                drop_overlap: bool, progress=gr.Progress(), user: str = ""):
         ask_for_missing((train_path, "Give the path of the real training manifest."), (test_path, "Give the path of the test manifest."))
         name = time.strftime("fairness-%Y%m%d-%H%M%S")
-        settings = ExperimentSettings(train=train_path.strip(), test=test_path.strip(), synthetic=synthetic_path.strip() or None,
-                                      strategies=("real-only", *chosen), seeds=int(n_seeds), test_split=split.strip(),
-                                      budget=TrainingBudget(steps=int(n_steps)), drop_overlapping_test_images=drop_overlap)
+        try:
+            settings = ExperimentSettings(train=train_path.strip(), test=test_path.strip(), synthetic=synthetic_path.strip() or None,
+                                          strategies=("real-only", *chosen), seeds=whole_number(n_seeds, "Seeds", 1, 10),
+                                          test_split=split.strip(),
+                                          budget=TrainingBudget(steps=whole_number(n_steps, "Steps per classifier", 10, 1_000_000)),
+                                          drop_overlapping_test_images=drop_overlap)
+        except ValueError as exc:
+            refused("fairness_tab.on_run", user, exc)
+            return [gr.skip(), f"**No report:** {plain(exc)}", *[None] * (len(outputs) - 1)]
         runs = len(settings.strategies) * settings.seeds
         done = []
 
@@ -98,6 +106,7 @@ def build_fairness_tab(store: ReviewStore, train_default: str, synthetic_default
         try:
             report, folder = downstream_report(settings, workspace_dir("downstream") / name, progress=step, allowed_roots=roots)
         except (ManifestError, FileNotFoundError, ValueError, BackboneUnavailable) as exc:
+            refused("fairness_tab.on_run", user, exc)
             return [gr.skip(), f"**No report:** {plain(exc)}", *[None] * (len(outputs) - 1)]
         return [gr.update(choices=report_folders(), value=name), *_shown(report, read_report(folder)[1])]
 

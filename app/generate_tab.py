@@ -1,27 +1,60 @@
-"""The Generate tab (admins): ask a model for a skin type and diagnosis, check what came back, keep the good ones."""
+"""The Generate tab (admins): images of a skin type and diagnosis from fairskin's model or Stable Diffusion, or real
+images redrawn on another skin type; every run kept as a folder, re-openable, resumable and downloadable.
+
+Every request goes through the same calls as `fairskin generate` / `fairskin tone-transfer`
+(`fairskin_core.generation.runs`), one at a time (`generate_jobs.GenerationQueue`). Up to
+`INTERACTIVE` images the page waits with a progress bar; more run in the background while the page
+shows their progress. Each image is captioned with its measured skin tone, so a researcher sees
+at once whether the model gave the type asked for.
+"""
 
 from __future__ import annotations
 
-from functools import lru_cache
+import os
+import secrets
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
+import pandas as pd
+from scipy import ndimage
 
 from fairskin_core.analysis.pipeline import analyse_image
 from fairskin_core.fst import FST_TYPES, ROMAN
-from fairskin_core.generation.backends import DEFAULT_MODEL, FSTModelBackend
-from fairskin_core.generation.batch import PlannedImage, add_to_set, provenance_row
+from fairskin_core.generation.backends import DEFAULT_MODEL, SIZE_MULTIPLE, stable_diffusion_size
+from fairskin_core.generation.batch import add_to_set
 from fairskin_core.generation.model_folder import INDEX_FILE, ModelFolderError, read_index
+from fairskin_core.generation.runs import (
+    MAX_IMAGES,
+    MAX_STEPS,
+    GenerationRequest,
+    RunRecord,
+    new_run,
+    read_run,
+    recent_runs,
+    zip_run,
+)
 from fairskin_core.generation.schedulers import SCHEDULERS
+from fairskin_core.generation.tone_transfer import compare_tone, parse_source_image
+from fairskin_core.images import read_rgb
+from fairskin_core.manifest import read_manifest
+from fairskin_core.numbers import whole_number
 from fairskin_core.workspace import workspace_dir
 from review_data.store import ReviewStore
 
-from .access import only
-from .messages import ask_for_missing, plain
+from .access import USER_MISTAKES, only, refused
+from .generate_jobs import GenerationQueue
+from .messages import plain
 
 DEFAULT_CHOICE = "default (shipped with fairskin)"
-MAX_IMAGES = 16
+MODES = ("fairskin model", "Stable Diffusion", "Skin-tone transfer")
+INTERACTIVE = 16  # more images than this run in the background
+SHOWN = 48  # the images of a run the gallery shows (the zip holds them all)
+MAX_ZIPPED = 5000  # a larger run is fetched from the server's folder, not through the browser
+OWN_SIZE = "the model's own"
+SIZE_FACTORS = (0.5, 0.75, 1, 1.25, 1.5)  # image sides offered around a Stable Diffusion model's own (quality falls further away)
+SOURCE_CHOICES = 2000  # source images offered for tone transfer (type an id to find one)
+OUTLINE = (0, 255, 120)
 
 
 def model_choices() -> list[str]:
@@ -30,110 +63,363 @@ def model_choices() -> list[str]:
     return [DEFAULT_CHOICE, *trained]
 
 
-def _default_diagnoses() -> list[str]:
-    """The shipped model's diagnoses, from its index (no weights loaded); none if it is missing."""
-    try:
-        return list(read_index(DEFAULT_MODEL)["diagnoses"])
-    except ModelFolderError:
-        return []
-
-
-@lru_cache(maxsize=2)
-def _backend(model: str) -> FSTModelBackend:
+def model_diagnoses(model: str) -> list[str]:
+    """A fairskin model's diagnoses, from its index (no weights loaded)."""
     if model != DEFAULT_CHOICE and not Path(model).is_dir():  # the library's message here is the CLI's (--model)
         raise ModelFolderError(f"{model}: no such folder on the server; choose a model from the list")
-    return FSTModelBackend(None if model == DEFAULT_CHOICE else Path(model))
+    return list(read_index(DEFAULT_MODEL if model == DEFAULT_CHOICE else Path(model))["diagnoses"])
 
 
-def _caption(index: int, requested: int, seed: int, image: np.ndarray) -> str:
+def size_choices(stable_diffusion: str) -> list[str]:
+    """The image sizes offered for a Stable Diffusion model: around the one it was made for (read from its configs)."""
+    try:
+        own = stable_diffusion_size(stable_diffusion)
+    except ValueError:
+        return [OWN_SIZE]
+    return [OWN_SIZE, *(str(side) for side in sorted({max(SIZE_MULTIPLE, round(own * f / SIZE_MULTIPLE) * SIZE_MULTIPLE)
+                                                     for f in SIZE_FACTORS}))]
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def _loras(text: str) -> tuple[tuple[str, float], ...]:
+    """One LoRA per line, ``FOLDER`` or ``FOLDER:WEIGHT`` (as `fairskin generate --lora`)."""
+    loras = []
+    for line in _lines(text):
+        folder, colon, weight = line.rpartition(":")
+        try:
+            loras.append((folder, float(weight)) if colon and folder else (line, 1.0))
+        except ValueError:
+            raise ValueError(f"LoRA line {line!r}: the weight after ':' must be a number, e.g. {folder}:0.8") from None
+    return tuple(loras)
+
+
+def request_from_form(mode: str, model: str, stable_diffusion: str, loras: str, tokens: str, allow_download: bool, fst_label: str,
+                      diagnosis: str | None, count: float | None, seed: float | None, steps: float | None, guidance: float | None,
+                      scheduler: str, size: str | None, source_manifest: str, source_ids: list[str] | None,
+                      strength: float) -> GenerationRequest:
+    """The request the form describes, checked: a number out of range or not whole is refused, never changed."""
+    if mode not in MODES:
+        raise ValueError("choose what to generate with")
+    if fst_label not in ROMAN.values():
+        raise ValueError("choose a Fitzpatrick skin type")
+    sd = mode != MODES[0]
+    if sd and not (stable_diffusion or "").strip():
+        raise ValueError("give a Stable Diffusion model: a hub id (e.g. stable-diffusion-v1-5/stable-diffusion-v1-5) or a folder")
+    tone = mode == MODES[2]
+    if tone and not (source_manifest or "").strip():
+        raise ValueError("give the manifest of the source images")
+    n = whole_number(count, "Images", 1, MAX_IMAGES) if not tone else 1
+    return GenerationRequest(
+        fst={v: k for k, v in ROMAN.items()}[fst_label], diagnosis=None if tone else diagnosis, n=n,
+        seed=whole_number(seed, "Seed", 0, 2**31 - 1), model=None if sd or model == DEFAULT_CHOICE else model,
+        stable_diffusion=stable_diffusion.strip() if sd else None, loras=_loras(loras) if sd else (),
+        textual_inversions=tuple(_lines(tokens)) if sd else (), allow_download=bool(allow_download) and sd,
+        steps=whole_number(steps, "Steps", 1, MAX_STEPS), guidance=guidance, scheduler=scheduler,
+        size=int(size) if mode == MODES[1] and size and size != OWN_SIZE else None,
+        source_manifest=source_manifest.strip() if tone else None, source_ids=tuple(source_ids or ()) if tone else (),
+        strength=float(strength),
+    ).check()
+
+
+def _caption(number: int, row: dict, image: np.ndarray) -> str:
     analysis = analyse_image(image)
-    head = f"#{index + 1} · seed {seed} · asked {ROMAN[requested]}"
+    head = f"#{number} · seed {row['seed']} · asked {ROMAN[int(row['fst'])]}"
     if analysis.fst is None:
         return f"{head} · ITA not measurable ({analysis.status}) ⚠"
-    miss = " ⚠ misses the requested type" if abs(analysis.fst - requested) > 1 else ""
+    miss = " · ⚠ misses the type asked for" if abs(analysis.fst - int(row["fst"])) > 1 else ""
     return f"{head} · measured {ROMAN[analysis.fst]} (ITA {round(analysis.ita) + 0}°){miss}"
 
 
-def generate(model: str, fst_label: str, diagnosis: str, count: float, seed: float, steps: float, guidance: float, scheduler: str,
-             progress=None):
-    """Images for one request, captioned with their measured skin type; also what `keep` needs."""
-    backend = _backend(model)
-    fst = {v: k for k, v in ROMAN.items()}[fst_label]
-    count, seed, steps = int(count), int(seed), int(steps)
-    seeds = [seed + i for i in range(count)]
-    images = backend.generate([fst] * count, [diagnosis] * count, seeds, steps=steps, guidance=guidance, scheduler=scheduler,
-                              progress=(lambda done, total: progress(done / total, desc=f"denoising step {done} of {total}"))
-                              if progress else None)
-    rows = [provenance_row(PlannedImage(i, fst, diagnosis, s), backend, steps, guidance, scheduler) for i, s in enumerate(seeds)]
-    gallery = [(image, _caption(i, fst, s, image)) for i, (image, s) in enumerate(zip(images, seeds, strict=True))]
-    return gallery, {"images": list(images), "rows": rows}
+def _outlined(image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """``image`` with the boundary pixels of the lesion ``mask`` drawn over it."""
+    shown = image.copy()
+    if mask is not None:
+        shown[mask & ~ndimage.binary_erosion(mask, border_value=0)] = OUTLINE
+    return shown
 
 
-def keep(set_name: str, selected: list[str], generated: dict) -> str:
-    """Add the ticked images to the named synthetic set in the workspace; returns a message."""
+def _measured(side: dict) -> str:
+    if side["fst"] is None:
+        return f"ITA not measurable ({side['status']})"
+    return f"type {ROMAN[side['fst']]} (ITA {round(side['ita']) + 0}°)"
+
+
+def _side_by_side(number: int, row: dict, source: np.ndarray, result: np.ndarray) -> tuple[np.ndarray, str]:
+    """Source and tone transfer next to each other, lesions outlined, with what was measured on each."""
+    measured = compare_tone(source, result)
+    gap = np.full((source.shape[0], max(4, source.shape[1] // 32), 3), 255, np.uint8)
+    pair = np.concatenate([_outlined(source, measured["source"]["mask"]), gap, _outlined(result, measured["result"]["mask"])], axis=1)
+    iou = measured["lesion_iou"]
+    kept = "lesion overlap not measurable" if iou is None else f"lesion overlap {iou:.2f}"
+    source_id = parse_source_image(row["source_image"])["image_id"]
+    return pair, (f"#{number} · {source_id}: {_measured(measured['source'])} → asked {ROMAN[int(row['fst'])]}, "
+                  f"got {_measured(measured['result'])} · {kept}")
+
+
+def run_gallery(folder: str | Path, roots: list[Path] | None = None, limit: int = SHOWN) -> list[tuple[np.ndarray, str]]:
+    """The first ``limit`` images of a run, captioned with what was measured; a tone transfer beside its source."""
+    record = read_run(folder)
+    if not record.made:
+        return []
+    rows = read_manifest(record.manifest, check_files="exists").table.head(limit).to_dict("records")
+    if record.request.kind != "tone-transfer":
+        return [(image, _caption(number, row, image))
+                for number, row in enumerate(rows, start=1) for image in [read_rgb(record.folder / row["image_path"])]]
+    sources = read_manifest(record.request.source_manifest, check_files="exists", allowed_roots=roots)
+    by_id = sources.table.set_index("image_id")
+    shown = []
+    for number, row in enumerate(rows, start=1):
+        source = by_id.loc[parse_source_image(row["source_image"])["image_id"]]
+        shown.append(_side_by_side(number, row, read_rgb(sources.image_file(source["image_path"], source["image_root"])),
+                                   read_rgb(record.folder / row["image_path"])))
+    return shown
+
+
+def keep(set_name: str, selected: list[str], run: str | None) -> str:
+    """Add the ticked images of the run on screen to the named synthetic set in the workspace; returns a message."""
     name = set_name.strip()
     if not name or not name.replace("-", "").replace("_", "").isalnum():
         return "**Not saved:** name the set with letters, digits, - or _ (it becomes a folder in the workspace's `synthetic/`)."
-    if not generated or not selected:
+    if not run or not selected:
         return "**Not saved:** generate images and tick the ones to keep first."
-    picked = [int(label.split()[0].lstrip("#")) - 1 for label in selected]
-    manifest = add_to_set(workspace_dir("synthetic") / name, [generated["images"][i] for i in picked],
-                          [generated["rows"][i] for i in picked])
+    rows = read_manifest(Path(run) / "manifest.csv", check_files="exists").table.to_dict("records")
+    picked = [rows[int(label.split()[0].lstrip("#")) - 1] for label in selected]
+    manifest = add_to_set(workspace_dir("synthetic") / name, [read_rgb(Path(run) / row["image_path"]) for row in picked], picked)
     return f"Added {len(picked)} image(s) to {plain(manifest)}."
 
 
-def build_generate_tab(store: ReviewStore):
-    """Lay out the Generate tab and wire its events."""
+def _status(record: RunRecord, jobs: GenerationQueue) -> str:
+    """A run's status as this server knows it: a run left 'running' by a stopped server can be resumed."""
+    job = jobs.job(record.folder)
+    if job is not None and not job.finished.is_set():
+        return job.describe()
+    if record.status in ("queued", "running"):
+        return f"stopped at {record.made} of {record.request.count}: resumable"
+    return "finished" if record.status == "finished" else f"failed: {record.error}"
+
+
+def history(runs: Path, jobs: GenerationQueue) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    """The recent runs as a table, and as choices for the run picker."""
+    records = recent_runs(runs)
+    table = pd.DataFrame([{
+        "run": r.folder.name, "started": r.created, "with": r.request.kind,
+        "model": r.request.stable_diffusion or r.request.model or "default",
+        "skin type": ROMAN[r.request.fst], "diagnosis": r.request.diagnosis or "of each source image",
+        "images": f"{r.made} / {r.request.count}", "seed": r.request.seed, "status": _status(r, jobs),
+    } for r in records], columns=["run", "started", "with", "model", "skin type", "diagnosis", "images", "seed", "status"])
+    choices = [(f"{r.created} · {r.request.count} × {ROMAN[r.request.fst]} {r.request.diagnosis or 'tone transfer'}", r.folder.name)
+               for r in records]
+    return table, choices
+
+
+def _download(folder: Path) -> str | None:
+    """A zip of the run for the browser (in Gradio's cache, which it may serve), or None for a run too large to zip here."""
+    made = read_run(folder).made
+    if not made or made > MAX_ZIPPED:
+        return None
+    return str(zip_run(folder, Path(os.environ["GRADIO_TEMP_DIR"]) / f"generate-{secrets.token_hex(8)}" / f"fairskin-{folder.name}.zip"))
+
+
+def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: str):
+    """Lay out the Generate tab and wire its events; tone transfer reads source images only inside ``roots``.
+
+    Returns the function that fills the history (and follows a background run) on page load, and its outputs."""
     admin = only(store, "admin")
-    generated = gr.State({})
+    jobs, runs = GenerationQueue(roots), workspace_dir("generated")
+    on_screen = gr.State({})  # {"run": the run folder shown, "watching": a background run followed}
     with gr.Row():
-        with gr.Column(scale=1):
-            model = gr.Dropdown(model_choices(), value=DEFAULT_CHOICE, label="Model", allow_custom_value=True, elem_id="generate-model")
+        with gr.Column(scale=1, min_width=320):
+            mode = gr.Radio(list(MODES), value=MODES[0], label="Generate with", elem_id="generate-mode")
+            with gr.Group(visible=True) as fairskin_box:
+                model = gr.Dropdown(model_choices(), value=DEFAULT_CHOICE, label="Model", allow_custom_value=True, elem_id="generate-model")
+            with gr.Group(visible=False) as sd_box:
+                sd_model = gr.Textbox(label="Stable Diffusion model: a hub id or a diffusers folder",
+                                      placeholder="stable-diffusion-v1-5/stable-diffusion-v1-5", elem_id="generate-sd-model")
+                loras = gr.Textbox(label="LoRAs, one per line: FOLDER or FOLDER:WEIGHT", lines=2, elem_id="generate-loras")
+                tokens = gr.Textbox(label="Learned tokens (textual inversion): one file or folder per line", lines=1,
+                                    elem_id="generate-tokens")
+                allow_download = gr.Checkbox(label="fetch the model from the Hugging Face hub if it is not here", elem_id="generate-fetch")
+            with gr.Group(visible=False) as tone_box:
+                source_manifest = gr.Textbox(value=default_manifest, label="Source images: a manifest (press Enter to list them)",
+                                             elem_id="generate-source-manifest")
+                source_ids = gr.Dropdown([], multiselect=True, label="Source images", elem_id="generate-source-ids")
+                strength = gr.Slider(0.1, 1.0, value=0.6, step=0.05, label="Strength: 0.6 keeps the lesion, 1 redraws everything",
+                                     elem_id="generate-strength")
             fst = gr.Radio([ROMAN[t] for t in FST_TYPES], value="VI", label="Fitzpatrick skin type", elem_id="generate-fst")
-            known = _default_diagnoses()
-            diagnosis = gr.Dropdown(known, value="melanoma" if "melanoma" in known else (known or [None])[0], label="Diagnosis",
+            known = model_diagnoses(DEFAULT_CHOICE)
+            diagnosis = gr.Dropdown(known, value="melanoma" if "melanoma" in known else known[0], label="Diagnosis",
                                     allow_custom_value=True, elem_id="generate-diagnosis")
-            count = gr.Slider(1, MAX_IMAGES, value=8, step=1, label="Images")
-            seed = gr.Number(value=0, precision=0, label="Seed (image i uses seed + i)")
+            with gr.Row():
+                count = gr.Number(value=8, label=f"Images (over {INTERACTIVE}: in the background)", elem_id="generate-count", min_width=120)
+                seed = gr.Number(value=0, label="Seed", elem_id="generate-seed", min_width=80)
+            size = gr.Dropdown([OWN_SIZE], value=OWN_SIZE, label="Image size (px)", visible=False, elem_id="generate-size")
             with gr.Accordion("Sampler", open=False):
-                steps = gr.Slider(5, 100, value=25, step=1, label="Steps")
-                guidance = gr.Slider(0, 10, value=3.0, step=0.5, label="Guidance (0 = ignore the labels, 1 = plain conditional)")
+                steps = gr.Number(value=25, label="Steps", elem_id="generate-steps")
+                guidance = gr.Slider(0, 15, value=3.0, step=0.5, label="Guidance (0 = ignore the labels, 1 = plain conditional)",
+                                     elem_id="generate-guidance")
                 scheduler = gr.Dropdown(list(SCHEDULERS), value="ddim", label="Scheduler")
             run = gr.Button("Generate", variant="primary", elem_id="generate-run")
         with gr.Column(scale=3):
             message = gr.Markdown(elem_id="generate-message")
-            gallery = gr.Gallery(label="Generated (measured skin type under each image)", columns=4, format="png", buttons=[],
-                                 elem_id="generate-gallery")
+            background = gr.Markdown(elem_id="generate-job")
+            gallery = gr.Gallery(label="Generated (what was measured under each image)", columns=4, format="png", buttons=[],
+                                 object_fit="contain", height="auto", elem_id="generate-gallery")
             with gr.Row():
-                selected = gr.CheckboxGroup(label="Keep", elem_id="generate-keep", scale=3)
-                set_name = gr.Textbox(value="my-synthetic-set", label="Synthetic set", scale=2)
-                add = gr.Button("Add selected to the set", elem_id="generate-add", scale=1)
+                selected = gr.CheckboxGroup(label="Keep (the numbers under the images)", elem_id="generate-keep", scale=3)
+                with gr.Column(scale=2, min_width=200):
+                    set_name = gr.Textbox(value="my-synthetic-set", label="Synthetic set")
+                    add = gr.Button("Add selected to the set", elem_id="generate-add")
+            download = gr.DownloadButton("Download these images and their manifest (zip)", visible=False, elem_id="generate-download")
+            with gr.Accordion("History: recent runs", open=False, elem_id="generate-history-box"):
+                table = gr.Dataframe(interactive=False, wrap=True, elem_id="generate-history")
+                with gr.Row():
+                    picked = gr.Dropdown([], label="Run", elem_id="generate-history-run", scale=3)
+                    reopen = gr.Button("Open", elem_id="generate-reopen", scale=1, min_width=80)
+                    resume = gr.Button("Resume", elem_id="generate-resume", scale=1, min_width=80)
+    follow = gr.Timer(1.0, active=False)
+    form = [mode, model, sd_model, loras, tokens, allow_download, fst, diagnosis, count, seed, steps, guidance, scheduler, size,
+            source_manifest, source_ids, strength]
+    shown = [gallery, selected, on_screen, download, message]
+    listed = [table, picked]
+
+    def listed_now() -> list:
+        rows, choices = history(runs, jobs)
+        return [rows, gr.update(choices=choices, value=choices[0][1] if choices else None)]
+
+    def showing(folder: Path, note: str = "") -> list:
+        """The run on screen: its images, their keep boxes, its zip, and what it was."""
+        record = read_run(folder)
+        images = run_gallery(folder, roots)
+        more = f" The gallery shows the first {SHOWN} of {record.made}; the zip holds them all." if record.made > SHOWN else ""
+        zipped = _download(folder)
+        if zipped is None and record.made:
+            more += f" Too many images to zip here: they are in `{plain(folder)}` on the server."
+        text = (f"{note}{record.made} image(s) in `{plain(folder)}`.{more}<br>The same from the command line: "
+                f"`{plain(record.command)}`")
+        return [gr.update(value=images, columns=2 if record.request.kind == "tone-transfer" else 4),
+                gr.update(choices=[caption.split(" ·")[0] for _, caption in images], value=[]), {"run": str(folder)},
+                gr.update(value=zipped, visible=zipped is not None), text]
+
+    def cleared(text: str) -> list:
+        """Nothing on screen but the reason: never the previous images as if they were the new result."""
+        return [[], gr.update(choices=[], value=[]), {}, gr.update(value=None, visible=False), text]
+
+    @admin
+    def on_mode(chosen: str, user: str):
+        sd, tone = chosen != MODES[0], chosen == MODES[2]
+        return (gr.update(visible=not sd), gr.update(visible=sd), gr.update(visible=tone), gr.update(visible=not tone),
+                gr.update(visible=not tone), gr.update(visible=chosen == MODES[1]), gr.update(value=7.5 if sd else 3.0),
+                gr.update(value="dpm-solver++" if tone else "ddim"))
 
     @admin
     def on_model(model_name: str, user: str):
-        ask_for_missing((model_name, "Choose a model."))
         try:
-            names = list(_backend(model_name).diagnoses)
+            names = model_diagnoses(model_name or DEFAULT_CHOICE)
         except ModelFolderError as exc:
             return gr.update(), f"**Model not loaded:** {plain(exc)}"
         return gr.update(choices=names, value=names[0] if names else None), ""
 
     @admin
-    def on_generate(model_name, fst_label, diagnosis_name, n, first_seed, n_steps, weight, sampler, progress=gr.Progress(), user: str = ""):
-        ask_for_missing((model_name, "Choose a model."), (diagnosis_name, "Choose a diagnosis."),
-                        (first_seed, "Give a seed (any whole number)."))
-        try:
-            images, state = generate(model_name, fst_label, diagnosis_name, n, first_seed, n_steps, weight, sampler, progress)
-        except (ModelFolderError, ValueError) as exc:
-            return gr.update(), gr.update(), {}, f"**Not generated:** {plain(exc)}"
-        labels = [caption for _, caption in images]
-        return images, gr.update(choices=labels, value=[]), state, ""
+    def on_stable_diffusion(name: str, user: str):
+        return gr.update(choices=size_choices(name.strip()) if name and name.strip() else [OWN_SIZE], value=OWN_SIZE)
 
     @admin
-    def on_add(name: str, ticked: list[str], state: dict, user: str):
-        return keep(name, ticked, state)
+    def on_sources(path: str, user: str):
+        try:
+            manifest = read_manifest((path or "").strip(), check_files="none", allowed_roots=roots)
+        except USER_MISTAKES as exc:
+            refused("generate_tab.on_sources", user, exc)
+            return gr.update(choices=[], value=[]), f"**No source images:** {plain(exc)}"
+        rows = manifest.table.head(SOURCE_CHOICES)
+        choices = [(f"{r.image_id} · {r.diagnosis} · type {ROMAN[int(r.fst)] if pd.notna(r.fst) else 'unknown'}", r.image_id)
+                   for r in rows.itertuples()]
+        total = len(manifest.table)
+        more = f" (the first {SOURCE_CHOICES} of {total}; type an id to find one)" if total > SOURCE_CHOICES else ""
+        return gr.update(choices=choices, value=[]), f"{len(rows)} source images listed{more}."
 
-    model.change(on_model, model, [diagnosis, message], api_name="generate_model", api_visibility="private")
-    run.click(on_generate, [model, fst, diagnosis, count, seed, steps, guidance, scheduler], [gallery, selected, generated, message],
-              api_name="generate_run", api_visibility="private", concurrency_limit=1, concurrency_id="gpu")
-    add.click(on_add, [set_name, selected, generated], message, api_name="generate_add", api_visibility="private")
+    def followed(job, text: str) -> list:
+        """A background run followed by the page: its line, and the timer that checks it."""
+        gallery_now, keep_now, _, download_now, text = cleared(text)
+        return [gallery_now, keep_now, {"watching": str(job.folder)}, download_now, text, f"Background generation: {job.describe()}",
+                gr.Timer(active=True)]
+
+    @admin
+    def on_generate(chosen_mode, model_name, sd_name, lora_lines, token_lines, fetch, fst_label, diagnosis_name, n, first_seed,
+                    n_steps, weight, sampler, side, sources, ids, power, progress=gr.Progress(), user: str = ""):
+        try:
+            request = request_from_form(chosen_mode, model_name, sd_name, lora_lines, token_lines, fetch, fst_label, diagnosis_name, n,
+                                        first_seed, n_steps, weight, sampler, side, sources, ids, power)
+            folder = new_run(request, runs)
+        except USER_MISTAKES as exc:
+            refused("generate_tab.on_generate", user, exc)
+            return [*cleared(f"**Not generated:** {plain(exc)}"), gr.skip(), gr.skip(), *listed_now()]
+        job = jobs.submit(request, folder)
+        if request.count > INTERACTIVE:
+            text = f"**{request.count} images are being made in the background** into `{plain(folder)}`; they appear here when done."
+            return [*followed(job, text), *listed_now()]
+        while not job.finished.wait(0.25):
+            progress(job.done / job.total if job.state == "running" else 0, desc=job.describe())
+        if job.state == "failed":
+            return [*cleared(f"**Not generated:** {plain(job.error)}"), gr.skip(), gr.skip(), *listed_now()]
+        return [*showing(folder), gr.skip(), gr.skip(), *listed_now()]
+
+    @admin
+    def on_follow(current: dict, user: str):
+        """While a background run is going: where it is; once done, its images."""
+        job = jobs.job(current.get("watching", "")) if current.get("watching") else None
+        if job is None:
+            return [*[gr.skip()] * len(shown), "", gr.Timer(active=False), *[gr.skip()] * len(listed)]
+        if not job.finished.is_set():
+            return [*[gr.skip()] * len(shown), f"Background generation: {job.describe()}", gr.skip(), *[gr.skip()] * len(listed)]
+        if job.state == "failed":
+            return [*cleared(f"**Background generation failed:** {plain(job.error)}"), "", gr.Timer(active=False), *listed_now()]
+        return [*showing(job.folder, "**Background generation finished.** "), "", gr.Timer(active=False), *listed_now()]
+
+    @admin
+    def on_reopen(name: str | None, current: dict, user: str):
+        if not name:
+            return [*[gr.skip()] * (len(shown) - 1), "Choose a run first.", gr.skip(), gr.skip()]
+        folder = runs / Path(name).name
+        job = jobs.job(folder)
+        if job is not None and not job.finished.is_set():
+            return followed(job, "This run is still going; its images appear here when it is done.")
+        return [*showing(folder), "", gr.skip()]
+
+    @admin
+    def on_resume(name: str | None, user: str):
+        if not name:
+            return [*[gr.skip()] * (len(shown) - 1), "Choose a run first.", gr.skip(), gr.skip(), *listed_now()]
+        record = read_run(runs / Path(name).name)
+        job = jobs.job(record.folder)
+        if record.status == "finished" or (job is not None and not job.finished.is_set()):
+            note = "This run is finished: nothing to resume." if record.status == "finished" else "This run is still going."
+            return [*[gr.skip()] * (len(shown) - 1), note, gr.skip(), gr.skip(), *listed_now()]
+        job = jobs.submit(record.request, record.folder)
+        text = f"**Resuming** `{plain(record.folder)}`: {record.made} of {record.request.count} images were made before."
+        return [*followed(job, text), *listed_now()]
+
+    @admin
+    def on_add(name: str, ticked: list[str], current: dict, user: str):
+        return keep(name, ticked, current.get("run"))
+
+    def page_load() -> list:
+        """The history, and the background run if one is going (for an admin who reloads the page)."""
+        busy = jobs.busy()
+        watching = {"watching": str(busy.folder)} if busy else {}
+        return [*listed_now(), watching, f"Background generation: {busy.describe()}" if busy else "", gr.Timer(active=busy is not None)]
+
+    private = {"api_visibility": "private"}
+    mode.change(on_mode, mode, [fairskin_box, sd_box, tone_box, diagnosis, count, size, guidance, scheduler], api_name="generate_mode",
+                **private)
+    model.change(on_model, model, [diagnosis, message], api_name="generate_model", **private)
+    gr.on([sd_model.submit, sd_model.blur], on_stable_diffusion, sd_model, size, api_name="generate_sizes", **private)
+    source_manifest.submit(on_sources, source_manifest, [source_ids, message], api_name="generate_sources", **private)
+    run.click(on_generate, form, [*shown, background, follow, *listed], api_name="generate_run", **private)
+    follow.tick(on_follow, on_screen, [*shown, background, follow, *listed], api_name="generate_follow", show_progress="hidden", **private)
+    reopen.click(on_reopen, [picked, on_screen], [*shown, background, follow], api_name="generate_reopen", **private)
+    resume.click(on_resume, picked, [*shown, background, follow, *listed], api_name="generate_resume", **private)
+    add.click(on_add, [set_name, selected, on_screen], message, api_name="generate_add", **private)
+    return page_load, [*listed, on_screen, background, follow]

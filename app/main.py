@@ -86,7 +86,7 @@ def build_admin_app(
             with gr.Tab("Studies", id="studies"):
                 refresh_studies, study_outputs = build_studies_tab(store, roots)
             with gr.Tab("Generate", id="generate"):
-                build_generate_tab(store)
+                generate_load, generate_outputs = build_generate_tab(store, roots, manifest)
             with gr.Tab("Quality", id="quality"):
                 build_quality_tab(store, manifest, str(synthetic_manifest or ""), roots)
             with gr.Tab("Fairness", id="fairness"):
@@ -115,7 +115,9 @@ def build_admin_app(
             return (
                 f"Signed in as **{plain(username)}** (admin) · [Sign out](logout) · [Reviewer page](/)",
                 preparation.status() if preparation else "",
+                gr.Timer(active=still_preparing()),  # a page opened once the defaults exist never re-fills its tabs
                 *filled_tabs(path),
+                *generate_load(),
             )
 
         @only(store, "admin")
@@ -125,7 +127,8 @@ def build_admin_app(
                 return (preparation.status(), gr.skip(), *([gr.skip()] * len(tab_outputs)))
             return (preparation.status(), gr.Timer(active=False), *filled_tabs(path))
 
-        demo.load(on_load, path_box, [account, startup, *tab_outputs], api_name="page_load", api_visibility="private")
+        demo.load(on_load, path_box, [account, startup, preparing, *tab_outputs, *generate_outputs], api_name="page_load",
+                  api_visibility="private")
         preparing.tick(on_preparing, path_box, [startup, preparing, *tab_outputs], api_name="preparing", api_visibility="private",
                        show_progress="hidden")
     return demo

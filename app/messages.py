@@ -31,3 +31,8 @@ def ask_for_missing(*inputs: tuple[object, str]) -> None:
     for value, request in inputs:
         if value is None or (isinstance(value, str) and not value.strip()):
             raise gr.Error(request, print_exception=False)
+
+
+def toast(text: object) -> str:
+    """``text`` for a gr.Error pop-up, which renders HTML: shown as written, its line breaks kept."""
+    return html.escape(str(text), quote=False).replace("\n", "<br>")

@@ -6,6 +6,7 @@ import base64
 import io
 import os
 import secrets
+from html import escape
 from pathlib import Path
 
 import gradio as gr
@@ -18,8 +19,15 @@ from fairskin_core.metrics.inception import InceptionWeightsError
 from fairskin_core.metrics.report import quality_report, summary_lines
 from review_data.store import ReviewStore
 
-from .access import only
-from .messages import ask_for_missing, plain
+from .access import only, refused
+from .messages import ask_for_missing
+
+# The summary's lines wrap within the box, continuing under the figures after a group's name ("  overall: ").
+SUMMARY_CSS = """
+.quality-summary { font-family: var(--font-mono); font-size: var(--text-sm); background: var(--code-background-fill);
+                   border-radius: var(--radius-md); padding: var(--size-3) var(--size-4); }
+.quality-summary div { white-space: pre-wrap; overflow-wrap: anywhere; padding-left: 12ch; text-indent: -12ch; }
+"""
 
 
 def _closest_pairs(report: dict) -> list[tuple[np.ndarray, str]]:
@@ -30,6 +38,13 @@ def _closest_pairs(report: dict) -> list[tuple[np.ndarray, str]]:
          f"{p['synthetic']} ↔ {p['real']} · {memorization['closest_by']} {p['distance']:.3g}")
         for p in memorization["closest_pairs"]
     ]
+
+
+def _summary_html(report: dict) -> str:
+    """The report's summary lines, each its own wrapping line; texts from the data (ids, paths, notes) are escaped."""
+    lines = summary_lines(report)
+    warning = "" if report["complete"] else f"<p><strong>⚠ {escape(lines.pop(0))}</strong> — listed in report.json.</p>"
+    return warning + "<div class='quality-summary'>" + "".join(f"<div>{escape(line)}</div>" for line in lines) + "</div>"
 
 
 def _decoded(png_base64: str) -> np.ndarray:
@@ -43,7 +58,7 @@ def build_quality_tab(store: ReviewStore, real_default: str, synthetic_default: 
         real = gr.Textbox(value=real_default, label="Real manifest", scale=3)
         synthetic = gr.Textbox(value=synthetic_default, label="Synthetic manifest", scale=3)
         run = gr.Button("Compute quality report", variant="primary", scale=1, elem_id="quality-run")
-    summary = gr.Markdown(elem_id="quality-summary")
+    summary = gr.HTML(elem_id="quality-summary", css_template=SUMMARY_CSS, js_on_load=None)
     names = ("groups", "fid_infinity", "fst_fidelity", "diversity", "memorization", "abcd_realism")
     plots = []
     with gr.Column(elem_id="quality-figures"):
@@ -51,8 +66,9 @@ def build_quality_tab(store: ReviewStore, real_default: str, synthetic_default: 
             with gr.Row():
                 plots += [gr.Plot(label=name.replace("_", " ")) for name in names[index : index + 2]]
     pairs = gr.Gallery(
-        label="Closest synthetic ↔ real training pairs", columns=4, format="png", allow_preview=True, buttons=[], elem_id="quality-pairs"
-    )
+        label="Closest synthetic ↔ real training pairs", columns=4, object_fit="contain", height="fit-content", format="png",
+        allow_preview=True, buttons=[], elem_id="quality-pairs",
+    )  # each pair whole (a pair is twice as wide as the square cells), all 8 without scrolling (Gradio's default caps it at 55vh)
     files = gr.File(label="report.json, report.html and per-image CSVs", file_count="multiple", interactive=False, elem_id="quality-files")
 
     @admin
@@ -64,11 +80,10 @@ def build_quality_tab(store: ReviewStore, real_default: str, synthetic_default: 
                 progress=lambda f, what: progress(f, desc=what), allowed_roots=roots,
             )
         except (ManifestError, FileNotFoundError, ValueError, InceptionWeightsError) as exc:
-            return [f"**No report:** {plain(exc)}", *[None] * len(plots), [], None]
+            refused("quality_tab.on_run", user, exc)
+            return [f"<p><strong>No report:</strong> {escape(str(exc))}</p>", *[None] * len(plots), [], None]
         figures = report_figures(report)
-        lines = summary_lines(report)
-        warning = "" if report["complete"] else f"**⚠ {lines.pop(0)}** — listed in report.json.\n\n"
-        text = warning + "```\n" + "\n".join(lines) + "\n```"
-        return [text, *(figures[name] for name in names), _closest_pairs(report), [str(p) for p in sorted(folder.iterdir())]]
+        files_written = [str(p) for p in sorted(folder.iterdir())]
+        return [_summary_html(report), *(figures[name] for name in names), _closest_pairs(report), files_written]
 
     run.click(on_run, [real, synthetic], [summary, *plots, pairs, files], api_name="quality_run", api_visibility="private")

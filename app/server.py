@@ -8,6 +8,7 @@ reviewer, under a name that says nothing of the server's folders.
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from .review_page import CSS, HEAD, IMAGE_ROUTE, SERVED_FORMAT
 from .startup import DefaultsPreparation
 
 ADMIN_PATH = "/admin"
+ADMIN_CSS = (Path(__file__).parent / "admin.css").read_text()
 _SERVED_NAME = re.compile(rf"[0-9a-f]{{64}}\.{SERVED_FORMAT}")
 
 
@@ -80,7 +82,7 @@ def build_server(
 
     common = {"show_error": True, "ssr_mode": False, "run_history": False, "blocked_paths": _blocked_paths()}
     gr.mount_gradio_app(
-        server, admin, ADMIN_PATH, footer_links=["gradio"], **common,
+        server, admin, ADMIN_PATH, footer_links=["gradio"], **common, css=ADMIN_CSS,
         auth=lambda username, password: (user := authenticate(store, username, password)) is not None and role_of(store, user) == "admin",
         auth_message="Study admins sign in here. Reviewers: your page is at the server's address without /admin.",
     )
@@ -92,12 +94,22 @@ def build_server(
     return server
 
 
+def _log_to_stderr() -> None:
+    """The app's own log lines (refused actions: one line each, faults: their traceback) on stderr, beside uvicorn's."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S"))
+    app_log = logging.getLogger(__package__)
+    app_log.addHandler(handler)
+    app_log.setLevel(logging.INFO)
+
+
 def serve(host: str = "127.0.0.1", port: int = 7860, manifest: str | Path | None = None, data_roots: list[str | Path] = ()) -> None:
     """Start the app and block until it is stopped; on a first start the demo study is made in the background.
 
     The demo accounts are made before serving (instant), so the sign-in page works within seconds;
     the default phantoms and the demo's generated images follow on a thread (`app/startup.py`).
     ``data_roots``: folders beyond the workspace (and ``manifest``'s own) that admins may open manifests from."""
+    _log_to_stderr()
     store = workspace_store()
     credentials = ensure_demo_accounts(store)
     preparation = DefaultsPreparation(store).start()

@@ -11,16 +11,18 @@ import gradio as gr
 import pandas as pd
 
 from fairskin_core.manifest import ManifestError
+from fairskin_core.numbers import whole_number
 from review_data.accounts import AccountError, reset_password, set_disabled
 from review_data.export import export_study
 from review_data.sampling import MATCH_ON, SamplingError
 from review_data.store import ReviewStore, workspace_studies_dir
 from review_data.study import StudyError, add_reviewer, close_study, create_study, get_study, list_studies, reviewer_activity
 
-from .access import only
+from .access import only, refused
 from .messages import ask_for_missing, plain
 
 REFUSALS = (StudyError, SamplingError, ManifestError, AccountError, FileNotFoundError, ValueError)
+MAX_PER_ARM = 10_000  # more images per arm than any reader study could rate: a typo
 UNDERSTOOD = "I understand answers can no longer change"
 GONE = "There is no study of that name: choose one from the list (reload the page to see the latest)."
 ACTIVITY_HEADERS = ["reviewer", "rated", "of", "median seconds per image", "last active (UTC)", "practice answered", "account"]
@@ -74,9 +76,10 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
     with gr.Accordion("Create a study", open=False):
         with gr.Row():
             name = gr.Textbox(label="Name", placeholder="e.g. pilot-2026", elem_id="study-name")
-            n_per_arm = gr.Number(value=50, precision=0, minimum=1, label="Images per arm")
-            seed = gr.Number(value=0, precision=0, label="Seed")
-            practice = gr.Number(value=0, precision=0, minimum=0, label="Practice images (seen first, answer shown, not counted)",
+            # No minimum or precision: Gradio would refuse or round what was typed in its own words; on_create says it in ours.
+            n_per_arm = gr.Number(value=50, label="Images per arm")
+            seed = gr.Number(value=0, label="Seed")
+            practice = gr.Number(value=0, label="Practice images (seen first, answer shown, not counted)",
                                  elem_id="study-practice")
         real = gr.Textbox(label="Real manifest (path on the server)", elem_id="study-real")
         synthetic = gr.Textbox(label="Synthetic manifest (path on the server)", elem_id="study-synthetic")
@@ -135,9 +138,12 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
         if name_ in list_studies(store):
             return not_created(f"a study named **{plain(name_)}** exists already: choose another name.")
         try:
-            study = create_study(store, workspace_studies_dir(), name_, real_.strip(), synthetic_.strip(), n_per_arm=int(n),
-                                 seed=int(seed_), estimate_fst=estimate_fst, allowed_roots=roots, n_practice=int(n_practice))
+            study = create_study(store, workspace_studies_dir(), name_, real_.strip(), synthetic_.strip(),
+                                 n_per_arm=whole_number(n, "Images per arm", 1, MAX_PER_ARM),
+                                 seed=whole_number(seed_, "Seed", 0, 2**31 - 1), estimate_fst=estimate_fst, allowed_roots=roots,
+                                 n_practice=whole_number(n_practice, "Practice images", 0, MAX_PER_ARM))
         except REFUSALS as exc:
+            refused("studies_tab.on_create", user, exc)
             return not_created(plain(exc))
         extra = f" and {study.n_practice} practice images" if study.n_practice else ""
         notes = "".join(f"<br>**Note:** {plain(warning)}" for warning in study.warnings)

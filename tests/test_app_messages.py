@@ -89,10 +89,10 @@ def test_a_study_name_taken_or_inputs_missing_are_said_in_the_admins_words(app, 
     assert store.db.execute("SELECT count(*) FROM studies").fetchone()[0] == 1
 
 
-def test_what_a_user_typed_comes_back_escaped(app):
+def test_what_a_user_typed_comes_back_escaped(app, arms):
     *_, message = call(app, "study_enrol", "pilot", TYPED, "password-typed", user="chief")
     assert message.startswith("**Not enrolled:** username 'Dr \\*\\*Smith\\*\\* &lt;b&gt;x&lt;/b&gt;':")
-    message = call(app, "data_open", f"/nowhere/{TYPED}.csv", user="chief")[8]
+    message = call(app, "data_open", f"/nowhere/{TYPED}.csv", str(arms[0]), user="chief")[8]
     assert "<b>" not in message and "&lt;b&gt;x&lt;/b&gt;" in message
     _, message = call(app, "generate_model", f"/nowhere/{TYPED}", user="chief")
     assert message == ("**Model not loaded:** /nowhere/Dr \\*\\*Smith\\*\\* &lt;b&gt;x&lt;/b&gt;: no such folder on the server; "
@@ -126,3 +126,12 @@ def test_typed_html_and_markdown_show_as_typed_in_a_browser(browser, started_hom
         expect(message).to_contain_text(f"Study not created: study name '{TYPED}'", timeout=30_000)
         assert message.locator("b, em").count() == 0 and message.locator("strong").count() == 1
         page.close()
+
+
+def test_typed_counts_of_the_fairness_tab_are_refused_in_words_never_rounded(app, arms):
+    real, test = map(str, arms)
+    for seeds, steps, words in ((0, 600, "Seeds must be a whole number from 1 to 10, not 0"),
+                                (2.5, 600, "Seeds must be a whole number from 1 to 10, not 2.5"),
+                                (3, 5, "Steps per classifier must be a whole number from 10 to 1,000,000, not 5")):
+        output = call(app, "fairness_run", real, test, "", [], "", seeds, steps, False, gr.Progress(), user="chief")
+        assert output[1] == f"**No report:** {words}"

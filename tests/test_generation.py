@@ -112,23 +112,6 @@ def test_generate_command_and_its_errors(tiny_model, tmp_path):
     assert missing.returncode == 1 and "no such model folder" in missing.stderr
 
 
-def test_generate_tab_functions_caption_and_keep_images(tiny_model, tmp_path, monkeypatch):
-    from app.generate_tab import generate, keep
-
-    monkeypatch.setenv("FAIRSKIN_HOME", str(tmp_path / "home"))
-    gallery, state = generate(str(tiny_model), "VI", "nevus", 3, 10, 2, 3.0, "ddim")
-    assert len(gallery) == 3 and all(caption.startswith(f"#{i + 1} · seed {10 + i} · asked VI") for i, (_, caption) in enumerate(gallery))
-    assert [row["seed"] for row in state["rows"]] == [10, 11, 12]
-    assert "Not saved" in keep("../escape", ["#1"], state) and "Not saved" in keep("ok", [], state)
-    message = keep("tab-set", [gallery[0][1], gallery[2][1]], state)
-    keep("tab-set", [gallery[1][1]], state)
-    manifest = tmp_path / "home" / "synthetic" / "tab-set" / "manifest.csv"
-    assert str(manifest) in message
-    table = read_manifest(manifest, check_files="decode").table
-    assert table["image_id"].tolist() == ["gen-000000", "gen-000001", "gen-000002"] and table["seed"].tolist() == [10, 12, 11]
-    assert np.array_equal(read_rgb(manifest.parent / table["image_path"][1]), state["images"][2])
-
-
 def test_the_stable_diffusion_backend_shares_the_interface(tmp_path):
     from fairskin_core.finetune.random_pipeline import build_random_stable_diffusion
     from fairskin_core.generation.backends import StableDiffusionBackend

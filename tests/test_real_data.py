@@ -232,3 +232,27 @@ def test_data_tab_in_a_browser_opens_real_manifests_from_a_read_only_dataset(bro
             expect(page.locator("#image-metadata")).to_contain_text("isic2017", timeout=30_000)
             page.screenshot(path=str(shots / f"real-isic2017-{width}x{height}.png"), full_page=True)
             page.close()
+
+
+def test_tone_transfer_of_real_jpegs_without_skin_types_as_the_generate_tab_runs_it(ham, tmp_path):
+    from app.generate_tab import run_gallery
+    from fairskin_core.finetune.random_pipeline import build_random_stable_diffusion
+    from fairskin_core.generation.runs import GenerationRequest, load_request_backend, new_run, run_request
+
+    sample = real_sample("ham10000_sample70")
+    before = folder_state(sample)
+    ids = tuple(read_manifest(ham, check_files="none").table["image_id"][:2])
+    request = GenerationRequest(fst=6, stable_diffusion=str(build_random_stable_diffusion(tmp_path / "sd")), source_manifest=str(ham),
+                                source_ids=ids, steps=4, scheduler="dpm-solver++").check()
+    folder = new_run(request, tmp_path / "runs")
+    backend = load_request_backend(request)
+    with pytest.raises(ManifestError, match="outside the folders this app may read"):  # the app's rule on where images may be
+        run_request(request, folder, backend, allowed_roots=[ham.parent])
+    run_request(request, folder, backend, allowed_roots=[ham.parent, sample])
+    table = read_manifest(folder / "manifest.csv", check_files="decode").table
+    assert [row.split(";")[2] for row in table["source_image"]] == [f"image_id={i}" for i in ids]
+    assert set(table["fst"]) == {6} and table["fst_source"].eq("requested").all()
+    shown = run_gallery(folder, roots=[ham.parent, sample])
+    assert [image.shape[0] for image, _ in shown] == [450, 450] and all(image.shape[1] > 2 * 600 for image, _ in shown)  # side by side
+    assert all(f"{i}: " in caption and "→ asked VI, got" in caption for (_, caption), i in zip(shown, ids, strict=True))
+    assert folder_state(sample) == before  # nothing written beside the real images

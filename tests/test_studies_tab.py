@@ -15,7 +15,7 @@ from fairskin_core.phantoms.dataset import write_phantom_dataset
 from review_data.accounts import authenticate, create_account, role_of, set_disabled
 from review_data.session import ReviewError, item_at, practice_progress, save_rating
 from review_data.store import ReviewStore
-from review_data.study import add_reviewer, create_study, get_study
+from review_data.study import add_reviewer, create_study, get_study, list_studies
 
 ANSWERS = {"call": "real", "realism": 5, "abcd_asymmetry": "yes", "abcd_border": "no", "abcd_colour": "unsure", "abcd_diameter": "yes"}
 
@@ -76,7 +76,11 @@ def test_a_study_with_practice_images_and_the_small_size_note(tab, store, arms):
     add_reviewer(store, "tab-practice", "ben", "password-ben")
     assert practice_progress(store, "tab-practice", "ben") == (0, 4)
     message = call(tab, "study_create", "tab-none", real, synthetic, 3, 0, False, -2)[-1]
-    assert message.startswith("**Study not created:** the number of practice images must be a whole number, 0 or more")
+    assert message == "**Study not created:** Practice images must be a whole number from 0 to 10,000, not -2"
+    for typed in (0, 2.5, 20_000):  # typed counts are refused in our words, never rounded or clamped
+        message = call(tab, "study_create", "tab-none", real, synthetic, typed, 0, False, 0)[-1]
+        assert message == f"**Study not created:** Images per arm must be a whole number from 1 to 10,000, not {typed:g}"
+    assert "tab-none" not in list_studies(store)
     missing = refusal(tab, "study_create", "tab-none", real, synthetic, 3, 0, False, None)
     assert missing == "Give the number of practice images (0 for none)."
 

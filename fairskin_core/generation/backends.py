@@ -28,6 +28,7 @@ from .model_folder import WEIGHTS_FILE, load_model
 from .schedulers import make_scheduler
 
 LORA_WEIGHTS = "pytorch_lora_weights.safetensors"  # the file stock save_lora_weights writes
+SIZE_MULTIPLE, MAX_SIZE = 8, 2048  # the image sides diffusers' Stable Diffusion pipelines take; larger is a typo or out of memory
 
 
 class GenerationBackend(Protocol):
@@ -39,8 +40,8 @@ class GenerationBackend(Protocol):
         """The text prompt of a request ("" for models conditioned on labels directly)."""
 
     def generate(self, fst: list[int], diagnosis: list[str], seeds: list[int], *, steps: int, guidance: float, scheduler: str,
-                 progress=None) -> np.ndarray:
-        """N × H × W × 3 uint8 images, image i from seed i alone."""
+                 size: int | None = None, progress=None) -> np.ndarray:
+        """N × H × W × 3 uint8 images (``size`` × ``size``, default `image_size`), image i from seed i alone."""
 
 
 def _device(device: str | None) -> str:
@@ -61,7 +62,9 @@ class FSTModelBackend:
     def prompt(self, fst: int, diagnosis: str) -> str:
         return ""
 
-    def generate(self, fst, diagnosis, seeds, *, steps=25, guidance=3.0, scheduler="ddim", progress=None) -> np.ndarray:
+    def generate(self, fst, diagnosis, seeds, *, steps=25, guidance=3.0, scheduler="ddim", size=None, progress=None) -> np.ndarray:
+        if size not in (None, self.image_size):
+            raise ValueError(f"size {size}: {self.model_id} makes {self.image_size} × {self.image_size} images only")
         return self.pipeline(fst, diagnosis, seeds, steps=steps, guidance=guidance, scheduler=scheduler, progress=progress)
 
 
@@ -81,6 +84,18 @@ def _load_pipeline(model: str, allow_download: bool):
         return StableDiffusionPipeline.from_pretrained(model, local_files_only=not allow_download, safety_checker=None)
     except (OSError, ValueError) as exc:
         raise model_not_available(model, exc) from None
+
+
+def stable_diffusion_size(model: str) -> int:
+    """The image side a Stable Diffusion pipeline (folder, or hub id in the cache) was made for, from its configs alone."""
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+
+    try:
+        unet = UNet2DConditionModel.load_config(model, subfolder="unet", local_files_only=True)
+        vae = AutoencoderKL.load_config(model, subfolder="vae", local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise model_not_available(model, exc) from None
+    return unet["sample_size"] * 2 ** (len(vae["block_out_channels"]) - 1)
 
 
 def _load_tokens(pipeline, path: str | Path, model: str, fingerprint: str) -> list[Path]:
@@ -193,13 +208,16 @@ class StableDiffusionBackend:
     def prompt(self, fst: int, diagnosis: str) -> str:
         return cell_prompt(fst, diagnosis, self.template, self.tokens)
 
-    def generate(self, fst, diagnosis, seeds, *, steps=25, guidance=7.5, scheduler="ddim", progress=None) -> np.ndarray:
+    def generate(self, fst, diagnosis, seeds, *, steps=25, guidance=7.5, scheduler="ddim", size=None, progress=None) -> np.ndarray:
+        if size is not None and not (SIZE_MULTIPLE <= size <= MAX_SIZE and size % SIZE_MULTIPLE == 0):
+            raise ValueError(f"size {size}: Stable Diffusion makes images whose side is a multiple of {SIZE_MULTIPLE} up to {MAX_SIZE} "
+                             "(e.g. 512 or 768)")
         self.pipeline.scheduler = make_scheduler(scheduler, self.training_scheduler)
         generators = [torch.Generator("cpu").manual_seed(int(s)) for s in seeds]
         callback = (lambda pipe, i, t, kwargs: (progress(i + 1, steps), kwargs)[1]) if progress else None
         prompts = [self.prompt(f, d) for f, d in zip(fst, diagnosis, strict=True)]
         result = self.pipeline(prompts, num_inference_steps=steps, guidance_scale=guidance, generator=generators, output_type="np",
-                               callback_on_step_end=callback)
+                               height=size, width=size, callback_on_step_end=callback)
         return to_uint8(result.images)
 
 

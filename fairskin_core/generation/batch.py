@@ -99,11 +99,13 @@ def generate_set(
     guidance: float = 3.0,
     scheduler: str = "ddim",
     batch_size: int = 16,
+    size: int | None = None,
     process_index: int = 0,
     num_processes: int = 1,
     progress: Callable[[int, int, float], None] | None = None,
 ) -> Path:
-    """Generate this process's share of ``plan`` into ``out``; returns the manifest it keeps."""
+    """Generate this process's share of ``plan`` into ``out`` (``size`` × ``size`` images, default the model's own);
+    returns the manifest it keeps."""
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
     manifest_path = out / ("manifest.csv" if num_processes == 1 else f"manifest.part-{process_index}.csv")
@@ -115,12 +117,12 @@ def generate_set(
     for start in range(0, len(todo), batch_size):
         batch = todo[start : start + batch_size]
         images = backend.generate([i.fst for i in batch], [i.diagnosis for i in batch], [i.seed for i in batch],
-                                  steps=steps, guidance=guidance, scheduler=scheduler)
+                                  steps=steps, guidance=guidance, scheduler=scheduler, size=size)
         for item, pixels in zip(batch, images, strict=True):
             with atomic_file(out / "images" / f"{item.image_id}.png", "wb") as handle:
                 Image.fromarray(pixels).save(handle, format="PNG")
             rows.append(provenance_row(item, backend, steps, guidance, scheduler))
-        write_manifest(pd.DataFrame(rows), manifest_path)
+        write_manifest(pd.DataFrame(sorted(rows, key=lambda row: row["image_id"])), manifest_path)  # in plan order, resumed or not
         done += len(batch)
         if progress:
             progress(done, len(mine), (done - len(mine) + len(todo)) / max(time.perf_counter() - started, 1e-9))

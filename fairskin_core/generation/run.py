@@ -18,7 +18,7 @@ from accelerate import PartialState
 from ..diagnoses import DIAGNOSES
 from ..fst import FST_TYPES
 from ..mix import diagnosis_mix_of, parse_mix
-from .backends import load_backend
+from .backends import GenerationBackend, StableDiffusionBackend, load_backend
 from .batch import PlannedImage, generate_set, merge_parts, plan_images, plan_per_cell
 
 Mix = str | Mapping  # "KEY:WEIGHT,..." or {key: weight}
@@ -74,6 +74,7 @@ def build_plan(
 def generate_images(
     out: str | Path,
     *,
+    backend: GenerationBackend | None = None,
     model: str | Path | None = None,
     stable_diffusion: str | None = None,
     allow_download: bool = False,
@@ -91,6 +92,7 @@ def generate_images(
     steps: int = 25,
     guidance: float | None = None,
     scheduler: str = "ddim",
+    size: int | None = None,
     batch_size: int = 16,
     progress: Callable[[int, int, float], None] | None = None,
 ) -> GeneratedSet:
@@ -98,18 +100,21 @@ def generate_images(
 
     The model is the Stable Diffusion pipeline ``stable_diffusion`` names, with ``loras``
     ((folder, weight) pairs) and ``textual_inversions`` (token files or folders), else fairskin's
-    model in ``model`` (default: the shipped one). ``guidance`` defaults to the model kind's:
-    7.5 for Stable Diffusion, 3 for fairskin's. ``progress(done, total, images per second)`` is
-    called on the local main process only.
+    model in ``model`` (default: the shipped one); or ``backend``, one already loaded (the web app
+    keeps its models loaded between requests). ``guidance`` defaults to the model kind's: 7.5 for
+    Stable Diffusion, 3 for fairskin's. ``size``: the image side where the model makes more than
+    one (Stable Diffusion). ``progress(done, total, images per second)`` is called on the local
+    main process only.
     """
     state = PartialState()
-    backend = load_backend(model, stable_diffusion, device=str(state.device), allow_download=allow_download, loras=loras,
-                           textual_inversions=textual_inversions, fast=fast)
+    if backend is None:
+        backend = load_backend(model, stable_diffusion, device=str(state.device), allow_download=allow_download, loras=loras,
+                               textual_inversions=textual_inversions, fast=fast)
     if guidance is None:
-        guidance = SD_GUIDANCE if stable_diffusion else FST_GUIDANCE
+        guidance = SD_GUIDANCE if isinstance(backend, StableDiffusionBackend) else FST_GUIDANCE
     plan = build_plan(backend.diagnoses or DIAGNOSES, fst=fst, diagnosis=diagnosis, fst_mix=fst_mix, diagnosis_mix=diagnosis_mix,
                       diagnosis_mix_from=diagnosis_mix_from, n=n, per_cell=per_cell, seed=seed)
-    generate_set(backend, plan, out, steps=steps, guidance=guidance, scheduler=scheduler, batch_size=batch_size,
+    generate_set(backend, plan, out, steps=steps, guidance=guidance, scheduler=scheduler, batch_size=batch_size, size=size,
                  process_index=state.process_index, num_processes=state.num_processes,
                  progress=progress if state.is_local_main_process else None)
     state.wait_for_everyone()

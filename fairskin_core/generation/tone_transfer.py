@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -89,10 +89,17 @@ def source_image(manifest: Path, image_id: str, file: Path, strength: float) -> 
     return f"strength={strength:g};sha256={file_sha256(file)[:16]};image_id={image_id};manifest={manifest.resolve()}"
 
 
+def parse_source_image(text: str) -> dict[str, str]:
+    """The fields of a `source_image` value (as `source_image` writes them: the manifest's path comes last, whole)."""
+    return dict(part.split("=", 1) for part in text.split(";", 3))
+
+
 def tone_transfer_set(backend: StableDiffusionBackend, manifest_path: str | Path, out: str | Path, fst: int, *, strength: float = 0.6,
                       steps: int = 25, guidance: float = 7.5, scheduler: str = "dpm-solver++", seed: int = 0, limit: int | None = None,
+                      image_ids: Sequence[str] | None = None, allowed_roots: list[Path] | None = None,
                       progress: Callable[[int, int, float], None] | None = None) -> Path:
-    """The manifest's images (its first ``limit``) redrawn on skin type ``fst`` into ``out``; returns ``out``'s manifest.
+    """The manifest's images (``image_ids`` of them, else its first ``limit``) redrawn on skin type ``fst`` into ``out``;
+    returns ``out``'s manifest. ``allowed_roots`` (the web app): where the manifest and its images may be read.
 
     Every source image is decoded before anything is written, so an unreadable one stops the run
     with nothing half-done. Image k uses seed ``seed`` × 1,000,003 + k. Images and the manifest
@@ -103,8 +110,15 @@ def tone_transfer_set(backend: StableDiffusionBackend, manifest_path: str | Path
     if limit is not None and limit < 1:
         raise ValueError(f"--limit {limit}: give at least 1 (or leave it out for every image)")
     manifest_path, out, guidance = Path(manifest_path), Path(out), float(guidance)
-    manifest = read_manifest(manifest_path, check_files="exists")
-    rows = manifest.table.iloc[:limit].to_dict("records")
+    manifest = read_manifest(manifest_path, check_files="exists", allowed_roots=allowed_roots)
+    table = manifest.table
+    if image_ids is not None:
+        missing = [image_id for image_id in image_ids if image_id not in set(table["image_id"])]
+        if missing:
+            raise ValueError(f"{manifest_path} has no image {', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}: "
+                             "give image ids of its image_id column")
+        table = table.set_index("image_id", drop=False).loc[list(dict.fromkeys(image_ids))]
+    rows = table.iloc[:limit].to_dict("records")
     if not rows:
         raise ValueError(f"{manifest_path}: the manifest lists no images")
     files = [manifest.image_file(row["image_path"], row["image_root"]) for row in rows]

@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from .fid import RankDeficientCovarianceWarning, fid
+from .fid import RankDeficientCovarianceWarning, fid, small_sample_bias
 from .kid import kid
 
 KID_SUBSET = 1000
@@ -31,15 +31,14 @@ def real_floor(real_features: np.ndarray, synthetic_features: np.ndarray, seed: 
     """FID and KID of real half A vs real half B, and of m synthetic images vs half A (m = half the real set, at most the synthetic set)."""
     m = min(len(real_features) // 2, len(synthetic_features))
     if m < 2:
-        return {"n_each": m, "real_vs_real": None, "synthetic_vs_real": None,
+        return {"n_each": m, "real_vs_real": None, "synthetic_vs_real": None, "fid_note": "",
                 "note": "not computable: a floor needs at least 4 real images (two halves of 2)"}
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0xF100]))
     order = rng.permutation(len(real_features))
     half_a, half_b = real_features[order[:m]], real_features[order[m : 2 * m]]
     synthetic = synthetic_features[rng.choice(len(synthetic_features), m, replace=False)]
-    note = f"{m} images on each side" + (
-        f"; fewer than the {real_features.shape[1]} feature dimensions, so FID is biased upwards (equally on both lines): compare KID"
-        if m < real_features.shape[1] else "")
+    bias = small_sample_bias(m, real_features.shape[1])
     return {
-        "n_each": m, "real_vs_real": _distance(half_a, half_b, seed), "synthetic_vs_real": _distance(synthetic, half_a, seed), "note": note,
+        "n_each": m, "real_vs_real": _distance(half_a, half_b, seed), "synthetic_vs_real": _distance(synthetic, half_a, seed), "note": "",
+        "fid_note": f"{bias}, equally on both lines; compare KID" if bias else "",
     }

@@ -37,7 +37,7 @@ def inception_score(logits: np.ndarray | None, splits: int = 10) -> InceptionSco
         )
     log_p = log_softmax(np.asarray(logits, dtype=np.float64), axis=1)
     if len(log_p) < splits:
-        raise ValueError(f"the Inception Score over {splits} splits needs at least {splits} images; got {len(log_p)}")
+        raise ValueError(f"Inception Score not computable: its {splits} splits need at least {splits} images; this set has {len(log_p)}")
     scores = []
     for i in range(splits):
         part = log_p[i * len(log_p) // splits : (i + 1) * len(log_p) // splits]

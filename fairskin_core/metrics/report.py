@@ -18,7 +18,7 @@ import base64
 import io
 import json
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from html import escape
 from pathlib import Path
 
@@ -34,12 +34,12 @@ from ..images import ImageFileError, read_rgb, square
 from ..manifest import Manifest, read_manifest
 from .abcd_realism import abcd_realism
 from .features import extract_features
-from .fid import RankDeficientCovarianceWarning, fid, fid_infinity
+from .fid import MIN_IMAGES, RankDeficientCovarianceWarning, fid, fid_infinity, small_sample_bias
 from .fidelity import fst_fidelity
 from .figures import report_figures
 from .floor import real_floor
 from .inception import load_inception
-from .inception_score import InceptionScoreUnavailable, inception_score
+from .inception_score import inception_score
 from .kid import kid
 from .lpips_distance import LpipsDistance, LpipsUnavailable
 from .memorization import LPIPS_CANDIDATES, copy_summary, k_nearest, nearest, rerank
@@ -90,19 +90,20 @@ def _compare_groups(
         a, b = real_features[real_masks[name]], synthetic_features[synthetic_masks[name]]
         row = {
             "group": name, "n_real": int(len(a)), "n_synthetic": int(len(b)), "fid": None, "kid": None,
-            "note": _not_computable(name, real, synthetic),
+            "note": _not_computable(name, real, synthetic), "fid_note": "",
         }
-        if not row["note"] and min(len(a), len(b)) < 2:
-            row["note"] = "fewer than 2 images on a side"
+        if not row["note"] and min(len(a), len(b)) < MIN_IMAGES:
+            row["note"] = (f"not computable: {len(a)} real and {len(b)} synthetic images; "
+                           f"FID and KID need at least {MIN_IMAGES} on each side")
         elif not row["note"]:
-            with warnings.catch_warnings():  # the note below says it, once per group
+            with warnings.catch_warnings():  # fid_note below says it, once per group
                 warnings.simplefilter("ignore", RankDeficientCovarianceWarning)
                 row["fid"] = float(fid(a, b))
             # Subsets of half the smaller set: subsets as large as a set would all be that set (std 0).
             distance = kid(a, b, subset_size=min(KID_SUBSET, max(2, min(len(a), len(b)) // 2)), seed=seed)
             row["kid"] = {"mean": distance.mean, "std": distance.std}
-            if min(len(a), len(b)) < a.shape[1]:
-                row["note"] = f"fewer images than feature dimensions ({a.shape[1]}): FID is biased upwards; compare KID"
+            bias = small_sample_bias(min(len(a), len(b)), a.shape[1])
+            row["fid_note"] = f"{bias}; compare KID" if bias else ""
         rows.append(row)
     return rows
 
@@ -243,6 +244,26 @@ def _thumbnail(image: np.ndarray) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
+def inception_score_section(logits: np.ndarray | None) -> dict:
+    """The report's IS: the score with its caveat, or why there is none (weights without a classifier, fewer images than splits)."""
+    try:
+        mean, std = inception_score(logits)
+    except ValueError as exc:  # InceptionScoreUnavailable or too few images: the report goes on without it
+        return {"available": False, "reason": str(exc)}
+    return {"available": True, "mean": mean, "std": std,
+            "caveat": "ImageNet classes say little about skin: read as a sanity check, not as quality"}
+
+
+def _refuse_too_small(side: str, manifest: Manifest, images: int, failures: Sequence[tuple[Path, str]] = ()) -> None:
+    """Refuse a set with fewer images than FID and KID need: a covariance, and KID's unbiased estimate, take 2."""
+    if images >= MIN_IMAGES:
+        return
+    count = "no images" if images == 0 else f"{images} image"
+    if failures:
+        count += f" that could be read, of {len(manifest.table)} ({failures[0][1]})"
+    raise ValueError(f"The {side} set ({manifest.path}) has {count}; FID and KID need at least {MIN_IMAGES} in each set.")
+
+
 def build_report(
     real_path: str | Path,
     synthetic_path: str | Path,
@@ -263,8 +284,7 @@ def build_report(
 
     real, synthetic = (read_manifest(p, allowed_roots=allowed_roots) for p in (real_path, synthetic_path))
     for manifest, side in ((real, "real"), (synthetic, "synthetic")):
-        if len(manifest.table) == 0:
-            raise ValueError(f"{manifest.path}: the {side} manifest has no images")
+        _refuse_too_small(side, manifest, len(manifest.table))
     extractor = load_inception(weights)
 
     def features_of(manifest: Manifest, start: float, span: float, side: str):
@@ -280,8 +300,8 @@ def build_report(
     real_ok, synthetic_ok = real_result.ok, synthetic_result.ok
     real_table, synthetic_table = real.table[real_ok].reset_index(drop=True), synthetic.table[synthetic_ok].reset_index(drop=True)
     real_features, synthetic_features = real_result.features[real_ok], synthetic_result.features[synthetic_ok]
-    if min(len(real_features), len(synthetic_features)) < 2:
-        raise ValueError("FID needs at least 2 readable images in each set (a covariance of one image is undefined)")
+    for manifest, side, result in ((real, "real", real_result), (synthetic, "synthetic", synthetic_result)):
+        _refuse_too_small(side, manifest, int(result.ok.sum()), result.failures)
 
     step(0.7, "FID and KID per skin type")
     groups = _compare_groups(real_table, synthetic_table, real_features, synthetic_features, seed)
@@ -291,13 +311,10 @@ def build_report(
             extrapolation = fid_infinity(real_features, synthetic_features, seed=seed)
     except ValueError as exc:
         extrapolation = {"points": [], "note": str(exc)}
-    try:
-        logits = synthetic_result.logits[synthetic_ok] if synthetic_result.logits is not None else None
-        mean, std = inception_score(logits)
-        score = {"available": True, "mean": mean, "std": std,
-                 "caveat": "ImageNet classes say little about skin: read as a sanity check, not as quality"}
-    except InceptionScoreUnavailable as exc:
-        score = {"available": False, "reason": str(exc)}
+    else:  # FID∞ removes the synthetic set's bias only from thousands of images, the real set's never
+        bias = small_sample_bias(min(len(real_features), len(synthetic_features)), real_features.shape[1])
+        extrapolation["fid_note"] = f"still {bias}, the extrapolation needs thousands; compare KID" if bias else ""
+    score = inception_score_section(synthetic_result.logits[synthetic_ok] if synthetic_result.logits is not None else None)
 
     step(0.75, "skin tone and ABCD of every image")
     real_measurable = Manifest(real_table, real.root, real.path)
@@ -363,19 +380,27 @@ def summary_lines(report: dict) -> list[str]:
         if group["fid"] is None:
             lines.append(f"  {group['group']:>8}: {group['note']}")
         else:
-            lines.append(f"  {group['group']:>8}: FID {group['fid']:7.2f}  KID {group['kid']['mean']:.4f} ± {group['kid']['std']:.4f}  "
+            kid_text = f"KID {group['kid']['mean']:.4f} ± {group['kid']['std']:.4f}"
+            lines.append(f"  {group['group']:>8}: FID {group['fid']:7.2f}{_caveat(group['fid_note'])}  {kid_text}  "
                          f"({group['n_real']} real, {group['n_synthetic']} synthetic)")
     floor = report["real_floor"]
     if floor["real_vs_real"]:
         real, synthetic = floor["real_vs_real"], floor["synthetic_vs_real"]
         lines.append(f"real floor ({floor['n_each']} vs {floor['n_each']}): "
                      f"real half vs real half FID {real['fid']:.2f} KID {real['kid']['mean']:.4f}; "
-                     f"synthetic vs the same real half FID {synthetic['fid']:.2f} KID {synthetic['kid']['mean']:.4f}")
+                     f"synthetic vs the same real half FID {synthetic['fid']:.2f} KID {synthetic['kid']['mean']:.4f}"
+                     + _caveat(floor["fid_note"]))
     else:
         lines.append(f"real floor: {floor['note']}")
     extrapolation = report["fid_infinity"]
     if extrapolation.get("points"):
-        lines.append(f"FID∞ {extrapolation['intercept']:.2f}")
+        lines.append(f"FID∞ {extrapolation['intercept']:.2f}{_caveat(extrapolation['fid_note'])}")
+    else:
+        lines.append(extrapolation["note"])
+    if "inception_score" in report:  # absent only from hand-made reports
+        score = report["inception_score"]
+        lines.append(f"Inception Score {score['mean']:.2f} ± {score['std']:.2f}{_caveat(score['caveat'])}" if score["available"]
+                     else score["reason"])
     fidelity = report["fst_fidelity"]
     if fidelity.get("n_estimated"):
         lines.append(f"FST fidelity: {fidelity['within_one']:.1%} within one type (target > {fidelity['target_within_one']:.0%}), "
@@ -386,9 +411,10 @@ def summary_lines(report: dict) -> list[str]:
     for metric, name in (("lpips", "LPIPS"), ("ms_ssim", "MS-SSIM")):
         if diversity["by_fst"][metric] is not None:
             real = floor["diversity"]["real"][metric]["mean"]
+            synthetic = ", ".join(f"{ROMAN.get(int(c['fst']), c['fst']) if str(c['fst']).isdigit() else c['fst']} {c['mean']:.3f}"
+                                  for c in diversity["by_fst"][metric])
             lines.append(f"{name} diversity per skin type ({diversity['pairs_measured']} pairs, listed in diversity_pairs.csv): "
-                         + ", ".join(f"{ROMAN.get(int(c['fst']), c['fst']) if str(c['fst']).isdigit() else c['fst']} {c['mean']:.3f}"
-                                     for c in diversity["by_fst"][metric])
+                         + (synthetic or "not computable: no skin type × diagnosis cell holds 2 synthetic images")
                          + (f"; real images {real:.3f}" if real is not None else ""))
     for distance, check in report["memorization"]["by"].items():
         if check["suspected_copies"] is not None:
@@ -396,6 +422,11 @@ def summary_lines(report: dict) -> list[str]:
     if report["diversity"]["lpips_note"]:
         lines.append(f"LPIPS: {report['diversity']['lpips_note']}")
     return lines
+
+
+def _caveat(note: str) -> str:
+    """A figure's caveat, to stand right after the figure."""
+    return f" ({note})" if note else ""
 
 
 def closest_pairs_html(memorization: dict) -> str:
@@ -421,7 +452,7 @@ def _html(report: dict) -> str:
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>fairskin quality report</title></head>"
         "<body style='font-family:sans-serif'>"
-        f"<h1>fairskin quality report</h1>{banner}<pre>{summary}</pre>{''.join(parts)}"
+        f"<h1>fairskin quality report</h1>{banner}<pre style='white-space:pre-wrap'>{summary}</pre>{''.join(parts)}"
         f"<h2>Closest synthetic ↔ real training pairs</h2>{closest_pairs_html(report['memorization'])}</body></html>"
     )
 

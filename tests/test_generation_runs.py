@@ -1,0 +1,101 @@
+"""Generation runs as the Generate tab makes them: checked requests, folders with their command, resume, history, zip, jobs."""
+
+from __future__ import annotations
+
+import math
+import shlex
+import zipfile
+
+import numpy as np
+import pytest
+
+from app.cli import main
+from app.generate_jobs import GenerationQueue
+from app.generate_tab import MODES, keep, request_from_form, run_gallery
+from fairskin_core.generation.backends import FSTModelBackend
+from fairskin_core.generation.batch import SEED_STRIDE
+from fairskin_core.generation.runs import GenerationRequest, new_run, read_run, recent_runs, run_request, zip_run
+from fairskin_core.images import read_rgb
+from fairskin_core.manifest import read_manifest
+
+from .test_generation import tiny_model  # noqa: F401  (the module fixture: a tiny trained fairskin model)
+
+
+def form(trained, **changes) -> dict:
+    """The Generate tab's form for 3 images of a tiny fairskin model, with ``changes``."""
+    return {"mode": MODES[0], "model": str(trained), "stable_diffusion": "", "loras": "", "tokens": "", "allow_download": False,
+            "fst_label": "VI", "diagnosis": "nevus", "count": 3, "seed": 10, "steps": 2, "guidance": 3.0, "scheduler": "ddim",
+            "size": None, "source_manifest": "", "source_ids": None, "strength": 0.6, **changes}
+
+
+@pytest.mark.parametrize(("field", "value", "shown"), [
+    ("count", 0, "not 0"), ("count", -3, "not -3"), ("count", 2.5, "not 2.5"), ("count", 200_000, "not 200000"),
+    ("count", None, "not an empty box"), ("count", math.nan, "not nan"), ("seed", 1.5, "not 1.5"), ("steps", 0, "not 0"),
+])
+def test_a_count_that_is_not_whole_or_out_of_range_is_refused_never_changed(tiny_model, field, value, shown):  # noqa: F811
+    with pytest.raises(ValueError, match=rf"must be a whole number from .* {shown}$"):
+        request_from_form(**form(tiny_model, **{field: value}))
+    assert request_from_form(**form(tiny_model, count=16.0)).n == 16  # a whole number typed as 16.0 is 16
+
+
+def test_requests_that_cannot_run_are_refused_in_words(tiny_model):  # noqa: F811
+    with pytest.raises(ValueError, match="give a Stable Diffusion model"):
+        request_from_form(**form(tiny_model, mode=MODES[1]))
+    with pytest.raises(ValueError, match="choose the source images"):
+        request_from_form(**form(tiny_model, mode=MODES[2], stable_diffusion="sd", source_manifest="m.csv"))
+    with pytest.raises(ValueError, match="an image size can be chosen for Stable Diffusion only"):
+        GenerationRequest(fst=6, diagnosis="nevus", size=128).check()
+    with pytest.raises(ValueError, match="LoRA line 'a:b'"):
+        request_from_form(**form(tiny_model, mode=MODES[1], stable_diffusion="sd", loras="a:b"))
+
+
+def test_a_run_holds_the_images_of_its_own_command_resumes_and_zips_whole(tiny_model, tmp_path, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("FAIRSKIN_HOME", str(tmp_path / "home"))
+    request = request_from_form(**form(tiny_model))
+    folder = new_run(request, tmp_path / "runs")
+    run_request(request, folder, FSTModelBackend(tiny_model))
+    record = read_run(folder)
+    assert record.made == 3 and record.status == "queued"  # the status is the job runner's to set
+    table = read_manifest(record.manifest, check_files="decode").table
+    assert table["seed"].tolist() == [10 * SEED_STRIDE + k for k in range(3)] and set(table["fst"]) == {6}
+
+    words = shlex.split(record.command)  # the command it records makes the same images
+    assert words[:2] == ["fairskin", "generate"] and words[-2:] == ["--out", str(folder)]
+    assert main([*words[1:-1], str(tmp_path / "cli")]) == 0
+    for path in table["image_path"]:
+        assert np.array_equal(read_rgb(tmp_path / "cli" / path), read_rgb(folder / path))
+
+    made = {path: (folder / path).read_bytes() for path in table["image_path"]}  # an interrupted run: one image missing
+    (folder / table["image_path"][1]).unlink()
+    run_request(request, folder, FSTModelBackend(tiny_model))
+    assert {path: (folder / path).read_bytes() for path in table["image_path"]} == made
+
+    captions = [caption for _, caption in run_gallery(folder)]
+    assert [c.split(" · ")[:3] for c in captions] == [[f"#{k + 1}", f"seed {10 * SEED_STRIDE + k}", "asked VI"] for k in range(3)]
+    assert all("measured" in c or "not measurable" in c for c in captions)
+
+    message = keep("kept", ["#1", "#3"], str(folder))
+    kept = read_manifest(tmp_path / "home" / "synthetic" / "kept" / "manifest.csv", check_files="decode").table
+    assert "Added 2 image(s)" in message and kept["seed"].tolist() == [table["seed"][0], table["seed"][2]]
+    assert np.array_equal(read_rgb(tmp_path / "home" / "synthetic" / "kept" / kept["image_path"][1]),
+                          read_rgb(folder / table["image_path"][2]))
+
+    archive = zip_run(folder, tmp_path / "run.zip")
+    with zipfile.ZipFile(archive) as opened:
+        names = set(opened.namelist())
+        opened.extractall(tmp_path / "unzipped")
+    assert names == {f"{folder.name}/{name}" for name in ("manifest.csv", "run.json", *table["image_path"])}
+    assert len(read_manifest(tmp_path / "unzipped" / folder.name / "manifest.csv", check_files="decode").table) == 3
+
+
+def test_jobs_run_one_at_a_time_record_their_status_and_say_why_one_failed(tiny_model, tmp_path):  # noqa: F811
+    jobs, runs = GenerationQueue(), tmp_path / "runs"
+    good = request_from_form(**form(tiny_model, count=2))
+    bad = request_from_form(**form(tiny_model, model=str(tmp_path / "no-model"), count=2))
+    first, second = (jobs.submit(r, new_run(r, runs)) for r in (good, bad))
+    assert first.finished.wait(120) and second.finished.wait(120)
+    assert (first.state, first.done) == ("finished", 2) and second.state == "failed" and "no-model" in second.error
+    history = {r.folder: r for r in recent_runs(runs)}
+    assert history[first.folder].status == "finished" and history[first.folder].made == 2
+    assert history[second.folder].status == "failed" and "no-model" in history[second.folder].error
+    assert jobs.busy() is None
