@@ -286,6 +286,7 @@
     review.sourceBeforeSave = current ? current.getAttribute("src") : null;
     if (!complete()) return;  // the server will say what is missing
     review.pending = true;
+    form().classList.add("saving");  // choices made now would be wiped by the next image's form: none until it is shown
     const next = box && box.dataset.optimistic === "1" ? box.dataset.next : null;
     const ready = next && review.prefetched.get(next);
     if (!ready || !ready.complete || !current) return;
@@ -295,7 +296,6 @@
     box.appendChild(overlay);
     if (!review.settings.keepZoom) review.view = {zoom: 1, x: 0.5, y: 0.5};
     layout();
-    form().classList.add("saving");
     drawn(true);
     // Gradio's own handling of the click keeps the browser busy for ~50 ms: let the new image be painted first,
     // then hand the click on (the answer leaves one frame later, a fraction of the save's round trip).
