@@ -10,7 +10,6 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 from PIL import Image
-from scipy import ndimage
 
 from fairskin_core.analysis.agreement import agreement_report
 from fairskin_core.analysis.fst_mapping import KINYANJUI
@@ -27,13 +26,10 @@ from review_data.store import ReviewStore
 
 from .access import only, refused
 from .messages import plain
+from .outline import at_shown_size, outlined, shown_size
 
 PAGE_SIZE = 48
 THUMBNAIL_PX = 192
-DETAIL_PX = 512  # the selected image is shown at least this large (smaller ones enlarged pixel for pixel)...
-DETAIL_MAX_PX = 1024  # ...and at most this large (a 4000 px photograph would be megabytes of PNG)
-OUTLINE_PX = 2  # the lesion outline's width at DETAIL_PX; wider on larger pictures, so about 2 px on the screen
-OUTLINE_COLOUR = (0, 255, 120)
 OPEN_FAILURES = (ValueError, OSError)  # a ManifestError, a file that is no manifest, one missing or unreadable
 
 
@@ -92,31 +88,6 @@ def browse_page(manifest_path: str, categories: list[str], diagnoses: list[str],
     return gallery, status, gr.update(value=page), list(shown["image_id"])
 
 
-def _shown_size(shape: tuple[int, ...]) -> tuple[int, int]:
-    """(width, height) of the picture shown for an image: its own size brought within DETAIL_PX … DETAIL_MAX_PX."""
-    height, width = shape[:2]
-    longer = min(max(height, width, DETAIL_PX), DETAIL_MAX_PX)
-    scale = longer / max(height, width)
-    return max(1, round(width * scale)), max(1, round(height * scale))
-
-
-def _shown(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """An image or mask at the size shown: enlarged pixel for pixel, reduced with Lanczos (masks: by nearest pixel)."""
-    picture = Image.fromarray(pixels)
-    if picture.size != size:
-        smooth = pixels.dtype != bool and size[0] < picture.width
-        picture = picture.resize(size, Image.Resampling.LANCZOS if smooth else Image.Resampling.NEAREST)
-    return np.array(picture)
-
-
-def lesion_outline(shown_mask: np.ndarray) -> np.ndarray:
-    """The border of a mask at the size it is shown: drawn there, so no resizing can drop or shift it.
-
-    Every region gets its own border, holes theirs too; a lesion cut by the image's edge is closed along it."""
-    width = max(OUTLINE_PX, round(OUTLINE_PX * max(shown_mask.shape) / DETAIL_PX))
-    return shown_mask & ~ndimage.binary_erosion(shown_mask, iterations=width)
-
-
 def analysis_summary(analysis: ImageAnalysis, row: pd.Series) -> str:
     """What was measured on one image, next to what the manifest says, in Markdown."""
     annotated = f"{ROMAN[int(row['fst'])]} ({row['fst_source']})" if pd.notna(row["fst"]) else (
@@ -151,22 +122,20 @@ def image_detail(manifest_path: str, image_ids: list[str], evt: gr.SelectData, r
     resized_from = ""
     if mask is not None and mask.shape != image.shape[:2]:
         resized_from = f" ({mask.shape[1]}x{mask.shape[0]} px, resized to the image's {image.shape[1]}x{image.shape[0]})"
-        mask = _shown(mask, (image.shape[1], image.shape[0]))
+        mask = at_shown_size(mask, (image.shape[1], image.shape[0]))
     analysis = analyse_image(
         image, mask, pixel_size_mm=None if pd.isna(row["pixel_size_mm"]) else float(row["pixel_size_mm"]), keep_masks=True
     )
     analysis.lesion += resized_from
-    size = _shown_size(image.shape)
-    outlined, skin_view = _shown(image, size), _shown(image, size)
     lesion = mask if mask is not None else analysis.lesion_mask  # a given mask at its full detail, not the analysis's copy
-    if lesion is not None:
-        outlined[lesion_outline(_shown(lesion, size))] = OUTLINE_COLOUR
+    size = shown_size(image.shape)
+    skin_view = at_shown_size(image, size)
     if analysis.skin_selection is not None:
-        ignored = ~_shown(analysis.skin_selection.mask, size)
+        ignored = ~at_shown_size(analysis.skin_selection.mask, size)
         skin_view[ignored] = (skin_view[ignored] * 0.2).astype(np.uint8)  # what ITA ignores, dimmed
     fields = pd.DataFrame({"field": row.index, "value": ["" if pd.isna(v) else str(v) for v in row.values]})
     fields = fields[fields["value"] != ""]
-    return outlined, skin_view, analysis_summary(analysis, row), fields
+    return outlined(image, lesion), skin_view, analysis_summary(analysis, row), fields
 
 
 _MEASURED: dict[tuple, pd.DataFrame] = {}  # per manifest version: measuring 600 images takes ~10 s

@@ -17,7 +17,6 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import pandas as pd
-from scipy import ndimage
 
 from fairskin_core.analysis.pipeline import analyse_image
 from fairskin_core.fst import FST_TYPES, ROMAN
@@ -45,6 +44,7 @@ from review_data.store import ReviewStore
 from .access import USER_MISTAKES, only, refused
 from .generate_jobs import GenerationQueue
 from .messages import plain
+from .outline import outlined
 
 DEFAULT_CHOICE = "default (shipped with fairskin)"
 MODES = ("fairskin model", "Stable Diffusion", "Skin-tone transfer")
@@ -54,7 +54,6 @@ MAX_ZIPPED = 5000  # a larger run is fetched from the server's folder, not throu
 OWN_SIZE = "the model's own"
 SIZE_FACTORS = (0.5, 0.75, 1, 1.25, 1.5)  # image sides offered around a Stable Diffusion model's own (quality falls further away)
 SOURCE_CHOICES = 2000  # source images offered for tone transfer (type an id to find one)
-OUTLINE = (0, 255, 120)
 
 
 def model_choices() -> list[str]:
@@ -133,14 +132,6 @@ def _caption(number: int, row: dict, image: np.ndarray) -> str:
     return f"{head} · measured {ROMAN[analysis.fst]} (ITA {round(analysis.ita) + 0}°){miss}"
 
 
-def _outlined(image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    """``image`` with the boundary pixels of the lesion ``mask`` drawn over it."""
-    shown = image.copy()
-    if mask is not None:
-        shown[mask & ~ndimage.binary_erosion(mask, border_value=0)] = OUTLINE
-    return shown
-
-
 def _measured(side: dict) -> str:
     if side["fst"] is None:
         return f"ITA not measurable ({side['status']})"
@@ -150,8 +141,9 @@ def _measured(side: dict) -> str:
 def _side_by_side(number: int, row: dict, source: np.ndarray, result: np.ndarray) -> tuple[np.ndarray, str]:
     """Source and tone transfer next to each other, lesions outlined, with what was measured on each."""
     measured = compare_tone(source, result)
-    gap = np.full((source.shape[0], max(4, source.shape[1] // 32), 3), 255, np.uint8)
-    pair = np.concatenate([_outlined(source, measured["source"]["mask"]), gap, _outlined(result, measured["result"]["mask"])], axis=1)
+    before, after = outlined(source, measured["source"]["mask"]), outlined(result, measured["result"]["mask"])
+    gap = np.full((before.shape[0], max(4, before.shape[1] // 32), 3), 255, np.uint8)
+    pair = np.concatenate([before, gap, after], axis=1)
     iou = measured["lesion_iou"]
     kept = "lesion overlap not measurable" if iou is None else f"lesion overlap {iou:.2f}"
     source_id = parse_source_image(row["source_image"])["image_id"]

@@ -19,7 +19,8 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from app.data_tab import DETAIL_PX, OUTLINE_COLOUR, OUTLINE_PX, browse_page, image_detail, open_manifest
+from app.data_tab import browse_page, image_detail, open_manifest
+from app.outline import DETAIL_PX, OUTLINE_COLOUR, OUTLINE_PX
 from fairskin_core.images import read_mask
 from fairskin_core.manifest import read_manifest, write_manifest
 from fairskin_core.phantoms.dataset import write_phantom_dataset

@@ -10,11 +10,14 @@ import shutil
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from app.generate_tab import SHOWN
+from app.generate_tab import SHOWN, run_gallery
+from app.outline import OUTLINE_COLOUR, at_shown_size, lesion_outline, shown_size
 from fairskin_core.finetune.random_pipeline import build_random_stable_diffusion
 from fairskin_core.generation.runs import read_run, recent_runs
+from fairskin_core.generation.tone_transfer import compare_tone, parse_source_image
 from fairskin_core.images import read_rgb
 from fairskin_core.manifest import read_manifest
 
@@ -207,6 +210,18 @@ def test_tone_transfer_shows_each_source_beside_its_result_measured_and_outlined
     record = runs(home)[0]
     table = read_manifest(record.manifest, check_files="decode").table
     assert record.request.kind == "tone-transfer" and table["source_image"].str.contains("image_id=").all()
+    # what the gallery shows: source | gap | result, each at the shown size, outlined exactly along its measured lesion
+    pair, _ = run_gallery(record.folder)[0]
+    source_row = sources.set_index("image_id").loc[parse_source_image(table["source_image"][0])["image_id"]]
+    source_image = read_rgb(Path(record.request.source_manifest).parent / source_row["image_path"])
+    measured = compare_tone(source_image, read_rgb(record.folder / table["image_path"][0]))
+    width, height = shown_size(source_image.shape)
+    assert pair.shape[0] == height and pair.shape[1] > 2 * width
+    for side, picture in (("source", pair[:, :width]), ("result", pair[:, -width:])):
+        drawn = (picture == OUTLINE_COLOUR).all(axis=2)
+        mask = measured[side]["mask"]
+        expected = lesion_outline(at_shown_size(mask, (width, height))) if mask is not None else np.zeros_like(drawn)
+        assert (drawn == expected).all(), side
     page.locator("#generate-keep").get_by_text("#1", exact=True).click()
     page.locator("#generate-add").click()
     expect()(page.locator("#generate-message")).to_contain_text("Added 1 image(s)", timeout=30_000)
