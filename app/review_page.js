@@ -382,6 +382,30 @@
     markQuestion();
   }
 
+  // ---- signed out while the page is open (a new password, a disabled account): Gradio answers 401 and shows nothing,
+  // so the page says so, and that the answer on screen was not saved, instead of waiting for ever
+  const gradioFetch = window.fetch.bind(window);
+  window.fetch = async (resource, options) => {
+    const response = await gradioFetch(resource, options);
+    const url = typeof resource === "string" ? resource : (resource && resource.url) || String(resource);
+    if (response.status === 401 && url.includes("/queue/join")) signedOut();
+    return response;
+  };
+  function signedOut() {
+    if ($("#review-signed-out")) return;
+    const notice = document.createElement("div");
+    notice.id = "review-signed-out";
+    notice.setAttribute("role", "alertdialog");
+    notice.innerHTML = "<p><strong>You have been signed out.</strong> Your password was changed or your account was " +
+      "disabled by the study admin. The answer on screen was not saved; every answer saved before is kept.</p>" +
+      '<button type="button">Sign in again</button>';
+    notice.querySelector("button").addEventListener("click", () => window.location.reload());
+    document.body.appendChild(notice);
+    notice.querySelector("button").focus();
+    review.typedAhead = [];
+  }
+  review.signedOut = signedOut;
+
   review.refresh = () => onNewPage(true);  // after each server answer (the page's visibility changes are not DOM insertions)
   let scheduled = false;  // many DOM changes come at once: look at the page once per frame
   new MutationObserver(() => {

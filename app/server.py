@@ -26,6 +26,7 @@ from review_data.store import ReviewStore, workspace_store, workspace_studies_di
 
 from .main import build_admin_app, build_reviewer_app, manifest_folders
 from .review_page import CSS, HEAD, IMAGE_ROUTE, SERVED_FORMAT
+from .sessions import SignedInSessions
 from .startup import DefaultsPreparation
 
 ADMIN_PATH = "/admin"
@@ -91,6 +92,8 @@ def build_server(
         auth=lambda username, password: authenticate(store, username, password) is not None,
         auth_message="Sign in with the account your study admin gave you.",
     )
+    for path in (ADMIN_PATH, "/"):  # a new password or a disabled account signs out the browsers already signed in
+        _mounted(server, path).tokens = SignedInSessions(store)
     return server
 
 

@@ -2,7 +2,8 @@
 
 scrypt (Python's standard library) is memory-hard, so a stolen database does not give the
 passwords away cheaply; each hash carries its own salt and parameters. A disabled account keeps
-its ratings (they still count) but can neither sign in nor pass any role check.
+its ratings (they still count) but can neither sign in nor pass any role check. A new password or
+a disabling also ends the account's sign-ins already open (`session_is_current`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import hmac
 import re
 import secrets
 import sqlite3
+import time
 
 from .store import ReviewStore, utc_now
 
@@ -99,23 +101,32 @@ def role_of(store: ReviewStore, username: str | None) -> str | None:
     return row["role"] if row else None
 
 
+def session_is_current(store: ReviewStore, username: str, signed_in_at: float) -> bool:
+    """Whether a sign-in made at ``signed_in_at`` (Unix seconds) still counts: the account exists, is enabled, and
+    neither got a new password nor was disabled since."""
+    row = store.db.execute("SELECT disabled, sessions_ended_at FROM accounts WHERE username = ?", [username]).fetchone()
+    return row is not None and not row["disabled"] and (row["sessions_ended_at"] is None or signed_in_at > row["sessions_ended_at"])
+
+
 def _existing(store: ReviewStore, username: str):
-    row = store.db.execute("SELECT id, role, disabled FROM accounts WHERE username = ?", [username]).fetchone()
+    row = store.db.execute("SELECT id, role, disabled, sessions_ended_at FROM accounts WHERE username = ?", [username]).fetchone()
     if row is None:
         raise AccountError(f"there is no account named {username!r}; check the spelling of the username")
     return row
 
 
 def reset_password(store: ReviewStore, username: str, new_password: str) -> None:
-    """Give an account a new password (same rule as new accounts); the old one stops working at once."""
+    """Give an account a new password (same rule as new accounts); the old one, and every sign-in made with it, stop
+    working at once."""
     _existing(store, username)
     _check_password(new_password)
     with store.write() as db:
-        db.execute("UPDATE accounts SET password_hash = ? WHERE username = ?", [hash_password(new_password), username])
+        db.execute("UPDATE accounts SET password_hash = ?, sessions_ended_at = ? WHERE username = ?",
+                   [hash_password(new_password), time.time(), username])
 
 
 def set_disabled(store: ReviewStore, username: str, disabled: bool) -> None:
-    """Disable (or enable again) an account; its ratings are kept and still counted.
+    """Disable (or enable again) an account; its ratings are kept and still counted, its open sign-ins end.
 
     The last enabled admin cannot be disabled: no one could sign in to enable it again."""
     with store.write() as db:
@@ -125,7 +136,8 @@ def set_disabled(store: ReviewStore, username: str, disabled: bool) -> None:
             if others.fetchone()[0] == 0:
                 raise AccountError(f"{username!r} is the only admin account that can sign in; create another admin "
                                    "account before disabling this one")
-        db.execute("UPDATE accounts SET disabled = ? WHERE id = ?", [int(bool(disabled)), row["id"]])
+        ended = time.time() if disabled else row["sessions_ended_at"]
+        db.execute("UPDATE accounts SET disabled = ?, sessions_ended_at = ? WHERE id = ?", [int(bool(disabled)), ended, row["id"]])
 
 
 def account_id(store: ReviewStore, username: str) -> int | None:

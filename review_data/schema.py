@@ -143,6 +143,14 @@ def m003_practice_and_management(db: Database) -> None:
         db.execute(statement)
 
 
+@migrations()
+def m004_sessions_ended(db: Database) -> None:
+    """When an account's sign-ins last stopped counting (a new password, a disabling): Unix seconds, NULL for never.
+
+    A browser signed in before that moment is signed out at its next request, whichever process made the change."""
+    db.execute("ALTER TABLE accounts ADD COLUMN sessions_ended_at REAL")
+
+
 def _refuse_when_closed(table: str, event: str, row: str) -> str:
     """A trigger refusing ``event`` on ``table`` when the study of its ``row`` (NEW or OLD) is closed."""
     return (f"CREATE TRIGGER {table}_closed_study_no_{event.lower()}_{row.lower()} BEFORE {event} ON {table}"

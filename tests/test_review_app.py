@@ -334,6 +334,59 @@ def test_a_reviewer_reaches_no_admin_endpoint_key_export_or_other_answers(server
         snoop.call("review_start", "e2e-not-mine")
 
 
+def test_a_new_password_or_a_disabled_account_signs_out_the_browsers_signed_in_before(server, home):
+    """A reviewer's old sign-in stops at its next request, whether the admin acted in the app or with the command line."""
+    make_study(home, "cut-off", 2, ["eve", "fay"], seed=9)
+    eve = AppSession(server, "eve", "password-eve")
+    image = served_image_url(eve.call("review_start", "cut-off")[3])
+    eve.call("review_save", *answers("real", 4))
+    changed = fairskin(home, "study", "reset-password", "--username", "eve", "--password-stdin", stdin="a brand new password\n")
+    assert changed.returncode == 0, changed.stderr  # another process than the server's, as an admin at a terminal
+    with pytest.raises(CallError, match="join refused with 401"):
+        eve.call("review_save", *answers("synthetic", 6))
+    assert eve.get("/config").status_code == 401 and eve.get(f"/{image}").status_code == 401
+    again = AppSession(server, "eve", "a brand new password")
+    assert "Image 2 of 4" in again.call("review_start", "cut-off")[1]  # the new sign-in continues where the old one was
+
+    admin = AppSession(f"{server}admin/", "admin", demo_credentials(home)["admin"])
+    fay = AppSession(server, "fay", "password-fay")
+    fay.call("review_start", "cut-off")
+    admin.call("study_disable_reviewer", "fay", "cut-off")
+    with pytest.raises(CallError, match="join refused with 401"):
+        fay.call("review_save", *answers("real", 2))
+    admin.call("study_enable_reviewer", "fay", "cut-off")
+    with pytest.raises(CallError, match="join refused with 401"):  # enabled again: the old sign-in stays ended
+        fay.call("review_save", *answers("real", 2))
+    assert saved_ratings(home, "eve", "cut-off", "call, realism") == [("real", 4)]
+    assert saved_ratings(home, "fay", "cut-off", "call, realism") == []
+    assert AppSession(server, "fay", "password-fay").call("review_start", "cut-off")  # a fresh sign-in works
+
+
+@pytest.mark.browser
+def test_a_reviewer_signed_out_while_rating_is_told_so_and_signs_in_again(browser, server, home):
+    expect = pytest.importorskip("playwright.sync_api").expect
+    page = reviewing(browser, server, home, "signed-out", "gus", viewport=(1366, 768))
+    changed = fairskin(home, "study", "reset-password", "--username", "gus", "--password-stdin", stdin="a brand new password\n")
+    assert changed.returncode == 0, changed.stderr
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.press("s")
+    page.keyboard.press("4")
+    for item in ("asymmetry", "border", "colour", "diameter"):
+        page.locator(f"#answer-abcd-{item}").get_by_label("yes", exact=True).check()
+    page.locator("#save-next").click()
+    notice = page.locator("#review-signed-out")
+    expect(notice).to_contain_text("You have been signed out", timeout=30_000)
+    expect(notice).to_contain_text("The answer on screen was not saved")
+    assert saved_ratings(home, "gus", "signed-out", "call") == []
+    notice.get_by_role("button", name="Sign in again").click()
+    expect(page.get_by_role("button", name="Login")).to_be_visible(timeout=30_000)
+    page.get_by_label("username").fill("gus")
+    page.get_by_label("password").fill("a brand new password")
+    page.get_by_role("button", name="Login").click()
+    expect(page.locator("#signed-in")).to_contain_text("gus", timeout=30_000)
+    page.close()
+
+
 def test_a_reviewers_browser_receives_nothing_of_the_admin_tools_or_the_servers_folders(server, home):
     """Everything a reviewer's browser gets (the page, its config, every answer of the server) is read for traces."""
     make_study(home, "plain", 3, ["reader"], seed=8)
