@@ -258,7 +258,8 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
             message = gr.Markdown(elem_id="generate-message")
             background = gr.Markdown(elem_id="generate-job")
             gallery = gr.Gallery(label="Generated (what was measured under each image)", columns=4, format="png", buttons=[],
-                                 object_fit="contain", height="auto", elem_id="generate-gallery")
+                                 object_fit="contain", height="auto", elem_id="generate-gallery",
+                                 elem_classes=["whole-captions"])
             with gr.Row():
                 selected = gr.CheckboxGroup(label="Keep (the numbers under the images)", elem_id="generate-keep", scale=3)
                 with gr.Column(scale=2, min_width=200):

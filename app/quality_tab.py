@@ -35,7 +35,7 @@ def _closest_pairs(report: dict) -> list[tuple[np.ndarray, str]]:
     memorization = report["memorization"]
     return [
         (np.concatenate([_decoded(p["synthetic_thumbnail"]), _decoded(p["real_thumbnail"])], axis=1),
-         f"{p['synthetic']} ↔ {p['real']} · {memorization['closest_by']} {p['distance']:.3g}")
+         f"{p['synthetic']} ↔ {p['real']} · {memorization['closest_by']} distance {p['distance']:.3g}")
         for p in memorization["closest_pairs"]
     ]
 
@@ -67,8 +67,8 @@ def build_quality_tab(store: ReviewStore, real_default: str, synthetic_default: 
                 plots += [gr.Plot(label=name.replace("_", " ")) for name in names[index : index + 2]]
     pairs = gr.Gallery(
         label="Closest synthetic ↔ real training pairs", columns=4, object_fit="contain", height="fit-content", format="png",
-        allow_preview=True, buttons=[], elem_id="quality-pairs",
-    )  # each pair whole (a pair is twice as wide as the square cells), all 8 without scrolling (Gradio's default caps it at 55vh)
+        allow_preview=True, buttons=[], elem_id="quality-pairs", elem_classes=["whole-captions"],
+    )  # each pair and its caption whole, all 8 without scrolling (Gradio's default caps it at 55vh)
     files = gr.File(label="report.json, report.html and per-image CSVs", file_count="multiple", interactive=False, elem_id="quality-files")
 
     @admin

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -103,8 +104,8 @@ def quality_app(embedded_defaults, quality_sets, tmp_path_factory):
 
 
 def _screenshot(page, name: str, tmp_path: Path) -> None:
-    """The whole tab, into $FAIRSKIN_SCREENSHOT_DIR when set (to be looked at), else the test's folder."""
-    folder = Path(os.environ.get("FAIRSKIN_SCREENSHOT_DIR") or tmp_path)
+    """The whole tab, into $FAIRSKIN_SCREENSHOTS when set (to be looked at), else the test's folder."""
+    folder = Path(os.environ.get("FAIRSKIN_SCREENSHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(folder / f"quality_tab_{name}.png"), full_page=True)
 
@@ -149,6 +150,13 @@ def test_closest_pairs_show_both_images_whole(measured_page):
         assert image["natural"][0] == 2 * image["natural"][1]  # synthetic and real side by side
         assert image["shown"] > 0.99, f"only {image['shown']:.0%} of a pair is on screen: {image}"
         assert image["stretch"] == pytest.approx(1, abs=0.02), image
+    captions = measured_page.locator("#quality-pairs .caption-label")
+    for index in range(8):  # both image names and the distance readable: not cut by an ellipsis, inside the tile
+        caption = captions.nth(index)
+        assert caption.evaluate("e => e.scrollWidth <= e.clientWidth + 1 && e.scrollHeight <= e.clientHeight + 1")
+        tile, box = measured_page.locator("#quality-pairs .thumbnail-item").nth(index).bounding_box(), caption.bounding_box()
+        assert box["y"] + box["height"] <= tile["y"] + tile["height"] + 1 and box["x"] + box["width"] <= tile["x"] + tile["width"] + 1
+        assert re.fullmatch(r"\S+ ↔ \S+ · \S+ distance [-0-9.e+]+", caption.inner_text().strip()), caption.inner_text()
 
 
 def test_long_summary_lines_wrap_inside_their_box(measured_page):
