@@ -87,3 +87,13 @@ def test_the_inception_score_is_in_the_summary_with_its_caveat_or_why_not(small_
                     "(ImageNet classes say little about skin: read as a sanity check, not as quality)")
     report["inception_score"] = inception_score_section(logits[:2])
     assert "Inception Score not computable: its 10 splits need at least 10 images; this set has 2" in summary_lines(report)
+
+
+def test_two_against_two_gives_kid_without_a_spread_it_cannot_know(small_sets, tmp_path):
+    """Subsets of two sets of two are those sets: KID is one number, shown without a "± 0" that would look exact."""
+    real_two = write_manifest(read_manifest(small_sets["real"]).table.head(2), small_sets["real"].parent / "two-real.csv")
+    report, _ = build_report(real_two, small_sets["two"])
+    overall = next(g for g in report["groups"] if g["group"] == "overall")
+    assert overall["kid"]["std"] is None and np.isfinite(overall["kid"]["mean"])
+    line = next(line for line in summary_lines(report) if line.strip().startswith("overall:"))
+    assert "(no ± : too few images for subsets that differ)" in line and "± 0" not in line, line

@@ -41,7 +41,7 @@ def groups_figure(report: dict) -> go.Figure:
     figure.add_scatter(
         x=names,
         y=[p[2]["mean"] * 1000 for p in points],
-        error_y={"array": [p[2]["std"] * 1000 for p in points]},
+        error_y={"array": [None if p[2]["std"] is None else p[2]["std"] * 1000 for p in points]},  # None: no spread to show
         mode="markers",
         name="KID × 1000 (± std)",
         yaxis="y2",

@@ -4,7 +4,9 @@ KID is the squared maximum mean discrepancy between two sets of Inception featur
 cubic polynomial kernel k(x, y) = (x·y / d + 1)³. Its estimator is unbiased, so unlike FID it
 does not grow as the sets shrink, which is why the per-skin-type groups (often a few dozen
 images) are compared by KID. As in the paper and torch-fidelity, it is averaged over random
-subsets of equal size; the standard deviation over subsets says how much to trust the mean.
+subsets of equal size; the standard deviation over subsets says how much to trust the mean. Where
+a subset has to be each whole set (two sets of two images), no subset differs from another, so
+there is no spread to give: ``std`` is None, never a reassuring 0.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ MIN_IMAGES = 2
 
 class KID(NamedTuple):
     mean: float
-    std: float
+    std: float | None  # None: every subset was the whole of both sets, so the subsets say nothing of the spread
 
 
 def polynomial_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -38,13 +40,16 @@ def mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
 def kid(
     features_a: np.ndarray, features_b: np.ndarray, *, subsets: int = 100, subset_size: int = 1000, seed: int = 0
 ) -> KID:
-    """KID mean and standard deviation over ``subsets`` random subsets of min(subset_size, n_a, n_b) images each."""
+    """KID mean and standard deviation over ``subsets`` random subsets of min(subset_size, n_a, n_b) images each
+    (the whole sets once, with no standard deviation, where that is both sets' size)."""
     a, b = np.asarray(features_a, dtype=np.float64), np.asarray(features_b, dtype=np.float64)
     if min(len(a), len(b)) < MIN_IMAGES:
         raise ValueError(f"KID needs at least {MIN_IMAGES} images in each set; got {len(a)} and {len(b)}")
     if np.isnan(a).any() or np.isnan(b).any():
         raise ValueError("features contain NaN rows (images that could not be read): keep only the rows of FeatureResult.ok")
     size = min(subset_size, len(a), len(b))
+    if size == len(a) == len(b):
+        return KID(mmd2_unbiased(a, b), None)
     rng = np.random.default_rng(seed)
     values = [
         mmd2_unbiased(a[rng.choice(len(a), size, replace=False)], b[rng.choice(len(b), size, replace=False)])
