@@ -93,9 +93,11 @@ def test_counts_out_of_range_or_not_whole_are_refused_with_a_message_and_never_c
 
 def test_an_error_clears_the_previous_images_and_captions_are_whole(browser, server, home, tmp_path):
     page = open_tab(browser, server, home)
-    fill(page, count=4, steps=3)
-    captions = generated(page, 4)
-    for index in range(4):  # each caption whole (not cut by an ellipsis) and inside its tile
+    fill(page, count=8, steps=3)
+    captions = generated(page, 8)
+    # two rows of images: all of them on the page, none hidden in a box that scrolls by itself (Gradio's 55vh cap)
+    assert page.locator("#generate-gallery .grid-wrap").evaluate("e => e.scrollHeight <= e.clientHeight + 1")
+    for index in range(8):  # each caption whole (not cut by an ellipsis) and inside its tile
         caption = captions.nth(index)
         assert caption.evaluate("e => e.scrollWidth <= e.clientWidth + 1 && e.scrollHeight <= e.clientHeight + 1")
         tile, box = page.locator("#generate-gallery .thumbnail-item").nth(index).bounding_box(), caption.bounding_box()
