@@ -382,8 +382,8 @@
     markQuestion();
   }
 
-  // ---- signed out while the page is open (a new password, a disabled account): Gradio answers 401 and shows nothing,
-  // so the page says so, and that the answer on screen was not saved, instead of waiting for ever
+  // ---- signed out while the page is open (a new password, a disabled account, a restarted server): Gradio answers 401
+  // and shows nothing, so the page says so, and that the answer on screen was not saved, instead of waiting for ever
   const gradioFetch = window.fetch.bind(window);
   window.fetch = async (resource, options) => {
     const response = await gradioFetch(resource, options);
@@ -396,8 +396,8 @@
     const notice = document.createElement("div");
     notice.id = "review-signed-out";
     notice.setAttribute("role", "alertdialog");
-    notice.innerHTML = "<p><strong>You have been signed out.</strong> Your password was changed or your account was " +
-      "disabled by the study admin. The answer on screen was not saved; every answer saved before is kept.</p>" +
+    notice.innerHTML = "<p><strong>You have been signed out.</strong> The study admin changed your password or paused " +
+      "your account, or the server was restarted. The answer on screen was not saved; every answer saved before is kept.</p>" +
       '<button type="button">Sign in again</button>';
     notice.querySelector("button").addEventListener("click", () => window.location.reload());
     document.body.appendChild(notice);
