@@ -1,4 +1,4 @@
-"""Finding what is not skin in a dermoscopic image: hairs, the dark field, glare, stickers and ink.
+"""Finding what is not skin in a dermoscopic image: hairs, the dark field, glare, stickers, ink and rulers.
 
 All work on CIELAB arrays (L* 0–100) and return boolean masks of the same height and width.
 Sizes are relative to the image, so the same rules hold at 160 px and at 1024 px.
@@ -44,6 +44,24 @@ def foreign_colour(lab: np.ndarray) -> np.ndarray:
     hue = np.degrees(np.arctan2(lab[..., 2], lab[..., 1]))
     chroma = np.hypot(lab[..., 1], lab[..., 2])
     return (chroma > MAX_CHROMA) | (hue < SKIN_OR_LESION_HUE[0]) | (hue > SKIN_OR_LESION_HUE[1])
+
+
+def edge_strip(lab: np.ndarray, max_depth: float = 0.25, straight: float = 0.8) -> np.ndarray:
+    """A ruler or tape along an image edge: rows (or columns) from that edge inwards that end, all along the edge at
+    the same depth, in a sharp step to skin far more colourful and darker. A lesion's edge is curved: at any depth it
+    crosses only some of the columns, so it is never taken for a strip; skin paling towards the edge has no step."""
+    L, chroma = lab[..., 0], np.hypot(lab[..., 1], lab[..., 2])
+    strip = np.zeros(L.shape, dtype=bool)
+    for turns in range(4):  # each edge in turn, as the top rows of the image rotated
+        rows_L, rows_chroma = np.rot90(L, turns), np.rot90(chroma, turns)
+        for depth in range(2, int(max_depth * len(rows_L)) + 1):
+            inside, beyond = slice(depth - 2, depth), slice(depth + 1, depth + 3)  # one row left for the step itself
+            step = ((rows_chroma[inside].mean(axis=0) < 0.65 * rows_chroma[beyond].mean(axis=0))
+                    & (rows_L[inside].mean(axis=0) > rows_L[beyond].mean(axis=0) + 5))
+            if step.mean() >= straight:
+                np.rot90(strip, turns)[:depth] = True  # a view: marks ``strip`` itself
+                break
+    return strip
 
 
 def inpaint(lab: np.ndarray, holes: np.ndarray, sigma: float = 3.0) -> np.ndarray:
