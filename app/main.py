@@ -80,7 +80,7 @@ def build_admin_app(
             account = gr.Markdown(elem_id="signed-in")
         startup = gr.Markdown(elem_id="startup-status")
         preparing = gr.Timer(2.0, active=preparation is not None and not preparation.finished.is_set())
-        with gr.Tabs(selected="data"):
+        with gr.Tabs(selected="data") as tabs:
             with gr.Tab("Data", id="data"):
                 path_box, opened = build_data_tab(manifest, store, roots)
             with gr.Tab("Studies", id="studies"):
@@ -93,6 +93,8 @@ def build_admin_app(
                 fairness_picker = build_fairness_tab(store, manifest, str(synthetic_manifest or ""), roots)
             with gr.Tab("Review dashboard", id="dashboard"):
                 dashboard_studies, dashboard_picker = build_dashboard_tab(store)
+        # A figure drawn while its tab was hidden has plotly's default 700 px width: a resize makes each one fill its box.
+        tabs.select(None, js="() => { requestAnimationFrame(() => window.dispatchEvent(new Event('resize'))); }")
 
         def still_preparing() -> bool:
             return preparation is not None and not preparation.finished.is_set()

@@ -214,3 +214,28 @@ def test_the_outline_the_browser_receives_is_the_border_of_the_mask(browser, ser
     shown.scroll_into_view_if_needed()
     page.screenshot(path=str(screenshots(tmp_path) / f"data-outline-{dataset}-1366x768.png"))
     page.close()
+
+
+@pytest.mark.browser
+def test_a_figure_drawn_while_its_tab_was_hidden_fills_its_box_when_shown(browser, served):
+    """Seen at 1920 × 1080: left for another tab while the page was still loading, the Data tab's heatmap came back
+    700 px wide (plotly's default for a hidden box) in a 1856 px box."""
+    app, home = served
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    held = []  # the page's first requests to the server, held back until another tab is shown: a slow first load
+    page.route("**/gradio_api/queue/join*", lambda route: held.append(route))
+    sign_in(page, app.admin_url, "admin", demo_credentials(home)["admin"])
+    while not held:
+        page.wait_for_timeout(100)
+    page.get_by_role("tab", name="Generate").click()
+    for request in list(held):
+        request.continue_()
+    page.unroute("**/gradio_api/queue/join*")  # and any request held meanwhile goes on
+    page.locator("#data-status").get_by_text("600 of 600 images match").wait_for(state="attached", timeout=60_000)
+    page.wait_for_timeout(1_000)
+    page.get_by_role("tab", name="Data").click()
+    page.wait_for_timeout(1_500)  # as a user looks: no later resize of the window may come to the rescue
+    width = page.locator("#data-heatmap .main-svg").first.bounding_box()["width"]
+    box = page.locator("#data-heatmap").bounding_box()["width"]
+    assert width >= 0.95 * box, f"the heatmap is {width:.0f} px wide in a {box:.0f} px box"
+    page.close()
