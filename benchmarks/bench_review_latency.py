@@ -22,6 +22,7 @@ Prints Markdown tables for docs/benchmarks.md. Targets: drawn p95 < 100 ms in th
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import re
@@ -142,12 +143,13 @@ def main() -> None:
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{args.port}/"
         try:
-            for _ in range(600):
+            for _ in range(1200):  # the server answers at once; the demo's arms are made in the background after that
                 try:
-                    urllib.request.urlopen(url, timeout=2)
-                    break
+                    if json.loads(urllib.request.urlopen(f"{url}startup-status", timeout=2).read())["finished"]:
+                        break
                 except OSError:
-                    time.sleep(0.5)
+                    pass
+                time.sleep(0.5)
             (real,) = (home / "phantoms").glob("default-*")  # the demo's arms, made by the first start
             (synthetic,) = (home / "synthetic").glob("default-model-*")
             fairskin(home, "study", "create", "--name", "bench", "--real", str(real / "manifest.csv"),
