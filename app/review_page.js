@@ -404,7 +404,6 @@
     notice.querySelector("button").focus();
     review.typedAhead = [];
   }
-  review.signedOut = signedOut;
 
   review.refresh = () => onNewPage(true);  // after each server answer (the page's visibility changes are not DOM insertions)
   let scheduled = false;  // many DOM changes come at once: look at the page once per frame

@@ -96,4 +96,4 @@ def test_two_against_two_gives_kid_without_a_spread_it_cannot_know(small_sets, t
     overall = next(g for g in report["groups"] if g["group"] == "overall")
     assert overall["kid"]["std"] is None and np.isfinite(overall["kid"]["mean"])
     line = next(line for line in summary_lines(report) if line.strip().startswith("overall:"))
-    assert "(no ± : too few images for subsets that differ)" in line and "± 0" not in line, line
+    assert "(no ±: too few images for subsets that differ)" in line and "± 0" not in line, line

@@ -382,7 +382,7 @@ def summary_lines(report: dict) -> list[str]:
         else:
             spread = group["kid"]["std"]
             kid_text = f"KID {group['kid']['mean']:.4f} " + (
-                f"± {spread:.4f}" if spread is not None else "(no ± : too few images for subsets that differ)")
+                f"± {spread:.4f}" if spread is not None else "(no ±: too few images for subsets that differ)")
             lines.append(f"  {group['group']:>8}: FID {group['fid']:7.2f}{_caveat(group['fid_note'])}  {kid_text}  "
                          f"({group['n_real']} real, {group['n_synthetic']} synthetic)")
     floor = report["real_floor"]
