@@ -24,8 +24,10 @@ from fairskin_core.analysis.fst_mapping import GROH, KINYANJUI
 from fairskin_core.analysis.pipeline import analyse_image, analyse_manifest, with_mappings
 from fairskin_core.analysis.segmentation import segment_lesion
 from fairskin_core.analysis.skin_tone import fit_mapping
+from fairskin_core.defaults import DEFAULT_PHANTOMS
 from fairskin_core.images import read_mask, read_rgb
 from fairskin_core.manifest import read_manifest
+from fairskin_core.phantoms import render_phantom
 from fairskin_core.phantoms.dataset import write_phantom_dataset
 
 REAL = Path(os.environ.get("FAIRSKIN_REAL_SAMPLES") or Path(__file__).resolve().parents[2] / "shared" / "real_samples")
@@ -60,6 +62,27 @@ def phantom_table(n: int) -> None:
         print("\n".join(rows) + "\n\n" + "\n\n".join(abcd) + "\n")
 
 
+def jaccard(truth: np.ndarray, found: np.ndarray) -> float:
+    return (truth & found).sum() / max((truth | found).sum(), 1)
+
+
+def phantom_segmentation() -> None:
+    """Segmentation against the rendered masks: the embedded default phantom set, and phantoms that all carry a ruler."""
+    with tempfile.TemporaryDirectory() as tmp:
+        manifest = read_manifest(write_phantom_dataset(Path(tmp) / "default", **DEFAULT_PHANTOMS))
+        overlaps = [
+            jaccard(read_mask(manifest.mask_file(row["mask_path"])), segment_lesion(read_rgb(manifest.image_file(row["image_path"]))))
+            for _, row in manifest.table.iterrows()
+        ]
+    rulers = []
+    for seed in range(36):  # every type and diagnosis, a ruler along one edge of each
+        diagnosis = ("nevus", "melanoma", "seborrheic_keratosis", "vascular_lesion", "basal_cell_carcinoma", "dermatofibroma")[seed // 6]
+        phantom = render_phantom(seed, 1 + seed % 6, diagnosis, 256, artefact_rates={"ruler": 1.0})
+        rulers.append(jaccard(phantom.lesion_mask, segment_lesion(phantom.image)))
+    print(f"Segmentation Jaccard: the {len(overlaps)} default phantoms mean {np.mean(overlaps):.3f}; {len(rulers)} phantoms with a "
+          f"ruler mean {np.mean(rulers):.3f}, lowest {np.min(rulers):.2f}\n")
+
+
 def real_checks() -> None:
     large, small = REAL / "isic2017_val98_1024px", REAL / "isic2017_256px_val_test"
     if not large.exists():
@@ -69,7 +92,7 @@ def real_checks() -> None:
     for path in sorted((large / "images").glob("*.jpg")):
         truth = read_mask(large / "masks" / f"{path.stem}_segmentation.png")
         found = segment_lesion(read_rgb(path))
-        overlaps.append((truth & found).sum() / max((truth | found).sum(), 1))
+        overlaps.append(jaccard(truth, found))
         a, b = analyse_image(read_rgb(path)), analyse_image(read_rgb(small / "images" / path.name))
         statuses.append(a.status)
         if a.ita is not None and b.ita is not None:
@@ -87,6 +110,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1200)
     args = parser.parse_args()
     phantom_table(args.n)
+    phantom_segmentation()
     real_checks()
 
 
