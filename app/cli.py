@@ -11,6 +11,7 @@ from pathlib import Path
 from .cli_downstream import add_downstream_verb
 from .cli_finetune import add_finetune_verbs
 from .cli_study import add_study_verbs
+from .cli_types import seed
 
 
 def _phantoms(args: argparse.Namespace) -> int:
@@ -164,7 +165,8 @@ def _tone_transfer(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from app.server import serve
 
-    serve(host=args.host, port=args.port, manifest=args.manifest, data_roots=args.data_root)
+    serve(host=args.host, port=args.port, manifest=args.manifest, data_roots=args.data_root, root_path=args.root_path,
+          forwarded_allow_ips=args.forwarded_allow_ips)
     return 0
 
 
@@ -238,6 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-root", type=Path, action="append", default=[], metavar="FOLDER",
                        help="a folder admins may open manifests and images from "
                             "(repeatable; also $FAIRSKIN_DATA_ROOTS; the workspace always)")
+    serve.add_argument("--root-path", default="", metavar="PREFIX",
+                       help="behind a reverse proxy that serves the app under a prefix (e.g. /fairskin): that prefix (docs/deployment.md)")
+    serve.add_argument("--forwarded-allow-ips", metavar="IPS",
+                       help="the reverse proxies whose X-Forwarded-For / -Proto headers are trusted, comma-separated (default 127.0.0.1)")
     serve.set_defaults(run=_serve)
 
     phantoms = verbs.add_parser("phantoms", help="render a phantom dermoscopy dataset with known ground truth")
@@ -245,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Checked by write_phantom_dataset, which names the presets: importing the renderer here would slow every verb's start.
     phantoms.add_argument("--preset", default="balanced", help="FST and diagnosis mix: ham10000, ddi or balanced (docs/phantoms.md)")
     phantoms.add_argument("--size", type=int, default=128, help="image side in pixels (32-2048)")
-    phantoms.add_argument("--seed", type=int, default=0, help="dataset seed: the same arguments give the same bytes")
+    phantoms.add_argument("--seed", type=seed, default=0, help="dataset seed: the same arguments give the same bytes")
     phantoms.add_argument("--out", type=Path, required=True, help="a new folder for images/, masks/ and manifest.csv")
     phantoms.add_argument("--workers", type=int, default=None, help="rendering processes (default: CPU count, at most 8)")
     phantoms.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
@@ -316,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_argument("--out", type=Path, required=True, help="a new folder for report.json, report.html and CSVs")
     metrics.add_argument("--weights", default="auto",
                          help="Inception weights: auto (default: pytorch-fid's file, else the TorchScript), pytorch-fid or torchscript")
-    metrics.add_argument("--seed", type=int, default=0, help="seed of the KID subsets, image pairs, real-floor halves and bootstraps")
+    metrics.add_argument("--seed", type=seed, default=0, help="seed of the KID subsets, image pairs, real-floor halves and bootstraps")
     metrics.add_argument("--workers", type=int, default=None, help="image decoding and analysis processes (default: CPU count, at most 8)")
     metrics.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     metrics.set_defaults(run=_metrics)
@@ -347,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--diagnosis-mix-from", type=Path, metavar="MANIFEST",
                           help="the diagnosis mix of this manifest (e.g. your real training set; skin types not needed)")
     generate.add_argument("--per-cell", type=int, help="K images of every skin type × diagnosis pair of the mixes")
-    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--seed", type=seed, default=0)
     generate.add_argument("--steps", type=int, default=25)
     generate.add_argument("--guidance", type=float, help="classifier-free guidance (default 3 for fairskin's models, 7.5 for Stable "
                                                          "Diffusion)")
@@ -371,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     tone.add_argument("--steps", type=int, default=25, help="denoising steps of a full schedule; strength × steps of them run (default 25)")
     tone.add_argument("--guidance", type=float, default=7.5, help="classifier-free guidance (default 7.5)")
     tone.add_argument("--scheduler", default="dpm-solver++", help=f"{SCHEDULER_NAMES} (default dpm-solver++)")
-    tone.add_argument("--seed", type=int, default=0, help="image k uses seed × 1,000,003 + k")
+    tone.add_argument("--seed", type=seed, default=0, help="image k uses seed × 1,000,003 + k")
     tone.add_argument("--limit", type=int, help="only the manifest's first N images (of those --image-id names, if given)")
     tone.add_argument("--image-id", action="append", default=[], metavar="ID", help="only this image of the manifest; repeatable")
     tone.set_defaults(run=_tone_transfer)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from fairskin_core.finetune.config import FinetuneConfig
 
+from .cli_types import seed
+
 
 def _list_of(kind):
     def parse(text: str) -> list:
@@ -66,7 +68,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mixed-precision", choices=("no", "fp16", "bf16"),
                         help="under `accelerate launch --mixed_precision X` the launcher's setting wins")
     parser.add_argument("--gradient-checkpointing", action="store_true", help="recompute activations: less GPU memory, about 20%% slower")
-    parser.add_argument("--seed", type=int)
+    parser.add_argument("--seed", type=seed)
     parser.add_argument("--validation-every", type=int, help="save one image per cell, with its measured ITA, every K steps (0 = never)")
     parser.add_argument("--validation-steps", type=int, help="sampling steps of a validation image (default 25)")
     parser.add_argument("--checkpoint-every", type=int, help="default 500")

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from .cli_types import seed
+
 
 def _password(args: argparse.Namespace) -> str:
     """The password from standard input (one line), so it never shows in the shell's history."""
@@ -46,6 +48,14 @@ def _study_export(args: argparse.Namespace) -> int:
 
     for path in export_study(workspace_store(), args.name, args.out):
         print(f"wrote {path}")
+    return 0
+
+
+def _study_backup(args: argparse.Namespace) -> int:
+    from review_data.store import backup, workspace_store
+
+    copy = backup(workspace_store(), args.out)
+    print(f"backed up the review database ({copy.studies} studies, {copy.ratings} ratings) to {copy.path}; integrity checked")
     return 0
 
 
@@ -105,7 +115,7 @@ def _admin_create(args: argparse.Namespace) -> int:
 
 
 def add_study_verbs(verbs) -> None:
-    """Add `study` (create, add-reviewer, export, list, activity, reset-password, disable, enable, close) and `admin`."""
+    """Add `study` (create, add-reviewer, export, backup, list, activity, reset-password, disable, enable, close) and `admin`."""
     study = verbs.add_parser("study", help="set up and export blinded clinician review studies")
     study_verbs = study.add_subparsers(dest="study_verb", required=True, metavar="ACTION")
     create = study_verbs.add_parser("create", help="sample N real + N synthetic images, matched on FST × diagnosis "
@@ -114,7 +124,7 @@ def add_study_verbs(verbs) -> None:
     create.add_argument("--real", type=Path, required=True, help="manifest of the real arm")
     create.add_argument("--synthetic", type=Path, required=True, help="manifest of the synthetic arm")
     create.add_argument("--n-per-arm", type=int, default=50, help="images per arm (default 50)")
-    create.add_argument("--seed", type=int, default=0, help="seed of the sample and of every reviewer's image order")
+    create.add_argument("--seed", type=seed, default=0, help="seed of the sample and of every reviewer's image order")
     create.add_argument("--image-size", type=int, default=None, help="side in px (default: smallest image's short side, at most 512)")
     create.add_argument("--estimate-fst", action="store_true",
                         help="give images without a skin type their ITA-estimated one (recorded as fst_source ita) and match on it")
@@ -130,6 +140,9 @@ def add_study_verbs(verbs) -> None:
     export.add_argument("--name", required=True)
     export.add_argument("--out", type=Path, required=True, help="folder for the CSV files")
     export.set_defaults(run=_study_export)
+    saving = study_verbs.add_parser("backup", help="a consistent copy of the review database, safe while the server runs")
+    saving.add_argument("--out", type=Path, required=True, help="the backup file to write (a new name)")
+    saving.set_defaults(run=_study_backup)
     listing = study_verbs.add_parser("list", help="list the studies")
     listing.set_defaults(run=_study_list)
     activity = study_verbs.add_parser("activity", help="per reviewer: images rated, seconds per image, last active, disabled or not")

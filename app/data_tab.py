@@ -19,9 +19,10 @@ from fairskin_core.analysis.tone_report import format_distribution, tone_distrib
 from fairskin_core.diagnoses import SHORT_NAMES
 from fairskin_core.fst import ROMAN
 from fairskin_core.images import ImageFileError, read_mask, read_rgb
-from fairskin_core.manifest import Manifest, read_manifest
+from fairskin_core.manifest import Manifest, ManifestError, read_manifest
 from fairskin_core.plots import count_heatmap, ita_by_fst, ita_histogram
 from fairskin_core.summary import filter_rows, fst_categories, fst_diagnosis_counts
+from fairskin_core.workspace import refuse_private
 from review_data.store import ReviewStore
 
 from .access import only, refused
@@ -42,6 +43,7 @@ def load_manifest(path: str, roots: list[Path] | None = None) -> Manifest:
     """Read a manifest once per version of the file (browsing re-reads it on every click).
 
     ``roots``: the folders the app may read; the manifest and all its images must lie in them."""
+    refuse_private(path, "a manifest")  # before any look at the path (a NUL in it, a database named by it)
     resolved = Path(path).expanduser().resolve()
     stat = resolved.stat() if resolved.is_file() else None
     version = (stat.st_mtime_ns, stat.st_size) if stat else None
@@ -179,9 +181,11 @@ def measure_manifest(manifest_path: str, progress=None, roots: list[Path] | None
 
 def why_not_opened(path: str, exc: Exception) -> str:
     """Why a manifest did not open, in the user's words, without repeating the path the message names already."""
-    if isinstance(exc, UnicodeDecodeError):
-        return "this is not a manifest: a CSV manifest is text (UTF-8), and this file is not (an image? a binary file?)"
+    if isinstance(exc, ManifestError) and len(exc.issues) == 1 and exc.issues[0].location == "file":
+        return exc.issues[0].message  # about the whole file: its "1 problem: file, field '-'" says nothing more
     reason = str(exc)
+    if "\x00" in path:
+        return reason
     for named in (str(getattr(exc, "source", "")), str(Path(path).expanduser().resolve()), path):
         if named and reason.startswith(f"{named}: "):
             return reason[len(named) + 2 :]

@@ -10,8 +10,6 @@ at once whether the model gave the type asked for.
 
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 
 import gradio as gr
@@ -37,11 +35,12 @@ from fairskin_core.generation.schedulers import SCHEDULERS
 from fairskin_core.generation.tone_transfer import compare_tone, parse_source_image
 from fairskin_core.images import read_rgb
 from fairskin_core.manifest import read_manifest
-from fairskin_core.numbers import whole_number
+from fairskin_core.numbers import seed_number, whole_number
 from fairskin_core.workspace import workspace_dir
 from review_data.store import ReviewStore
 
 from .access import USER_MISTAKES, only, refused
+from .downloads import download_folder
 from .generate_jobs import GenerationQueue
 from .messages import plain
 from .outline import outlined
@@ -113,7 +112,7 @@ def request_from_form(mode: str, model: str, stable_diffusion: str, loras: str, 
     n = whole_number(count, "Images", 1, MAX_IMAGES) if not tone else 1
     return GenerationRequest(
         fst={v: k for k, v in ROMAN.items()}[fst_label], diagnosis=None if tone else diagnosis, n=n,
-        seed=whole_number(seed, "Seed", 0, 2**31 - 1), model=None if sd or model == DEFAULT_CHOICE else model,
+        seed=seed_number(seed, "Seed"), model=None if sd or model == DEFAULT_CHOICE else model,
         stable_diffusion=stable_diffusion.strip() if sd else None, loras=_loras(loras) if sd else (),
         textual_inversions=tuple(_lines(tokens)) if sd else (), allow_download=bool(allow_download) and sd,
         steps=whole_number(steps, "Steps", 1, MAX_STEPS), guidance=guidance, scheduler=scheduler,
@@ -212,7 +211,7 @@ def _download(folder: Path) -> str | None:
     made = read_run(folder).made
     if not made or made > MAX_ZIPPED:
         return None
-    return str(zip_run(folder, Path(os.environ["GRADIO_TEMP_DIR"]) / f"generate-{secrets.token_hex(8)}" / f"fairskin-{folder.name}.zip"))
+    return str(zip_run(folder, download_folder("generate") / f"fairskin-{folder.name}.zip"))
 
 
 def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: str):
@@ -361,8 +360,11 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
 
     @admin
     def on_follow(current: dict, user: str):
-        """While a background run is going: where it is; once done, its images."""
-        job = jobs.job(current.get("watching", "")) if current.get("watching") else None
+        """While a background run is going: where it is; once done, its images.
+
+        A page whose state lost the run it watched (its first load answered after Generate was pressed, on a busy
+        server) follows the run the queue is busy with, rather than going blank."""
+        job = jobs.job(current["watching"]) if current.get("watching") else jobs.busy()
         if job is None:
             return [*[gr.skip()] * len(shown), "", gr.Timer(active=False), *[gr.skip()] * len(listed)]
         if not job.finished.is_set():

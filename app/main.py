@@ -23,11 +23,12 @@ from review_data.store import ReviewStore
 from .access import only, signed_in
 from .dashboard_tab import build_dashboard_tab
 from .data_tab import build_data_tab, open_manifest
+from .downloads import DOWNLOADS
 from .fairness_tab import build_fairness_tab, report_folders
 from .generate_tab import build_generate_tab
 from .messages import plain
 from .quality_tab import build_quality_tab
-from .review_page import build_review_page
+from .review_page import ShownImages, build_review_page
 from .startup import DefaultsPreparation, StartupProgress
 from .studies_tab import build_studies_tab
 
@@ -45,7 +46,7 @@ def _configure_gradio_environment() -> None:
     up to 10,000 past events) after every event; with 20 reviewers saving at once that alone
     took about a tenth of the server's time. We never read those statistics.
     """
-    os.environ.setdefault("GRADIO_TEMP_DIR", str(workspace_dir("cache", "gradio")))
+    os.environ["GRADIO_TEMP_DIR"] = str(workspace_dir(DOWNLOADS))  # private (fairskin_core.workspace), swept: app/downloads.py
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "500")
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "500")
@@ -115,7 +116,7 @@ def build_admin_app(
         def on_load(path: str, username: str):
             """Fill the tabs for a signed-in admin (the sign-in lets no one else in)."""
             return (
-                f"Signed in as **{plain(username)}** (admin) · [Sign out](logout) · [Reviewer page](/)",
+                f"Signed in as **{plain(username)}** (admin) · [Sign out](logout) · [Reviewer page](../)",  # relative: also behind a proxy
                 preparation.status() if preparation else "",
                 gr.Timer(active=still_preparing()),  # a page opened once the defaults exist never re-fills its tabs
                 *filled_tabs(path),
@@ -136,15 +137,16 @@ def build_admin_app(
     return demo
 
 
-def build_reviewer_app(store: ReviewStore, image_cache: Path | None = None, preparation: DefaultsPreparation | None = None) -> gr.Blocks:
+def build_reviewer_app(store: ReviewStore, image_cache: Path | None = None, preparation: DefaultsPreparation | None = None,
+                       shown_images: ShownImages | None = None) -> gr.Blocks:
     """The reviewers' app: only the blinded review, so their browsers receive nothing of the admin tools.
 
-    Study images are served (by `app/server.py`) from ``image_cache`` (default: the workspace's cache).
-    While ``preparation`` is making the demo study, the page says so."""
+    Study images are served (by `app/server.py`) from ``image_cache`` (default: the workspace's cache), each to the
+    reviewers ``shown_images`` says were shown it. While ``preparation`` is making the demo study, the page says so."""
     _configure_gradio_environment()
     image_cache = image_cache or workspace_dir("cache", "review-images")
     with gr.Blocks(title=f"{TITLE} · review", analytics_enabled=False, fill_width=True) as demo:
-        account, study_picker, reviewer_studies = build_review_page(store, image_cache, TITLE)
+        account, study_picker, reviewer_studies = build_review_page(store, image_cache, TITLE, shown_images or ShownImages())
 
         def on_load(request: gr.Request):
             """A reviewer gets their studies; anyone else is told where to go."""
@@ -152,7 +154,7 @@ def build_reviewer_app(store: ReviewStore, image_cache: Path | None = None, prep
             role = role_of(store, username)
             if role == "admin":
                 return (f"Signed in as **{plain(username)}** (admin): this page is for reviewers. "
-                        "The study tools are at [/admin/](/admin/) · [Sign out](logout)"), gr.skip()
+                        "The study tools are at [/admin/](admin/) · [Sign out](logout)"), gr.skip()
             header = f"Signed in as **{plain(username)}** · [Sign out](logout)" if role else ""
             if preparation is not None and preparation.status():
                 header = f"{header}<br>{preparation.status()} Reload this page in a minute."

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import io
-import os
-import secrets
 from html import escape
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from fairskin_core.metrics.report import quality_report, summary_lines
 from review_data.store import ReviewStore
 
 from .access import only, refused
+from .downloads import download_folder
 from .messages import ask_for_missing
 
 # The summary's lines wrap within the box, continuing under the figures after a group's name ("  overall: ").
@@ -76,7 +75,7 @@ def build_quality_tab(store: ReviewStore, real_default: str, synthetic_default: 
         ask_for_missing((real_path, "Give the path of the real manifest."), (synthetic_path, "Give the path of the synthetic manifest."))
         try:
             report, folder = quality_report(
-                real_path.strip(), synthetic_path.strip(), Path(os.environ["GRADIO_TEMP_DIR"]) / f"quality-{secrets.token_hex(16)}",
+                real_path.strip(), synthetic_path.strip(), download_folder("quality"),
                 progress=lambda f, what: progress(f, desc=what), allowed_roots=roots,
             )
         except (ManifestError, FileNotFoundError, ValueError, InceptionWeightsError) as exc:

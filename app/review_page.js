@@ -405,7 +405,33 @@
     review.typedAhead = [];
   }
 
-  review.refresh = () => onNewPage(true);  // after each server answer (the page's visibility changes are not DOM insertions)
+  // ---- after Start, Begin, Back or Instructions the focus leaves the button: answer keys and Enter ("Save & next") act on
+  // the image at once, and an Enter meant for the image never presses the button again (Start would show it afresh, blank)
+  const ACTION_BUTTONS = "#review-start, #review-begin, #back, #review-help";
+  function focusImage() {
+    const focused = document.activeElement;
+    const onAction = focused && focused.closest && focused.closest(ACTION_BUTTONS);
+    if (!(onAction || focused === document.body || focused === null) || !shown($("#review-form"))) return;
+    const box = viewer();
+    if (box && shown(box)) box.focus({preventScroll: true});
+  }
+
+  // Start again on the study already on screen would redraw the image with its saved answers: answers chosen and not
+  // yet saved would be lost, so it only hands the focus back to the image (another study in the picker still starts)
+  document.addEventListener("click", (event) => {
+    if (!event.target.closest || !event.target.closest("#review-start")) return;
+    const picked = document.querySelector("#review-study input");
+    const same = picked && review.study !== undefined && picked.value === review.study;
+    if (same && shown($("#review-form")) && !formShows()) {
+      event.stopImmediatePropagation();
+      event.preventDefault();
+      focusImage();
+      return;
+    }
+    review.study = picked ? picked.value : undefined;
+  }, true);
+
+  review.refresh = () => { onNewPage(true); focusImage(); };  // after each server answer (visibility changes are not DOM insertions)
   let scheduled = false;  // many DOM changes come at once: look at the page once per frame
   new MutationObserver(() => {
     if (scheduled) return;

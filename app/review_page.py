@@ -16,6 +16,7 @@ the server has stored the answer, and only then does the position move.
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import html
@@ -23,6 +24,7 @@ import io
 import json
 import os
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -93,6 +95,25 @@ and pixel-exact display. <kbd>H</kbd> shows these instructions again.
 """
 
 
+class ShownImages:
+    """Which served images each reviewer's page was given (shown, or named to fetch ahead): the only ones the image route
+    hands that reviewer. The page got them from `item_at`, which shows a reviewer only images assigned to them, so a
+    reviewer of one study never fetches another study's images, whatever name they try. In memory: a restart signs
+    everyone out, and each page is given its images again."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, set[str]] = collections.defaultdict(set)
+        self._lock = threading.Lock()
+
+    def grant(self, username: str, *names: str) -> None:
+        with self._lock:
+            self._names[username].update(names)
+
+    def may_fetch(self, username: str | None, name: str) -> bool:
+        with self._lock:
+            return username is not None and name in self._names.get(username, ())
+
+
 @functools.lru_cache(maxsize=4096)
 def served_image(study_image: Path, cache_dir: Path) -> tuple[str, int, int]:
     """(file name, width, height) of the study image's uncompressed BMP in ``cache_dir``, named by its hash.
@@ -130,7 +151,8 @@ def _viewer_html(shown: tuple[str, int, int], following: tuple[str, int, int] | 
     after = f' data-next="{IMAGE_ROUTE}/{following[0]}"' if following else ""
     choices = dict(zip(CHOICE_CONTROLS, values[:len(CHOICE_CONTROLS)], strict=True))
     return (
-        f'<div id="review-viewer" data-width="{width}" data-height="{height}" data-optimistic="{int(optimistic)}"{after}'
+        f'<div id="review-viewer" tabindex="-1" aria-label="Study image: answer keys act here"'
+        f' data-width="{width}" data-height="{height}" data-optimistic="{int(optimistic)}"{after}'
         f' data-answers="{html.escape(json.dumps(choices))}">'
         f'<img id="review-picture" src="{IMAGE_ROUTE}/{name}" alt="{html.escape(label)}" draggable="false"></div>'
     )
@@ -154,8 +176,9 @@ def _progress_html(rated: int, total: int, position: int | None) -> str:
     )
 
 
-def build_review_page(store: ReviewStore, image_cache: Path, title: str):
-    """Lay out the reviewer's page and wire its events; study images are served from ``image_cache``.
+def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_images: ShownImages):
+    """Lay out the reviewer's page and wire its events; study images are served from ``image_cache`` to the reviewers
+    ``shown_images`` says were given them.
 
     Returns, for the page load: the signed-in line, the study picker, and the function that fills it."""
     reviewer = only(store, "reviewer")
@@ -202,7 +225,9 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str):
         item = practice_item_at(store, study_name, username, position)
         saved = item.answers or {}
         values = _form_values(saved)
-        viewer = _viewer_html(served_image(item.file, image_cache), None, f"Practice image {position + 1} of {item.total}",
+        served = served_image(item.file, image_cache)
+        shown_images.grant(username, served[0])
+        viewer = _viewer_html(served, None, f"Practice image {position + 1} of {item.total}",
                               optimistic=False, values=values)
         new_state = {"study": study_name, "position": position, "practice": True, "revealed": truth is not None,
                      "shown_at": time.monotonic()}
@@ -219,8 +244,9 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str):
                     "", *blank, *[gr.update(visible=False)] * 4, ""]
         item = item_at(store, study_name, username, position)
         values = _form_values(item.answers or {})
-        viewer = _viewer_html(served_image(item.file, image_cache), item.following and served_image(item.following, image_cache),
-                              f"Study image {position + 1} of {total}", optimistic=True, values=values)
+        served, following = served_image(item.file, image_cache), item.following and served_image(item.following, image_cache)
+        shown_images.grant(username, served[0], *([following[0]] if following else []))
+        viewer = _viewer_html(served, following, f"Study image {position + 1} of {total}", optimistic=True, values=values)
         new_state = {"study": study_name, "position": position, "image_id": item.image_id, "total": total, "shown_at": time.monotonic()}
         return [new_state, _progress_html(rated, total, position), gr.update(visible=not first_visit), viewer, *values,
                 gr.update(visible=True), gr.update(visible=True), gr.update(visible=first_visit), gr.update(visible=True), ""]

@@ -3,7 +3,9 @@
 Each app is mounted with its own sign-in: any account may sign in at ``/`` (an admin is pointed
 to ``/admin/``), only admin accounts at ``/admin/``. Study images reach reviewers through one route
 of our own, ``/review/image/<hash>.bmp``, which serves only the blinded copies, only to a signed-in
-reviewer, under a name that says nothing of the server's folders.
+reviewer whose page was given that image, under a name that says nothing of the server's folders.
+Every request passes `app.web_guard.WebGuard` first: origins, cookies, headers, closed routes,
+body sizes and the sign-in back-off (docs/deployment.md).
 """
 
 from __future__ import annotations
@@ -16,20 +18,27 @@ import fastapi
 import gradio as gr
 import uvicorn
 from fastapi.responses import FileResponse, PlainTextResponse
+from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount
 
 from fairskin_core.defaults import default_synthetic_manifest_path
-from fairskin_core.workspace import readable_roots, workspace_dir, workspace_root
+from fairskin_core.workspace import private_paths, readable_roots, workspace_dir, workspace_root
 from review_data.accounts import authenticate, role_of
-from review_data.demo import ensure_demo_accounts
-from review_data.store import ReviewStore, workspace_store, workspace_studies_dir
+from review_data.demo import ensure_demo_accounts, remove_old_credentials_file
+from review_data.sign_in_throttle import SignInThrottle
+from review_data.store import ReviewStore, workspace_store
 
+from .downloads import DOWNLOADS, remove_downloads
 from .main import build_admin_app, build_reviewer_app, manifest_folders
-from .review_page import CSS, HEAD, IMAGE_ROUTE, SERVED_FORMAT
+from .review_page import CSS, HEAD, IMAGE_ROUTE, SERVED_FORMAT, ShownImages
 from .sessions import SignedInSessions
 from .startup import DefaultsPreparation
+from .web_guard import GuardedMount, WebGuard
 
 ADMIN_PATH = "/admin"
+REVIEWER_MAX_BODY = 64 * 1024  # a saved answer with a 2,000-character comment is a few kilobytes
+ADMIN_MAX_BODY = 1024 * 1024  # the admin tools take typed paths and numbers, never an upload
+BACK_OFF = "After 5 wrong passwords, each new try waits longer (up to 15 minutes)."
 ADMIN_CSS = (Path(__file__).parent / "admin.css").read_text()
 _SERVED_NAME = re.compile(rf"[0-9a-f]{{64}}\.{SERVED_FORMAT}")
 
@@ -46,10 +55,9 @@ def _mounted(server: fastapi.FastAPI, path: str):
 
 
 def _blocked_paths() -> list[str]:
-    """Never served by either app, whatever a handler returns: the answer key, the study images, accounts."""
-    root = workspace_root()
-    return [str(workspace_studies_dir()), *(str(root / f"review.db{suffix}") for suffix in ("", "-wal", "-shm")),
-            str(root / "demo-credentials.txt"), str(root / "phantoms")]
+    """Never served by either app, whatever a handler returns: the database, the study images, the caches (all private
+    state but the admin's downloads, which Gradio serves from), the phantoms."""
+    return [*(str(p) for p in private_paths() if p.name != DOWNLOADS), str(workspace_root() / "phantoms")]
 
 
 def build_server(
@@ -58,19 +66,23 @@ def build_server(
     synthetic_manifest: str | Path | None = None,
     roots: list[Path] | None = None,
     preparation: DefaultsPreparation | None = None,
+    throttle: SignInThrottle | None = None,
 ) -> fastapi.FastAPI:
-    """Both apps and the study-image route on one FastAPI app (run it with uvicorn)."""
+    """Both apps and the study-image route on one FastAPI app (run it with uvicorn), behind `WebGuard`."""
     image_cache = workspace_dir("cache", "review-images")
-    reviewer = build_reviewer_app(store, image_cache, preparation).queue(default_concurrency_limit=32)
+    shown_images = ShownImages()
+    reviewer = build_reviewer_app(store, image_cache, preparation, shown_images).queue(default_concurrency_limit=32)
     admin = build_admin_app(store, manifest, synthetic_manifest, roots, preparation).queue(default_concurrency_limit=32)
     server = fastapi.FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
     @server.get(f"/{IMAGE_ROUTE}/{{name}}")
     def study_image(name: str, request: fastapi.Request):
-        if role_of(store, _signed_in_user(_mounted(server, "/"), request)) != "reviewer":
+        username = _signed_in_user(_mounted(server, "/"), request)
+        if role_of(store, username) != "reviewer":
             return PlainTextResponse("Sign in as a reviewer to see study images.", status_code=401)
         path = image_cache / name
-        if not _SERVED_NAME.fullmatch(name) or not path.is_file():
+        # Only an image this reviewer's page was given: one of their own assignments, never another study's.
+        if not _SERVED_NAME.fullmatch(name) or not shown_images.may_fetch(username, name) or not path.is_file():
             return PlainTextResponse("No such image.", status_code=404)
         # Content-addressed: the same name is always the same bytes, so the browser may keep it.
         return FileResponse(path, media_type="image/bmp", headers={"Cache-Control": "private, max-age=86400, immutable"})
@@ -85,16 +97,26 @@ def build_server(
     gr.mount_gradio_app(
         server, admin, ADMIN_PATH, footer_links=["gradio"], **common, css=ADMIN_CSS,
         auth=lambda username, password: (user := authenticate(store, username, password)) is not None and role_of(store, user) == "admin",
-        auth_message="Study admins sign in here. Reviewers: your page is at the server's address without /admin.",
+        auth_message=f"Study admins sign in here. Reviewers: your page is at the server's address without /admin. {BACK_OFF}",
     )
     gr.mount_gradio_app(
         server, reviewer, "/", footer_links=[], **common, head=HEAD, css=CSS,
         auth=lambda username, password: authenticate(store, username, password) is not None,
-        auth_message="Sign in with the account your study admin gave you.",
+        auth_message=f"Sign in with the account your study admin gave you. {BACK_OFF}",
     )
     for path in (ADMIN_PATH, "/"):  # a new password or a disabled account signs out the browsers already signed in
         _mounted(server, path).tokens = SignedInSessions(store)
+    server.add_middleware(CORSMiddleware, allow_origins=[])  # documented by Gradio: its own CORS headers are then off
+    server.add_middleware(WebGuard, throttle=throttle, mounts=[
+        GuardedMount("", REVIEWER_MAX_BODY, serves_files=False, events=_event_ids(reviewer)),
+        GuardedMount(ADMIN_PATH, ADMIN_MAX_BODY, serves_files=True, events=_event_ids(admin)),
+    ])
     return server
+
+
+def _event_ids(blocks: gr.Blocks) -> frozenset[int]:
+    """The ids of the events a mounted app's page may call (those its public ``/config`` lists)."""
+    return frozenset(dependency["id"] for dependency in blocks.config["dependencies"])
 
 
 def _log_to_stderr() -> None:
@@ -106,20 +128,41 @@ def _log_to_stderr() -> None:
     app_log.setLevel(logging.INFO)
 
 
-def serve(host: str = "127.0.0.1", port: int = 7860, manifest: str | Path | None = None, data_roots: list[str | Path] = ()) -> None:
+def serve(host: str = "127.0.0.1", port: int = 7860, manifest: str | Path | None = None, data_roots: list[str | Path] = (),
+          root_path: str = "", forwarded_allow_ips: str | None = None) -> None:
     """Start the app and block until it is stopped; on a first start the demo study is made in the background.
 
     The demo accounts are made before serving (instant), so the sign-in page works within seconds;
-    the default phantoms and the demo's generated images follow on a thread (`app/startup.py`).
-    ``data_roots``: folders beyond the workspace (and ``manifest``'s own) that admins may open manifests from."""
+    their passwords are printed on that start only. The default phantoms and the demo's generated
+    images follow on a thread (`app/startup.py`). ``data_roots``: folders beyond the workspace (and
+    ``manifest``'s own) that admins may open manifests from. Behind a reverse proxy (docs/deployment.md):
+    ``root_path``, the prefix the proxy serves the app under, and ``forwarded_allow_ips``, the proxies
+    whose ``X-Forwarded-For`` / ``-Proto`` headers are trusted (default 127.0.0.1)."""
     _log_to_stderr()
+    root_path = f"/{root_path.strip('/')}" if root_path.strip("/") else ""
     store = workspace_store()
-    credentials = ensure_demo_accounts(store)
+    created = ensure_demo_accounts(store)
+    removed = remove_old_credentials_file()
+    remove_downloads()  # exports and reports of an earlier run (a killed server never swept them)
     preparation = DefaultsPreparation(store).start()
     roots = readable_roots([*data_roots, *(manifest_folders(manifest) if manifest else [])])
     server = build_server(store, manifest, default_synthetic_manifest_path(), roots, preparation)
     print("fairskin: admins may open manifests and images under " + ", ".join(map(str, roots)), flush=True)
-    print(f"fairskin: reviewers open http://{host}:{port}/ , admins http://{host}:{port}{ADMIN_PATH}/ , and sign in.", flush=True)
-    if credentials.exists():
-        print(f"Demo accounts (from {credentials}):\n{credentials.read_text()}", flush=True)
-    uvicorn.run(server, host=host, port=port, log_level="warning")
+    if root_path:
+        print(f"fairskin: listening on http://{host}:{port}/ for a reverse proxy that serves it under {root_path}/ : reviewers open "
+              f"https://YOUR-SERVER{root_path}/ , admins https://YOUR-SERVER{root_path}{ADMIN_PATH}/ (docs/deployment.md).", flush=True)
+    else:
+        print(f"fairskin: reviewers open http://{host}:{port}/ , admins http://{host}:{port}{ADMIN_PATH}/ , and sign in.", flush=True)
+    if removed:
+        print(f"fairskin: removed {removed}, which kept the demo passwords in plain text; they are printed once now.", flush=True)
+    if created:
+        print("Demo accounts, created now (shown this once; change a password with "
+              "`fairskin study reset-password --username NAME --password-stdin`):", flush=True)
+        print("\n".join(f"{role:<9} {username} / {password}" for role, username, password in created), flush=True)
+    uvicorn.run(server, host=host, port=port, log_level="warning", root_path=root_path, proxy_headers=True,
+                forwarded_allow_ips=forwarded_allow_ips)
+
+
+def printed_accounts(output: str) -> dict[str, str]:
+    """username → password of the demo accounts a first start printed in ``output`` (for scripts reading its log)."""
+    return {m[1]: m[2] for m in re.finditer(r"^(?:admin|reviewer) +(\S+) / (\S+)$", output, flags=re.MULTILINE)}

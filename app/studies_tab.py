@@ -3,15 +3,13 @@ a study, export results."""
 
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
 from fairskin_core.manifest import ManifestError
-from fairskin_core.numbers import whole_number
+from fairskin_core.numbers import seed_number, whole_number
 from review_data.accounts import AccountError, reset_password, set_disabled
 from review_data.export import export_study
 from review_data.sampling import MATCH_ON, SamplingError
@@ -19,6 +17,7 @@ from review_data.store import ReviewStore, workspace_studies_dir
 from review_data.study import StudyError, add_reviewer, close_study, create_study, get_study, list_studies, reviewer_activity
 
 from .access import only, refused
+from .downloads import download_folder
 from .messages import ask_for_missing, plain
 
 REFUSALS = (StudyError, SamplingError, ManifestError, AccountError, FileNotFoundError, ValueError)
@@ -140,7 +139,7 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
         try:
             study = create_study(store, workspace_studies_dir(), name_, real_.strip(), synthetic_.strip(),
                                  n_per_arm=whole_number(n, "Images per arm", 1, MAX_PER_ARM),
-                                 seed=whole_number(seed_, "Seed", 0, 2**31 - 1), estimate_fst=estimate_fst, allowed_roots=roots,
+                                 seed=seed_number(seed_, "Seed"), estimate_fst=estimate_fst, allowed_roots=roots,
                                  n_practice=whole_number(n_practice, "Practice images", 0, MAX_PER_ARM))
         except REFUSALS as exc:
             refused("studies_tab.on_create", user, exc)
@@ -216,10 +215,7 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
     @admin
     def on_export(study_name: str, user: str):
         ask_for_missing((study_name, "Choose a study to export."))
-        # A fresh folder with an unguessable name in Gradio's own cache, the only place it serves
-        # files from: its URL goes to this admin only, and the cache is swept hourly.
-        folder = Path(os.environ["GRADIO_TEMP_DIR"]) / f"export-{secrets.token_hex(16)}"
-        return [str(p) for p in export_study(store, study_name, folder)]
+        return [str(p) for p in export_study(store, study_name, download_folder("export"))]
 
     private = {"api_visibility": "private"}
     create.click(on_create, [name, real, synthetic, n_per_arm, seed, estimate, practice], [*refresh_outputs, message],

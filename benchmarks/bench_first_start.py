@@ -29,6 +29,10 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from app.server import printed_accounts
+
 BARE_APP = """
 import sys, gradio as gr, uvicorn, fastapi
 with gr.Blocks() as demo:
@@ -69,12 +73,13 @@ def first_start(env: dict[str, str]) -> tuple[float, float]:
     home, port = tempfile.mkdtemp(prefix="fairskin-first-start-"), free_port()
     url = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=REPO,
-                               env={**env, "FAIRSKIN_HOME": home}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = Path(home) / "serve.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=REPO,
+                                   env={**env, "FAIRSKIN_HOME": home}, stdout=output, stderr=subprocess.DEVNULL)
     try:
         page = wait_for(lambda: answered(f"{url}/"), process, started)
-        credentials = Path(home) / "demo-credentials.txt"
-        password = next(line.split()[3] for line in credentials.read_text().splitlines() if line.startswith("admin"))
+        password = printed_accounts(log.read_text())["admin"]
         signed_in = wait_for(lambda: answered(f"{url}/admin/login", {"username": "admin", "password": password}), process, started)
     finally:
         process.kill()

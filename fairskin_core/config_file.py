@@ -10,9 +10,12 @@ import dataclasses
 import json
 from pathlib import Path
 
+from .workspace import refuse_private
+
 
 def read_config_values(cls: type, path: str | Path, overrides: dict) -> dict:
     """The fields of dataclass ``cls`` from the JSON file ``path``, with the non-None ``overrides`` applied."""
+    refuse_private(path, "a config file")
     path = Path(path)
     try:
         values = json.loads(path.read_text())

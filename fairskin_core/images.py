@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageCms, UnidentifiedImageError
 
+from .workspace import refuse_private
+
 # Far above any dermoscope or phone camera (a 48 MP phone photo is 8064 x 6048 = 49 MP),
 # far below what exhausts memory when decoded.
 MAX_IMAGE_PIXELS = 100_000_000
@@ -26,6 +28,7 @@ class ImageFileError(ValueError):
 
 
 def _open(path: Path, max_pixels: int) -> Image.Image:
+    refuse_private(path, "an image")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

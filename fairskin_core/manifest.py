@@ -24,6 +24,7 @@ import csv
 import math
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from .images import (
     read_mask,
     read_rgb,
 )
+from .workspace import refuse_private
 
 CORE_COLUMNS = (
     "image_id",
@@ -342,33 +344,75 @@ def _header_issues(columns: list[str], source: str) -> list[ManifestIssue]:
     return issues
 
 
-def _read_csv_rows(path: Path) -> tuple[list[str], list[dict[str, str]], list[str]]:
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
+def csv_lines(path: Path, error: type[ManifestError], what: str = "a manifest") -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) of each record of a UTF-8 CSV file (a BOM allowed), as the csv module reads them.
+
+    A file that is not text (an image, say), not UTF-8, or not CSV (broken quoting, a cell over the
+    csv module's 131,072-character limit) raises ``error`` naming the file and the line, never a bare
+    codec or csv.Error; ``path`` must be checked by `refuse_private` first."""
+    handle = open(path, newline="", encoding="utf-8-sig")
+    reader = csv.reader(handle)
+    with handle:
         try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise ManifestError(str(path), [ManifestIssue("header", "-", "the file is empty")]) from None
-        header_issues = _header_issues(header, str(path))
-        if header_issues:
-            raise ManifestError(str(path), header_issues)
-        rows, locations, issues = [], [], []
-        for index, values in enumerate(reader, start=1):
-            if not any(v.strip() for v in values):
-                continue  # blank line
-            location = f"row {index} (line {reader.line_num})"
-            if len(values) != len(header):
-                issues.append(ManifestIssue(location, "-", f"has {len(values)} cells but the header has {len(header)} columns"))
-                continue
-            rows.append({k: v.strip() for k, v in zip(header, values, strict=True)})
-            locations.append(location)
+            for values in reader:
+                yield reader.line_num, values
+        except UnicodeDecodeError:
+            line = _first_line_not_utf8(path)
+            problem = (f"this is not {what}: a CSV file is text (UTF-8), and this file is not (an image? a binary file?)"
+                       if line == 0 else f"is not UTF-8 text (line {line}); save it as UTF-8 (CSV UTF-8 in a spreadsheet's Save As)")
+            raise error(str(path), [ManifestIssue("file", "-", problem)]) from None
+        except csv.Error as exc:
+            problem = (f"cannot be read as CSV ({exc}): a cell over {csv.field_size_limit():,} characters or an unclosed "
+                       "quote; check that this is the right file and that its quotes are closed")
+            raise error(str(path), [ManifestIssue(f"line {reader.line_num}", "-", problem)]) from None
+
+
+def _first_line_not_utf8(path: Path) -> int:
+    """The number of the first line of a text file that is not UTF-8 (text is decoded in blocks, so the reader cannot say
+    which); 0 for a binary file (a NUL byte, or no line break, in its first 4 KiB)."""
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+        if b"\x00" in head or (len(head) == 4096 and b"\n" not in head):
+            return 0
+        handle.seek(0)
+        for number, line in enumerate(handle, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 0
+
+
+def _read_csv_rows(path: Path) -> tuple[list[str], list[dict[str, str]], list[str]]:
+    lines = csv_lines(path, ManifestError)
+    first = next(lines, None)
+    if first is None:
+        raise ManifestError(str(path), [ManifestIssue("header", "-", "the file is empty")])
+    header = [h.strip() for h in first[1]]
+    header_issues = _header_issues(header, str(path))
+    if header_issues:
+        raise ManifestError(str(path), header_issues)
+    rows, locations, issues = [], [], []
+    for index, (line, values) in enumerate(lines, start=1):
+        if not any(v.strip() for v in values):
+            continue  # blank line
+        location = f"row {index} (line {line})"
+        if len(values) != len(header):
+            issues.append(ManifestIssue(location, "-", f"has {len(values)} cells but the header has {len(header)} columns"))
+            continue
+        rows.append({k: v.strip() for k, v in zip(header, values, strict=True)})
+        locations.append(location)
     if issues:
         raise ManifestError(str(path), issues)
     return header, rows, locations
 
 
 def _read_parquet_rows(path: Path) -> tuple[list[str], list[dict[str, str]], list[str]]:
-    frame = pd.read_parquet(path)
+    try:
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        problem = f"cannot be read as Parquet ({type(exc).__name__}: {str(exc)[:200]}); give a .csv or .parquet manifest"
+        raise ManifestError(str(path), [ManifestIssue("file", "-", problem)]) from None
     header = [str(c) for c in frame.columns]
     header_issues = _header_issues(header, str(path))
     if header_issues:
@@ -391,6 +435,7 @@ def read_manifest(
     ``allowed_roots`` (the web app): the manifest and every image root must lie inside these.
     Raises ManifestError naming every bad row and field.
     """
+    refuse_private(path, "a manifest")
     path = Path(path)
     if allowed_roots is not None and not any(inside(path, folder) for folder in allowed_roots):
         raise ManifestError(str(path), [ManifestIssue(

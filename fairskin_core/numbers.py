@@ -14,3 +14,11 @@ def whole_number(value: object, what: str, low: int, high: int) -> int:
         shown = "an empty box" if value is None else f"{value:g}" if isinstance(number, float) else str(value)
         raise ValueError(f"{what} must be a whole number from {low:,} to {high:,}, not {shown}")
     return int(number)
+
+
+MAX_SEED = 2**32 - 1  # the range numpy, torch and the databases all take; a larger seed is refused, never wrapped
+
+
+def seed_number(value: object, what: str = "the seed") -> int:
+    """A seed as a whole number from 0 to `MAX_SEED` (`whole_number`'s refusal otherwise)."""
+    return whole_number(value, what, 0, MAX_SEED)

@@ -36,13 +36,27 @@ def _use_wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.01)
 
 
+class DatabaseFileError(ValueError):
+    """A database file SQLite cannot use (damaged, or not a database); the message names it and what to do."""
+
+
 def connect(path: str | Path) -> Database:
     """A connection to the database file ``path`` for this thread, by the rules in the module docstring."""
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    try:
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    except sqlite3.OperationalError as exc:  # a folder, a missing parent, no permission
+        raise DatabaseFileError(f"{path}: cannot open the database ({exc}); check the path and its permissions") from None
     try:
         _use_wal(conn)
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        if isinstance(exc, sqlite3.OperationalError):  # still locked after the busy timeout: a fault to trace
+            raise
+        raise DatabaseFileError(
+            f"{path}: not a usable SQLite database ({exc}); restore it from a backup (docs/deployment.md) "
+            "or move it aside, and a new empty one is made") from None
     except BaseException:
         conn.close()
         raise

@@ -5,10 +5,17 @@ caches and the default phantom set, so the source tree is never written at run t
 `$FAIRSKIN_OFFLINE` says that nothing may be downloaded into it (weights, VAEs).
 `$FAIRSKIN_DATA_ROOTS` (folders separated by ':') and `fairskin serve --data-root` name the
 folders beyond the workspace that the web app may read manifests and images from.
+
+Some of the workspace is private state that is never read as a manifest, an image or any
+other file a person names, whatever path is typed (`refuse_private`): the SQLite databases
+(on POSIX, closing any descriptor of a database file drops every lock the process holds on
+it, after which another process may delete the write-ahead log under a running server: saved
+ratings vanish), the study folders and the caches (blinded copies, exports with the answer key).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -47,3 +54,64 @@ def readable_roots(extra: list[str | Path] = ()) -> list[Path]:
         if resolved not in roots:
             roots.append(resolved)
     return roots
+
+
+# blinded study images; caches (served copies, the feature database); the admin app's downloads (exports with the answer key)
+PRIVATE_FOLDERS = ("studies", "cache", "admin-downloads")
+REVIEW_DATABASE = "review.db"
+# SQLite databases and their side files, wherever they are: a database is never a manifest or an image.
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3", "-wal", "-shm", "-journal")
+
+
+class PrivatePathError(ValueError):
+    """A path that names fairskin's private state; the message says which file and why it is never read."""
+
+
+def private_paths() -> list[Path]:
+    """The workspace's private files and folders (for servers that must never serve them, too)."""
+    root = workspace_root()
+    return [*(root / folder for folder in PRIVATE_FOLDERS),
+            *(root / f"{REVIEW_DATABASE}{suffix}" for suffix in ("", "-wal", "-shm", "-journal"))]
+
+
+def refuse_private(path: str | Path, what: str = "a file") -> None:
+    """Raise PrivatePathError, before anything opens it, if ``path`` is private state or a NUL-bearing path.
+
+    Decided on the real path (symbolic links followed, nothing opened), so no spelling of the
+    path reaches a database or a study folder."""
+    text = os.fspath(path)
+    if "\x00" in text:
+        raise PrivatePathError(f"{text!r}: the path contains a NUL character; type the path again")
+    real = os.path.realpath(text)
+    if any(os.path.basename(p).lower().endswith(SQLITE_SUFFIXES) for p in (text, real)):
+        raise PrivatePathError(f"{text}: a database file is never read as {what}; give a manifest (.csv or .parquet) or an image")
+    root = str(workspace_root())
+    for private in _real_private_paths(root):
+        if real == private or real.startswith(private + os.sep):
+            raise PrivatePathError(f"{text}: this is fairskin's private state ({private}), never read as {what}; "
+                                   "a study's results come out with `fairskin study export` or the Studies tab")
+    if _same_file_as_database(real, root):  # a hard link has a name of its own: only its inode gives it away
+        raise PrivatePathError(f"{text}: this file is the review database under another name, never read as {what}")
+
+
+def _same_file_as_database(real: str, root: str) -> bool:
+    """Whether ``real`` is one of the review database's files (by device and inode: stat opens nothing)."""
+    try:
+        found = os.stat(real)
+    except OSError:
+        return False
+    if found.st_nlink < 2:
+        return False
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            database = os.stat(os.path.join(root, REVIEW_DATABASE + suffix))
+        except OSError:
+            continue
+        if (database.st_dev, database.st_ino) == (found.st_dev, found.st_ino):
+            return True
+    return False
+
+
+@functools.lru_cache(maxsize=8)
+def _real_private_paths(root: str) -> tuple[str, ...]:
+    return tuple(os.path.realpath(path) for path in private_paths())

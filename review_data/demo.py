@@ -2,13 +2,12 @@
 
 Real arm: the default phantom set. Synthetic arm: images of the shipped default model
 (`fairskin_core.defaults`), so the demo is a real test of our generator. The accounts' passwords are
-random, written to ``$FAIRSKIN_HOME/demo-credentials.txt`` (readable by the owner only) and
-printed at start-up.
+random and handed back once, by the call that creates them (`fairskin serve` prints them on that
+start only): never stored in plain text. A ``demo-credentials.txt`` left by an earlier version is removed.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Callable
 from functools import partial
@@ -26,41 +25,41 @@ DEMO_ADMIN = "admin"
 DEMO_REVIEWERS = ("reviewer1", "reviewer2")
 
 
-def credentials_file() -> Path:
-    return workspace_root() / "demo-credentials.txt"
+def remove_old_credentials_file() -> Path | None:
+    """Remove the plain-text ``demo-credentials.txt`` earlier versions kept in the workspace; return it if there was one."""
+    path = workspace_root() / "demo-credentials.txt"
+    if not path.exists():
+        return None
+    path.unlink()
+    return path
 
 
-def ensure_demo_accounts(store: ReviewStore) -> Path:
-    """The demo's admin and reviewer accounts, made at once (seconds) so a first start can be signed into; the credentials file.
+def ensure_demo_accounts(store: ReviewStore) -> list[tuple[str, str, str]]:
+    """The demo's admin and reviewer accounts, made at once (seconds) so a first start can be signed into.
 
+    Returns (role, username, password) of each account made now: the only time the password is known.
     Accounts that exist already (made by hand, or by an earlier start) are left alone.
     """
-    path = credentials_file()
-    lines = []
+    created = []
     if store.db.execute("SELECT 1 FROM accounts WHERE role = 'admin'").fetchone() is None:
         password = secrets.token_urlsafe(9)
         create_account(store, DEMO_ADMIN, password, "admin")
-        lines.append(f"admin     {DEMO_ADMIN} / {password}")
+        created.append(("admin", DEMO_ADMIN, password))
     for username in DEMO_REVIEWERS:
         if account_id(store, username) is None:
             password = secrets.token_urlsafe(9)
             create_account(store, username, password, "reviewer")
-            lines.append(f"reviewer  {username} / {password}")
-    if lines:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write("\n".join(lines) + "\n")
-    return path
+            created.append(("reviewer", username, password))
+    return created
 
 
-def ensure_demo_study(store: ReviewStore, progress: Callable[[str, int, int], None] | None = None) -> Path:
-    """The demo accounts, then the demo study (rendering its images on a first start) with the demo reviewers enrolled.
+def ensure_demo_study(store: ReviewStore, progress: Callable[[str, int, int], None] | None = None) -> None:
+    """The demo study (rendering its images on a first start) with the demo reviewers enrolled (`ensure_demo_accounts` first).
 
-    ``progress(task, done, total)`` hears about the first start's slow parts. Returns the credentials file.
+    ``progress(task, done, total)`` hears about the first start's slow parts.
     """
-    path = ensure_demo_accounts(store)
     if DEMO_STUDY in list_studies(store):
-        return path
+        return
     stages = {}
     for task, make in (("rendering the default phantom set", default_phantom_manifest),
                        ("generating the demo's images with the default model", default_synthetic_manifest)):
@@ -72,4 +71,3 @@ def ensure_demo_study(store: ReviewStore, progress: Callable[[str, int, int], No
     for username in DEMO_REVIEWERS:
         if role_of(store, username) == "reviewer":
             enrol_reviewer(store, DEMO_STUDY, username)
-    return path

@@ -2,7 +2,8 @@
 
 `export_study` writes three CSV files — ``ratings.csv`` (one row per rating, every field),
 ``reviewer_summary.csv`` and ``study_summary.csv`` (its first row says how the arms were
-matched, its second whether the export is final, the study closed, or interim) — each
+matched, its second whether the export is final, the study closed, or interim, its third how
+many text cells were neutralised for spreadsheets: `fairskin_core.spreadsheet_csv`) — each
 atomically, and for a study with practice images ``practice.csv``: the practice answers with
 the truth, which no statistic counts. `study_summary` flattens `study_report`'s dictionary into
 the rows of ``study_summary.csv``.
@@ -16,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from fairskin_core.atomic import atomic_file
+from fairskin_core.spreadsheet_csv import NOTE, safe_for_spreadsheets
 
 from .answers import ABCD_ANSWERS, ABCD_QUESTIONS
 from .stats import GROUP_KINDS, reviewer_summary, study_report
@@ -81,19 +83,21 @@ def export_study(store: ReviewStore, study_name: str, out_dir: str | Path) -> li
     study = get_study(store, study_name)
     ratings = ratings_table(store, study_name)
     summary = study_summary(study_report(ratings))
+    tables = {"ratings.csv": ratings, "reviewer_summary.csv": reviewer_summary(ratings)}
+    if study.n_practice:
+        tables["practice.csv"] = practice_table(store, study_name)
+    tables = {name: safe_for_spreadsheets(table) for name, table in tables.items()}
+    neutralised = sum(changed for _, changed in tables.values())
     head = pd.DataFrame([
         {"group_kind": "study", "group": "design", "metric": "matched_on", "note": study.design},
         {"group_kind": "study", "group": "status", "metric": "final" if study.closed_at else "interim", "note": export_status(study)},
+        {"group_kind": "study", "group": "export", "metric": "formula_cells_neutralised", "estimate": neutralised, "note": NOTE},
     ])
-    tables = {
-        "ratings.csv": ratings,
-        "reviewer_summary.csv": reviewer_summary(ratings),
-        "study_summary.csv": pd.concat([head, summary], ignore_index=True)[summary.columns],
-    }
-    if study.n_practice:
-        tables["practice.csv"] = practice_table(store, study_name)
+    summary_table = safe_for_spreadsheets(pd.concat([head, summary], ignore_index=True)[summary.columns])
     written = []
-    for name, table in tables.items():
+    tables["study_summary.csv"] = summary_table
+    for name in sorted(tables, key=["ratings.csv", "reviewer_summary.csv", "study_summary.csv", "practice.csv"].index):
+        table, _ = tables[name]
         with atomic_file(out_dir / name, "w", newline="", encoding="utf-8") as handle:
             table.to_csv(handle, index=False)
         written.append(out_dir / name)

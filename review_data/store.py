@@ -16,14 +16,17 @@ processes (the CLI beside a running server).
 from __future__ import annotations
 
 import contextlib
+import os
+import sqlite3
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlite_utils import Database
 
-from fairskin_core.sqlite import connect, immediate_transaction
+from fairskin_core.sqlite import DatabaseFileError, connect, immediate_transaction
 from fairskin_core.workspace import workspace_dir, workspace_root
 
 from .schema import migrations
@@ -42,8 +45,15 @@ class ReviewStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._write_lock = threading.Lock()
-        with self.write() as db:  # the write lock keeps two processes from migrating at once
-            migrations.apply(db)
+        try:
+            with self.write() as db:  # the write lock keeps two processes from migrating at once
+                migrations.apply(db)
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError):
+                raise
+            self.close()
+            raise DatabaseFileError(f"{self.path}: the review database is damaged ({exc}); restore it from a backup "
+                                    "(docs/deployment.md)") from None
 
     @property
     def db(self) -> Database:
@@ -75,3 +85,44 @@ def workspace_store() -> ReviewStore:
 def workspace_studies_dir() -> Path:
     """Where studies keep their blinded images (``$FAIRSKIN_HOME/studies``)."""
     return workspace_dir("studies")
+
+
+@dataclass(frozen=True)
+class Backup:
+    """A backup file and what it holds (counted in the copy itself)."""
+
+    path: Path
+    studies: int
+    ratings: int
+
+
+def backup(store: ReviewStore, out: str | Path) -> Backup:
+    """A consistent copy of the review database at ``out``, safe to take while the server is saving ratings.
+
+    SQLite's online backup copies the pages as one snapshot (a file copy of a live WAL database can
+    miss what the write-ahead log holds, or tear mid-write). The copy is checked, made a single
+    self-contained file (no -wal beside it), and appears at ``out`` only when complete."""
+    out = Path(out)
+    live = {os.path.realpath(f"{store.path}{suffix}") for suffix in ("", "-wal", "-shm", "-journal")}
+    if os.path.realpath(out) in live:
+        raise ValueError(f"{out} is the live database itself; give the backup a file of its own")
+    if out.exists():
+        raise FileExistsError(f"{out} exists; give the backup a new file name (nothing was written)")
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f"{out.parent}: no such folder for the backup")
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        copy = sqlite3.connect(partial)
+        try:
+            store.db.conn.backup(copy)
+            copy.execute("PRAGMA journal_mode = DELETE")
+            checked = copy.execute("PRAGMA integrity_check").fetchone()[0]
+            studies, ratings = copy.execute("SELECT (SELECT count(*) FROM studies), (SELECT count(*) FROM ratings)").fetchone()
+        finally:
+            copy.close()
+        if checked != "ok":
+            raise DatabaseFileError(f"{store.path}: the backup's integrity check says {checked!r}; nothing was written to {out}")
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
+    return Backup(out, studies, ratings)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from fairskin_core.atomic import atomic_dir
 from fairskin_core.hashing import file_sha256
 from fairskin_core.images import check_image_header, read_rgb
 from fairskin_core.manifest import Manifest, read_manifest
+from fairskin_core.numbers import seed_number
 
 from .accounts import AccountError, account_id, create_account, verify_password
 from .blinding import opaque_id, render_blinded, save_blinded, study_image_size
@@ -112,6 +114,23 @@ def _identities(image_id: str, file: Path) -> list[tuple[str, str]]:
     return [("id", image_id), ("file", file_sha256(file)), ("pixels", _pixels_sha256(file))]
 
 
+def _refuse_one_manifest_as_both_arms(real: Manifest, synthetic: Manifest) -> None:
+    """Refuse one manifest as both arms (the same file, or files listing the same images), whatever a draw would give.
+
+    Drawn from one manifest, the arms could only fail to overlap by chance (a small draw can), and
+    the study would then compare the manifest with itself under two labels."""
+    if os.path.samefile(real.path, synthetic.path):
+        raise StudyError(f"{real.path} is given as both the real and the synthetic arm; give each arm its own manifest")
+    if _image_files(real) == _image_files(synthetic):
+        raise StudyError(f"{real.path} and {synthetic.path} list the same {len(real.table)} images: they are one manifest; "
+                         "give each arm its own manifest")
+
+
+def _image_files(manifest: Manifest) -> set[str]:
+    table = manifest.table
+    return {os.path.realpath(manifest.image_file(path, root)) for path, root in zip(table["image_path"], table["image_root"], strict=True)}
+
+
 def _refuse_images_in_both_arms(sampled: dict[str, list[tuple[str, Path]]]) -> None:
     """Refuse a draw that puts one image in both arms: reviewers would judge it once as real and once as synthetic.
 
@@ -178,6 +197,7 @@ def create_study(
         raise StudyError(f"study name {name!r}: use 1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit")
     if isinstance(n_practice, bool) or not isinstance(n_practice, int) or n_practice < 0:
         raise StudyError(f"the number of practice images must be a whole number, 0 or more, not {n_practice!r}")
+    seed = seed_number(seed)
     if store.db.execute("SELECT 1 FROM studies WHERE name = ?", [name]).fetchone():
         raise StudyError(f"a study named {name!r} already exists; choose another study name")
     folder = Path(studies_dir) / name
@@ -187,6 +207,7 @@ def create_study(
     real, synthetic = (
         _load_arm(Path(m), arm, allowed_roots, estimate_fst) for m, arm in ((real_manifest, "real"), (synthetic_manifest, "synthetic"))
     )
+    _refuse_one_manifest_as_both_arms(real, synthetic)
     matching = choose_matching(real.table, synthetic.table)
     real_rows, synthetic_rows = matched_sample(real.table, synthetic.table, n_per_arm, seed, on=matching.on)
     arms = [("real", real, real_rows), ("synthetic", synthetic, synthetic_rows)]

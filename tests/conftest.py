@@ -84,7 +84,12 @@ def started_home(embedded_defaults, tmp_path) -> Path:
 
     For tests of what comes after the first start; `test_review_app` starts from an empty one.
     """
-    session_home, home = Path(os.environ["FAIRSKIN_HOME"]), tmp_path / "home"
+    return with_embedded_defaults(tmp_path / "home", embedded_defaults)
+
+
+def with_embedded_defaults(home: Path, embedded_defaults: list[Path]) -> Path:
+    """Workspace ``home`` given a copy of the embedded defaults the session made (as a first start leaves them)."""
+    session_home = Path(os.environ["FAIRSKIN_HOME"])
     for folder in embedded_defaults:
         shutil.copytree(folder, home / folder.relative_to(session_home))
     return home
@@ -142,8 +147,10 @@ def running_app(home: Path, *serve_args: str, startup_timeout: float = 300, wait
 
 
 def demo_credentials(home: Path) -> dict[str, str]:
-    """username → password of the demo accounts `fairskin serve` wrote into workspace ``home``."""
-    return {line.split()[1]: line.split()[3] for line in (home / "demo-credentials.txt").read_text().splitlines()}
+    """username → password of the demo accounts the first `fairskin serve` on workspace ``home`` printed (once) in its log."""
+    from app.server import printed_accounts
+
+    return printed_accounts((home / "serve.log").read_text())
 
 
 def sign_in(page, url: str, username: str, password: str) -> None:

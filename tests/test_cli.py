@@ -184,3 +184,30 @@ def test_study_commands_follow_and_manage_a_running_study(tmp_path):
     helped = run("--help")
     for verb in ("activity", "reset-password", "disable", "enable", "close"):
         assert verb in helped.stdout
+
+
+def test_bad_input_gets_one_line_naming_the_file_or_flag(tmp_path):
+    """A damaged database, a seed too large, a CSV that is not UTF-8 or not CSV: one line each, no traceback."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "review.db").write_bytes(b"this is not a database, " * 100)
+    for verb in (["study", "list"], ["study", "activity", "--name", "demo"], ["serve", "--port", "1"]):
+        result = fairskin(*verb, home=home, cwd=tmp_path)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, verb
+        assert f"{home / 'review.db'}: not a usable SQLite database" in result.stderr and "restore it from a backup" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+    fresh = tmp_path / "fresh"
+    big_seed = fairskin("phantoms", "--n", "2", "--seed", str(2**70), "--out", tmp_path / "p", home=fresh, cwd=tmp_path)
+    assert big_seed.returncode == 2 and "--seed must be a whole number from 0 to 4,294,967,295" in big_seed.stderr
+    assert "Traceback" not in big_seed.stderr and not (tmp_path / "p").exists()
+
+    header = "image_id,image_path,diagnosis,malignant,fst,fst_source,source,dataset,split\n"
+    latin = tmp_path / "latin1.csv"
+    latin.write_bytes((header + "caf\xe9,x.png,nevus,false,,,real,d,\n").encode("latin-1"))
+    huge = tmp_path / "huge.csv"
+    huge.write_text(header + "a" * 1_000_001 + ",x.png,nevus,false,,,real,d,\n")
+    for path, words in ((latin, "file, field '-': is not UTF-8 text (line 2)"), (huge, "line 2, field '-': cannot be read as CSV")):
+        result = fairskin("manifest", "check", path, home=fresh, cwd=tmp_path)
+        assert result.returncode == 1 and str(path) in result.stderr and words in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr

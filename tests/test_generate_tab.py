@@ -6,7 +6,6 @@ One server for the module, on a workspace holding the embedded defaults and a ti
 from __future__ import annotations
 
 import os
-import shutil
 import zipfile
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from fairskin_core.generation.tone_transfer import compare_tone, parse_source_im
 from fairskin_core.images import read_rgb
 from fairskin_core.manifest import read_manifest
 
-from .conftest import demo_credentials, running_app, sign_in
+from .conftest import demo_credentials, running_app, sign_in, with_embedded_defaults
 from .test_stable_diffusion_generation import make_lora
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -34,9 +33,7 @@ def expect():
 
 @pytest.fixture(scope="module")
 def home(embedded_defaults, tmp_path_factory):
-    session_home, home = Path(os.environ["FAIRSKIN_HOME"]), tmp_path_factory.mktemp("workspace")
-    for folder in embedded_defaults:
-        shutil.copytree(folder, home / folder.relative_to(session_home))
+    home = with_embedded_defaults(tmp_path_factory.mktemp("workspace"), embedded_defaults)
     model = build_random_stable_diffusion(home / "sd", "tiny")
     make_lora(model, home / "lora", seed=1)
     return home
@@ -51,6 +48,7 @@ def server(home):
 def open_tab(browser, app, home):
     page = browser.new_page(viewport=LAPTOP)
     sign_in(page, app.admin_url, "admin", demo_credentials(home)["admin"])
+    expect()(page.locator("#signed-in")).to_contain_text("admin", timeout=120_000)  # the page's first load has answered
     page.get_by_role("tab", name="Generate").click()
     return page
 

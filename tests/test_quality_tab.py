@@ -177,7 +177,7 @@ def test_a_two_image_set_gets_its_fid_warned_and_a_one_image_set_is_refused(brow
     downloads = page.locator("#quality-files").get_by_role("link")
     expect(downloads).to_have_count(6)  # report.json, report.html and 4 CSVs
 
-    cache = quality_app[1] / "cache" / "gradio"
+    cache = quality_app[1] / "admin-downloads"
     before = {p.name for p in cache.iterdir()}
     page.get_by_label("Synthetic manifest").fill(str(quality_sets["one"]))
     page.locator("#quality-run").click()

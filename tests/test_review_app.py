@@ -11,7 +11,10 @@ import json
 import os
 import re
 import signal
+import subprocess
+import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,6 +22,9 @@ import pandas as pd
 import pytest
 import requests
 from PIL import Image
+
+from review_data.store import ReviewStore
+from review_data.study import add_reviewer
 
 from .conftest import REPO, demo_credentials, running_app, sign_in
 from .gradio_http import AppSession, CallError
@@ -165,6 +171,37 @@ def test_enter_on_a_focused_button_presses_that_button_only(browser, server, hom
 
 
 @pytest.mark.browser
+def test_answers_typed_right_after_start_are_saved_by_enter_and_start_discards_none(browser, server, home):
+    """After Start / continue the focus is where the answer keys work: Enter saves, it never presses Start again."""
+    expect = pytest.importorskip("playwright.sync_api").expect
+    make_study(home, "resumed", 2, ["returning"], seed=12)
+    first = AppSession(server, "returning", "password-returning")
+    first.call("review_start", "resumed")
+    first.call("review_save", *answers("real", 3))  # rated once before: no instructions, Start goes straight to image 2
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    sign_in(page, server, "returning", "password-returning")
+    expect(page.locator("#signed-in")).to_contain_text("returning", timeout=30_000)
+    progress = page.locator("#review-progress")
+    page.locator("#review-start").click()
+    expect(progress).to_contain_text("Image 2 of 4 · 1 / 4 rated", timeout=30_000)
+    for key in ("s", "5", "y", "n", "u", "y", "Enter"):  # keys only, as a reader who just clicked Start
+        page.keyboard.press(key)
+    expect(progress).to_contain_text("Image 3 of 4 · 2 / 4 rated", timeout=30_000)
+    for key in ("r", "2", "n", "n", "n", "n"):  # typed, not saved yet ...
+        page.keyboard.press(key)
+    page.locator("#review-start").click()  # ... and Start pressed again on the same study: the answers stay
+    page.wait_for_timeout(1000)  # a restart would have redrawn the form blank by now
+    expect(progress).to_contain_text("Image 3 of 4 · 2 / 4 rated")
+    expect(page.locator('#answer-call input[value="real"]')).to_be_checked()
+    expect(page.locator('#answer-realism input[value="2"]')).to_be_checked()
+    page.keyboard.press("Enter")
+    expect(progress).to_contain_text("Image 4 of 4 · 3 / 4 rated", timeout=30_000)
+    page.close()
+    assert saved_ratings(home, "returning", "resumed", "g.position, r.call, r.realism, r.abcd_border") == [
+        (0, "real", 3, "no"), (1, "synthetic", 5, "no"), (2, "real", 2, "no")]
+
+
+@pytest.mark.browser
 def test_after_the_last_image_the_study_is_complete_and_back_still_works(browser, server, home):
     expect = pytest.importorskip("playwright.sync_api").expect
     page = reviewing(browser, server, home, "finish", "finisher", n_per_arm=1, seed=4)
@@ -286,6 +323,86 @@ def test_a_killed_server_loses_nothing(server, home):
         assert db.execute(
             "SELECT count(*) FROM ratings r JOIN accounts a ON a.id = r.reviewer_id WHERE a.username = 'steady'"
         ).fetchone()[0] == 12
+
+
+OPEN_AND_CLOSE = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('SELECT count(*) FROM ratings').fetchone(); c.close()"
+
+
+@pytest.mark.slow
+def test_the_probe_database_path_typed_other_processes_and_a_kill_lose_no_acknowledged_rating(started_home):
+    """The probe's scenario: 20 reviewers saving, an admin typing the database's path into every manifest box, another
+    process opening and closing the database (a CLI, a backup script), then SIGKILL and a restart: every rating the
+    server acknowledged is stored, exactly once. (Before, the admin's typing dropped the server's SQLite locks, the
+    other process then deleted the write-ahead log under it, and the saves that followed vanished at restart.)"""
+    home = started_home
+    reviewers = [f"probe{i:02d}" for i in range(20)]
+    review_db = str(home / "review.db")
+    with running_app(home) as app:  # the only server on this workspace: nothing else holds the database's locks
+        make_study(home, "probe", 5, [], seed=13)
+        enrolling = ReviewStore(home / "review.db")  # 20 accounts at once, then this process lets go of the database
+        for name in reviewers:
+            add_reviewer(enrolling, "probe", name, f"password-{name}")
+        enrolling.close()
+        admin = AppSession(app.admin_url, "admin", demo_credentials(home)["admin"])
+        acknowledged: dict[str, list[int]] = {name: [] for name in reviewers}
+        sessions = {name: AppSession(app.url, name, f"password-{name}") for name in reviewers}
+        for session in sessions.values():
+            session.call("review_start", "probe")
+        typed = threading.Event()
+        stop = threading.Event()
+
+        def review(name: str) -> None:
+            for i in range(10):
+                if i == 3:
+                    typed.wait(120)  # the rest is saved after the admin typed the path and other processes came and went
+                try:
+                    sessions[name].call("review_save", *answers(("real", "synthetic")[i % 2], 1 + i % 7))
+                except (CallError, requests.RequestException):
+                    return  # the server was killed under this save: not acknowledged
+                acknowledged[name].append(1 + i % 7)
+
+        def other_processes() -> None:
+            while not stop.is_set():
+                subprocess.run([sys.executable, "-c", OPEN_AND_CLOSE, review_db], check=False, timeout=60)
+
+        with ThreadPoolExecutor(len(reviewers) + 1) as pool:
+            saving = [pool.submit(review, name) for name in reviewers]
+            for event, inputs in {"data_open": [review_db, None], "generate_sources": [review_db], "quality_run": [review_db, review_db],
+                                  "study_create": ["typed", review_db, review_db, 2, 0, False, 0]}.items():
+                assert "never read as a manifest" in str(admin.call(event, *inputs)), event
+            backups = pool.submit(other_processes)
+            time.sleep(1)  # let the other processes open and close the database a few times under the running server
+            typed.set()
+            while sum(map(len, acknowledged.values())) < 150:  # mid-burst: some reviewers are saving right now
+                time.sleep(0.02)
+            os.kill(app.process.pid, signal.SIGKILL)
+            app.process.wait(10)
+            for future in saving:
+                future.result()
+            stop.set()
+            backups.result()
+    assert sum(map(len, acknowledged.values())) >= 150
+    (home / "demo-credentials.txt").write_text("admin     admin / kept-by-an-old-version\n")
+    logged_before = len((home / "serve.log").read_text())
+    with running_app(home):
+        restart_log = (home / "serve.log").read_text()[logged_before:]
+        with database(home) as db:
+            assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            stored = {name: [realism for (realism,) in db.execute(
+                "SELECT r.realism FROM ratings r JOIN accounts a ON a.id = r.reviewer_id JOIN studies s ON s.id = r.study_id"
+                " JOIN assignments g ON g.reviewer_id = r.reviewer_id AND g.image_id = r.image_id AND g.study_id = r.study_id"
+                " WHERE a.username = ? AND s.name = 'probe' ORDER BY g.position", [name])] for name in reviewers}
+            history = db.execute("SELECT count(*), count(DISTINCT reviewer_id || '/' || image_id) FROM rating_history h"
+                                 " JOIN studies s ON s.id = h.study_id WHERE s.name = 'probe'").fetchone()
+    for name in reviewers:  # every acknowledged save is there, in order; at most the one in flight at the kill besides
+        assert stored[name][:len(acknowledged[name])] == acknowledged[name], name
+        assert len(stored[name]) - len(acknowledged[name]) in (0, 1), name
+    assert history[0] == history[1] == sum(map(len, stored.values()))  # each stored once, no duplicate revision
+    # The demo passwords were printed once, by the start that made the accounts; a restart prints none and keeps no file.
+    assert len(re.findall(r"^admin +admin / \S+$", (home / "serve.log").read_text(), flags=re.MULTILINE)) == 1
+    assert "fairskin study reset-password --username NAME --password-stdin" in (home / "serve.log").read_text()
+    assert "Demo accounts" not in restart_log and demo_credentials(home)["admin"] not in restart_log
+    assert f"removed {home / 'demo-credentials.txt'}" in restart_log and not (home / "demo-credentials.txt").exists()
 
 
 ADMIN_EVENTS = {

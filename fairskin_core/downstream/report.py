@@ -21,6 +21,7 @@ import plotly.io as pio
 
 from ..atomic import atomic_dir, atomic_file
 from ..fst import ROMAN
+from ..spreadsheet_csv import write_report_csv
 from .data import ImageSet
 from .experiment import ExperimentResult, run_experiment
 from .figures import report_figures
@@ -197,7 +198,7 @@ def write_report(report: dict, by_group: pd.DataFrame, predictions: pd.DataFrame
         json.dump(report, handle, indent=2)
     for name, table in (("by_group", by_group), ("predictions", predictions)):
         with atomic_file(folder / f"{name}.csv", "w", newline="", encoding="utf-8") as handle:
-            table.to_csv(handle, index=False)
+            write_report_csv(table, handle)
     with atomic_file(folder / "report.html", "w", encoding="utf-8") as handle:
         handle.write(report_html(report, by_group))
 

@@ -19,7 +19,8 @@ from ..atomic import atomic_file
 from ..diagnoses import DIAGNOSES, MALIGNANCY
 from ..fst import FST_GROUPS, FST_TYPES, fst_group
 from ..images import ImageFileError, check_image_header
-from ..manifest import ManifestError, ManifestIssue, records_to_table, write_manifest
+from ..manifest import ManifestError, ManifestIssue, csv_lines, records_to_table, write_manifest
+from ..workspace import refuse_private
 
 _LISTED = 5  # file names an error message shows before "and N more"
 _FST_KEYS = tuple(str(t) for t in FST_TYPES) + FST_GROUPS + ("unknown",)
@@ -108,34 +109,30 @@ def read_rows(path: Path, columns: Iterable[str], fmt: str, *, headerless: bool 
     """
     columns = tuple(columns)
     rows, issues = [], []
+    refuse_private(path, "a metadata file")
     try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            header = list(columns) if headerless else [name.strip() for name in next(reader, [])]
-            absent = [c for c in columns if c not in header]
-            if absent:
-                problem = (
-                    f"column(s) missing; {fmt} metadata needs {', '.join(columns)}; "
-                    f"check that this is the right file for format {fmt}"
-                )
-                raise MetadataError(str(path), [ManifestIssue("header", ", ".join(absent), problem)])
-            for index, values in enumerate(reader, start=1):
-                if not any(v.strip() for v in values):
-                    continue
-                location = f"row {index} (line {reader.line_num})"
-                if len(values) != len(header):
-                    expected = (f"{fmt} files have {len(header)} ({', '.join(header)})" if headerless
-                                else f"the header has {len(header)} columns")
-                    problem = f"has {len(values)} cells but {expected}; fix the quoting or the commas on this line"
-                    issues.append(ManifestIssue(location, "-", problem))
-                    continue
-                rows.append((location, {k: v.strip() for k, v in zip(header, values, strict=True)}))
+        lines = csv_lines(path, MetadataError, "a metadata CSV")
+        header = list(columns) if headerless else [name.strip() for name in next(lines, (0, []))[1]]
+        absent = [c for c in columns if c not in header]
+        if absent:
+            problem = (
+                f"column(s) missing; {fmt} metadata needs {', '.join(columns)}; "
+                f"check that this is the right file for format {fmt}"
+            )
+            raise MetadataError(str(path), [ManifestIssue("header", ", ".join(absent), problem)])
+        for index, (line, values) in enumerate(lines, start=1):
+            if not any(v.strip() for v in values):
+                continue
+            location = f"row {index} (line {line})"
+            if len(values) != len(header):
+                expected = (f"{fmt} files have {len(header)} ({', '.join(header)})" if headerless
+                            else f"the header has {len(header)} columns")
+                problem = f"has {len(values)} cells but {expected}; fix the quoting or the commas on this line"
+                issues.append(ManifestIssue(location, "-", problem))
+                continue
+            rows.append((location, {k: v.strip() for k, v in zip(header, values, strict=True)}))
     except FileNotFoundError:
         raise DatasetImportError(f"{path}: metadata file not found") from None
-    except UnicodeDecodeError as exc:
-        raise MetadataError(
-            str(path), [ManifestIssue("file", "-", f"is not UTF-8 text (byte {exc.start}); save it as UTF-8")]
-        ) from None
     if issues:
         raise MetadataError(str(path), issues)
     if not rows:

@@ -32,6 +32,7 @@ from ..atomic import atomic_dir, atomic_file
 from ..fst import FST_GROUPS, ROMAN
 from ..images import ImageFileError, read_rgb, square
 from ..manifest import Manifest, read_manifest
+from ..spreadsheet_csv import write_report_csv
 from .abcd_realism import abcd_realism
 from .features import extract_features
 from .fid import MIN_IMAGES, RankDeficientCovarianceWarning, fid, fid_infinity, small_sample_bias
@@ -483,6 +484,6 @@ def _write_report_files(report: dict, tables: dict[str, pd.DataFrame], folder: P
         json.dump(report, handle, indent=2)
     for name, table in tables.items():
         with atomic_file(folder / f"{name}.csv", "w", newline="", encoding="utf-8") as handle:
-            table.to_csv(handle, index=False)
+            write_report_csv(table, handle)
     with atomic_file(folder / "report.html", "w", encoding="utf-8") as handle:
         handle.write(_html(report))
