@@ -18,7 +18,6 @@ import fastapi
 import gradio as gr
 import uvicorn
 from fastapi.responses import FileResponse, PlainTextResponse
-from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount
 
 from fairskin_core.defaults import default_synthetic_manifest_path
@@ -106,7 +105,6 @@ def build_server(
     )
     for path in (ADMIN_PATH, "/"):  # a new password or a disabled account signs out the browsers already signed in
         _mounted(server, path).tokens = SignedInSessions(store)
-    server.add_middleware(CORSMiddleware, allow_origins=[])  # documented by Gradio: its own CORS headers are then off
     server.add_middleware(WebGuard, throttle=throttle, mounts=[
         GuardedMount("", REVIEWER_MAX_BODY, serves_files=False, events=_event_ids(reviewer)),
         GuardedMount(ADMIN_PATH, ADMIN_MAX_BODY, serves_files=True, events=_event_ids(admin)),

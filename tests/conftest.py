@@ -87,11 +87,12 @@ def started_home(embedded_defaults, tmp_path) -> Path:
     return with_embedded_defaults(tmp_path / "home", embedded_defaults)
 
 
-def with_embedded_defaults(home: Path, embedded_defaults: list[Path]) -> Path:
-    """Workspace ``home`` given a copy of the embedded defaults the session made (as a first start leaves them)."""
-    session_home = Path(os.environ["FAIRSKIN_HOME"])
-    for folder in embedded_defaults:
-        shutil.copytree(folder, home / folder.relative_to(session_home))
+def with_embedded_defaults(home: Path, folders: list[Path], started: Path | None = None) -> Path:
+    """Workspace ``home`` given a copy of embedded-default ``folders`` (the phantom set, the demo's generated images) from
+    the workspace ``started`` that made them (default: the session's, see `embedded_defaults`); no database."""
+    started = started or Path(os.environ["FAIRSKIN_HOME"])
+    for folder in folders:
+        shutil.copytree(folder, home / folder.relative_to(started))
     return home
 
 

@@ -26,7 +26,7 @@ from PIL import Image
 from review_data.store import ReviewStore
 from review_data.study import add_reviewer
 
-from .conftest import REPO, demo_credentials, running_app, sign_in
+from .conftest import REPO, demo_credentials, running_app, sign_in, with_embedded_defaults
 from .gradio_http import AppSession, CallError
 from .review_helpers import arm_manifests, database, fairskin, make_study, reviewing, saved_ratings
 
@@ -329,12 +329,13 @@ OPEN_AND_CLOSE = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execu
 
 
 @pytest.mark.slow
-def test_the_probe_database_path_typed_other_processes_and_a_kill_lose_no_acknowledged_rating(started_home):
+def test_the_probe_database_path_typed_other_processes_and_a_kill_lose_no_acknowledged_rating(server, home, tmp_path):
     """The probe's scenario: 20 reviewers saving, an admin typing the database's path into every manifest box, another
     process opening and closing the database (a CLI, a backup script), then SIGKILL and a restart: every rating the
     server acknowledged is stored, exactly once. (Before, the admin's typing dropped the server's SQLite locks, the
     other process then deleted the write-ahead log under it, and the saves that followed vanished at restart.)"""
-    home = started_home
+    # A workspace of its own, with the defaults the module's server made in its first start.
+    home = with_embedded_defaults(tmp_path / "probe", [home / "phantoms", home / "synthetic"], started=home)
     reviewers = [f"probe{i:02d}" for i in range(20)]
     review_db = str(home / "review.db")
     with running_app(home) as app:  # the only server on this workspace: nothing else holds the database's locks
