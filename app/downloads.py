@@ -15,15 +15,14 @@ import shutil
 import time
 from pathlib import Path
 
-from fairskin_core.workspace import workspace_dir
+from fairskin_core.workspace import ADMIN_DOWNLOADS, workspace_dir
 
 KEEP_S = 3600
-DOWNLOADS = "admin-downloads"  # in the workspace: one of its PRIVATE_FOLDERS
 
 
 def gradio_temp_folder() -> Path:
-    """Where Gradio keeps and serves its files (``GRADIO_TEMP_DIR``, set to `DOWNLOADS` by `app.main`)."""
-    return Path(os.environ.get("GRADIO_TEMP_DIR") or workspace_dir(DOWNLOADS))
+    """Where Gradio keeps and serves its files (``GRADIO_TEMP_DIR``, set to `ADMIN_DOWNLOADS` by `app.main`)."""
+    return Path(os.environ.get("GRADIO_TEMP_DIR") or workspace_dir(ADMIN_DOWNLOADS))
 
 
 def remove_downloads(older_than_s: float = 0.0) -> None:

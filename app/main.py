@@ -16,14 +16,13 @@ import gradio as gr
 
 from fairskin_core.defaults import default_phantom_manifest, default_phantom_manifest_path
 from fairskin_core.manifest import read_manifest
-from fairskin_core.workspace import readable_roots, workspace_dir
+from fairskin_core.workspace import ADMIN_DOWNLOADS, readable_roots, workspace_dir
 from review_data.accounts import role_of
 from review_data.store import ReviewStore
 
 from .access import only, signed_in
 from .dashboard_tab import build_dashboard_tab
 from .data_tab import build_data_tab, open_manifest
-from .downloads import DOWNLOADS
 from .fairness_tab import build_fairness_tab, report_folders
 from .generate_tab import build_generate_tab
 from .messages import plain
@@ -46,7 +45,7 @@ def _configure_gradio_environment() -> None:
     up to 10,000 past events) after every event; with 20 reviewers saving at once that alone
     took about a tenth of the server's time. We never read those statistics.
     """
-    os.environ["GRADIO_TEMP_DIR"] = str(workspace_dir(DOWNLOADS))  # private (fairskin_core.workspace), swept: app/downloads.py
+    os.environ["GRADIO_TEMP_DIR"] = str(workspace_dir(ADMIN_DOWNLOADS))  # private (fairskin_core.workspace), swept: app/downloads.py
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "500")
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "500")

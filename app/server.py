@@ -21,13 +21,13 @@ from fastapi.responses import FileResponse, PlainTextResponse
 from starlette.routing import Mount
 
 from fairskin_core.defaults import default_synthetic_manifest_path
-from fairskin_core.workspace import private_paths, readable_roots, workspace_dir, workspace_root
+from fairskin_core.workspace import ADMIN_DOWNLOADS, private_paths, readable_roots, workspace_dir, workspace_root
 from review_data.accounts import authenticate, role_of
 from review_data.demo import ensure_demo_accounts, remove_old_credentials_file
 from review_data.sign_in_throttle import SignInThrottle
 from review_data.store import ReviewStore, workspace_store
 
-from .downloads import DOWNLOADS, remove_downloads
+from .downloads import remove_downloads
 from .main import build_admin_app, build_reviewer_app, manifest_folders
 from .review_page import CSS, HEAD, IMAGE_ROUTE, SERVED_FORMAT, ShownImages
 from .sessions import SignedInSessions
@@ -56,7 +56,7 @@ def _mounted(server: fastapi.FastAPI, path: str):
 def _blocked_paths() -> list[str]:
     """Never served by either app, whatever a handler returns: the database, the study images, the caches (all private
     state but the admin's downloads, which Gradio serves from), the phantoms."""
-    return [*(str(p) for p in private_paths() if p.name != DOWNLOADS), str(workspace_root() / "phantoms")]
+    return [*(str(p) for p in private_paths() if p.name != ADMIN_DOWNLOADS), str(workspace_root() / "phantoms")]
 
 
 def build_server(

@@ -104,11 +104,11 @@ class WebGuard:
         headers = Headers(scope=scope)
         secure = scope.get("scheme") == "https"
         send = self._hardened(send, secure)
-        refusal = self._refusal(scope, headers)
+        mount, path = self._mount(scope["path"])
+        refusal = self._refusal(scope, headers, mount, path)
         if refusal is not None:
             await refusal(scope, receive, send)
             return
-        mount, path = self._mount(scope["path"])
         if scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
@@ -124,13 +124,12 @@ class WebGuard:
             return
         await self.app(scope, _replay(body, receive), send)
 
-    def _refusal(self, scope: Scope, headers: Headers) -> PlainTextResponse | None:
+    def _refusal(self, scope: Scope, headers: Headers, mount: GuardedMount, path: str) -> PlainTextResponse | None:
         """A response that refuses the request outright, or None."""
         origin = headers.get("origin")
         if origin is not None and not same_origin(origin, headers):
             logger.warning("refused a %s %s from another origin (%s)", scope["method"], scope["path"], origin[:100])
             return _plain(403, "Requests from other sites are refused.")
-        mount, path = self._mount(scope["path"])
         if CLOSED_EVERYWHERE.fullmatch(path) or (not mount.serves_files and GRADIO_FILES.match(path)):
             return _plain(404, "Not found.")
         if re.fullmatch(r"/logout/?", path) and not self._from_own_page(headers):

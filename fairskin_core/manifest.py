@@ -24,7 +24,6 @@ import csv
 import math
 import os
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from .atomic import atomic_file
+from .csv_text import csv_lines
 from .diagnoses import DIAGNOSES, MALIGNANCY
 from .fst import FST_GROUPS, FST_SOURCES, fst_group
 from .image_roots import ImageRoots, inside
@@ -103,6 +103,11 @@ class ManifestError(ValueError):
         more = f"\n  ... and {len(issues) - _MAX_LISTED} more" if len(issues) > _MAX_LISTED else ""
         noun = "problem" if len(issues) == 1 else "problems"
         super().__init__(f"{source}: {len(issues)} {noun}:\n{shown}{more}")
+
+    @classmethod
+    def about(cls, source: str, location: str, problem: str) -> ManifestError:
+        """One problem at ``location`` (a line, or the whole ``file``) that no field holds."""
+        return cls(source, [ManifestIssue(location, "-", problem)])
 
 
 @dataclass
@@ -342,45 +347,6 @@ def _header_issues(columns: list[str], source: str) -> list[ManifestIssue]:
     if duplicated:
         issues.append(ManifestIssue("header", ", ".join(duplicated), "column name(s) appear more than once"))
     return issues
-
-
-def csv_lines(path: Path, error: type[ManifestError], what: str = "a manifest") -> Iterator[tuple[int, list[str]]]:
-    """(line number, cells) of each record of a UTF-8 CSV file (a BOM allowed), as the csv module reads them.
-
-    A file that is not text (an image, say), not UTF-8, or not CSV (broken quoting, a cell over the
-    csv module's 131,072-character limit) raises ``error`` naming the file and the line, never a bare
-    codec or csv.Error; ``path`` must be checked by `refuse_private` first."""
-    handle = open(path, newline="", encoding="utf-8-sig")
-    reader = csv.reader(handle)
-    with handle:
-        try:
-            for values in reader:
-                yield reader.line_num, values
-        except UnicodeDecodeError:
-            line = _first_line_not_utf8(path)
-            problem = (f"this is not {what}: a CSV file is text (UTF-8), and this file is not (an image? a binary file?)"
-                       if line == 0 else f"is not UTF-8 text (line {line}); save it as UTF-8 (CSV UTF-8 in a spreadsheet's Save As)")
-            raise error(str(path), [ManifestIssue("file", "-", problem)]) from None
-        except csv.Error as exc:
-            problem = (f"cannot be read as CSV ({exc}): a cell over {csv.field_size_limit():,} characters or an unclosed "
-                       "quote; check that this is the right file and that its quotes are closed")
-            raise error(str(path), [ManifestIssue(f"line {reader.line_num}", "-", problem)]) from None
-
-
-def _first_line_not_utf8(path: Path) -> int:
-    """The number of the first line of a text file that is not UTF-8 (text is decoded in blocks, so the reader cannot say
-    which); 0 for a binary file (a NUL byte, or no line break, in its first 4 KiB)."""
-    with open(path, "rb") as handle:
-        head = handle.read(4096)
-        if b"\x00" in head or (len(head) == 4096 and b"\n" not in head):
-            return 0
-        handle.seek(0)
-        for number, line in enumerate(handle, start=1):
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError:
-                return number
-    return 0
 
 
 def _read_csv_rows(path: Path) -> tuple[list[str], list[dict[str, str]], list[str]]:

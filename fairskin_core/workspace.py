@@ -56,9 +56,11 @@ def readable_roots(extra: list[str | Path] = ()) -> list[Path]:
     return roots
 
 
-# blinded study images; caches (served copies, the feature database); the admin app's downloads (exports with the answer key)
-PRIVATE_FOLDERS = ("studies", "cache", "admin-downloads")
+ADMIN_DOWNLOADS = "admin-downloads"  # the admin app's downloads: exports with the answer key, reports (app/downloads.py)
+# blinded study images; caches (served copies, the feature database); the admin app's downloads
+PRIVATE_FOLDERS = ("studies", "cache", ADMIN_DOWNLOADS)
 REVIEW_DATABASE = "review.db"
+DATABASE_FILES = ("", "-wal", "-shm", "-journal")  # a SQLite database's suffixes: the file itself and its side files
 # SQLite databases and their side files, wherever they are: a database is never a manifest or an image.
 SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3", "-wal", "-shm", "-journal")
 
@@ -71,7 +73,7 @@ def private_paths() -> list[Path]:
     """The workspace's private files and folders (for servers that must never serve them, too)."""
     root = workspace_root()
     return [*(root / folder for folder in PRIVATE_FOLDERS),
-            *(root / f"{REVIEW_DATABASE}{suffix}" for suffix in ("", "-wal", "-shm", "-journal"))]
+            *(root / f"{REVIEW_DATABASE}{suffix}" for suffix in DATABASE_FILES)]
 
 
 def refuse_private(path: str | Path, what: str = "a file") -> None:
@@ -102,7 +104,7 @@ def _same_file_as_database(real: str, root: str) -> bool:
         return False
     if found.st_nlink < 2:
         return False
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in DATABASE_FILES:
         try:
             database = os.stat(os.path.join(root, REVIEW_DATABASE + suffix))
         except OSError:

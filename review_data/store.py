@@ -27,7 +27,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from fairskin_core.sqlite import DatabaseFileError, connect, immediate_transaction
-from fairskin_core.workspace import workspace_dir, workspace_root
+from fairskin_core.workspace import DATABASE_FILES, workspace_dir, workspace_root
 
 from .schema import migrations
 
@@ -103,7 +103,7 @@ def backup(store: ReviewStore, out: str | Path) -> Backup:
     miss what the write-ahead log holds, or tear mid-write). The copy is checked, made a single
     self-contained file (no -wal beside it), and appears at ``out`` only when complete."""
     out = Path(out)
-    live = {os.path.realpath(f"{store.path}{suffix}") for suffix in ("", "-wal", "-shm", "-journal")}
+    live = {os.path.realpath(f"{store.path}{suffix}") for suffix in DATABASE_FILES}
     if os.path.realpath(out) in live:
         raise ValueError(f"{out} is the live database itself; give the backup a file of its own")
     if out.exists():

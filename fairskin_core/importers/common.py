@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from ..atomic import atomic_file
+from ..csv_text import csv_lines
 from ..diagnoses import DIAGNOSES, MALIGNANCY
 from ..fst import FST_GROUPS, FST_TYPES, fst_group
 from ..images import ImageFileError, check_image_header
-from ..manifest import ManifestError, ManifestIssue, csv_lines, records_to_table, write_manifest
+from ..manifest import ManifestError, ManifestIssue, records_to_table, write_manifest
 from ..workspace import refuse_private
 
 _LISTED = 5  # file names an error message shows before "and N more"
