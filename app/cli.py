@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .cli_downstream import add_downstream_verb
 from .cli_finetune import add_finetune_verbs
+from .cli_skin_type import add_skin_type_verbs
 from .cli_study import add_study_verbs
 from .cli_types import seed
 
@@ -314,6 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     calibrate.add_argument("--out", type=Path, required=True, help="the mapping JSON to write; its name is the file's stem")
     calibrate.set_defaults(run=_ita_calibrate)
+    add_skin_type_verbs(verbs)
 
     metrics = verbs.add_parser("metrics", help="FID, KID, FID∞, IS, diversity, memorization, FST fidelity and ABCD realism, overall and "
                                           "per skin type, beside a real-versus-real floor")

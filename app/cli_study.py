@@ -23,6 +23,7 @@ def _study_create(args: argparse.Namespace) -> int:
     study = create_study(
         workspace_store(), workspace_studies_dir(), args.name, args.real, args.synthetic,
         n_per_arm=args.n_per_arm, seed=args.seed, image_size=args.image_size, estimate_fst=args.estimate_fst, n_practice=args.n_practice,
+        accept_tone_difference=args.accept_tone_difference,
     )
     practice = f" and {study.n_practice} practice images" if study.n_practice else ""
     print(f"created study {study.name}: {study.n_per_arm} real + {study.n_per_arm} synthetic images{practice} at {study.image_size} px "
@@ -127,7 +128,11 @@ def add_study_verbs(verbs) -> None:
     create.add_argument("--seed", type=seed, default=0, help="seed of the sample and of every reviewer's image order")
     create.add_argument("--image-size", type=int, default=None, help="side in px (default: smallest image's short side, at most 512)")
     create.add_argument("--estimate-fst", action="store_true",
-                        help="give images without a skin type their ITA-estimated one (recorded as fst_source ita) and match on it")
+                        help="give images without a skin type their estimated one (the learned estimator; recorded as fst_source "
+                             "learned with fst_confidence; unknown below its confidence threshold) and match on it")
+    create.add_argument("--accept-tone-difference", action="store_true",
+                        help="create the study even if the arms, not matched on annotated skin types, differ strongly in measured tone "
+                             "(reviewers may then tell them apart by tone alone)")
     create.add_argument("--n-practice", type=int, default=0, metavar="N",
                         help="practice images every reviewer sees first, told the answer after each; never counted (default 0)")
     create.set_defaults(run=_study_create)

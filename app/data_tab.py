@@ -21,11 +21,13 @@ from fairskin_core.fst import ROMAN
 from fairskin_core.images import ImageFileError, read_mask, read_rgb
 from fairskin_core.manifest import Manifest, ManifestError, read_manifest
 from fairskin_core.plots import count_heatmap, ita_by_fst, ita_histogram
+from fairskin_core.skin_type.estimator import estimate_files
 from fairskin_core.summary import filter_rows, fst_categories, fst_diagnosis_counts
 from fairskin_core.workspace import refuse_private
 from review_data.store import ReviewStore
 
 from .access import only, refused
+from .data_skin_types import build_skin_type_section
 from .messages import plain
 from .outline import at_shown_size, outlined, shown_size
 
@@ -90,11 +92,20 @@ def browse_page(manifest_path: str, categories: list[str], diagnoses: list[str],
     return gallery, status, gr.update(value=page), list(shown["image_id"])
 
 
-def analysis_summary(analysis: ImageAnalysis, row: pd.Series) -> str:
+def learned_summary(record: dict) -> str:
+    """The learned estimator's verdict on one image, in Markdown."""
+    if record["fst_estimate"] is None:
+        return f"**Learned estimate: none ({record['status']}).** {record['message']}"
+    probabilities = " ".join(f"{ROMAN[k]} {record[f'p_fst{k}']:.2f}" for k in ROMAN)
+    return (f"**Learned estimate: FST {ROMAN[record['fst_estimate']]}**, confidence {record['fst_confidence']:.2f} "
+            f"(probabilities {probabilities})")
+
+
+def analysis_summary(analysis: ImageAnalysis, row: pd.Series, learned: dict | None = None) -> str:
     """What was measured on one image, next to what the manifest says, in Markdown."""
     annotated = f"{ROMAN[int(row['fst'])]} ({row['fst_source']})" if pd.notna(row["fst"]) else (
         f"group {row['fst_group']}" if row["fst_group"] else "unknown")
-    lines = []
+    lines = [learned_summary(learned)] if learned else []
     if analysis.status == "ok":
         lines.append(
             f"**ITA {analysis.ita:.1f}°** ({chardon_category(analysis.ita)}; spread {analysis.ita_spread:.1f}°) → "
@@ -119,7 +130,8 @@ def image_detail(manifest_path: str, image_ids: list[str], evt: gr.SelectData, r
     manifest = load_manifest(manifest_path, roots)
     table = manifest.table
     row = table[table["image_id"] == image_ids[evt.index]].iloc[0]
-    image = read_rgb(manifest.image_file(row["image_path"], row["image_root"]))
+    file = manifest.image_file(row["image_path"], row["image_root"])
+    image = read_rgb(file)
     mask = read_mask(manifest.mask_file(row["mask_path"], row["image_root"])) if row["mask_path"] else None
     resized_from = ""
     if mask is not None and mask.shape != image.shape[:2]:
@@ -137,7 +149,7 @@ def image_detail(manifest_path: str, image_ids: list[str], evt: gr.SelectData, r
         skin_view[ignored] = (skin_view[ignored] * 0.2).astype(np.uint8)  # what ITA ignores, dimmed
     fields = pd.DataFrame({"field": row.index, "value": ["" if pd.isna(v) else str(v) for v in row.values]})
     fields = fields[fields["value"] != ""]
-    return outlined(image, lesion), skin_view, analysis_summary(analysis, row), fields
+    return outlined(image, lesion), skin_view, analysis_summary(analysis, row, estimate_files([file])[0]), fields
 
 
 _MEASURED: dict[tuple, pd.DataFrame] = {}  # per manifest version: measuring 600 images takes ~10 s
@@ -257,18 +269,21 @@ def build_data_tab(default_manifest: str, store: ReviewStore, roots: list[Path])
         skin_view = gr.Image(label="Healthy skin used for ITA (the rest dimmed)", format="png", buttons=["fullscreen"], interactive=False)
     measured = gr.Markdown(elem_id="image-analysis")
     metadata = gr.Dataframe(headers=["field", "value"], label="Metadata", interactive=False, wrap=True, elem_id="image-metadata")
-    with gr.Accordion("Skin tone of the whole manifest", open=False):
-        measure = gr.Button("Measure skin tone (ITA → Fitzpatrick type) of every image", elem_id="measure-manifest")
+    with gr.Accordion("Skin colour (ITA) of the whole manifest", open=False):
+        measure = gr.Button("Measure skin colour (ITA, and the type Kinyanjui's thresholds give) of every image",
+                            elem_id="measure-manifest")
         agreement = gr.Markdown(elem_id="manifest-agreement")
         with gr.Row():
             ita_plot = gr.Plot(label="ITA (by annotated type where the manifest has types)", elem_id="manifest-ita")
             confusion_plot = gr.Plot(label="Confusion matrix (or estimated types)", elem_id="manifest-types")
 
+    skin_types, cleared = build_skin_type_section(current, admin, load_manifest, _thumbnail, roots)
+
     opened = [current, fst_filter, dx_filter, heatmap, gallery, status, page, shown_ids, message]
     browsed = [gallery, status, page, shown_ids]
 
     # What was shown of the previous manifest must not pass for this one's: cleared on opening another.
-    shown = [detail, skin_view, measured, metadata, ita_plot, confusion_plot, agreement]
+    shown = [detail, skin_view, measured, metadata, ita_plot, confusion_plot, agreement, *skin_types]
 
     @admin
     def on_open(path: str, open_path: str, username: str):
@@ -284,7 +299,7 @@ def build_data_tab(default_manifest: str, store: ReviewStore, roots: list[Path])
             refused("data_tab.on_open", username, f"{path}: {reason}" if path else reason)
             said = f"{_not_opened(path, reason)}<br>Still showing {plain(open_path)}."
             return *([gr.skip()] * (len(opened) - 1)), said, *([gr.skip()] * len(shown)), open_path
-        return *open_manifest(path, roots), None, None, "", None, None, None, "", path
+        return *open_manifest(path, roots), None, None, "", None, None, None, "", *cleared, path
 
     @admin
     def on_filter(path: str, categories: list[str], diagnoses: list[str], username: str):

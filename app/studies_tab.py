@@ -82,8 +82,11 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
                                  elem_id="study-practice")
         real = gr.Textbox(label="Real manifest (path on the server)", elem_id="study-real")
         synthetic = gr.Textbox(label="Synthetic manifest (path on the server)", elem_id="study-synthetic")
-        estimate = gr.Checkbox(label="Where the real manifest gives no skin type, estimate it from the image (ITA) and match on it",
-                               elem_id="study-estimate-fst")
+        with gr.Row():
+            estimate = gr.Checkbox(label="Where the real manifest gives no skin type, estimate it from the image and match on it",
+                                   elem_id="study-estimate-fst")
+            accept_tones = gr.Checkbox(label="Create even if the skin tones of the arms differ strongly (reviewers may tell them apart "
+                                             "by tone alone)", elem_id="study-accept-tones")
         create = gr.Button("Create study", variant="primary")
     with gr.Accordion("Enrol a reviewer", open=False):
         with gr.Row():
@@ -129,7 +132,8 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
         return (*unchanged, f"**Study not created:** {why}")
 
     @admin
-    def on_create(name_: str, real_: str, synthetic_: str, n: float, seed_: float, estimate_fst: bool, n_practice: float, user: str):
+    def on_create(name_: str, real_: str, synthetic_: str, n: float, seed_: float, estimate_fst: bool, n_practice: float,
+                  accept_tone_difference: bool, user: str):
         ask_for_missing((name_, "Give the study a name."), (real_, "Give the path of the real manifest."),
                         (synthetic_, "Give the path of the synthetic manifest."), (n, "Give the number of images per arm."),
                         (seed_, "Give a seed (any whole number)."), (n_practice, "Give the number of practice images (0 for none)."))
@@ -140,7 +144,8 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
             study = create_study(store, workspace_studies_dir(), name_, real_.strip(), synthetic_.strip(),
                                  n_per_arm=whole_number(n, "Images per arm", 1, MAX_PER_ARM),
                                  seed=seed_number(seed_, "Seed"), estimate_fst=estimate_fst, allowed_roots=roots,
-                                 n_practice=whole_number(n_practice, "Practice images", 0, MAX_PER_ARM))
+                                 n_practice=whole_number(n_practice, "Practice images", 0, MAX_PER_ARM),
+                                 accept_tone_difference=accept_tone_difference)
         except REFUSALS as exc:
             refused("studies_tab.on_create", user, exc)
             return not_created(plain(exc))
@@ -218,7 +223,7 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
         return [str(p) for p in export_study(store, study_name, download_folder("export"))]
 
     private = {"api_visibility": "private"}
-    create.click(on_create, [name, real, synthetic, n_per_arm, seed, estimate, practice], [*refresh_outputs, message],
+    create.click(on_create, [name, real, synthetic, n_per_arm, seed, estimate, practice, accept_tones], [*refresh_outputs, message],
                  api_name="study_create", **private)
     enrol.click(on_enrol, [enrol_study, username, password], [*refresh_outputs, message], api_name="study_enrol", **private)
     activity_study.change(on_activity, activity_study, activity, api_name="study_activity", **private)

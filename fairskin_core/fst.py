@@ -14,8 +14,10 @@ ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "VI"}
 FST_GROUPS = ("I-II", "III-IV", "V-VI")
 _GROUP_OF = {1: "I-II", 2: "I-II", 3: "III-IV", 4: "III-IV", 5: "V-VI", 6: "V-VI"}
 
-# Where an FST value came from.
-FST_SOURCES = ("annotated", "ita", "requested", "grouped")
+# Where an FST value came from: an annotator; estimated from the image (the learned estimator, or ITA);
+# an estimate a person corrected; the type a synthetic image was asked for; only the group known.
+FST_SOURCES = ("annotated", "learned", "ita", "corrected", "requested", "grouped")
+ESTIMATED_SOURCES = ("learned", "ita")
 
 # Kinyanjui et al. 2020 ITA thresholds in degrees: I > 55, II 41–55, III 28–41,
 # IV 19–28, V 10–19, VI <= 10. Lower bound inclusive except for VI (open below).

@@ -14,7 +14,8 @@ Columns (see docs/manifest.md for the full reference):
   dataset, split
 - provenance (synthetic and phantom rows): model_id, model_hash, seed, prompt, scheduler,
   steps, guidance, and source_image for images made from another one (tone transfer)
-- optional: image_root, mask_path, pixel_size_mm, dataset_label, lesion_id, patient_id
+- optional: image_root, mask_path, pixel_size_mm, dataset_label, lesion_id, patient_id, fst_confidence
+  (the probability an estimated type is right, for fst_source learned or ita)
 - anything else is kept as text (e.g. the phantom renderer's ``gt_*`` ground truth).
 """
 
@@ -33,7 +34,7 @@ import pandas as pd
 from .atomic import atomic_file
 from .csv_text import csv_lines
 from .diagnoses import DIAGNOSES, MALIGNANCY
-from .fst import FST_GROUPS, FST_SOURCES, fst_group
+from .fst import ESTIMATED_SOURCES, FST_GROUPS, FST_SOURCES, fst_group
 from .image_roots import ImageRoots, inside
 from .images import (
     MAX_IMAGE_PIXELS,
@@ -58,7 +59,7 @@ CORE_COLUMNS = (
 )
 REQUIRED_COLUMNS = tuple(c for c in CORE_COLUMNS if c != "fst_group")
 PROVENANCE_COLUMNS = ("model_id", "model_hash", "seed", "prompt", "scheduler", "steps", "guidance", "source_image")
-OPTIONAL_COLUMNS = ("image_root", "mask_path", "pixel_size_mm", "dataset_label", "lesion_id", "patient_id")
+OPTIONAL_COLUMNS = ("image_root", "mask_path", "pixel_size_mm", "dataset_label", "lesion_id", "patient_id", "fst_confidence")
 KNOWN_COLUMNS = CORE_COLUMNS + PROVENANCE_COLUMNS + OPTIONAL_COLUMNS
 
 SOURCES = ("real", "synthetic", "phantom")
@@ -71,6 +72,7 @@ REQUIRED_PROVENANCE = {
 CHECK_LEVELS = ("none", "exists", "header", "decode")
 _TYPED_COLUMNS = {
     "malignant": "boolean", "fst": "Int64", "seed": "Int64", "steps": "Int64", "guidance": "Float64", "pixel_size_mm": "Float64",
+    "fst_confidence": "Float64",
 }
 
 _TRUE = {"true", "1", "yes"}
@@ -291,6 +293,18 @@ def _validate_row(row: dict[str, str], location: str, roots: ImageRoots, check_f
                     raise ValueError
             except ValueError:
                 bad(field, f"{text!r} is not a {'positive ' if positive else ''}number")
+    text = row.get("fst_confidence", "")
+    values["fst_confidence"] = None
+    if text != "":
+        try:
+            values["fst_confidence"] = float(text)
+            if not 0 <= values["fst_confidence"] <= 1:
+                raise ValueError
+        except ValueError:
+            bad("fst_confidence", f"{text!r} is not a probability between 0 and 1")
+        if fst_source not in ESTIMATED_SOURCES:
+            bad("fst_confidence",
+                f"is set but fst_source is {fst_source!r}; only estimated types ({', '.join(ESTIMATED_SOURCES)}) have one")
     return values, issues
 
 

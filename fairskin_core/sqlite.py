@@ -76,3 +76,13 @@ def immediate_transaction(db: Database) -> Iterator[Database]:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+@contextlib.contextmanager
+def connection(path: str | Path) -> Iterator[Database]:
+    """`connect` for one use, closed afterwards: the caches' way, so that threads can share a cache file."""
+    db = connect(path)
+    try:
+        yield db
+    finally:
+        db.close()

@@ -9,6 +9,7 @@ the answer after each; and it can be closed, after which no answer of it can cha
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -20,17 +21,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fairskin_core.analysis.estimated_fst import with_estimated_fst
 from fairskin_core.atomic import atomic_dir
 from fairskin_core.hashing import file_sha256
 from fairskin_core.images import check_image_header, read_rgb
 from fairskin_core.manifest import Manifest, read_manifest
 from fairskin_core.numbers import seed_number
+from fairskin_core.skin_type.manifest_estimates import with_estimated_fst
 
 from .accounts import AccountError, account_id, create_account, verify_password
 from .blinding import opaque_id, render_blinded, save_blinded, study_image_size
 from .sampling import Matching, choose_matching, matched_sample
 from .store import ReviewStore, utc_now
+from .tone_comparison import compare_arm_tones
 
 STUDY_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 # Which manifest sources may stand in each arm (phantoms may play either: the offline demo).
@@ -54,7 +56,7 @@ class Study:
     image_size: int
     created_at: str
     matching: Matching
-    fst_estimated: bool  # real rows without a skin type were given ITA-estimated ones
+    fst_estimated: bool  # real rows without a skin type were given estimated ones (the learned estimator)
     n_practice: int = 0  # practice images, seen first with their answer, never counted
     closed_at: str | None = None  # when it was closed; None while reviewers may still answer
     warnings: tuple[str, ...] = field(default=(), compare=False)  # for the admin: not errors, but worth knowing
@@ -62,7 +64,8 @@ class Study:
     @property
     def design(self) -> str:
         """How the arms were matched, in words, for summaries and exports."""
-        estimated = "; skin types of images without one estimated from ITA (fst_source ita)" if self.fst_estimated else ""
+        estimated = ("; skin types of images without one estimated from the image (fst_source learned, with fst_confidence)"
+                     if self.fst_estimated else "")
         return self.matching.description + estimated
 
 
@@ -182,12 +185,16 @@ def create_study(
     estimate_fst: bool = False,
     allowed_roots: list[Path] | None = None,
     n_practice: int = 0,
+    accept_tone_difference: bool = False,
 ) -> Study:
     """Sample, blind and register a study; on any error nothing is created.
 
     Arms are matched on the finest strata both allow (`choose_matching`): FST × diagnosis, FST
     group × diagnosis, or diagnosis alone where a manifest has no skin types. ``estimate_fst``
-    first gives images without a type their ITA-estimated one (recorded with fst_source ita).
+    first gives images without a type their estimated one (`with_estimated_fst`: fst_source learned).
+    Arms not matched on annotated types are compared in skin tone (`compare_arm_tones`); where they
+    differ strongly the study is refused unless ``accept_tone_difference``, and the comparison is
+    always among the returned study's ``warnings``.
     ``allowed_roots`` (the web app): folders the manifests and their images must lie in. A draw
     that puts one image in both arms is refused (`_refuse_images_in_both_arms`). ``n_practice``
     more images are drawn as practice (`_draw_practice`). The returned study's ``warnings`` say
@@ -217,6 +224,10 @@ def create_study(
         for arm, manifest, rows in arms
     }
     _refuse_images_in_both_arms(sampled)
+    tones = compare_arm_tones(sampled) if matching.on != "fst" or estimate_fst else None
+    if tones and tones.strongly_different and not accept_tone_difference:
+        raise StudyError(f"{tones.sentence()}. Nothing was created: draw from better-matched manifests, or confirm that the study "
+                         "should go ahead anyway (--accept-tone-difference; in the app, tick 'create even if the skin tones differ')")
     size = study_image_size([file for drawn in sampled.values() for _, file in drawn], image_size)
     practice = _draw_practice(arms, sampled, n_practice, seed, size) if n_practice else []
 
@@ -253,7 +264,8 @@ def create_study(
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    return get_study(store, name)
+    study = get_study(store, name)
+    return dataclasses.replace(study, warnings=(*study.warnings, tones.sentence())) if tones else study
 
 
 def _draw_practice(arms: list, sampled: dict[str, list[tuple[str, Path]]], n: int, seed: int, size: int) -> list:

@@ -97,7 +97,7 @@ def test_data_tab_in_a_browser_on_the_embedded_defaults(browser, small_set, star
         page.locator("#data-gallery button").first.click()
         expect(page.locator("#image-analysis")).to_contain_text("annotated", timeout=30_000)
         expect(page.locator("#image-analysis")).to_contain_text("ABCD")
-        page.get_by_text("Skin tone of the whole manifest").click()
+        page.get_by_text("Skin colour (ITA) of the whole manifest").click()
         page.locator("#measure-manifest").click()
         expect(page.locator("#manifest-agreement")).to_contain_text("30 images measured", timeout=60_000)
         page.close()

@@ -76,7 +76,7 @@ def test_enrolling_asks_for_a_study_and_a_username_first(app, store):
 
 def test_a_study_name_taken_or_inputs_missing_are_said_in_the_admins_words(app, arms, store):
     real, synthetic = map(str, arms)
-    *_, message = call(app, "study_create", "pilot", real, synthetic, 2, 0, False, 0, user="chief")
+    *_, message = call(app, "study_create", "pilot", real, synthetic, 2, 0, False, 0, False, user="chief")
     assert message == "**Study not created:** a study named **pilot** exists already: choose another name."
     for inputs, words in [
         (["", real, synthetic, 2, 0], "Give the study a name."),
@@ -85,7 +85,7 @@ def test_a_study_name_taken_or_inputs_missing_are_said_in_the_admins_words(app, 
         (["second", real, synthetic, None, 0], "Give the number of images per arm."),
         (["second", real, synthetic, 2, None], "Give a seed (any whole number)."),
     ]:
-        assert refusal(app, "study_create", *inputs, False, 0, user="chief") == words
+        assert refusal(app, "study_create", *inputs, False, 0, False, user="chief") == words
     assert store.db.execute("SELECT count(*) FROM studies").fetchone()[0] == 1
 
 

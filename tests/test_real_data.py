@@ -23,7 +23,7 @@ from fairskin_core.manifest import ManifestError, read_manifest, write_manifest
 from fairskin_core.metrics.report import build_report, summary_lines, write_report
 from review_data.export import export_study
 from review_data.store import ReviewStore
-from review_data.study import create_study, get_study
+from review_data.study import StudyError, create_study, get_study
 
 from .conftest import REAL_SAMPLES, demo_credentials, real_sample, running_app, sign_in
 from .test_cli import folder_state
@@ -103,9 +103,15 @@ def test_ita_command_reports_the_distribution_and_writes_estimated_types(ham, tm
 
 @pytest.mark.slow
 def test_study_with_real_images_without_skin_types_matches_on_diagnosis_and_says_so(ham, synthetic_arm, tmp_path):
+    """HAM10000's light skin against the model's images of every type: the tones differ, and the admin must say to go ahead."""
     store = ReviewStore(tmp_path / "review.db")
-    study = create_study(store, tmp_path / "studies", "ham-vs-model", ham, synthetic_arm, n_per_arm=30, seed=3)
+    with pytest.raises(StudyError, match="differ strongly: reviewers may tell the arms apart by skin tone alone") as refused:
+        create_study(store, tmp_path / "studies", "ham-vs-model", ham, synthetic_arm, n_per_arm=30, seed=3)
+    assert "real: I " in str(refused.value) and "synthetic: I " in str(refused.value)
+    assert not (tmp_path / "studies" / "ham-vs-model").exists()
+    study = create_study(store, tmp_path / "studies", "ham-vs-model", ham, synthetic_arm, n_per_arm=30, seed=3, accept_tone_difference=True)
     assert study.matching.on == "diagnosis" and "the real manifest records no skin types" in study.design
+    assert any("measured by the learned estimator, real: I" in warning for warning in study.warnings)
     rows = store.db.execute("SELECT source, diagnosis FROM study_images").fetchall()
     by_arm = {arm: Counter(d for s, d in rows if s == arm) for arm in ("real", "synthetic")}
     assert by_arm["real"] == by_arm["synthetic"] and sum(by_arm["real"].values()) == 30
@@ -118,7 +124,8 @@ def test_study_with_real_images_without_skin_types_matches_on_diagnosis_and_says
 
 def test_study_of_isic2017_against_the_default_model_and_its_export(isic, synthetic_arm, tmp_path):
     store = ReviewStore(tmp_path / "review.db")
-    study = create_study(store, tmp_path / "studies", "isic-vs-model", isic, synthetic_arm, n_per_arm=30, seed=1)
+    study = create_study(store, tmp_path / "studies", "isic-vs-model", isic, synthetic_arm, n_per_arm=30, seed=1,
+                         accept_tone_difference=True)
     assert study.matching.on == "diagnosis" and study.image_size == 64  # the generated images' side: no arm upsampled
     rows = store.db.execute("SELECT source, diagnosis, fst, manifest_row FROM study_images").fetchall()
     real_diagnoses = Counter(r["diagnosis"] for r in rows if r["source"] == "real")
@@ -133,11 +140,13 @@ def test_study_of_isic2017_against_the_default_model_and_its_export(isic, synthe
 def test_study_on_estimated_skin_types_records_them_as_estimates(ham, synthetic_arm, tmp_path):
     store = ReviewStore(tmp_path / "review.db")
     study = create_study(store, tmp_path / "studies", "estimated", ham, synthetic_arm, n_per_arm=4, seed=0, estimate_fst=True)
-    assert study.matching.on == "fst" and study.fst_estimated and "ITA" in get_study(store, "estimated").design
+    assert study.matching.on == "fst" and study.fst_estimated and "estimated from the image" in get_study(store, "estimated").design
+    assert any("measured by the learned estimator" in warning for warning in study.warnings)  # the tones, side by side
     assert "images have no exact skin type and are left out" in study.matching.note  # the unmeasurable ones
     rows = store.db.execute("SELECT source, fst, diagnosis, manifest_row FROM study_images").fetchall()
     real = [r for r in rows if r["source"] == "real"]
-    assert all(json.loads(r["manifest_row"])["fst_source"] == "ita" and r["fst"] is not None for r in real)
+    assert all(json.loads(r["manifest_row"])["fst_source"] == "learned" and r["fst"] is not None for r in real)
+    assert all(0 < json.loads(r["manifest_row"])["fst_confidence"] <= 1 for r in real)
     strata = {arm: Counter((r["fst"], r["diagnosis"]) for r in rows if r["source"] == arm) for arm in ("real", "synthetic")}
     assert strata["real"] == strata["synthetic"]
 
@@ -192,8 +201,9 @@ def test_generate_takes_the_diagnosis_mix_of_a_real_manifest(ham, tmp_path, caps
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_data_tab_in_a_browser_opens_real_manifests_from_a_read_only_dataset(browser, ham, isic, started_home, tmp_path):
-    """A researcher's first move, as an admin allowed the dataset and project folders sees it."""
+def test_data_tab_in_a_browser_opens_real_manifests_from_a_read_only_dataset(browser, ham, isic, synthetic_arm, started_home, tmp_path):
+    """A researcher's first move, as an admin allowed the dataset and project folders sees it; at 1366 × 768 also the skin-type
+    audit with a correction, and a study on estimated types that shows both arms' measured tones side by side."""
     expect = pytest.importorskip("playwright.sync_api").expect
     shots = Path(os.environ.get("FAIRSKIN_SCREENSHOTS", tmp_path))
     roots = [REAL_SAMPLES, ham.parent, isic.parent]
@@ -216,10 +226,14 @@ def test_data_tab_in_a_browser_opens_real_manifests_from_a_read_only_dataset(bro
             expect(page.locator("#image-analysis")).to_contain_text("annotated: unknown", timeout=30_000)
             expect(page.locator("#image-metadata")).to_contain_text("ham10000")
             if width == 1366:
-                page.get_by_text("Skin tone of the whole manifest").click()
+                page.get_by_text("Skin colour (ITA) of the whole manifest").click()
                 page.locator("#measure-manifest").click()
                 expect(page.locator("#manifest-agreement")).to_contain_text("No annotated skin types", timeout=120_000)
                 expect(page.locator("#manifest-agreement")).to_contain_text("images: 70; skin tone measured:")
+                audit_and_correct_a_skin_type(page, expect, shots)
+                create_a_study_on_estimated_types(page, expect, ham, started_home / synthetic_arm.relative_to(os.environ["FAIRSKIN_HOME"]),
+                                                  shots)
+                page.get_by_role("tab", name="Data").click()
             page.screenshot(path=str(shots / f"real-ham-{width}x{height}.png"))
 
             box.fill(str(isic))
@@ -232,6 +246,39 @@ def test_data_tab_in_a_browser_opens_real_manifests_from_a_read_only_dataset(bro
             expect(page.locator("#image-metadata")).to_contain_text("isic2017", timeout=30_000)
             page.screenshot(path=str(shots / f"real-isic2017-{width}x{height}.png"), full_page=True)
             page.close()
+
+
+def audit_and_correct_a_skin_type(page, expect, shots: Path) -> None:
+    """Estimate every HAM10000 image's type, look at the type-I group, and correct one image to type III."""
+    page.get_by_text("Skin type of every image: estimate, audit, correct").click()
+    page.locator("#estimate-skin-types").click()
+    expect(page.locator("#skin-type-summary")).to_contain_text("images given a type by the learned method", timeout=120_000)
+    page.locator("#audit-type").get_by_label("I", exact=True).check()
+    expect(page.locator("#audit-message")).to_contain_text("images in I", timeout=30_000)
+    assert page.locator("#audit-gallery img").count() > 10
+    page.locator("#audit-gallery button").first.click()
+    expect(page.locator("#audit-chosen")).to_contain_text("estimated I (learned", timeout=30_000)
+    page.locator("#audit-correct-type").get_by_label("III", exact=True).check()
+    page.locator("#audit-save").click()
+    expect(page.locator("#audit-message")).to_contain_text("is now type III (fst_source corrected; was I (learned", timeout=60_000)
+    page.screenshot(path=str(shots / "real-ham-audit-1366x768.png"), full_page=True)
+
+
+def create_a_study_on_estimated_types(page, expect, real: Path, synthetic: Path, shots: Path) -> None:
+    page.get_by_role("tab", name="Studies").click()
+    page.get_by_text("Create a study", exact=True).click()
+    page.locator("#study-name input, #study-name textarea").fill("ham-estimated")
+    page.locator("#study-real input, #study-real textarea").fill(str(real))
+    page.locator("#study-synthetic input, #study-synthetic textarea").fill(str(synthetic))
+    page.get_by_label("Images per arm").fill("6")
+    page.locator("#study-estimate-fst input").check()
+    page.get_by_role("button", name="Create study").click()
+    message = page.locator("#studies-message")
+    expect(message).to_contain_text("Created study ham-estimated", timeout=120_000)
+    expect(message).to_contain_text("measured by the learned estimator, real: I")
+    expect(message).to_contain_text("synthetic: I")
+    message.scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "study-tones-1366x768.png"))
 
 
 def test_tone_transfer_of_real_jpegs_without_skin_types_as_the_generate_tab_runs_it(ham, tmp_path):

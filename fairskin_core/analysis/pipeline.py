@@ -24,8 +24,10 @@ from PIL import Image
 from skimage.color import rgb2lab, xyz2lab
 from threadpoolctl import threadpool_limits
 
+from ..hashing import file_sha256
 from ..images import ImageFileError, read_mask, read_rgb
 from ..manifest import Manifest
+from ..measurement_cache import MeasurementCache, content_key
 from .abcd import AbcdFeatures, abcd_features
 from .fst_mapping import KINYANJUI, FstMapping
 from .illumination import lighting_gain
@@ -193,6 +195,22 @@ def _analyse_task(task: tuple) -> dict:
         return ImageAnalysis("failed", f"{type(exc).__name__}: {exc}").row()
 
 
+ANALYSIS_VERSION = "1"  # raise when a change to the analysis changes its figures: cached rows of older versions are not read
+
+
+def _measurer_id(mapping: FstMapping) -> str:
+    return f"ita-abcd/{ANALYSIS_VERSION}/{mapping.name}:{','.join(f'{t:g}' for t in mapping.thresholds)}"
+
+
+def _task_key(task: tuple) -> str | None:
+    """The cache key of one analysis task: the image's and mask's bytes and the pixel size; None if a file cannot be read."""
+    image, mask, pixel_size_mm, _ = task
+    try:
+        return content_key(file_sha256(image), file_sha256(mask) if mask else None, extra=f"px={pixel_size_mm}")
+    except OSError:
+        return None  # analysed (and reported unreadable) without the cache
+
+
 def analyse_manifest(
     manifest: Manifest,
     *,
@@ -200,8 +218,13 @@ def analyse_manifest(
     use_masks: bool = True,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    cache: MeasurementCache | bool | None = None,
 ) -> pd.DataFrame:
-    """One row per image: its id, annotated skin type and every measurement (see `ImageAnalysis.row`)."""
+    """One row per image: its id, annotated skin type and every measurement (see `ImageAnalysis.row`).
+
+    Rows are cached by content (`fairskin_core.measurement_cache`): ``cache`` None or True for the
+    workspace's, a `MeasurementCache`, or False; a second analysis of the same files reads them back.
+    """
     table = manifest.table
     tasks = [
         (
@@ -212,22 +235,43 @@ def analyse_manifest(
         )
         for _, row in table.iterrows()
     ]
+    cache = MeasurementCache() if cache is None or cache is True else cache or None
+    measurer = _measurer_id(mapping)
+    keys = [_task_key(task) for task in tasks] if cache else [None] * len(tasks)
+    rows: list[dict | None] = [None] * len(tasks)
+    hits = cache.get([k for k in keys if k], measurer) if cache else {}
+    todo = [i for i, key in enumerate(keys) if key not in hits]
+    for i, key in enumerate(keys):
+        if key in hits:
+            rows[i] = hits[key]
+    done = len(tasks) - len(todo)
     workers = workers or min(os.cpu_count() or 1, 8)
-    rows = []
-    if workers > 1 and len(tasks) > 16:
+    measured = {}
+
+    def finished(i: int, row: dict) -> None:
+        nonlocal done
+        rows[i], done = row, done + 1
+        if keys[i] and row["status"] != "failed":
+            measured[keys[i]] = row
+        if cache and len(measured) >= 64:
+            cache.put(measured, measurer)
+            measured.clear()
+        if progress:
+            progress(done, len(tasks))
+
+    if progress:
+        progress(done, len(tasks))
+    if workers > 1 and len(todo) > 16:
         with ProcessPoolExecutor(workers, initializer=_one_thread_per_worker) as pool:
-            for row in pool.map(_analyse_task, tasks, chunksize=8):
-                rows.append(row)
-                if progress:
-                    progress(len(rows), len(tasks))
+            for i, row in zip(todo, pool.map(_analyse_task, [tasks[i] for i in todo], chunksize=8), strict=True):
+                finished(i, row)
     else:
-        for task in tasks:
-            rows.append(_analyse_task(task))
-            if progress:
-                progress(len(rows), len(tasks))
-    measured = pd.DataFrame(rows)
+        for i in todo:
+            finished(i, _analyse_task(tasks[i]))
+    if cache and measured:
+        cache.put(measured, measurer)
     known = table[["image_id", "fst", "fst_group", "fst_source", "diagnosis"]].reset_index(drop=True)
-    return pd.concat([known, measured], axis=1)
+    return pd.concat([known, pd.DataFrame(rows)], axis=1)
 
 
 def with_mappings(table: pd.DataFrame, mappings: list[FstMapping]) -> pd.DataFrame:

@@ -80,7 +80,8 @@ def _analysed(
 def _write_estimated_manifest(run: SkinToneRun, manifest: Manifest, path: str | Path) -> None:
     """The manifest with ``run``'s estimates in its untyped rows, written to ``path`` and recorded in ``run``."""
     run.estimated_manifest = Path(path)
-    run.n_estimated = write_estimated_manifest(manifest, run.table["fst_estimate"], run.estimated_manifest)
+    estimates = run.table[["fst_estimate", "fst_confidence"]].assign(method="ita")
+    run.n_estimated = write_estimated_manifest(manifest, estimates, run.estimated_manifest)
 
 
 def measure_skin_tone(

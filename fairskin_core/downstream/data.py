@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..fst import ESTIMATED_SOURCES
 from ..hashing import file_sha256
 from ..images import ImageFileError, read_rgb, square
 from ..manifest import Manifest, read_manifest
@@ -181,7 +182,7 @@ class ExperimentData:
     synthetic: ImageSet | None
     classes: tuple[str, ...]  # the diagnosis task's classes; () for malignant
     validation: str  # how the validation set was made, for the report
-    fst_estimated_in_test: bool  # some test skin types come from ITA, not annotation
+    fst_estimated_in_test: bool  # some test skin types are estimated from the image (learned or ITA), not annotated
     notes: list[str]  # what was inferred, for the report
 
 
@@ -235,7 +236,7 @@ def load_experiment_data(
     if task == "malignant" and len(set(test.label)) < 2:
         raise DownstreamDataError(f"{tested.path}: every test image is {'malignant' if test.label[0] else 'benign'}; "
                                   "AUROC needs both — give a test set with malignant and benign images")
-    return ExperimentData(train, val, test, synthetic, classes, validation, bool((test.fst_source == "ita").any()), notes)
+    return ExperimentData(train, val, test, synthetic, classes, validation, bool(np.isin(test.fst_source, ESTIMATED_SOURCES).any()), notes)
 
 
 def malignant_share(train: ImageSet, n_classes: int) -> np.ndarray:

@@ -20,7 +20,7 @@ import pandas as pd
 import plotly.io as pio
 
 from ..atomic import atomic_dir, atomic_file
-from ..fst import ROMAN
+from ..fst import ESTIMATED_SOURCES, ROMAN
 from ..spreadsheet_csv import write_report_csv
 from .data import ImageSet
 from .experiment import ExperimentResult, run_experiment
@@ -46,11 +46,13 @@ def _sd(values: list) -> float | None:
 
 def skin_type_note(test: ImageSet) -> str:
     """How the test set's skin types are known: every table carries this."""
-    estimated, known = int((test.fst_source == "ita").sum()), int(np.isfinite(test.fst).sum())
+    estimated, known = np.isin(test.fst_source, ESTIMATED_SOURCES), int(np.isfinite(test.fst).sum())
     if known == 0:
         return "no test image has a skin type: per-type figures are not computable"
-    if estimated:
-        return f"estimated from ITA for {estimated} of {len(test)} test images (not annotated)"
+    if estimated.any():
+        methods = ", ".join(f"{method} {int((test.fst_source == method).sum())}" for method in ESTIMATED_SOURCES
+                            if (test.fst_source == method).any())
+        return f"estimated from the image for {int(estimated.sum())} of {len(test)} test images (not annotated; by method: {methods})"
     return f"annotated for {known} of {len(test)} test images"
 
 

@@ -2,7 +2,9 @@
 
 The skin-tone analysis measures each synthetic image's ITA and maps it to a type; that type
 is compared with the requested one (the manifest's ``fst`` with ``fst_source = requested``).
-The plan's target: over 90% within one type, overall and for every requested type.
+The plan's target: over 90% within one type, overall and for every requested type. The report
+records the method (``ita``: generated dermoscopy is drawn, and judged, by skin colour; the learned
+estimator was trained on clinical photographs) and the mean confidence of the measured types.
 """
 
 from __future__ import annotations
@@ -22,4 +24,7 @@ def fst_fidelity(measured: pd.DataFrame) -> dict:
         fst: (share >= TARGET_WITHIN_ONE if share is not None else None) for fst, share in report["within_one_by_type"].items()
     }
     report["statuses"] = measured["status"].value_counts().to_dict()
+    report["method"] = "ita"
+    confidence = measured.loc[measured["fst_estimate"].notna(), "fst_confidence"] if "fst_confidence" in measured else pd.Series(dtype=float)
+    report["mean_confidence"] = float(confidence.mean()) if confidence.notna().any() else None
     return report

@@ -407,7 +407,8 @@ def summary_lines(report: dict) -> list[str]:
     fidelity = report["fst_fidelity"]
     if fidelity.get("n_estimated"):
         lines.append(f"FST fidelity: {fidelity['within_one']:.1%} within one type (target > {fidelity['target_within_one']:.0%}), "
-                     f"exact {fidelity['exact']:.1%}, of {fidelity['n_estimated']} measured")
+                     f"exact {fidelity['exact']:.1%}, of {fidelity['n_estimated']} measured (method {fidelity['method']}"
+                     + (f", mean confidence {fidelity['mean_confidence']:.2f})" if fidelity["mean_confidence"] is not None else ")"))
     else:
         lines.append("FST fidelity: not computable: no synthetic image has a requested skin type and a measured one")
     diversity = report["diversity"]
