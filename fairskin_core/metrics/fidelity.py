@@ -25,6 +25,7 @@ def fst_fidelity(measured: pd.DataFrame) -> dict:
     }
     report["statuses"] = measured["status"].value_counts().to_dict()
     report["method"] = "ita"
-    confidence = measured.loc[measured["fst_estimate"].notna(), "fst_confidence"] if "fst_confidence" in measured else pd.Series(dtype=float)
+    measured_rows = measured["fst_estimate"].notna()
+    confidence = measured.loc[measured_rows, "fst_confidence"] if "fst_confidence" in measured else pd.Series(dtype=float)
     report["mean_confidence"] = float(confidence.mean()) if confidence.notna().any() else None
     return report
