@@ -151,8 +151,10 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
             return not_created(plain(exc))
         extra = f" and {study.n_practice} practice images" if study.n_practice else ""
         notes = "".join(f"<br>**Note:** {plain(warning)}" for warning in study.warnings)
+        tones = (f"\n\nSkin types of the drawn images, measured the same way in both arms:\n\n{study.tones.markdown_table()}"
+                 if study.tones else "")
         return (*refreshed(), f"Created study **{plain(study.name)}**: {2 * study.n_per_arm} images{extra} at {study.image_size} px, "
-                              f"{study.design}.{notes}")
+                              f"{study.design}.{notes}{tones}")
 
     @admin
     def on_enrol(study_name: str, username_: str, password_: str, user: str):

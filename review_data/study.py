@@ -32,7 +32,7 @@ from .accounts import AccountError, account_id, create_account, verify_password
 from .blinding import opaque_id, render_blinded, save_blinded, study_image_size
 from .sampling import Matching, choose_matching, matched_sample
 from .store import ReviewStore, utc_now
-from .tone_comparison import compare_arm_tones
+from .tone_comparison import ToneComparison, compare_arm_tones
 
 STUDY_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 # Which manifest sources may stand in each arm (phantoms may play either: the offline demo).
@@ -60,6 +60,7 @@ class Study:
     n_practice: int = 0  # practice images, seen first with their answer, never counted
     closed_at: str | None = None  # when it was closed; None while reviewers may still answer
     warnings: tuple[str, ...] = field(default=(), compare=False)  # for the admin: not errors, but worth knowing
+    tones: ToneComparison | None = field(default=None, compare=False)  # the arms' measured tones, where not matched on annotations
 
     @property
     def design(self) -> str:
@@ -265,7 +266,7 @@ def create_study(
         shutil.rmtree(folder, ignore_errors=True)
         raise
     study = get_study(store, name)
-    return dataclasses.replace(study, warnings=(*study.warnings, tones.sentence())) if tones else study
+    return dataclasses.replace(study, warnings=(*study.warnings, tones.sentence()), tones=tones) if tones else study
 
 
 def _draw_practice(arms: list, sampled: dict[str, list[tuple[str, Path]]], n: int, seed: int, size: int) -> list:

@@ -40,6 +40,16 @@ class ToneComparison:
             lines.append(f"{arm}: {shares} (unknown {counts['unknown']})")
         return "; ".join(lines)
 
+    def markdown_table(self) -> str:
+        """The two distributions side by side, one column per arm (counts, share of the typed images), for the app."""
+        arms = list(self.counts)
+        typed = {arm: sum(n for t, n in self.counts[arm].items() if t != "unknown") or 1 for arm in arms}
+        rows = [f"| measured type | {' | '.join(arms)} |", f"| --- | {' | '.join('---' for _ in arms)} |"]
+        for t in ROMAN.values():
+            rows.append(f"| {t} | " + " | ".join(f"{self.counts[arm][t]} ({self.counts[arm][t] / typed[arm]:.0%})" for arm in arms) + " |")
+        rows.append("| unknown | " + " | ".join(str(self.counts[arm]["unknown"]) for arm in arms) + " |")
+        return "\n".join(rows)
+
     def sentence(self) -> str:
         verdict = ("they differ strongly: reviewers may tell the arms apart by skin tone alone"
                    if self.strongly_different else "reviewers may still tell the arms apart by skin tone where they differ")
