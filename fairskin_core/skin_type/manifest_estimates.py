@@ -85,20 +85,13 @@ def with_corrections(estimates: pd.DataFrame, files: list[Path], corrections: Sk
     return estimates
 
 
-def with_estimated_fst(
-    manifest: Manifest,
-    *,
-    method: str | None = None,
-    workers: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def with_estimated_fst(manifest: Manifest, method: str = DEFAULT_METHOD) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The manifest's table with estimated (or corrected) types in its untyped rows, and the estimates of those rows."""
     table = manifest.table
     rows = untyped(table)
     if not rows.any():
         return table.copy(), pd.DataFrame()
-    estimates = skin_type_table(Manifest(table[rows], manifest.root, manifest.path), method or DEFAULT_METHOD, workers=workers,
-                                progress=progress)
+    estimates = skin_type_table(Manifest(table[rows], manifest.root, manifest.path), method)
     aligned = pd.DataFrame({"fst_estimate": pd.array([pd.NA] * len(table), dtype="Int64"), "fst_confidence": float("nan"), "method": ""},
                            index=table.index)
     columns = ["fst_estimate", "fst_confidence", "method"]

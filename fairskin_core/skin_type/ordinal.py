@@ -41,10 +41,6 @@ class OrdinalHead(nn.Module):
         """N×6 calibrated probabilities of types I–VI from `logits`."""
         return type_probabilities(torch.sigmoid(logits / self.temperature))
 
-    def probabilities(self, features: torch.Tensor) -> torch.Tensor:
-        """N×6 calibrated probabilities of types I–VI."""
-        return self.calibrated(self.logits(features))
-
 
 def type_probabilities(above: torch.Tensor) -> torch.Tensor:
     """N×5 P(type > k) → N×6 P(type = k)."""
