@@ -150,16 +150,33 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _tone_transfer(args: argparse.Namespace) -> int:
-    from fairskin_core.generation.backends import StableDiffusionBackend
-    from fairskin_core.generation.tone_transfer import check_settings, tone_transfer_set
+    from fairskin_core.generation.tone_transfer import check_target_types, skipped_images, tone_transfer_set
 
-    check_settings(args.fst, args.strength, args.steps)  # before the model loads
-    backend = StableDiffusionBackend(args.stable_diffusion, allow_download=args.allow_download, loras=args.lora,
-                                     textual_inversions=args.textual_inversion, fast=args.fast)
-    manifest = tone_transfer_set(backend, args.manifest, args.out, args.fst, strength=args.strength, steps=args.steps,
-                                 guidance=args.guidance, scheduler=args.scheduler, seed=args.seed, limit=args.limit,
+    fsts = check_target_types(args.fst)
+    if args.stable_diffusion:
+        from fairskin_core.generation.backends import StableDiffusionBackend
+        from fairskin_core.generation.sd_tone_transfer import StableDiffusionToneTransfer, check_strength
+
+        check_strength(args.strength, args.steps)  # before the model loads
+        method = StableDiffusionToneTransfer(
+            StableDiffusionBackend(args.stable_diffusion, allow_download=args.allow_download, loras=args.lora,
+                                   textual_inversions=args.textual_inversion, fast=args.fast),
+            strength=args.strength, steps=args.steps, guidance=args.guidance, scheduler=args.scheduler)
+    else:
+        from fairskin_core.generation.melanin_transfer import MelaninToneTransfer
+
+        given = [option for option, name in SD_ONLY_OPTIONS.items() if getattr(args, name) != TONE_DEFAULTS[name]]
+        if given or args.lora or args.textual_inversion or args.fast:
+            raise ValueError(f"{', '.join(given) or '--lora/--textual-inversion/--fast'}: only with --stable-diffusion "
+                             "(the physically based transfer has no denoising settings)")
+        method = MelaninToneTransfer()
+    manifest = tone_transfer_set(method, args.manifest, args.out, fsts, seed=args.seed, limit=args.limit,
                                  image_ids=args.image_id or None, progress=_images_progress)
-    print(f"\nimages of {args.manifest} on skin type {args.fst} by {backend.model_id} in {args.out}; manifest {manifest}")
+    skipped = skipped_images(args.out)
+    print(f"\nimages of {args.manifest} on skin type {', '.join(map(str, fsts))} by {method.model_id} in {args.out}; manifest {manifest}")
+    if len(skipped):
+        first = skipped.iloc[0]
+        print(f"skipped {len(skipped)} (listed in {args.out / 'skipped.csv'}), first {first['source_image_id']}: {first['reason']}")
     return 0
 
 
@@ -171,6 +188,8 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+TONE_DEFAULTS = {"strength": 0.6, "steps": 25, "guidance": 7.5, "scheduler": "dpm-solver++"}  # img2img tone transfer
+SD_ONLY_OPTIONS = {f"--{name}": name for name in TONE_DEFAULTS}
 SCHEDULER_NAMES = "ddim, dpm-solver, dpm-solver++, unipc, euler or ddpm"  # fairskin_core.generation.schedulers (not imported: start-up)
 
 
@@ -366,20 +385,24 @@ def build_parser() -> argparse.ArgumentParser:
     generate.set_defaults(run=_generate)
 
     tone = verbs.add_parser("tone-transfer", parents=[_stable_diffusion_options()],
-                            help="redraw a manifest's images on another skin type, keeping the lesion (img2img; resumable)",
-                            description="Img2img with Stable Diffusion: each image of --manifest is noised to --strength and denoised "
-                                        "with the prompt of skin type --fst and its own diagnosis; the results and a manifest recording "
-                                        "each source image go to --out.")
+                            help="a manifest's images on other skin types, the lesion kept (physically based, offline; or img2img)",
+                            description="Each image of --manifest on every skin type of --fst; the results and a manifest recording "
+                                        "each source image, the parameters and the measured type go to --out. Without a model: "
+                                        "physically based (melanin and haemoglobin in optical density, targets measured on real "
+                                        "annotated skin; CPU, offline). With --stable-diffusion: img2img, each image noised to "
+                                        "--strength and denoised with the prompt of the target type and its own diagnosis.")
     tone.add_argument("--manifest", type=Path, required=True, help="the manifest of the source images")
-    tone.add_argument("--fst", type=int, required=True, help="the skin type to redraw them on, 1-6")
-    tone.add_argument("--stable-diffusion", metavar="ID_OR_FOLDER", required=True, help="a diffusers Stable Diffusion pipeline")
+    tone.add_argument("--fst", type=int, nargs="+", required=True, help="the skin type(s) to move them to, 1-6")
+    tone.add_argument("--stable-diffusion", metavar="ID_OR_FOLDER", help="a diffusers Stable Diffusion pipeline: img2img instead")
     tone.add_argument("--out", type=Path, required=True, help="folder for images/ and manifest.csv (rerun to resume)")
-    tone.add_argument("--strength", type=float, default=0.6,
-                      help="how much is redrawn, above 0 and at most 1 (default 0.6: the skin changes, the lesion stays)")
-    tone.add_argument("--steps", type=int, default=25, help="denoising steps of a full schedule; strength × steps of them run (default 25)")
-    tone.add_argument("--guidance", type=float, default=7.5, help="classifier-free guidance (default 7.5)")
-    tone.add_argument("--scheduler", default="dpm-solver++", help=f"{SCHEDULER_NAMES} (default dpm-solver++)")
-    tone.add_argument("--seed", type=seed, default=0, help="image k uses seed × 1,000,003 + k")
+    tone.add_argument("--strength", type=float, default=TONE_DEFAULTS["strength"],
+                      help="img2img: how much is redrawn, above 0 and at most 1 (default 0.6: the skin changes, the lesion stays)")
+    tone.add_argument("--steps", type=int, default=TONE_DEFAULTS["steps"],
+                      help="img2img: denoising steps of a full schedule; strength × steps of them run (default 25)")
+    tone.add_argument("--guidance", type=float, default=TONE_DEFAULTS["guidance"], help="img2img: classifier-free guidance (default 7.5)")
+    tone.add_argument("--scheduler", default=TONE_DEFAULTS["scheduler"], help=f"img2img: {SCHEDULER_NAMES} (default dpm-solver++)")
+    tone.add_argument("--seed", type=seed, default=0,
+                      help="image k to type j uses seed × 1,000,003 + k × (number of types) + j (which real skin is the target)")
     tone.add_argument("--limit", type=int, help="only the manifest's first N images (of those --image-id names, if given)")
     tone.add_argument("--image-id", action="append", default=[], metavar="ID", help="only this image of the manifest; repeatable")
     tone.set_defaults(run=_tone_transfer)

@@ -44,6 +44,15 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _optics(args: argparse.Namespace) -> int:
+    from fairskin_core.skin_optics.calibration import fit_skin_optics, save_skin_optics
+
+    fitted = fit_skin_optics(args.fitzpatrick17k, workers=args.workers, per_type=args.per_type, progress=_progress("measured"))
+    out = save_skin_optics(fitted, args.out)
+    print(f"\nwrote {out}: melanin {fitted['basis']['melanin']}, haemoglobin {fitted['basis']['haemoglobin']}; {fitted['fitted_on']}")
+    return 0
+
+
 def add_skin_type_verbs(verbs) -> None:
     from fairskin_core.manifest import SPLITS
     from fairskin_core.skin_type.manifest_estimates import DEFAULT_METHOD, METHODS
@@ -52,9 +61,11 @@ def add_skin_type_verbs(verbs) -> None:
         "skin-type", default_command="estimate",
         help="the Fitzpatrick skin type of every image (learned estimator or ITA), with confidence and the reason for any refusal",
         usage="fairskin skin-type [estimate] MANIFEST --out CSV [--method learned|ita] [--report] [options]\n"
-              "       fairskin skin-type train --fitzpatrick17k FOLDER --out MODEL_FOLDER",
+              "       fairskin skin-type train --fitzpatrick17k FOLDER --out MODEL_FOLDER\n"
+              "       fairskin skin-type optics --fitzpatrick17k FOLDER --out JSON",
         description="Estimate the skin type of every image of a manifest (`estimate`, the default), or train the learned estimator "
-                    "on the shared Fitzpatrick17k copy (`train`). `fairskin skin-type ACTION --help` lists the options.",
+                    "on the shared Fitzpatrick17k copy (`train`), or fit the skin optics tone transfer uses (`optics`). "
+                    "`fairskin skin-type ACTION --help` lists the options.",
     )
     actions = skin_type.add_subparsers(dest="skin_type_action", required=True, metavar="ACTION", prog="fairskin skin-type")
     estimate = actions.add_parser(
@@ -87,3 +98,15 @@ def add_skin_type_verbs(verbs) -> None:
     train.add_argument("--epochs", type=int, default=6)
     train.add_argument("--seed", type=int, default=0)
     train.set_defaults(run=_train)
+    optics = actions.add_parser(
+        "optics", help="fit melanin and haemoglobin vectors and each type's real skin colour (what tone transfer aims at)",
+        description="Optical density of healthy skin in the estimator's training photographs of the Fitzpatrick17k copy: the melanin "
+                    "vector (density change per skin type), the haemoglobin vector (independent component analysis), and per type "
+                    "the skin colours a transfer takes as targets (fairskin_core/skin_optics/calibration.py). About a minute.",
+    )
+    optics.add_argument("--fitzpatrick17k", type=Path, required=True, metavar="FOLDER", help="the shared copy (its images/ folder)")
+    optics.add_argument("--out", type=Path, required=True, metavar="JSON",
+                        help="the file to write (the shipped one: fairskin_core/skin_optics/skin_types.json)")
+    optics.add_argument("--workers", type=int, default=2, help="image-reading processes")
+    optics.add_argument("--per-type", type=int, metavar="N", help="a quick fit on N training photographs of each type (default: all)")
+    optics.set_defaults(run=_optics)

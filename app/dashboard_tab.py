@@ -8,9 +8,10 @@ from review_data.export import ratings_table
 from review_data.figures import dashboard_figures
 from review_data.stats import MIN_AGREEMENT_IMAGES, study_report
 from review_data.store import ReviewStore
-from review_data.study import StudyError, list_studies
+from review_data.study import StudyError, get_study, list_studies
 
 from .access import only
+from .messages import plain
 
 FIGURES = (
     ("detection_by_reviewer", "Detection per reviewer"),
@@ -101,10 +102,11 @@ def build_dashboard_tab(store: ReviewStore):
             raise gr.Error("Choose a study.", print_exception=False)
         try:
             report = study_report(ratings_table(store, study_name))
+            shown = get_study(store, study_name).shown_size
         except StudyError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
         figures = dashboard_figures(report)
-        return [headline(report), *(figures[name] for name, _ in FIGURES)]
+        return [f"{headline(report)}\n\n*What reviewers saw:* {plain(shown)}.", *(figures[name] for name, _ in FIGURES)]
 
     refresh.click(on_refresh, study, [summary, *plots], api_name="dashboard_refresh", api_visibility="private")
 

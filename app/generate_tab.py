@@ -1,5 +1,6 @@
 """The Generate tab (admins): images of a skin type and diagnosis from fairskin's model or Stable Diffusion, or real
-images redrawn on another skin type; every run kept as a folder, re-openable, resumable and downloadable.
+images moved to another skin type (physically based, or img2img); every run kept as a folder, re-openable, resumable and
+downloadable.
 
 Every request goes through the same calls as `fairskin generate` / `fairskin tone-transfer`
 (`fairskin_core.generation.runs`), one at a time (`generate_jobs.GenerationQueue`). Up to
@@ -46,7 +47,9 @@ from .messages import plain
 from .outline import outlined
 
 DEFAULT_CHOICE = "default (shipped with fairskin)"
-MODES = ("fairskin model", "Stable Diffusion", "Skin-tone transfer")
+MODES = ("fairskin model", "Stable Diffusion", "Skin-tone transfer", "Skin-tone transfer with Stable Diffusion")
+SD_MODES = (MODES[1], MODES[3])
+TONE_MODES = (MODES[2], MODES[3])
 INTERACTIVE = 16  # more images than this run in the background
 SHOWN = 48  # the images of a run the gallery shows (the zip holds them all)
 MAX_ZIPPED = 5000  # a larger run is fetched from the server's folder, not through the browser
@@ -103,10 +106,10 @@ def request_from_form(mode: str, model: str, stable_diffusion: str, loras: str, 
         raise ValueError("choose what to generate with")
     if fst_label not in ROMAN.values():
         raise ValueError("choose a Fitzpatrick skin type")
-    sd = mode != MODES[0]
+    sd = mode in SD_MODES
     if sd and not (stable_diffusion or "").strip():
         raise ValueError("give a Stable Diffusion model: a hub id (e.g. stable-diffusion-v1-5/stable-diffusion-v1-5) or a folder")
-    tone = mode == MODES[2]
+    tone = mode in TONE_MODES
     if tone and not (source_manifest or "").strip():
         raise ValueError("give the manifest of the source images")
     n = whole_number(count, "Images", 1, MAX_IMAGES) if not tone else 1
@@ -132,9 +135,12 @@ def _caption(number: int, row: dict, image: np.ndarray) -> str:
 
 
 def _measured(side: dict) -> str:
-    if side["fst"] is None:
-        return f"ITA not measurable ({side['status']})"
-    return f"type {ROMAN[side['fst']]} (ITA {round(side['ita']) + 0}°)"
+    if side["learned_fst"] is None:
+        learned = f"type not measured ({side['learned_status']})"
+    else:
+        learned = f"type {ROMAN[side['learned_fst']]} (p {side['learned_confidence']:.2f})"
+    ita = f"ITA not measurable ({side['status']})" if side["ita"] is None else f"ITA {round(side['ita']) + 0}°"
+    return f"{learned}, {ita}"
 
 
 def _side_by_side(number: int, row: dict, source: np.ndarray, result: np.ndarray) -> tuple[np.ndarray, str]:
@@ -197,7 +203,7 @@ def history(runs: Path, jobs: GenerationQueue) -> tuple[pd.DataFrame, list[tuple
     records = recent_runs(runs)
     table = pd.DataFrame([{
         "run": r.folder.name, "started": r.created, "with": r.request.kind,
-        "model": r.request.stable_diffusion or r.request.model or "default",
+        "model": r.request.stable_diffusion or r.request.model or ("physically based" if r.request.kind == "tone-transfer" else "default"),
         "skin type": ROMAN[r.request.fst], "diagnosis": r.request.diagnosis or "of each source image",
         "images": f"{r.made} / {r.request.count}", "seed": r.request.seed, "status": _status(r, jobs),
     } for r in records], columns=["run", "started", "with", "model", "skin type", "diagnosis", "images", "seed", "status"])
@@ -238,7 +244,10 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
                                              elem_id="generate-source-manifest")
                 source_ids = gr.Dropdown([], multiselect=True, label="Source images", elem_id="generate-source-ids")
                 strength = gr.Slider(0.1, 1.0, value=0.6, step=0.05, label="Strength: 0.6 keeps the lesion, 1 redraws everything",
-                                     elem_id="generate-strength")
+                                     elem_id="generate-strength", visible=False)
+                gr.Markdown("Without Stable Diffusion the transfer is physically based: melanin added in optical density up to "
+                            "the skin of a real annotated photograph of the chosen type, on the CPU, offline (docs/generation.md).",
+                            elem_id="generate-tone-note")
             fst = gr.Radio([ROMAN[t] for t in FST_TYPES], value="VI", label="Fitzpatrick skin type", elem_id="generate-fst")
             known = model_diagnoses(DEFAULT_CHOICE)
             diagnosis = gr.Dropdown(known, value="melanoma" if "melanoma" in known else known[0], label="Diagnosis",
@@ -247,7 +256,7 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
                 count = gr.Number(value=8, label=f"Images (over {INTERACTIVE}: in the background)", elem_id="generate-count", min_width=120)
                 seed = gr.Number(value=0, label="Seed", elem_id="generate-seed", min_width=80)
             size = gr.Dropdown([OWN_SIZE], value=OWN_SIZE, label="Image size (px)", visible=False, elem_id="generate-size")
-            with gr.Accordion("Sampler", open=False):
+            with gr.Accordion("Sampler", open=False) as sampler_box:
                 steps = gr.Number(value=25, label="Steps", elem_id="generate-steps")
                 guidance = gr.Slider(0, 15, value=3.0, step=0.5, label="Guidance (0 = ignore the labels, 1 = plain conditional)",
                                      elem_id="generate-guidance")
@@ -301,10 +310,12 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
 
     @admin
     def on_mode(chosen: str, user: str):
-        sd, tone = chosen != MODES[0], chosen == MODES[2]
-        return (gr.update(visible=not sd), gr.update(visible=sd), gr.update(visible=tone), gr.update(visible=not tone),
+        sd, tone = chosen in SD_MODES, chosen in TONE_MODES
+        physical = chosen == MODES[2]  # the physically based transfer: no model, nothing to sample
+        return (gr.update(visible=not sd and not physical), gr.update(visible=sd), gr.update(visible=tone), gr.update(visible=not tone),
                 gr.update(visible=not tone), gr.update(visible=chosen == MODES[1]), gr.update(value=7.5 if sd else 3.0),
-                gr.update(value="dpm-solver++" if tone else "ddim"))
+                gr.update(value="dpm-solver++" if tone else "ddim"), gr.update(visible=chosen == MODES[3]),
+                gr.update(visible=not physical))
 
     @admin
     def on_model(model_name: str, user: str):
@@ -407,8 +418,8 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
         return [*listed_now(), watching, f"Background generation: {busy.describe()}" if busy else "", gr.Timer(active=busy is not None)]
 
     private = {"api_visibility": "private"}
-    mode.change(on_mode, mode, [fairskin_box, sd_box, tone_box, diagnosis, count, size, guidance, scheduler], api_name="generate_mode",
-                **private)
+    mode.change(on_mode, mode, [fairskin_box, sd_box, tone_box, diagnosis, count, size, guidance, scheduler, strength, sampler_box],
+                api_name="generate_mode", **private)
     model.change(on_model, model, [diagnosis, message], api_name="generate_model", **private)
     gr.on([sd_model.submit, sd_model.blur], on_stable_diffusion, sd_model, size, api_name="generate_sizes", **private)
     source_manifest.submit(on_sources, source_manifest, [source_ids, message], api_name="generate_sources", **private)

@@ -69,6 +69,7 @@ REQUIRED_PROVENANCE = {
     "synthetic": ("model_id", "model_hash", "seed", "scheduler", "steps", "guidance"),
     "phantom": ("model_id", "model_hash", "seed"),
 }
+PHYSICAL_TRANSFER = "melanin-density"  # the `method` in `source_image` of a physically based tone transfer: nothing denoised
 CHECK_LEVELS = ("none", "exists", "header", "decode")
 _TYPED_COLUMNS = {
     "malignant": "boolean", "fst": "Int64", "seed": "Int64", "steps": "Int64", "guidance": "Float64", "pixel_size_mm": "Float64",
@@ -272,9 +273,12 @@ def _validate_row(row: dict[str, str], location: str, roots: ImageRoots, check_f
     if split and split not in SPLITS:
         bad("split", f"{split!r} is not a split; use one of {', '.join(SPLITS)}, or leave it empty")
 
-    missing = [field for field in REQUIRED_PROVENANCE.get(source, ()) if row.get(field, "") == ""]
+    required = REQUIRED_PROVENANCE.get(source, ())
+    if source == "synthetic" and row.get("source_image", "").startswith(f"method={PHYSICAL_TRANSFER};"):
+        required = REQUIRED_PROVENANCE["phantom"]  # no scheduler, steps or guidance: nothing was denoised
+    missing = [field for field in required if row.get(field, "") == ""]
     if missing:
-        bad(", ".join(missing), f"empty; {source} images must record their provenance ({', '.join(REQUIRED_PROVENANCE[source])})")
+        bad(", ".join(missing), f"empty; {source} images must record their provenance ({', '.join(required)})")
     for field in ("seed", "steps"):
         text = row.get(field, "")
         values[field] = None

@@ -91,6 +91,7 @@ def export_study(store: ReviewStore, study_name: str, out_dir: str | Path) -> li
     head = pd.DataFrame([
         {"group_kind": "study", "group": "design", "metric": "matched_on", "note": study.design},
         {"group_kind": "study", "group": "status", "metric": "final" if study.closed_at else "interim", "note": export_status(study)},
+        {"group_kind": "study", "group": "display", "metric": "image_size_px", "estimate": study.image_size, "note": study.shown_size},
         {"group_kind": "study", "group": "export", "metric": "formula_cells_neutralised", "estimate": neutralised, "note": NOTE},
     ])
     summary_table = safe_for_spreadsheets(pd.concat([head, summary], ignore_index=True)[summary.columns])

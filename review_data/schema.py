@@ -151,6 +151,15 @@ def m004_sessions_ended(db: Database) -> None:
     db.execute("ALTER TABLE accounts ADD COLUMN sessions_ended_at REAL")
 
 
+@migrations()
+def m005_native_sizes(db: Database) -> None:
+    """Each arm's native image sizes (short side: smallest, median, largest) as JSON; '' for studies made before.
+
+    Every image is shown at the study's one size; how far each arm was resampled to get there is
+    what a reader of the results needs to judge whether sharpness could tell the arms apart."""
+    db.execute("ALTER TABLE studies ADD COLUMN native_sizes TEXT NOT NULL DEFAULT ''")
+
+
 def _refuse_when_closed(table: str, event: str, row: str) -> str:
     """A trigger refusing ``event`` on ``table`` when the study of its ``row`` (NEW or OLD) is closed."""
     return (f"CREATE TRIGGER {table}_closed_study_no_{event.lower()}_{row.lower()} BEFORE {event} ON {table}"

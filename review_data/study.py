@@ -40,6 +40,7 @@ ARM_SOURCES = {"real": ("real", "phantom"), "synthetic": ("synthetic", "phantom"
 SHARED_IMAGES_NAMED = 5  # a refusal of images in both arms names this many, and counts the rest
 MIN_CLINICAL_SIZE = 224  # px: below this, a study's images are too small for a clinical reading (a warning, not an error)
 PRACTICE_STREAM = 1  # the practice draw's own random stream: asking for practice images leaves the study's draw as it is
+SIZE_GAP = 2.0  # arms whose median native sizes differ more than this many times get a warning
 
 
 class StudyError(ValueError):
@@ -58,6 +59,7 @@ class Study:
     matching: Matching
     fst_estimated: bool  # real rows without a skin type were given estimated ones (the learned estimator)
     n_practice: int = 0  # practice images, seen first with their answer, never counted
+    native_sizes: dict = field(default_factory=dict, compare=False)  # per arm: short side min, median, max in px ({} if unrecorded)
     closed_at: str | None = None  # when it was closed; None while reviewers may still answer
     warnings: tuple[str, ...] = field(default=(), compare=False)  # for the admin: not errors, but worth knowing
     tones: ToneComparison | None = field(default=None, compare=False)  # the arms' measured tones, where not matched on annotations
@@ -69,13 +71,41 @@ class Study:
                      if self.fst_estimated else "")
         return self.matching.description + estimated
 
+    @property
+    def shown_size(self) -> str:
+        """What reviewers saw, in words: for dashboards and exports."""
+        native = "; ".join(f"{arm} arm natively {sizes['min']}–{sizes['max']} px (median {sizes['median']:g})"
+                           for arm, sizes in self.native_sizes.items())
+        return (f"every image shown at {self.image_size} × {self.image_size} px, both arms centre-cropped, resized with one filter "
+                f"and saved as PNG alike" + (f"; short sides before: {native}" if native else ""))
 
-def study_warnings(image_size: int) -> tuple[str, ...]:
-    """What an admin should know about a study as made, though nothing stops it: images too small to read clinically."""
-    if image_size >= MIN_CLINICAL_SIZE:
-        return ()
-    return (f"The study's images are {image_size} × {image_size} px, too small for a clinical reading ({MIN_CLINICAL_SIZE} px "
-            f"or more is advised); source images of at least {MIN_CLINICAL_SIZE} px on their short side give larger study images.",)
+
+def study_warnings(image_size: int, native_sizes: dict) -> tuple[str, ...]:
+    """What an admin should know about a study as made, though nothing stops it: images too small to read clinically,
+    arms whose native sizes differ so much that sharpness may tell them apart."""
+    warnings = []
+    if image_size < MIN_CLINICAL_SIZE:
+        warnings.append(f"The study's images are {image_size} × {image_size} px, too small for a clinical reading ({MIN_CLINICAL_SIZE} "
+                        f"px or more is advised); source images of at least {MIN_CLINICAL_SIZE} px on their short side give larger study "
+                        "images.")
+    if {"real", "synthetic"} <= set(native_sizes):
+        real, synthetic = native_sizes["real"]["median"], native_sizes["synthetic"]["median"]
+        gap = max(real, synthetic) / min(real, synthetic)
+        if gap > SIZE_GAP:
+            larger = "real" if real > synthetic else "synthetic"
+            warnings.append(f"The arms' native sizes differ {gap:.1f}× (median short side: real {real:g} px, synthetic {synthetic:g} px). "
+                            f"Both are shown at {image_size} px, resampled and re-encoded the same way, but the {larger} arm was "
+                            f"shrunk {gap:.1f}× more: its images may look sharper or cleaner, a tell that is not realism. Make both "
+                            "arms at similar sizes where you can.")
+    return tuple(warnings)
+
+
+def _native_sizes(sampled: dict[str, list[tuple[str, Path]]]) -> dict:
+    sizes = {}
+    for arm, drawn in sampled.items():
+        sides = [min(check_image_header(file)) for _, file in drawn]
+        sizes[arm] = {"min": int(min(sides)), "median": float(np.median(sides)), "max": int(max(sides))}
+    return sizes
 
 
 def get_study(store: ReviewStore, name: str) -> Study:
@@ -84,9 +114,10 @@ def get_study(store: ReviewStore, name: str) -> Study:
     ).fetchone()
     if row is None:
         raise StudyError(f"no study named {name!r}; create it first (Studies tab, or `fairskin study create`)")
+    native_sizes = json.loads(row["native_sizes"]) if row["native_sizes"] else {}
     return Study(row["id"], row["name"], Path(row["folder"]), row["seed"], row["n_per_arm"], row["image_size"], row["created_at"],
-                 Matching(row["matched_on"], row["matching_note"]), bool(row["fst_estimated"]), row["n_practice"], row["closed_at"],
-                 study_warnings(row["image_size"]))
+                 Matching(row["matched_on"], row["matching_note"]), bool(row["fst_estimated"]), row["n_practice"], native_sizes,
+                 row["closed_at"], study_warnings(row["image_size"], native_sizes))
 
 
 def list_studies(store: ReviewStore) -> list[str]:
@@ -230,6 +261,7 @@ def create_study(
         raise StudyError(f"{tones.sentence()}. Nothing was created: draw from better-matched manifests, or confirm that the study "
                          "should go ahead anyway (--accept-tone-difference; in the app, tick 'create even if the skin tones differ')")
     size = study_image_size([file for drawn in sampled.values() for _, file in drawn], image_size)
+    native_sizes = _native_sizes(sampled)
     practice = _draw_practice(arms, sampled, n_practice, seed, size) if n_practice else []
 
     images, practice_images = [], []
@@ -246,11 +278,11 @@ def create_study(
         with store.write() as db:
             study_id = db.execute(
                 "INSERT INTO studies (name, created_at, seed, n_per_arm, image_size, real_manifest, real_manifest_sha256,"
-                " synthetic_manifest, synthetic_manifest_sha256, folder, matched_on, matching_note, fst_estimated)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " synthetic_manifest, synthetic_manifest_sha256, folder, matched_on, matching_note, fst_estimated, native_sizes)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [name, utc_now(), seed, n_per_arm, size, str(Path(real_manifest).resolve()), file_sha256(real_manifest),
                  str(Path(synthetic_manifest).resolve()), file_sha256(synthetic_manifest), str(folder.resolve()),
-                 matching.on, matching.note, int(estimate_fst)],
+                 matching.on, matching.note, int(estimate_fst), json.dumps(native_sizes, sort_keys=True)],
             ).lastrowid
             db.conn.executemany(
                 "INSERT INTO study_images (id, study_id, source, image_id, manifest_row, fst, fst_group, diagnosis, file)"

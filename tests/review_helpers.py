@@ -55,6 +55,16 @@ def saved_ratings(home: Path, reviewer: str, study: str, columns: str) -> list[t
         ).fetchall()
 
 
+def answer_and_save(page, call_key: str, realism: int, checklist: str) -> None:
+    """Answer the image on screen by its shortcuts (call, realism), the same answer to all four ABCD questions, and save."""
+    page.locator("body").click(position={"x": 5, "y": 5})  # shortcuts act when no text field has focus
+    page.keyboard.press(call_key)
+    page.keyboard.press(str(realism))
+    for item in ("asymmetry", "border", "colour", "diameter"):
+        page.locator(f"#answer-abcd-{item}").get_by_label(checklist, exact=True).check()
+    page.locator("#save-next").click()
+
+
 def reviewing(browser, server: str, home: Path, study: str, reviewer: str, n_per_arm: int = 2, seed: int = 0,
               viewport: tuple[int, int] = (1300, 1400), made: bool = False, touch: bool = False):
     """A browser page (with a touch screen if ``touch``) of a new reviewer of a new study (or of ``made``, one made

@@ -191,9 +191,12 @@ def test_stable_diffusion_with_a_weighted_lora_at_a_chosen_size(browser, server,
 
 
 def test_tone_transfer_shows_each_source_beside_its_result_measured_and_outlined(browser, server, home, tmp_path):
+    """The physically based transfer: no model to give, nothing to sample; each result measured by the learned estimator."""
     page = open_tab(browser, server, home)
-    page.locator("#generate-mode").get_by_text("Skin-tone transfer").click()
-    page.locator("#generate-sd-model textarea, #generate-sd-model input").first.fill(str(home / "sd"))
+    page.locator("#generate-mode").get_by_text("Skin-tone transfer", exact=True).click()
+    expect()(page.locator("#generate-sd-model")).to_be_hidden()
+    expect()(page.locator("#generate-strength")).to_be_hidden()
+    expect()(page.get_by_text("Sampler")).to_be_hidden()
     source = page.locator("#generate-source-manifest textarea, #generate-source-manifest input").first
     source.press("Enter")
     expect()(page.locator("#generate-message")).to_contain_text("source images listed", timeout=30_000)
@@ -201,15 +204,19 @@ def test_tone_transfer_shows_each_source_beside_its_result_measured_and_outlined
     for image_id in sources["image_id"][:2]:
         page.locator("#generate-source-ids input").fill(image_id)
         page.get_by_role("option", name=f"{image_id} ·").click()
-    fill(page, steps=4)
     captions = generated(page, 2)
     for index in range(2):
         text = captions.nth(index).inner_text()
-        assert "→ asked VI, got" in text and ("lesion overlap" in text), text
-    page.screenshot(path=str(Path(os.environ.get("FAIRSKIN_SCREENSHOTS", tmp_path)) / "tone-transfer-1366x768.png"), full_page=True)
+        assert "→ asked VI, got type" in text and "(p 0." in text and "ITA" in text and "lesion overlap" in text, text
+    shots = Path(os.environ.get("FAIRSKIN_SCREENSHOTS", tmp_path))
+    page.screenshot(path=str(shots / "tone-transfer-1366x768.png"), full_page=True)
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    page.screenshot(path=str(shots / "tone-transfer-1920x1080.png"), full_page=True)
     record = runs(home)[0]
     table = read_manifest(record.manifest, check_files="decode").table
-    assert record.request.kind == "tone-transfer" and table["source_image"].str.contains("image_id=").all()
+    assert record.request.kind == "tone-transfer" and table["source_image"].str.startswith("method=melanin-density;").all()
+    assert record.command.startswith("fairskin tone-transfer --manifest") and "--steps" not in record.command
+    assert table["measured_fst_status"].notna().all()
     # what the gallery shows: source | gap | result, each at the shown size, outlined exactly along its measured lesion
     pair, _ = run_gallery(record.folder)[0]
     source_row = sources.set_index("image_id").loc[parse_source_image(table["source_image"][0])["image_id"]]

@@ -127,6 +127,8 @@ def test_study_of_isic2017_against_the_default_model_and_its_export(isic, synthe
     study = create_study(store, tmp_path / "studies", "isic-vs-model", isic, synthetic_arm, n_per_arm=30, seed=1,
                          accept_tone_difference=True)
     assert study.matching.on == "diagnosis" and study.image_size == 64  # the generated images' side: no arm upsampled
+    assert study.native_sizes["synthetic"] == {"min": 64, "median": 64.0, "max": 64} and study.native_sizes["real"]["min"] > 128
+    assert any("The arms' native sizes differ" in warning and "the real arm was shrunk" in warning for warning in study.warnings)
     rows = store.db.execute("SELECT source, diagnosis, fst, manifest_row FROM study_images").fetchall()
     real_diagnoses = Counter(r["diagnosis"] for r in rows if r["source"] == "real")
     assert real_diagnoses == Counter(r["diagnosis"] for r in rows if r["source"] == "synthetic")
@@ -134,7 +136,11 @@ def test_study_of_isic2017_against_the_default_model_and_its_export(isic, synthe
     assert all(r["fst"] is None for r in rows if r["source"] == "real")
     files = export_study(store, "isic-vs-model", tmp_path / "export")
     assert [f.name for f in files] == ["ratings.csv", "reviewer_summary.csv", "study_summary.csv"]
-    assert "matched on diagnosis alone: the real manifest records no skin types" == pd.read_csv(files[2]).iloc[0]["note"]
+    summary = pd.read_csv(files[2])
+    assert "matched on diagnosis alone: the real manifest records no skin types" == summary.iloc[0]["note"]
+    display = summary[summary["group"] == "display"].iloc[0]
+    assert display["estimate"] == 64 and display["note"].startswith("every image shown at 64 × 64 px")
+    assert "real arm natively" in display["note"] and "synthetic arm natively 64–64 px" in display["note"]
 
 
 def test_study_on_estimated_skin_types_records_them_as_estimates(ham, synthetic_arm, tmp_path):

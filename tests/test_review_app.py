@@ -28,7 +28,7 @@ from review_data.study import add_reviewer
 
 from .conftest import REPO, demo_credentials, running_app, sign_in, with_embedded_defaults
 from .gradio_http import AppSession, CallError
-from .review_helpers import arm_manifests, database, fairskin, make_study, reviewing, saved_ratings
+from .review_helpers import answer_and_save, arm_manifests, database, fairskin, make_study, reviewing, saved_ratings
 
 ANSWER = ["yes", "no", "unsure", "yes"]
 
@@ -139,6 +139,28 @@ def test_a_dermatologist_rates_resumes_goes_back_and_finishes(browser, server, h
     assert set(exported["source"]) <= {"real", "synthetic"} and (exported["reviewer"] == "doc").all()
     summary = pd.read_csv(tmp_path / "export" / "reviewer_summary.csv")
     assert summary.loc[0, "reviewer"] == "doc" and summary.loc[0, "n_ratings"] == 6
+
+
+@pytest.mark.browser
+def test_both_arms_are_shown_at_one_size_though_their_images_differ(browser, server, home):
+    """The demo's real arm (phantoms, 128 px) and synthetic arm (the model's, 64 px): every image reaches the reviewer at 64 px
+    and takes the same room on the screen, whichever arm it is from."""
+    expect = pytest.importorskip("playwright.sync_api").expect
+    page = reviewing(browser, server, home, "sizes", "sizer", n_per_arm=2, viewport=(1366, 768))
+    with database(home) as db:
+        native = json.loads(db.execute("SELECT native_sizes FROM studies WHERE name = 'sizes'").fetchone()[0])
+    assert native["real"]["median"] == 128 and native["synthetic"]["median"] == 64
+    shown = []
+    for number in range(1, 5):
+        expect(page.locator("#review-progress")).to_contain_text(f"Image {number} of 4", timeout=30_000)
+        picture = page.locator("#review-picture")
+        expect(picture).to_have_js_property("complete", True)
+        box = picture.bounding_box()
+        shown.append((picture.evaluate("i => [i.naturalWidth, i.naturalHeight]"), round(box["width"]), round(box["height"])))
+        answer_and_save(page, "r", 4, "no")
+    assert len(set(map(str, shown))) == 1 and shown[0][0] == [64, 64], shown  # two real and two synthetic, all alike
+    expect(page.locator("#review-status")).to_contain_text("All 4 images are rated", timeout=30_000)
+    page.close()
 
 
 @pytest.mark.browser
@@ -486,12 +508,7 @@ def test_a_reviewer_signed_out_while_rating_is_told_so_and_signs_in_again(browse
     page = reviewing(browser, server, home, "signed-out", "gus", viewport=(1366, 768))
     changed = fairskin(home, "study", "reset-password", "--username", "gus", "--password-stdin", stdin="a brand new password\n")
     assert changed.returncode == 0, changed.stderr
-    page.locator("body").click(position={"x": 5, "y": 5})
-    page.keyboard.press("s")
-    page.keyboard.press("4")
-    for item in ("asymmetry", "border", "colour", "diameter"):
-        page.locator(f"#answer-abcd-{item}").get_by_label("yes", exact=True).check()
-    page.locator("#save-next").click()
+    answer_and_save(page, "s", 4, "yes")
     notice = page.locator("#review-signed-out")
     expect(notice).to_contain_text("You have been signed out", timeout=30_000)
     expect(notice).to_contain_text("The answer on screen was not saved")

@@ -14,7 +14,8 @@ from app.cli import main
 from fairskin_core.finetune.base_model import FINETUNE_FILE, BaseModelError
 from fairskin_core.finetune.random_pipeline import build_random_stable_diffusion
 from fairskin_core.generation.backends import StableDiffusionBackend
-from fairskin_core.generation.tone_transfer import compare_tone, tone_transfer
+from fairskin_core.generation.sd_tone_transfer import tone_transfer
+from fairskin_core.generation.tone_transfer import compare_tone
 from fairskin_core.images import read_rgb
 from fairskin_core.manifest import read_manifest
 from fairskin_core.phantoms.dataset import write_phantom_dataset

@@ -24,9 +24,11 @@ from ..fst import FST_TYPES
 from ..manifest import read_manifest
 from ..numbers import whole_number
 from .backends import GenerationBackend, load_backend
+from .melanin_transfer import MelaninToneTransfer
 from .run import generate_images
 from .schedulers import SCHEDULERS
-from .tone_transfer import check_settings, tone_transfer_set
+from .sd_tone_transfer import StableDiffusionToneTransfer, check_strength
+from .tone_transfer import tone_transfer_set
 
 RUN_FILE = "run.json"
 MAX_IMAGES = 100_000  # more in one request is a typo, not a dataset (the research plan's largest is 60,000)
@@ -37,7 +39,8 @@ MAX_STEPS = 1000
 class GenerationRequest:
     """What to make: ``n`` images of skin type ``fst`` and ``diagnosis`` with fairskin's ``model`` (None: the shipped one)
     or the Stable Diffusion pipeline ``stable_diffusion`` (with ``loras`` and ``textual_inversions``); or, given
-    ``source_manifest``, its ``source_ids`` images redrawn on skin type ``fst`` (tone transfer; needs Stable Diffusion)."""
+    ``source_manifest``, its ``source_ids`` images redrawn on skin type ``fst`` (tone transfer: physically based, or with
+    ``stable_diffusion`` img2img)."""
 
     fst: int
     diagnosis: str | None = None
@@ -76,11 +79,10 @@ class GenerationRequest:
         if self.scheduler not in SCHEDULERS:
             raise ValueError(f"scheduler {self.scheduler!r}: choose one of {', '.join(SCHEDULERS)}")
         if self.kind == "tone-transfer":
-            if not self.stable_diffusion:
-                raise ValueError("skin-tone transfer redraws images with Stable Diffusion: give a Stable Diffusion model")
             if not self.source_ids:
                 raise ValueError("choose the source images to redraw")
-            check_settings(self.fst, self.strength, self.steps)
+            if self.stable_diffusion:
+                check_strength(self.strength, self.steps)
         else:
             if not self.diagnosis:
                 raise ValueError("choose a diagnosis")
@@ -90,8 +92,9 @@ class GenerationRequest:
         return self
 
     def backend_settings(self) -> tuple:
-        """What loading the model depends on: equal settings, the same loaded model."""
-        return self.model, self.stable_diffusion, self.loras, self.textual_inversions, self.allow_download
+        """What loading the model depends on: equal settings, the same loaded model (the physically based transfer has none)."""
+        physical = self.kind == "tone-transfer" and not self.stable_diffusion
+        return physical, self.model, self.stable_diffusion, self.loras, self.textual_inversions, self.allow_download
 
     def command(self, out: str | Path) -> str:
         """The `fairskin` command line that makes the same images into ``out``."""
@@ -107,12 +110,17 @@ class GenerationRequest:
         elif self.model:
             words += ["--model", self.model]
         if self.kind == "tone-transfer":
-            words += ["--manifest", self.source_manifest, "--fst", str(self.fst), "--strength", f"{self.strength:g}"]
+            words += ["--manifest", self.source_manifest, "--fst", str(self.fst)]
+            if self.stable_diffusion:
+                words += ["--strength", f"{self.strength:g}"]
             for image_id in self.source_ids:
                 words += ["--image-id", image_id]
         else:
             words += ["--fst", str(self.fst), "--diagnosis", self.diagnosis, "--n", str(self.n)]
-        words += ["--seed", str(self.seed), "--steps", str(self.steps), "--scheduler", self.scheduler]
+        words += ["--seed", str(self.seed)]
+        if self.kind == "tone-transfer" and not self.stable_diffusion:
+            return shlex.join([*words, "--out", str(out)])  # the physically based transfer has no denoising settings
+        words += ["--steps", str(self.steps), "--scheduler", self.scheduler]
         if self.guidance is not None:
             words += ["--guidance", f"{self.guidance:g}"]
         if self.size is not None:
@@ -129,8 +137,10 @@ class GenerationRequest:
         return cls(**values)
 
 
-def load_request_backend(request: GenerationRequest, device: str | None = None) -> GenerationBackend:
-    """The model ``request`` runs on, loaded."""
+def load_request_backend(request: GenerationRequest, device: str | None = None) -> GenerationBackend | MelaninToneTransfer:
+    """The model ``request`` runs on, loaded (a tone transfer without Stable Diffusion: the physically based one)."""
+    if request.kind == "tone-transfer" and not request.stable_diffusion:
+        return MelaninToneTransfer()
     return load_backend(request.model, request.stable_diffusion, device=device, allow_download=request.allow_download,
                         loras=request.loras, textual_inversions=request.textual_inversions)
 
@@ -142,9 +152,11 @@ def run_request(request: GenerationRequest, folder: str | Path, backend: Generat
     The same calls as `fairskin generate` and `fairskin tone-transfer`. ``allowed_roots``: where a
     tone transfer's source manifest and images may be read from (the web app's rule)."""
     if request.kind == "tone-transfer":
-        return tone_transfer_set(backend, request.source_manifest, folder, request.fst, strength=request.strength, steps=request.steps,
-                                 guidance=7.5 if request.guidance is None else request.guidance, scheduler=request.scheduler,
-                                 seed=request.seed, image_ids=request.source_ids, allowed_roots=allowed_roots, progress=progress)
+        method = backend if isinstance(backend, MelaninToneTransfer) else StableDiffusionToneTransfer(
+            backend, strength=request.strength, steps=request.steps, guidance=7.5 if request.guidance is None else request.guidance,
+            scheduler=request.scheduler)
+        return tone_transfer_set(method, request.source_manifest, folder, [request.fst], seed=request.seed,
+                                 image_ids=request.source_ids, allowed_roots=allowed_roots, progress=progress)
     return generate_images(folder, backend=backend, fst=request.fst, diagnosis=request.diagnosis, n=request.n, seed=request.seed,
                            steps=request.steps, guidance=request.guidance, scheduler=request.scheduler, size=request.size,
                            progress=progress).manifest

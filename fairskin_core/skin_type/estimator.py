@@ -139,11 +139,7 @@ def estimate_files(
     loader = torch.utils.data.DataLoader(EvidenceOfFiles([paths[i] for i in todo]), batch_size=batch_size,
                                          num_workers=min(workers, -(-len(todo) // batch_size)), collate_fn=list)
     for batch in loader:
-        measured = [(todo[j], e) for j, e in batch if e.status == "ok"]
-        new = {todo[j]: refusal(e.status, e.message, e.skin_fraction or None) for j, e in batch if e.status != "ok"}
-        if measured:
-            for (i, e), p in zip(measured, estimator.probabilities([e for _, e in measured]), strict=True):
-                new[i] = estimator.record(p, e.skin_fraction)
+        new = dict(zip([todo[j] for j, _ in batch], _records(estimator, [e for _, e in batch]), strict=True))
         for i, record in new.items():
             records[i] = record
         if cache:
@@ -152,6 +148,18 @@ def estimate_files(
         if progress:
             progress(done, len(paths))
     return records
+
+
+def _records(estimator: SkinTypeEstimator, evidence: Sequence[Evidence]) -> list[dict]:
+    measured = [e for e in evidence if e.status == "ok"]
+    probabilities = iter(estimator.probabilities(measured)) if measured else iter(())
+    return [estimator.record(next(probabilities), e.skin_fraction) if e.status == "ok"
+            else refusal(e.status, e.message, e.skin_fraction or None) for e in evidence]
+
+
+def estimate_images(images: Sequence[np.ndarray], estimator: SkinTypeEstimator | None = None) -> list[dict]:
+    """One record per image in memory (H×W×3 uint8), in order: images just made, not yet files."""
+    return _records(estimator or default_estimator(), [gather_evidence(image) for image in images])
 
 
 _DEFAULT: list[SkinTypeEstimator] = []

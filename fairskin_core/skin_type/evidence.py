@@ -65,33 +65,56 @@ def _cell_shares(mask: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(mask.astype(np.float32)).resize((GRID, GRID), Image.Resampling.BOX))
 
 
-def gather_evidence(rgb: np.ndarray) -> Evidence:
-    """The `Evidence` of one sRGB image (H×W×3 uint8)."""
+@dataclass
+class FoundSkin:
+    """An image's lit field at `MASK_SIDE` and its healthy skin, or why none was found (``status`` not ok)."""
+
+    status: str
+    message: str = ""
+    small: np.ndarray | None = None  # the lit field, long side at most MASK_SIDE, uint8
+    lab: np.ndarray | None = None  # its CIELAB
+    field: np.ndarray | None = None  # its lit pixels
+    skin: np.ndarray | None = None  # its healthy-skin pixels
+    box: tuple[slice, slice] | None = None  # the lit field's rows and columns in the full image
+    skin_fraction: float = 0.0
+
+
+def find_skin(rgb: np.ndarray) -> FoundSkin:
+    """Steps 1–2 of the module docstring, and the refusals they can make, for one sRGB image (H×W×3 uint8)."""
     if min(rgb.shape[:2]) < MIN_SIDE:
-        return Evidence("too small", f"{rgb.shape[1]}x{rgb.shape[0]} px; at least {MIN_SIDE} px on each side are needed")
+        return FoundSkin("too small", f"{rgb.shape[1]}x{rgb.shape[0]} px; at least {MIN_SIDE} px on each side are needed")
     small = _resized(rgb, MASK_SIDE)
     lit_shape = small.shape[:2]
     lab = rgb2lab(small)
     if np.percentile(np.hypot(lab[..., 1], lab[..., 2]), 95) < 3:
-        return Evidence("not a colour image", "no pixel has colour (grey-scale?): skin tone cannot be seen")
+        return FoundSkin("not a colour image", "no pixel has colour (grey-scale?): skin tone cannot be seen")
     field = ~dark_field(lab[..., 0])
     if field.mean() < MIN_FIELD:
-        return Evidence("mostly dark field", f"only {field.mean():.0%} of the image is lit (at least {MIN_FIELD:.0%} needed)")
+        return FoundSkin("mostly dark field", f"only {field.mean():.0%} of the image is lit (at least {MIN_FIELD:.0%} needed)")
     rows, columns = _lit_box(field)
     small, lab, field = small[rows, columns], lab[rows, columns], field[rows, columns]
     skin = select_skin(lab, segment_lesion(small)).mask
     fraction = float(skin.sum() / field.sum())
     if fraction < MIN_SKIN:
-        return Evidence("too little skin", f"only {fraction:.1%} of the lit field is healthy skin (at least {MIN_SKIN:.0%} needed)",
-                        skin_fraction=fraction)
+        return FoundSkin("too little skin", f"only {fraction:.1%} of the lit field is healthy skin (at least {MIN_SKIN:.0%} needed)",
+                         skin_fraction=fraction)
+    box = tuple(slice(round(part.start * whole / shown), round(part.stop * whole / shown))
+                for part, whole, shown in ((rows, rgb.shape[0], lit_shape[0]), (columns, rgb.shape[1], lit_shape[1])))
+    return FoundSkin("ok", small=small, lab=lab, field=field, skin=skin, box=box, skin_fraction=fraction)
+
+
+def gather_evidence(rgb: np.ndarray) -> Evidence:
+    """The `Evidence` of one sRGB image (H×W×3 uint8)."""
+    found = find_skin(rgb)
+    if found.status != "ok":
+        return Evidence(found.status, found.message, skin_fraction=found.skin_fraction)
+    small, lab, field, skin, fraction = found.small, found.lab, found.field, found.skin, found.skin_fraction
     balanced_small = shades_of_gray(small, field & ~glare(lab))
     balanced_skin = np.median(rgb2lab(balanced_small)[skin], axis=0)
     skin_lab = np.median(lab[skin], axis=0)
     if skin_lab[2] <= MIN_SKIN_B and balanced_skin[2] <= MIN_SKIN_B:
         return Evidence("not skin-coloured", f"the skin's median b* is {skin_lab[2]:.1f}, {balanced_skin[2]:.1f} once colour-balanced "
                         f"(skin has more than {MIN_SKIN_B:g}): a grey or blue cast that cannot be undone", skin_fraction=fraction)
-    full_rows, full_columns = (slice(round(part.start * whole / shown), round(part.stop * whole / shown))
-                               for part, whole, shown in ((rows, rgb.shape[0], lit_shape[0]), (columns, rgb.shape[1], lit_shape[1])))
-    lit = np.asarray(Image.fromarray(rgb[full_rows, full_columns]).resize((NETWORK_SIDE, NETWORK_SIDE), Image.Resampling.BILINEAR))
+    lit = np.asarray(Image.fromarray(rgb[found.box]).resize((NETWORK_SIDE, NETWORK_SIDE), Image.Resampling.BILINEAR))
     return Evidence("ok", network_input=lit, skin_weights=_cell_shares(skin),
                     colour=np.concatenate([skin_lab, balanced_skin]).astype(np.float32), skin_fraction=fraction)
