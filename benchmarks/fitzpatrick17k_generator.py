@@ -91,6 +91,14 @@ def _pixels(paths: list[Path], size: int) -> np.ndarray:
     return np.stack([square(read_rgb(path), size).astype(np.float32).ravel() / 255 for path in paths])
 
 
+def _in_brief(summary: dict) -> dict:
+    """`copy_summary` with each distance distribution as its 1st, 50th and 99th percentiles."""
+    brief = {key: value for key, value in summary.items() if not key.endswith("_distances")}
+    for key in ("synthetic_distances", "heldout_distances"):
+        brief[key.replace("_distances", "_distance_p1_p50_p99")] = np.percentile(summary[key], [1, 50, 99]).round(2).tolist()
+    return brief
+
+
 def evaluate(out: Path, per_type: int) -> int:
     """Sample, measure against the held-out test rows, write the figures and the grid into docs/."""
     manifest = read_manifest(out / "manifest.csv", check_files="exists")
@@ -128,8 +136,8 @@ def evaluate(out: Path, per_type: int) -> int:
                     "scheduler": "ddim", "seconds": round(sampling, 1)},
         "fst_fidelity_learned_estimator": fidelity,
         "per_type": per_type_figures,
-        "memorization_pixels": {"space": f"{size} x {size} px, the training crop", **copy_summary(to_train.distance,
-                                                                                                     held_out_to_train.distance)},
+        "memorization_pixels": {"space": f"{size} x {size} px, the training crop",
+                                **_in_brief(copy_summary(to_train.distance, held_out_to_train.distance))},
     }
     RESULTS.write_text(json.dumps(results, indent=1, default=str) + "\n")
     order = generated.assign(file=generated_files).sort_values(["fst", "diagnosis", "image_id"])
