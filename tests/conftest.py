@@ -82,7 +82,7 @@ def embedded_defaults() -> list[Path]:
 def started_home(embedded_defaults, tmp_path) -> Path:
     """A workspace that has rendered and generated the embedded defaults but holds no study yet.
 
-    For tests of what comes after the first start; `test_review_app` starts from an empty one.
+    For tests of what comes after the first start (`test_first_start` tests the start itself).
     """
     return with_embedded_defaults(tmp_path / "home", embedded_defaults)
 

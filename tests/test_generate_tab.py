@@ -173,7 +173,7 @@ def test_a_large_request_runs_in_the_background_and_resumes_after_a_restart(brow
 def test_stable_diffusion_with_a_weighted_lora_at_a_chosen_size(browser, server, home):
     page = open_tab(browser, server, home)
     expect()(page.locator("#generate-size")).to_be_hidden()  # fairskin's model makes one size
-    page.locator("#generate-mode").get_by_text("Stable Diffusion").click()
+    page.locator("#generate-mode").get_by_text("Stable Diffusion", exact=True).click()
     page.locator("#generate-sd-model textarea, #generate-sd-model input").first.fill(str(home / "sd"))
     page.locator("#generate-loras textarea").fill(f"{home / 'lora'}:0.8")
     page.locator("#generate-sd-model textarea, #generate-sd-model input").first.press("Enter")

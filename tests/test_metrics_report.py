@@ -162,10 +162,10 @@ def test_fst_fidelity_reads_requested_against_measured():
 
 @pytest.fixture(scope="module")
 def preset_features(tmp_path_factory, extractor):
-    """200 phantoms each: a reference, two more seeds of its preset, and a light-skinned, nevus-heavy preset."""
+    """150 phantoms each: a reference, two more seeds of its preset, and a light-skinned, nevus-heavy preset."""
     root = tmp_path_factory.mktemp("presets")
     plan = {"real": ("balanced", 11), "same": ("balanced", 12), "same_again": ("balanced", 13), "other": ("ham10000", 14)}
-    return {name: features_of(write_phantom_dataset(root / name, n=200, preset=preset, size=64, seed=seed), extractor)
+    return {name: features_of(write_phantom_dataset(root / name, n=150, preset=preset, size=64, seed=seed), extractor)
             for name, (preset, seed) in plan.items()}
 
 
@@ -174,7 +174,7 @@ def preset_features(tmp_path_factory, extractor):
 def test_fid_separates_presets_far_more_than_seeds(preset_features):
     real, same, same_again, other = (preset_features[k] for k in ("real", "same", "same_again", "other"))
     assert fid(real, real) == pytest.approx(0, abs=1e-3)
-    # 200 images in 2048 dimensions: FID carries a large small-sample bias shared by every pair,
+    # 150 images in 2048 dimensions: FID carries a large small-sample bias shared by every pair,
     # so "far below" is judged against the seed-to-seed spread of that bias, and by KID, which has none.
     seed_spread = abs(fid(real, same) - fid(real, same_again))
     excess = fid(real, other) - max(fid(real, same), fid(real, same_again))

@@ -283,6 +283,7 @@ def create_a_study_on_estimated_types(page, expect, real: Path, synthetic: Path,
     expect(message).to_contain_text("Created study ham-estimated", timeout=120_000)
     expect(message).to_contain_text("measured by the learned estimator, real: I")
     expect(message).to_contain_text("synthetic: I")
+    expect(message).to_contain_text("The arms' native sizes differ 7.0× (median short side: real 450 px, synthetic 64 px)")
     table = message.locator("table")  # the two arms side by side
     expect(table.locator("th")).to_have_text(["measured type", "real", "synthetic"])
     expect(table.locator("tbody tr")).to_have_count(7)

@@ -34,8 +34,9 @@ ANSWER = ["yes", "no", "unsure", "yes"]
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    return tmp_path_factory.mktemp("workspace")
+def home(embedded_defaults, tmp_path_factory):
+    """A workspace given the embedded defaults this worker made once (a start from nothing: `test_first_start`)."""
+    return with_embedded_defaults(tmp_path_factory.mktemp("workspace"), embedded_defaults)
 
 
 @pytest.fixture(scope="module")
@@ -445,6 +446,7 @@ def test_a_reviewer_reaches_no_admin_endpoint_key_export_or_other_answers(server
     assert len(exported[0]) == 3  # the admin gets the three CSV files
     dashboard = admin.call("dashboard_refresh", "guarded")
     assert "**1 ratings** by 1 reviewers of 1 images" in dashboard[0] and "Synthetic is the positive class" in dashboard[0]
+    assert "*What reviewers saw:* every image shown at 64 × 64 px" in dashboard[0] and "real arm natively 128–128 px" in dashboard[0]
     assert ADMIN_EVENTS <= set(admin.events)
 
     snoop = AppSession(server, "snoop", "password-snoop")

@@ -53,9 +53,9 @@ def _median(values: Sequence[float | None]) -> float | None:
 
 
 def tone_transfer_quality(sources: Sequence[np.ndarray], results: Sequence[np.ndarray], real: Sequence[np.ndarray],
-                          extractor: InceptionExtractor | None = None) -> dict:
+                          extractor: InceptionExtractor | None = None, learned_types: bool = True) -> dict:
     """The figures of the module docstring for ``results`` made from ``sources`` (pairwise, one size each), measured
-    against ``real`` images of the target type."""
+    against ``real`` images of the target type (the learned estimator's types of the results unless not ``learned_types``)."""
     if len(sources) != len(results):
         raise ValueError(f"{len(sources)} sources need as many results, not {len(results)}")
     measured_sources = [_skin_and_lesion(image) for image in sources]
@@ -64,7 +64,7 @@ def tone_transfer_quality(sources: Sequence[np.ndarray], results: Sequence[np.nd
     low, high = np.percentile(real_ita, [10, 90])
     result_ita = [ita for ita, _ in measured_results]
     inside = [low <= ita <= high for ita in result_ita if ita is not None]
-    types = [record["fst_estimate"] for record in estimate_images(list(results))]
+    types = [record["fst_estimate"] for record in estimate_images(list(results))] if learned_types else None
     extractor = extractor or load_inception()
     features = {name: extractor.extract(list(images))[0] for name, images in (("results", results), ("sources", sources), ("real", real))}
     ious = [_iou(a[1], b[1]) for a, b in zip(measured_sources, measured_results, strict=True)]
@@ -73,7 +73,7 @@ def tone_transfer_quality(sources: Sequence[np.ndarray], results: Sequence[np.nd
         "ita": {"real_p10_p90": [round(float(low), 2), round(float(high), 2)], "real_median": _median(real_ita),
                 "source_median": _median([ita for ita, _ in measured_sources]), "result_median": _median(result_ita),
                 "results_measured": len(inside), "share_inside_real": round(float(np.mean(inside)), 4) if inside else None},
-        "estimated_types": {str(t): types.count(t) for t in [*range(1, 7), None]},
+        "estimated_types": {str(t): types.count(t) for t in [*range(1, 7), None]} if learned_types else None,
         "structure": {"gradient_correlation_median": _median([gradient_correlation(s, r) for s, r in zip(sources, results, strict=True)]),
                       "lesion_iou_median": _median(ious), "lesions_compared": sum(iou is not None for iou in ious)},
         "fid": {"results_vs_real": round(fid(features["results"], features["real"]), 2),
