@@ -64,6 +64,11 @@ class GenerationRequest:
         return "tone-transfer" if self.source_manifest else "stable-diffusion" if self.stable_diffusion else "fairskin"
 
     @property
+    def physically_based(self) -> bool:
+        """A tone transfer without Stable Diffusion: no model to load, nothing denoised."""
+        return self.kind == "tone-transfer" and not self.stable_diffusion
+
+    @property
     def count(self) -> int:
         """How many images the request makes."""
         return len(self.source_ids) if self.kind == "tone-transfer" else self.n
@@ -93,8 +98,7 @@ class GenerationRequest:
 
     def backend_settings(self) -> tuple:
         """What loading the model depends on: equal settings, the same loaded model (the physically based transfer has none)."""
-        physical = self.kind == "tone-transfer" and not self.stable_diffusion
-        return physical, self.model, self.stable_diffusion, self.loras, self.textual_inversions, self.allow_download
+        return self.physically_based, self.model, self.stable_diffusion, self.loras, self.textual_inversions, self.allow_download
 
     def command(self, out: str | Path) -> str:
         """The `fairskin` command line that makes the same images into ``out``."""
@@ -118,7 +122,7 @@ class GenerationRequest:
         else:
             words += ["--fst", str(self.fst), "--diagnosis", self.diagnosis, "--n", str(self.n)]
         words += ["--seed", str(self.seed)]
-        if self.kind == "tone-transfer" and not self.stable_diffusion:
+        if self.physically_based:
             return shlex.join([*words, "--out", str(out)])  # the physically based transfer has no denoising settings
         words += ["--steps", str(self.steps), "--scheduler", self.scheduler]
         if self.guidance is not None:
@@ -139,7 +143,7 @@ class GenerationRequest:
 
 def load_request_backend(request: GenerationRequest, device: str | None = None) -> GenerationBackend | MelaninToneTransfer:
     """The model ``request`` runs on, loaded (a tone transfer without Stable Diffusion: the physically based one)."""
-    if request.kind == "tone-transfer" and not request.stable_diffusion:
+    if request.physically_based:
         return MelaninToneTransfer()
     return load_backend(request.model, request.stable_diffusion, device=device, allow_download=request.allow_download,
                         loras=request.loras, textual_inversions=request.textual_inversions)
