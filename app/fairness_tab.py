@@ -1,7 +1,8 @@
 """The Fairness tab (admins): does synthetic data make the classifier fairer? Run the downstream experiment, or open a report.
 
 Reports live in the workspace's ``downstream/`` folder (the tab's runs, and any `fairskin downstream
---out` written there); the tab reads nothing else.
+--out` written there); the tab reads nothing else. A run is a background job (`fairness_jobs`): the
+page follows its progress and may cancel it.
 """
 
 from __future__ import annotations
@@ -12,20 +13,21 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from fairskin_core.downstream.backbones import BackboneUnavailable
 from fairskin_core.downstream.figures import report_figures
-from fairskin_core.downstream.report import downstream_report, read_report, summary_lines
+from fairskin_core.downstream.report import read_report, summary_lines
 from fairskin_core.downstream.settings import STRATEGIES, ExperimentSettings, TrainingBudget
-from fairskin_core.manifest import ManifestError
 from fairskin_core.numbers import whole_number
 from fairskin_core.workspace import workspace_dir
 from review_data.store import ReviewStore
 
 from .access import only, refused
+from .fairness_jobs import ExperimentRunner
 from .messages import ask_for_missing, plain
 
+NO_REPORT = "**No report:**"
 FIGURES = ("auroc", "equal_opportunity", "calibration", "calibration_dark")
-TABLE_COLUMNS = ["model", "group", "n", "n_positive", "auroc", "auroc_low", "auroc_high", "tpr", "fpr", "ece", "not_computable"]
+TABLE_COLUMNS = ["model", "group", "n", "n_positive", "auroc", "auroc_low", "auroc_high", "sensitivity_at_specificity", "tpr", "fpr", "ece",
+                 "not_computable"]
 
 
 def report_folders() -> list[str]:
@@ -45,6 +47,7 @@ def _shown(report: dict, by_group: pd.DataFrame) -> list:
 def build_fairness_tab(store: ReviewStore, train_default: str, synthetic_default: str, roots: list[Path]):
     """Lay out the Fairness tab and wire its events; manifests are read only inside ``roots``. Returns the report picker."""
     admin = only(store, "admin")
+    runner = ExperimentRunner(workspace_dir("downstream"), roots)
     with gr.Row():
         picker = gr.Dropdown(label="Report", choices=[], scale=3, elem_id="fairness-report")
         show = gr.Button("Open report", scale=1, elem_id="fairness-open")
@@ -53,6 +56,7 @@ def build_fairness_tab(store: ReviewStore, train_default: str, synthetic_default
             train = gr.Textbox(value=train_default, label="Real training manifest (its train rows; val rows validate)", scale=2)
             test = gr.Textbox(label="Test manifest (never trained on)", scale=2)
             synthetic = gr.Textbox(value=synthetic_default, label="Synthetic manifest", scale=2)
+            oracle = gr.Textbox(label="Oracle manifest (real V–VI images added back; optional)", scale=2)
         with gr.Row():
             strategies = gr.CheckboxGroup([s for s in STRATEGIES if s != "real-only"], value=["colour-augment", "mixed"],
                                           label="Strategies compared with real-only", scale=3)
@@ -60,10 +64,14 @@ def build_fairness_tab(store: ReviewStore, train_default: str, synthetic_default
             # No minimum, maximum or precision: Gradio would refuse or round in its own words; on_run says it in ours.
             seeds = gr.Number(value=3, label="Seeds", scale=1)
             steps = gr.Number(value=600, label="Steps per classifier", scale=1)
+            audit = gr.Number(value=0, label="Tone audit: test images per skin type", scale=1)
         with gr.Row():
             drop = gr.Checkbox(label="Leave out test images seen in training (named in the report) instead of refusing the test set",
                                scale=3)
             run = gr.Button("Run experiment", variant="primary", elem_id="fairness-run", scale=1)
+            cancel = gr.Button("Cancel", elem_id="fairness-cancel", scale=1)
+    status = gr.Markdown(elem_id="fairness-status")
+    follow = gr.Timer(2.0, active=False)
     verdict = gr.Markdown(elem_id="fairness-verdict")
     with gr.Column(elem_id="fairness-figures"):
         with gr.Row():
@@ -83,34 +91,48 @@ def build_fairness_tab(store: ReviewStore, train_default: str, synthetic_default
         return _shown(*read_report(workspace_dir("downstream") / name))
 
     @admin
-    def on_run(train_path: str, test_path: str, synthetic_path: str, chosen: list, split: str, n_seeds: float, n_steps: float,
-               drop_overlap: bool, progress=gr.Progress(), user: str = ""):
+    def on_run(train_path: str, test_path: str, synthetic_path: str, oracle_path: str, chosen: list, split: str, n_seeds: float,
+               n_steps: float, n_audit: float, drop_overlap: bool, shown_verdict: str, user: str = ""):
         ask_for_missing((train_path, "Give the path of the real training manifest."), (test_path, "Give the path of the test manifest."))
         name = time.strftime("fairness-%Y%m%d-%H%M%S")
         try:
             settings = ExperimentSettings(train=train_path.strip(), test=test_path.strip(), synthetic=synthetic_path.strip() or None,
+                                          oracle=oracle_path.strip() or None, tone_audit=whole_number(n_audit, "Tone audit", 0, 1000),
                                           strategies=("real-only", *chosen), seeds=whole_number(n_seeds, "Seeds", 1, 10),
                                           test_split=split.strip(),
                                           budget=TrainingBudget(steps=whole_number(n_steps, "Steps per classifier", 10, 1_000_000)),
-                                          drop_overlapping_test_images=drop_overlap)
+                                          drop_overlapping_test_images=drop_overlap).checked()
+            job = runner.start(settings, name)
         except ValueError as exc:
             refused("fairness_tab.on_run", user, exc)
-            return [gr.skip(), f"**No report:** {plain(exc)}", *[None] * (len(outputs) - 1)]
-        runs = len(settings.strategies) * settings.seeds
-        done = []
+            return {verdict: f"{NO_REPORT} {plain(exc)}", status: "", follow: gr.Timer(active=False)}
+        stale = shown_verdict.startswith(NO_REPORT)  # the last run's refusal, not a report's verdict
+        return {status: plain(job.describe()), follow: gr.Timer(active=True), verdict: "" if stale else gr.skip()}
 
-        def step(line: str) -> None:
-            done.append(line)
-            progress(len(done) / runs, desc=line)
+    @admin
+    def on_follow(user: str = ""):
+        job = runner.job
+        if job is None:
+            return {status: "", follow: gr.Timer(active=False)}
+        if job.state == "running":
+            return {status: plain(job.describe())}
+        if job.state == "failed":
+            return {status: "", verdict: f"{NO_REPORT} {plain(job.error)}", follow: gr.Timer(active=False)}
+        if job.state == "cancelled":
+            return {status: plain(job.describe()), follow: gr.Timer(active=False)}
+        shown = _shown(*read_report(workspace_dir("downstream") / job.name))
+        return {status: plain(job.describe()), follow: gr.Timer(active=False), picker: gr.update(choices=report_folders(), value=job.name),
+                **dict(zip(outputs, shown, strict=True))}
 
-        try:
-            report, folder = downstream_report(settings, workspace_dir("downstream") / name, progress=step, allowed_roots=roots)
-        except (ManifestError, FileNotFoundError, ValueError, BackboneUnavailable) as exc:
-            refused("fairness_tab.on_run", user, exc)
-            return [gr.skip(), f"**No report:** {plain(exc)}", *[None] * (len(outputs) - 1)]
-        return [gr.update(choices=report_folders(), value=name), *_shown(report, read_report(folder)[1])]
+    @admin
+    def on_cancel(user: str = ""):
+        job = runner.cancel()
+        return plain(job.describe()) if job else "No experiment is running."
 
     show.click(on_open, picker, outputs, api_name="fairness_open", api_visibility="private")
-    run.click(on_run, [train, test, synthetic, strategies, test_split, seeds, steps, drop], [picker, *outputs], api_name="fairness_run",
-              api_visibility="private", concurrency_limit=1, concurrency_id="gpu")
+    run.click(on_run, [train, test, synthetic, oracle, strategies, test_split, seeds, steps, audit, drop, verdict],
+              [verdict, status, follow], api_name="fairness_run", api_visibility="private")
+    follow.tick(on_follow, None, [status, follow, picker, *outputs], api_name="fairness_follow", api_visibility="private",
+                show_progress="hidden")
+    cancel.click(on_cancel, None, status, api_name="fairness_cancel", api_visibility="private")
     return picker

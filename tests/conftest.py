@@ -71,11 +71,28 @@ def browser():
 
 
 @pytest.fixture(scope="session")
-def embedded_defaults() -> list[Path]:
-    """The folders a first start fills (the default phantom set, the demo's generated images), made once."""
+def embedded_defaults(tmp_path_factory) -> list[Path]:
+    """The folders a first start fills (the default phantom set, the demo's generated images) in this worker's workspace.
+
+    Made once per test run, not once per xdist worker: the first worker to need them builds them in a workspace of the
+    run's own (under a lock), and every worker copies them into its workspace."""
+    from filelock import FileLock
+
     from fairskin_core.defaults import default_phantom_manifest, default_synthetic_manifest
 
-    return [default_phantom_manifest().parent, default_synthetic_manifest().parent]
+    run = tmp_path_factory.getbasetemp()
+    shared = (run.parent if os.environ.get("PYTEST_XDIST_WORKER") else run) / "embedded-defaults-home"  # the run's, not a worker's
+    mine = Path(os.environ["FAIRSKIN_HOME"])
+    with FileLock(f"{shared}.lock"):
+        os.environ["FAIRSKIN_HOME"] = str(shared)
+        try:
+            built = [default_phantom_manifest().parent, default_synthetic_manifest().parent]
+        finally:
+            os.environ["FAIRSKIN_HOME"] = str(mine)
+    for folder in built:
+        if not (mine / folder.relative_to(shared)).exists():
+            shutil.copytree(folder, mine / folder.relative_to(shared))
+    return [mine / folder.relative_to(shared) for folder in built]
 
 
 @pytest.fixture

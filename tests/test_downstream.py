@@ -113,13 +113,16 @@ def test_cli_report_numbers_recompute_from_its_own_predictions(phantom_sets, syn
     out = tmp_path / "report"
     status = fairskin(["downstream", "--train", str(phantom_sets["train"]), "--test", str(phantom_sets["test"]), "--test-split", "",
                        "--synthetic", str(synthetic), "--seeds", "2", "--size", "32", "--steps", "20", "--batch-size", "16",
-                       "--out", str(out)])
+                       "--tone-audit", "3", "--out", str(out)])
     assert status == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
+    assert "model 1 of 12: real-only, seed 0" in captured.err and "left" in captured.err  # progress and time left on the terminal
+    assert "Counterfactual tone audit:" in printed
     report = json.loads((out / "report.json").read_text())
     by_group = pd.read_csv(out / "by_group.csv")
     predictions = pd.read_csv(out / "predictions.csv")
-    strategies = ["real-only", "colour-augment", "mixed", "reweighted", "pretrain-finetune"]
+    strategies = ["real-only", "skin-type-reweighted", "colour-augment", "mixed", "reweighted", "pretrain-finetune"]  # all but the oracle
     assert list(dict.fromkeys(by_group["model"])) == strategies and len(by_group) == len(strategies) * len(GROUPS)
     assert {"model", "group", "n", "n_positive", "auroc", "auroc_low", "auroc_high", "tpr", "fpr", "ece"} <= set(by_group.columns)
     assert report["data"]["train"]["manifest_sha256"] == file_sha256(phantom_sets["train"])
@@ -255,4 +258,34 @@ def test_the_fairness_tab_opens_a_report_and_refuses_an_overlapping_test_set_in_
         expect(verdict).to_contain_text("No report:", timeout=60_000)
         expect(verdict).to_contain_text("the same id is in the train set")
         expect(verdict).to_contain_text("Leave out test images seen in training")
+
+        # A run is a background job: its progress shows while it runs, and Cancel stops it with nothing written.
+        page.get_by_label("Test manifest (never trained on)").fill(str(phantom_sets["test"]))
+        page.get_by_label("Seeds").fill("10")
+        page.locator("#fairness-run").click()
+        status = page.locator("#fairness-status")
+        expect(status).to_contain_text("running", timeout=60_000)
+        expect(verdict).not_to_contain_text("No report:")  # the last run's refusal is not left standing
+        shots = Path(os.environ.get("FAIRSKIN_SCREENSHOTS", tmp_path))
+        page.screenshot(path=str(shots / "fairness-running-1366x768.png"))
+        page.set_viewport_size({"width": 1920, "height": 1080})
+        page.screenshot(path=str(shots / "fairness-running-1920x1080.png"))
+        page.locator("#fairness-cancel").click()
+        expect(status).to_contain_text("cancelled; nothing was written", timeout=180_000)
+        assert sorted(p.name for p in (started_home / "downstream").iterdir()) == [name]
         page.close()
+
+
+def test_an_experiment_runs_in_the_background_and_a_cancelled_one_leaves_nothing(phantom_sets, tmp_path):
+    from app.fairness_jobs import ExperimentRunner
+
+    runner = ExperimentRunner(tmp_path)
+    job = runner.start(_settings(phantom_sets, seeds=1).checked(), "finished")
+    with pytest.raises(ValueError, match="experiment finished is still running"):
+        runner.start(_settings(phantom_sets).checked(), "second")
+    assert job.finished.wait(300) and job.state == "finished", job.error
+    assert (tmp_path / "finished" / "report.json").is_file() and any(line.startswith("model 2 of 2") for line in job.lines)
+    job = runner.start(_settings(phantom_sets, seeds=10).checked(), "cancelled")
+    runner.cancel()
+    assert job.finished.wait(300) and job.state == "cancelled" and "nothing was written" in job.describe()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["finished"]

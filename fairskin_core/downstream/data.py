@@ -72,7 +72,9 @@ def _check_sources(manifest: Manifest, table: pd.DataFrame, allowed: tuple[str, 
         raise DownstreamDataError(
             f"{manifest.path}: {len(wrong)} row(s) of the {role} set have source {', '.join(sorted(set(wrong['source'])))}, "
             f"but it may hold only {' or '.join(allowed)} images (first: CSV line {first + 2}, image_id {wrong.loc[first, 'image_id']!r}); "
-            + ("give synthetic images with --synthetic" if role != "synthetic" else "give real images with --train / --test"))
+            + {"synthetic": "give real images with --train / --test",
+               "oracle": "the oracle adds back real images only (synthetic ones go in --synthetic)"}.get(
+                role, "give synthetic images with --synthetic"))
 
 
 def diagnosis_classes(table: pd.DataFrame) -> tuple[str, ...]:
@@ -184,6 +186,7 @@ class ExperimentData:
     validation: str  # how the validation set was made, for the report
     fst_estimated_in_test: bool  # some test skin types are estimated from the image (learned or ITA), not annotated
     notes: list[str]  # what was inferred, for the report
+    oracle: ImageSet | None = None  # real images added back by the oracle strategy
 
 
 def load_experiment_data(
@@ -191,6 +194,7 @@ def load_experiment_data(
     test_manifest: str | Path,
     synthetic_manifest: str | Path | None = None,
     *,
+    oracle_manifest: str | Path | None = None,
     task: str = "malignant",
     size: int = 64,
     train_split: str = "train",
@@ -203,7 +207,7 @@ def load_experiment_data(
     """Every set of one experiment, checked (module docstring). Validation comes from the real training manifest only:
     its ``val_split`` rows, or where it has none a stratified share of the training rows. ``allowed_roots`` (the web app):
     every manifest and image must lie inside these. A test image also seen in training is refused, or with
-    ``drop_overlapping_test_images`` left out and named in the notes."""
+    ``drop_overlapping_test_images`` left out and named in the notes. The oracle's manifest (every row) may hold real images only."""
     if task not in TASKS:
         raise DownstreamDataError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
     real = read_manifest(train_manifest, allowed_roots=allowed_roots)
@@ -231,12 +235,19 @@ def load_experiment_data(
         table, filled = with_malignancy_of_training(generated.table, train_rows)
         synthetic = load_image_set(generated, table, "synthetic", task, classes, size)
         notes.extend(filled)
-    test, dropped = without_overlap(test, [s for s in (train, val, synthetic) if s is not None], drop_overlapping_test_images)
+    oracle = None
+    if oracle_manifest is not None:
+        added = read_manifest(oracle_manifest, allowed_roots=allowed_roots)
+        _check_sources(added, added.table, REAL_SOURCES, "oracle")
+        oracle = load_image_set(added, added.table, "oracle", task, classes, size)
+    others = [s for s in (train, val, synthetic, oracle) if s is not None]
+    test, dropped = without_overlap(test, others, drop_overlapping_test_images)
     notes.extend(dropped)
     if task == "malignant" and len(set(test.label)) < 2:
         raise DownstreamDataError(f"{tested.path}: every test image is {'malignant' if test.label[0] else 'benign'}; "
                                   "AUROC needs both — give a test set with malignant and benign images")
-    return ExperimentData(train, val, test, synthetic, classes, validation, bool(np.isin(test.fst_source, ESTIMATED_SOURCES).any()), notes)
+    return ExperimentData(train, val, test, synthetic, classes, validation, bool(np.isin(test.fst_source, ESTIMATED_SOURCES).any()), notes,
+                          oracle)
 
 
 def malignant_share(train: ImageSet, n_classes: int) -> np.ndarray:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 # Okabe–Ito: told apart with every common colour-vision deficiency; the baseline in black.
-MODEL_COLOURS = {"real-only": "#000000", "colour-augment": "#E69F00", "mixed": "#56B4E9", "reweighted": "#009E73",
-                 "pretrain-finetune": "#CC79A7"}
+MODEL_COLOURS = {"real-only": "#000000", "skin-type-reweighted": "#0072B2", "colour-augment": "#E69F00", "mixed": "#56B4E9",
+                 "reweighted": "#009E73", "pretrain-finetune": "#CC79A7", "oracle": "#D55E00"}
 SHOWN_GROUPS = ("all", "I-II", "III-IV", "V-VI", "I", "II", "III", "IV", "V", "VI")
 
 

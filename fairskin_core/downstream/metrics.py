@@ -227,6 +227,26 @@ def paired_relative_change_ci(
     return _estimate_with_interval(mean_b / mean_a - 1, level)
 
 
+def paired_gap_closed_ci(
+    y: ArrayLike, baseline: ArrayLike, arm: ArrayLike, oracle: ArrayLike, statistic: Statistic, n_boot: int = 1000, seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float | None, float | None, float | None, str]:
+    """The fraction of the baseline → oracle gain in ``statistic`` that ``arm`` achieves, (arm − baseline) / (oracle − baseline),
+    with a CI from the same stratified resamples for all three models: (fraction, low, high, reason). Where the oracle's own
+    gain is not clearly above 0 (its CI reaches 0) there is no gap to close: None and the reason."""
+    y = _labels(y)
+    resamples = _resamples(y, n_boot, seed)
+    base, mine, best = (_seed_mean(y, _seed_runs(y, scores), statistic, resamples) for scores in (baseline, arm, oracle))
+    gain_low, gain_high = _percentile_interval((best - base)[1:], level)
+    if gain_low <= 0:
+        return None, None, None, (f"the oracle's own gain is {best[0] - base[0]:+.3f} (95% CI {gain_low:+.3f} to {gain_high:+.3f}): "
+                                  "no clear gap to close")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fraction = np.where(best - base > 0, (mine - base) / (best - base), np.nan)
+    low, high = np.nanquantile(fraction[1:], [(1 - level) / 2, (1 + level) / 2])
+    return float(fraction[0]), float(low), float(high), ""
+
+
 def _metrics_of(
     group: str, y: np.ndarray, probability: np.ndarray, predicted: np.ndarray, specificity: float, n_boot: int, seed: int
 ) -> GroupMetrics:

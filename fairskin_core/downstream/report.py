@@ -9,6 +9,7 @@ Where the test set's skin types were estimated from ITA, every table says so.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import platform
 from collections.abc import Callable
@@ -25,13 +26,25 @@ from ..spreadsheet_csv import write_report_csv
 from .data import ImageSet
 from .experiment import ExperimentResult, run_experiment
 from .figures import report_figures
-from .metrics import GROUPS, MIN_PER_CLASS, auroc, fairness_gaps, group_masks, group_metrics, paired_difference_ci, seed_mean_with_ci
-from .settings import BASELINE, ExperimentSettings
+from .metrics import (
+    GROUPS,
+    MIN_PER_CLASS,
+    auroc,
+    fairness_gaps,
+    group_masks,
+    group_metrics,
+    paired_difference_ci,
+    paired_gap_closed_ci,
+    seed_mean_with_ci,
+    sensitivity_at_specificity,
+)
+from .settings import BASELINE, ORACLE, ExperimentSettings
 from .verdict import verdict
 
 BY_GROUP_COLUMNS = ("model", "group", "n", "n_positive", "auroc", "auroc_low", "auroc_high", "auroc_sd", "sensitivity_at_specificity",
                     "tpr", "fpr", "ece", "skin_types", "not_computable")
 CALIBRATION_BINS = 10
+ORACLE_GAP_MEASURES = ("auroc", "sensitivity", "tpr")
 
 
 def _mean(values: list) -> float | None:
@@ -120,14 +133,49 @@ def _comparisons(result: ExperimentResult, strategy: str) -> dict:
     for g, group in enumerate(GROUPS):
         m = masks[group]
         positives, negatives = int(y[m].sum()), int((1 - y[m]).sum())
+        counts = {"n": int(m.sum()), "n_positive": positives}
         if min(positives, negatives) < MIN_PER_CLASS:
-            out[group] = {"difference": None,
+            out[group] = {**counts, "difference": None,
                           "reason": f"{positives} malignant and {negatives} benign test images; needs at least {MIN_PER_CLASS} of each"}
             continue
         difference, low, high = paired_difference_ci(y[m], result.probabilities[BASELINE][:, m], result.probabilities[strategy][:, m],
                                                      auroc, n_boot=s.n_boot, seed=g)
-        out[group] = {"difference": difference, "low": low, "high": high}
+        out[group] = {**counts, "difference": difference, "low": low, "high": high}
     return out
+
+
+def _oracle_gap(result: ExperimentResult, strategy: str) -> dict:
+    """On FST V–VI: the share of the real-only → oracle gain that ``strategy`` achieves, with 95% CIs (1: as good as adding
+    the real images; 0: no better than real-only) — in AUROC, in sensitivity at the clinic's specificity, and in TPR at each
+    model's own validation threshold (where the harm of a threshold chosen on light skin shows)."""
+    s, test = result.settings, result.data.test
+    y, mask = test.malignant.astype(int), group_masks(test.fst)["V-VI"]
+    positives, negatives = int(y[mask].sum()), int((1 - y[mask]).sum())
+    out = {"n": int(mask.sum()), "n_positive": positives}
+    if min(positives, negatives) < MIN_PER_CLASS:
+        reason = f"FST V–VI: {positives} malignant and {negatives} benign test images; needs at least {MIN_PER_CLASS} of each"
+        return {**out, **{name: {"fraction": None, "reason": reason} for name in ORACLE_GAP_MEASURES}}
+
+    sensitivity = functools.partial(sensitivity_at_specificity, specificity=s.specificity)
+
+    def tpr_at_threshold(labels: np.ndarray, margins: np.ndarray) -> float:  # margins: score − the seed's own threshold
+        return float((margins[labels == 1] >= 0).mean())
+
+    for name, statistic, shifted in (("auroc", auroc, False), ("sensitivity", sensitivity, False), ("tpr", tpr_at_threshold, True)):
+        scores = [result.probabilities[m][:, mask] - (result.thresholds[m][:, None] if shifted else 0)
+                  for m in (BASELINE, strategy, ORACLE)]
+        fraction, low, high, reason = paired_gap_closed_ci(y[mask], *scores, statistic, n_boot=s.n_boot)
+        out[name] = {"fraction": fraction, "low": low, "high": high, "reason": reason}
+    return out
+
+
+def _tone_audit(result: ExperimentResult) -> dict | None:
+    copies = result.tone_audited
+    if copies is None:
+        return None
+    return {"images": len(copies.rows), "no_skin": copies.no_skin,
+            "by_source_type": {ROMAN[t]: int((copies.source_fst == t).sum()) for t in ROMAN},
+            "models": result.tone_audit}
 
 
 def predictions_table(result: ExperimentResult) -> pd.DataFrame:
@@ -153,16 +201,21 @@ def build_report(result: ExperimentResult) -> tuple[dict, pd.DataFrame]:
         "machine": {"platform": platform.platform(), "python": platform.python_version()},
         "skin_types": note,
         "fst_estimated": data.fst_estimated_in_test,
-        "data": {name: _set_summary(getattr(data, name)) for name in ("train", "val", "test", "synthetic")},
+        "data": {name: _set_summary(getattr(data, name)) for name in ("train", "val", "test", "synthetic", "oracle")},
         "runs": [dataclasses.asdict(run) for run in result.runs],
         "seconds": result.seconds,
+        "feature_seconds": result.feature_seconds,
         "by_group": json.loads(by_group.to_json(orient="records")),
         "fairness": {strategy: _fairness(result, strategy) for strategy in s.strategies},
         "calibration": {strategy: _calibration(result, strategy) for strategy in s.strategies},
         "comparisons": {strategy: _comparisons(result, strategy) for strategy in s.strategies if strategy != BASELINE},
         "verdict": {strategy: verdict(y, data.test.fst, result.probabilities[BASELINE], result.thresholds[BASELINE],
-                                      result.probabilities[strategy], result.thresholds[strategy], n_boot=s.n_boot)
+                                      result.probabilities[strategy], result.thresholds[strategy], n_boot=s.n_boot,
+                                      specificity=s.specificity)
                     for strategy in s.strategies if strategy != BASELINE},
+        "oracle_gap": ({strategy: _oracle_gap(result, strategy) for strategy in s.strategies if strategy not in (BASELINE, ORACLE)}
+                       if ORACLE in s.strategies else {}),
+        "tone_audit": _tone_audit(result),
     }
     return report, by_group
 
@@ -172,7 +225,19 @@ def summary_lines(report: dict) -> list[str]:
     lines = [f"Skin types of the test set: {report['skin_types']}."]
     for strategy, judged in report["verdict"].items():
         lines.append(f"{strategy} vs real-only: {judged['overall']}")
-        lines += [f"  {c['name']}: {c['status']} — {c['detail']}" for c in judged["criteria"]]
+        lines += [f"  {c['name']}: {c['status']} — {c['detail']}" for c in [*judged["criteria"], judged["clinical"]]]
+        gap = report.get("oracle_gap", {}).get(strategy)
+        if gap:
+            lines += [f"  share of the real-only → oracle gain on FST V–VI, {name}: " + (
+                f"{gap[name]['fraction']:.2f} (95% CI {gap[name]['low']:.2f} to {gap[name]['high']:.2f})"
+                if gap[name]["fraction"] is not None else f"not computable — {gap[name]['reason']}") for name in ORACLE_GAP_MEASURES]
+    audit = report.get("tone_audit")
+    if audit:
+        lines.append(f"Counterfactual tone audit: {audit['images']} test images moved to every other skin type "
+                     f"({audit['no_skin']} without measurable skin were not moved); decisions flipped, by source type:")
+        for strategy, by_type in audit["models"].items():
+            flips = ", ".join(f"{t} {v['flip_rate']:.0%}" for t, v in by_type.items() if v["flip_rate"] is not None)
+            lines.append(f"  {strategy}: {flips}")
     return lines
 
 

@@ -6,11 +6,15 @@ import dataclasses
 from dataclasses import dataclass
 
 TASKS = ("malignant", "diagnosis")
-CLASSIFIERS = ("small-cnn", "alexnet", "vgg16")
-MIN_SIZE = {"small-cnn": 16, "alexnet": 64, "vgg16": 32}  # px: below it the convolutions leave nothing to pool
-STRATEGIES = ("real-only", "colour-augment", "mixed", "reweighted", "pretrain-finetune")
+CLASSIFIERS = ("efficientnet-lite0", "small-cnn", "alexnet", "vgg16")
+DEFAULT_CLASSIFIER = "efficientnet-lite0"  # the best on the Fitzpatrick17k critical test's validation split (docs/experiments.md)
+MIN_SIZE = {"efficientnet-lite0": 32, "small-cnn": 16, "alexnet": 64, "vgg16": 32}  # px: below it nothing is left to pool
+SIZE_STEP = {"efficientnet-lite0": 32}  # its padding is fixed for one input size, a multiple of 32
+STRATEGIES = ("real-only", "skin-type-reweighted", "colour-augment", "mixed", "reweighted", "pretrain-finetune", "oracle")
 NEEDS_SYNTHETIC = ("mixed", "reweighted", "pretrain-finetune")
+NEEDS_ORACLE = ("oracle",)
 BASELINE = "real-only"
+ORACLE = "oracle"
 
 
 @dataclass(frozen=True)
@@ -30,11 +34,12 @@ class ExperimentSettings:
     train: str
     test: str
     synthetic: str | None = None
-    strategies: tuple[str, ...] = STRATEGIES
+    oracle: str | None = None  # real images (of the under-represented types) added back: the upper bound for synthetic ones
+    strategies: tuple[str, ...] | None = None  # None: every strategy the given data allows
     task: str = "malignant"
-    classifier: str = "small-cnn"
+    classifier: str = DEFAULT_CLASSIFIER
     seeds: int = 5
-    size: int = 64
+    size: int = 160
     budget: TrainingBudget = TrainingBudget()
     train_split: str = "train"
     val_split: str = "val"
@@ -42,9 +47,13 @@ class ExperimentSettings:
     specificity: float = 0.8  # the operating point chosen on validation
     n_boot: int = 1000
     drop_overlapping_test_images: bool = False  # else a test image seen in training is an error
+    tone_audit: int = 0  # test images per annotated skin type re-scored after tone transfer to every other type (0: no audit)
 
     def checked(self) -> ExperimentSettings:
         """The settings with the baseline first and each strategy once; refuses what cannot run."""
+        if self.strategies is None:
+            runnable = [s for s in STRATEGIES if (s not in NEEDS_SYNTHETIC or self.synthetic) and (s not in NEEDS_ORACLE or self.oracle)]
+            return dataclasses.replace(self, strategies=tuple(runnable)).checked()
         unknown = [s for s in self.strategies if s not in STRATEGIES]
         if unknown:
             raise ValueError(f"unknown strategy {unknown[0]!r}; choose from {', '.join(STRATEGIES)}")
@@ -55,8 +64,15 @@ class ExperimentSettings:
         if self.size < MIN_SIZE[self.classifier]:
             raise ValueError(f"the {self.classifier} classifier needs images of at least {MIN_SIZE[self.classifier]} px; "
                              f"--size is {self.size}")
+        if self.size % SIZE_STEP.get(self.classifier, 1):
+            raise ValueError(f"the {self.classifier} classifier needs a size that is a multiple of {SIZE_STEP[self.classifier]} px; "
+                             f"--size is {self.size}")
         if self.synthetic is None and (needing := [s for s in self.strategies if s in NEEDS_SYNTHETIC]):
             raise ValueError(f"strategies {', '.join(needing)} need synthetic images: give --synthetic, or leave them out")
+        if self.oracle is None and ORACLE in self.strategies:
+            raise ValueError("the oracle strategy needs the real images it adds back: give --oracle, or leave it out")
+        if self.tone_audit < 0:
+            raise ValueError(f"--tone-audit must be 0 (no audit) or a number of test images per skin type, not {self.tone_audit}")
         if self.seeds < 1:
             raise ValueError(f"--seeds must be at least 1, not {self.seeds}")
         if not 0 < self.specificity < 1:

@@ -3,15 +3,18 @@
 The strategies (the research plan's §6.1 mixing strategies, and its §10.2 non-diffusion baseline):
 
 - ``real-only``: the real training images (the baseline);
+- ``skin-type-reweighted``: the same, each skin-type group (I–II, III–IV, V–VI) weighing alike in the loss, no synthetic image;
 - ``colour-augment``: the same, with colour and skin-tone augmentation, no synthetic image;
 - ``mixed``: real and synthetic images drawn alike;
 - ``reweighted``: mixed, with each real image's loss weighted ``real_weight`` times a synthetic one's;
-- ``pretrain-finetune``: the first half of the steps on synthetic images only, the second on real ones.
+- ``pretrain-finetune``: the first half of the steps on synthetic images only, the second on real ones;
+- ``oracle``: real and the *oracle's* real images (of the under-represented types) drawn alike: how far real data would go.
 
 Every strategy gets the same number of optimiser steps of the same batch size. Early stopping
 watches the loss on the validation set, which holds real images only: the weights kept are those
 of the best validation loss, and training stops after ``patience`` checks without a better one.
-Flips and quarter turns augment every strategy (a dermoscopic image has no up).
+Flips and quarter turns augment every strategy (a dermoscopic image has no up). A frozen classifier
+trains its head on features computed once per run (`features.FeatureCache`), shared by every strategy.
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .backbones import build_classifier
-from .data import ExperimentData, ImageSet, malignant_share
-from .settings import NEEDS_SYNTHETIC, STRATEGIES, TrainingBudget
+from .augmentation import augment
+from .backbones import FrozenImageNetClassifier, build_classifier
+from .data import DownstreamDataError, ExperimentData, ImageSet, malignant_share
+from .features import FeatureCache
+from .settings import NEEDS_ORACLE, NEEDS_SYNTHETIC, STRATEGIES, TrainingBudget
 
 
 @dataclass
@@ -38,31 +43,11 @@ class TrainedClassifier:
     best_step: int  # the step whose weights were kept
     steps_run: int
     seconds: float
+    cache: FeatureCache | None = None  # a frozen classifier's features
     validation_losses: list[tuple[int, float]] = field(default_factory=list)
 
-
-def augment(pixels: torch.Tensor, generator: torch.Generator, colour: bool) -> torch.Tensor:
-    """uint8 N×3×S×S → float in [0, 1], randomly flipped and turned; with ``colour``, also colour-jittered and darkened
-    or lightened as skin of another type would be (a per-image gamma on the whole image and a brown tint)."""
-    images = pixels.float() / 255
-    n = len(images)
-    turns = torch.randint(0, 4, (n,), generator=generator)
-    flips = torch.rand(n, generator=generator) < 0.5
-    images = torch.stack([torch.rot90(img.flip(-1) if flip else img, int(k), dims=(1, 2))
-                          for img, k, flip in zip(images, turns, flips, strict=True)])
-    if not colour:
-        return images
-
-    def uniform(low: float, high: float, *shape: int) -> torch.Tensor:
-        return low + (high - low) * torch.rand((n, *shape, 1, 1), generator=generator)
-
-    grey = images.mean(dim=1, keepdim=True)
-    images = grey + (images - grey) * uniform(0.7, 1.3, 1)  # saturation
-    images = images.clamp(0, 1) ** uniform(0.7, 2.2, 1)  # darker or lighter skin (gamma > 1 darkens)
-    images = images * torch.cat([torch.ones(n, 1, 1, 1), uniform(0.8, 1.0, 1), uniform(0.65, 1.0, 1)], dim=1)  # brown tint
-    mean = images.mean(dim=(1, 2, 3), keepdim=True)
-    images = mean + (images - mean) * uniform(0.8, 1.2, 1) + uniform(-0.08, 0.08, 1)  # contrast, brightness
-    return images.clamp(0, 1)
+    def logits(self, images: ImageSet) -> torch.Tensor:
+        return logits_of(self.model, images, self.cache)
 
 
 def _loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
@@ -83,28 +68,55 @@ def _batches(sizes: tuple[int, ...], batch_size: int, generator: torch.Generator
             yield owners[chosen], rows[chosen]
 
 
-def _batch(sets: list[ImageSet], owners: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    pixels = torch.stack([sets[k].pixels[r] for k, r in zip(owners.tolist(), rows.tolist(), strict=True)])
+def _inputs(sets: list[ImageSet], owners: torch.Tensor, rows: torch.Tensor, generator: torch.Generator, colour: bool,
+            cache: FeatureCache | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(model inputs, labels) of one batch: augmented pixels, or the cached features of one augmented view per image."""
     labels = torch.tensor([int(sets[k].label[r]) for k, r in zip(owners.tolist(), rows.tolist(), strict=True)])
-    return pixels, labels
+    if cache is None:
+        pixels = torch.stack([sets[k].pixels[r] for k, r in zip(owners.tolist(), rows.tolist(), strict=True)])
+        return augment(pixels, generator, colour), labels
+    views = torch.randint(0, cache.views, (len(rows),), generator=generator)
+    inputs = torch.empty(len(rows), cache.features.dim)
+    for k, images in enumerate(sets):
+        mine = owners == k
+        if mine.any():
+            inputs[mine] = cache.augmented(images, colour)[views[mine], rows[mine]]
+    return inputs, labels
 
 
 @torch.no_grad()
-def logits_of(model: nn.Module, images: ImageSet, batch_size: int = 256) -> torch.Tensor:
+def logits_of(model: nn.Module, images: ImageSet, cache: FeatureCache | None = None, batch_size: int = 256) -> torch.Tensor:
     model.eval()
+    if cache is not None:
+        return model.head(cache.plain(images))
     return torch.cat([model(images.pixels[i:i + batch_size].float() / 255) for i in range(0, len(images), batch_size)])
 
 
-def malignancy_probability(model: nn.Module, images: ImageSet, share: np.ndarray | None) -> np.ndarray:
+def malignancy_probability(trained: TrainedClassifier, images: ImageSet, share: np.ndarray | None) -> np.ndarray:
     """P(malignant) per image: the sigmoid of the one logit, or for the diagnosis task Σ P(class) × the class's malignant share."""
-    logits = logits_of(model, images)
+    logits = trained.logits(images)
     if logits.shape[1] == 1:
         return torch.sigmoid(logits[:, 0]).numpy().astype(float)
     return (torch.softmax(logits, dim=1).numpy() @ share).astype(float)
 
 
-def _validation_loss(model: nn.Module, val: ImageSet) -> float:
-    return float(_loss(logits_of(model, val), torch.tensor(val.label)))
+def skin_type_weights(train: ImageSet) -> torch.Tensor:
+    """Loss weights that make each skin-type group of the training set (I–II, III–IV, V–VI) weigh alike, mean 1 over
+    the typed images; images of unknown type weigh 1. Refused where there is nothing to reweight."""
+    groups = np.nan_to_num(np.ceil(train.fst / 2), nan=0).astype(int)
+    if not (groups > 0).any():
+        raise DownstreamDataError("skin-type-reweighted needs skin types, and no training image has one; annotate them "
+                                  "(or estimate them: fairskin skin-type), or leave this strategy out")
+    if not (groups == 3).any():
+        raise DownstreamDataError("skin-type-reweighted: the training set has no FST V–VI image, so there is nothing to weigh up; "
+                                  "leave this strategy out")
+    present, counts = np.unique(groups[groups > 0], return_counts=True)
+    per_group = dict(zip(present.tolist(), ((groups > 0).sum() / (len(present) * counts)).tolist(), strict=True))
+    return torch.tensor([per_group.get(g, 1.0) for g in groups.tolist()], dtype=torch.float32)
+
+
+def _validation_loss(trained: TrainedClassifier, val: ImageSet) -> float:
+    return float(_loss(trained.logits(val), torch.tensor(val.label)))
 
 
 def train_classifier(
@@ -114,37 +126,51 @@ def train_classifier(
     seed: int = 0,
     budget: TrainingBudget | None = None,
     progress: Callable[[int, int], None] | None = None,
+    cache: FeatureCache | None = None,
+    size: int | None = None,
 ) -> TrainedClassifier:
-    """Train one classifier by ``strategy`` (module docstring) with ``seed`` deciding its start, batches and augmentation."""
+    """Train one classifier by ``strategy`` (module docstring) with ``seed`` deciding its start, batches and augmentation.
+    A frozen classifier trains on ``cache``'s features (a new cache when none is given: pass one to share it)."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
     if strategy in NEEDS_SYNTHETIC and data.synthetic is None:
         raise ValueError(f"strategy {strategy!r} needs synthetic images: give --synthetic")
+    if strategy in NEEDS_ORACLE and data.oracle is None:
+        raise ValueError(f"strategy {strategy!r} needs the real images it adds back: give --oracle")
     budget = budget or TrainingBudget()
     started = time.monotonic()
     torch.manual_seed(seed)
     n_outputs = len(data.classes) if data.classes else 1
-    model, weights_id = build_classifier(classifier, n_outputs)
+    if cache is not None and classifier != "small-cnn":  # the network whose features the cache holds
+        model, weights_id = FrozenImageNetClassifier(cache.features, n_outputs), cache.weights_id
+    else:
+        model, weights_id = build_classifier(classifier, n_outputs, size or data.train.pixels.shape[-1])
+        cache = FeatureCache(model.features, weights_id) if isinstance(model, FrozenImageNetClassifier) else None
+    type_weights = skin_type_weights(data.train) if strategy == "skin-type-reweighted" else None
     optimiser = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=budget.learning_rate, weight_decay=1e-4)
     generator = torch.Generator().manual_seed(seed)
     real_only = [data.train]
     phases = {  # (sets drawn from, steps, early stopping watched)
         "real-only": [(real_only, budget.steps, True)],
+        "skin-type-reweighted": [(real_only, budget.steps, True)],
         "colour-augment": [(real_only, budget.steps, True)],
         "mixed": [([data.train, data.synthetic], budget.steps, True)],
         "reweighted": [([data.train, data.synthetic], budget.steps, True)],
         "pretrain-finetune": [([data.synthetic], budget.steps // 2, False), (real_only, budget.steps - budget.steps // 2, True)],
+        "oracle": [([data.train, data.oracle], budget.steps, True)],
     }[strategy]
-    result = TrainedClassifier(model, weights_id, 0, 0, 0.0)
+    result = TrainedClassifier(model, weights_id, 0, 0, 0.0, cache)
+    learned = model.head if cache else model  # what changes, and is kept at its best
     best_loss, best_state, checks_without_gain, step = float("inf"), None, 0, 0
     for sets, steps, watched in phases:
         batches = _batches(tuple(len(s) for s in sets), min(budget.batch_size, sum(len(s) for s in sets)), generator)
         for _ in range(steps):
             owners, rows = next(batches)
-            pixels, labels = _batch(sets, owners, rows)
-            weights = torch.where(owners == 0, budget.real_weight, 1.0) if strategy == "reweighted" else None
+            inputs, labels = _inputs(sets, owners, rows, generator, strategy == "colour-augment", cache)
+            weights = (torch.where(owners == 0, budget.real_weight, 1.0) if strategy == "reweighted"
+                       else type_weights[rows] if type_weights is not None else None)
             model.train()
-            loss = _loss(model(augment(pixels, generator, colour=strategy == "colour-augment")), labels, weights)
+            loss = _loss(model.head(inputs) if cache else model(inputs), labels, weights)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -152,15 +178,15 @@ def train_classifier(
             if progress:
                 progress(step, budget.steps)
             if watched and (step % budget.eval_every == 0 or step == budget.steps):
-                val_loss = _validation_loss(model, data.val)
+                val_loss = _validation_loss(result, data.val)
                 result.validation_losses.append((step, val_loss))
                 if val_loss < best_loss:
-                    best_loss, best_state, result.best_step, checks_without_gain = val_loss, copy.deepcopy(model.state_dict()), step, 0
+                    best_loss, best_state, result.best_step, checks_without_gain = val_loss, copy.deepcopy(learned.state_dict()), step, 0
                 else:
                     checks_without_gain += 1
                     if checks_without_gain >= budget.patience:
                         break
-    model.load_state_dict(best_state)
+    learned.load_state_dict(best_state)
     result.steps_run, result.seconds = step, time.monotonic() - started
     return result
 
@@ -168,4 +194,4 @@ def train_classifier(
 def predict_test(data: ExperimentData, trained: TrainedClassifier) -> np.ndarray:
     """The trained classifier's P(malignant) for every test image."""
     share = malignant_share(data.train, len(data.classes)) if data.classes else None
-    return malignancy_probability(trained.model, data.test, share)
+    return malignancy_probability(trained, data.test, share)

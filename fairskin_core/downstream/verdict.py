@@ -8,15 +8,28 @@ Each is judged on a paired bootstrap of the test images (both models scored on t
 resamples, each the mean over seeds): "met" when the whole 95% CI clears the bar, "not met" when
 the whole CI misses it, "inconclusive (CI too wide)" when the CI straddles it, "not computable"
 when a group has too few cases (the reason says how many).
+
+Beside them, not part of the plan's call: FST V–VI sensitivity at a fixed specificity (as a clinic
+sets its threshold), up or down. AUROC is blind to where the threshold sits and prevalence differs
+by type, so a strategy can pass on AUROC while missing as many dark-skin malignancies as before.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
-from .metrics import MIN_PER_CLASS, auroc, group_masks, paired_relative_change_ci, stratified_bootstrap_indices
+from .metrics import (
+    MIN_PER_CLASS,
+    auroc,
+    group_masks,
+    paired_difference_ci,
+    paired_relative_change_ci,
+    sensitivity_at_specificity,
+    stratified_bootstrap_indices,
+)
 
 DARK_GAIN = 0.10
 LIGHT_LOSS = 0.02
@@ -89,8 +102,25 @@ def _eod_change(y, fst, baseline, baseline_thresholds, strategy, strategy_thresh
                      f"|TPR(V–VI) − TPR(I–II)| {before:.3f} → {after:.3f} (change {after - before:+.3f}, 95% CI {low:+.3f} to {high:+.3f})")
 
 
-def verdict(y, fst, baseline, baseline_thresholds, strategy, strategy_thresholds, n_boot: int = 1000, seed: int = 0) -> dict:
-    """The three criteria (module docstring) for one strategy, and the overall call: met only if all are met."""
+def _sensitivity_change(y, fst, baseline, strategy, specificity: float, n_boot: int, seed: int) -> Criterion:
+    name = f"FST V–VI sensitivity at {specificity:.0%} specificity up (clinical, not in the plan)"
+    mask = group_masks(fst)["V-VI"]
+    reason = _too_few(y, mask, "V-VI")
+    if reason:
+        return Criterion(name, NOT_COMPUTABLE, None, None, None, reason)
+
+    sensitivity = functools.partial(sensitivity_at_specificity, specificity=specificity)
+    change, low, high = paired_difference_ci(y[mask], baseline[:, mask], strategy[:, mask], sensitivity, n_boot=n_boot, seed=seed)
+    status = MET if low > 0 else NOT_MET if high <= 0 else INCONCLUSIVE
+    return Criterion(name, status, change, low, high,
+                     f"{change:+.3f} (95% CI {low:+.3f} to {high:+.3f}) on {int(mask.sum())} test images, "
+                     f"{int(y[mask].sum())} malignant")
+
+
+def verdict(y, fst, baseline, baseline_thresholds, strategy, strategy_thresholds, n_boot: int = 1000, seed: int = 0,
+            specificity: float = 0.8) -> dict:
+    """The three criteria (module docstring) for one strategy, and the overall call: met only if all are met; and the
+    clinical sensitivity beside them."""
     y, fst = np.asarray(y, dtype=int), np.asarray(fst, dtype=float)
     criteria = [
         _auroc_change(f"FST V–VI AUROC up by ≥ {DARK_GAIN:.0%}", "V-VI", DARK_GAIN, True, y, fst, baseline, strategy, n_boot, seed),
@@ -99,4 +129,5 @@ def verdict(y, fst, baseline, baseline_thresholds, strategy, strategy_thresholds
     ]
     statuses = [c.status for c in criteria]
     overall = NOT_MET if NOT_MET in statuses else MET if all(s == MET for s in statuses) else INCONCLUSIVE
-    return {"overall": overall, "criteria": [c.__dict__ for c in criteria]}
+    clinical = _sensitivity_change(y, fst, baseline, strategy, specificity, n_boot, seed)
+    return {"overall": overall, "criteria": [c.__dict__ for c in criteria], "clinical": clinical.__dict__}

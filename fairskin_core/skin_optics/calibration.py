@@ -20,7 +20,7 @@ of the shared Fitzpatrick17k copy, so the images it is later checked on were nev
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from ..atomic import atomic_file
 from ..images import read_rgb
 from ..skin_type.estimator import MODEL_DIR, SPLIT_FILE
 from ..skin_type.evidence import find_skin
+from ..skin_type.fitzpatrick17k_split import LABELS_FILE
 from .density import ChromophoreBasis, srgb_to_density
 
 PIXELS_PER_IMAGE = 300  # lit pixels per image for the independent component analysis
@@ -63,12 +64,17 @@ def _haemoglobin_vector(deviations: np.ndarray, melanin: np.ndarray) -> np.ndarr
 
 
 def fit_skin_optics(folder: str | Path, workers: int = 2, per_type: int | None = None,
-                    progress: Callable[[int, int], None] | None = None) -> dict:
+                    progress: Callable[[int, int], None] | None = None, images: Sequence[str] | None = None) -> dict:
     """The vectors and per-type statistics (module docstring) from the ``train`` rows of a Fitzpatrick17k copy
-    (``per_type`` of each type's, drawn with a fixed seed, for a quick fit; all by default)."""
+    (``per_type`` of each type's, drawn with a fixed seed, for a quick fit; all by default) — or from the photographs
+    ``images`` (md5hashes) of it, e.g. an experiment's own training split, so that nothing it tests on is a reference."""
     folder = Path(folder)
-    labels = pd.read_csv(MODEL_DIR / SPLIT_FILE, dtype=str)
-    labels = labels[labels["split"] == "train"]
+    if images is None:
+        labels = pd.read_csv(MODEL_DIR / SPLIT_FILE, dtype=str)
+        labels = labels[labels["split"] == "train"]
+    else:
+        labels = pd.read_csv(folder / LABELS_FILE, dtype=str)
+        labels = labels[labels["md5hash"].isin(set(images))].drop_duplicates("md5hash")
     if per_type is not None:
         labels = labels.sample(frac=1, random_state=0).groupby("fitzpatrick_scale").head(per_type)
     labels = labels.reset_index(drop=True)
@@ -107,7 +113,8 @@ def fit_skin_optics(folder: str | Path, workers: int = 2, per_type: int | None =
             "references": {labels.loc[rows[i], "md5hash"]: [round(float(x), 4) for x in densities[i]] for i in middle},
         }
     return {"basis": {"melanin": [round(x, 5) for x in basis.melanin], "haemoglobin": [round(x, 5) for x in basis.haemoglobin]},
-            "fitted_on": f"{len(keep)} of {len(labels)} training photographs of the Fitzpatrick17k split, those with measurable skin",
+            "fitted_on": f"{len(keep)} of {len(labels)} {'training' if images is None else 'chosen'} photographs of the "
+                         f"Fitzpatrick17k {'split' if images is None else 'copy'}, those with measurable skin",
             "per_type": per_type}
 
 
