@@ -16,6 +16,7 @@ import pandas as pd
 from fairskin_core.downstream.figures import report_figures
 from fairskin_core.downstream.report import read_report, summary_lines
 from fairskin_core.downstream.settings import STRATEGIES, ExperimentSettings, TrainingBudget
+from fairskin_core.manifest import read_manifest
 from fairskin_core.numbers import whole_number
 from fairskin_core.workspace import workspace_dir
 from review_data.store import ReviewStore
@@ -45,7 +46,8 @@ def _shown(report: dict, by_group: pd.DataFrame) -> list:
 
 
 def build_fairness_tab(store: ReviewStore, train_default: str, synthetic_default: str, roots: list[Path]):
-    """Lay out the Fairness tab and wire its events; manifests are read only inside ``roots``. Returns the report picker."""
+    """Lay out the Fairness tab and wire its events; manifests are read only inside ``roots``. Returns the report picker,
+    and what a page load shows of a running experiment (a function and its outputs)."""
     admin = only(store, "admin")
     runner = ExperimentRunner(workspace_dir("downstream"), roots)
     with gr.Row():
@@ -102,6 +104,8 @@ def build_fairness_tab(store: ReviewStore, train_default: str, synthetic_default
                                           test_split=split.strip(),
                                           budget=TrainingBudget(steps=whole_number(n_steps, "Steps per classifier", 10, 1_000_000)),
                                           drop_overlapping_test_images=drop_overlap).checked()
+            for path in filter(None, (settings.train, settings.test, settings.synthetic, settings.oracle)):
+                read_manifest(path, allowed_roots=roots, check_files="none")  # a wrong path is said at once, not minutes later
             job = runner.start(settings, name)
         except ValueError as exc:
             refused("fairness_tab.on_run", user, exc)
@@ -129,10 +133,16 @@ def build_fairness_tab(store: ReviewStore, train_default: str, synthetic_default
         job = runner.cancel()
         return plain(job.describe()) if job else "No experiment is running."
 
+    def on_page_load() -> tuple:
+        """A page opened (or reloaded) while an experiment runs follows it again."""
+        job = runner.job
+        running = job is not None and job.state == "running"
+        return gr.Timer(active=running), plain(job.describe()) if running else gr.skip()
+
     show.click(on_open, picker, outputs, api_name="fairness_open", api_visibility="private")
     run.click(on_run, [train, test, synthetic, oracle, strategies, test_split, seeds, steps, audit, drop, verdict],
               [verdict, status, follow], api_name="fairness_run", api_visibility="private")
     follow.tick(on_follow, None, [status, follow, picker, *outputs], api_name="fairness_follow", api_visibility="private",
                 show_progress="hidden")
     cancel.click(on_cancel, None, status, api_name="fairness_cancel", api_visibility="private")
-    return picker
+    return picker, on_page_load, [follow, status]

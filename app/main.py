@@ -90,7 +90,8 @@ def build_admin_app(
             with gr.Tab("Quality", id="quality"):
                 build_quality_tab(store, manifest, str(synthetic_manifest or ""), roots)
             with gr.Tab("Fairness", id="fairness"):
-                fairness_picker = build_fairness_tab(store, manifest, str(synthetic_manifest or ""), roots)
+                fairness_picker, fairness_load, fairness_outputs = build_fairness_tab(store, manifest, str(synthetic_manifest or ""),
+                                                                                      roots)
             with gr.Tab("Review dashboard", id="dashboard"):
                 dashboard_studies, dashboard_picker = build_dashboard_tab(store)
         # A figure drawn while its tab was hidden has plotly's default 700 px width: a resize makes each one fill its box.
@@ -120,6 +121,7 @@ def build_admin_app(
                 gr.Timer(active=still_preparing()),  # a page opened once the defaults exist never re-fills its tabs
                 *filled_tabs(path),
                 *generate_load(),
+                *fairness_load(),
             )
 
         @only(store, "admin")
@@ -129,8 +131,8 @@ def build_admin_app(
                 return (preparation.status(), gr.skip(), *([gr.skip()] * len(tab_outputs)))
             return (preparation.status(), gr.Timer(active=False), *filled_tabs(path))
 
-        demo.load(on_load, path_box, [account, startup, preparing, *tab_outputs, *generate_outputs], api_name="page_load",
-                  api_visibility="private")
+        demo.load(on_load, path_box, [account, startup, preparing, *tab_outputs, *generate_outputs, *fairness_outputs],
+                  api_name="page_load", api_visibility="private")
         preparing.tick(on_preparing, path_box, [startup, preparing, *tab_outputs], api_name="preparing", api_visibility="private",
                        show_progress="hidden")
     return demo

@@ -130,8 +130,10 @@ def test_typed_html_and_markdown_show_as_typed_in_a_browser(browser, started_hom
 
 def test_typed_counts_of_the_fairness_tab_are_refused_in_words_never_rounded(app, arms):
     real, test = map(str, arms)
-    for seeds, steps, words in ((0, 600, "Seeds must be a whole number from 1 to 10, not 0"),
-                                (2.5, 600, "Seeds must be a whole number from 1 to 10, not 2.5"),
-                                (3, 5, "Steps per classifier must be a whole number from 10 to 1,000,000, not 5")):
-        output = call(app, "fairness_run", real, test, "", [], "", seeds, steps, False, gr.Progress(), user="chief")
-        assert output[1] == f"**No report:** {words}"
+    for seeds, steps, audit, words in ((0, 600, 0, "Seeds must be a whole number from 1 to 10, not 0"),
+                                       (2.5, 600, 0, "Seeds must be a whole number from 1 to 10, not 2.5"),
+                                       (3, 5, 0, "Steps per classifier must be a whole number from 10 to 1,000,000, not 5"),
+                                       (3, 600, 2.5, "Tone audit must be a whole number from 0 to 1,000, not 2.5")):
+        output = call(app, "fairness_run", real, test, "", "", [], "", seeds, steps, audit, False, "", user="chief")
+        verdict = next(value for component, value in output.items() if component.elem_id == "fairness-verdict")
+        assert verdict == f"**No report:** {words}"

@@ -218,7 +218,7 @@ def test_isic2017_official_split_runs_with_no_skin_types_and_writes_nothing_besi
                                            val_test / "ISIC-2017_Test_v2_Part3_GroundTruth.csv"],
                               [train / "images", val_test / "images"], tmp_path / "isic2017.csv").manifest
     settings = ExperimentSettings(train=str(manifest), test=str(manifest), strategies=("real-only",), seeds=1, size=32,
-                                  budget=TrainingBudget(steps=15, batch_size=32, eval_every=15), n_boot=200)
+                                  classifier="small-cnn", budget=TrainingBudget(steps=15, batch_size=32, eval_every=15), n_boot=200)
     # The official test set holds three training or validation images under other ids (ISIC_0015982 is ISIC_0012175).
     with pytest.raises(DownstreamDataError, match=r"3 test image\(s\) were also seen in training.*'ISIC_0015982'.*'ISIC_0012175'"):
         run_experiment(settings)
@@ -270,6 +270,10 @@ def test_the_fairness_tab_opens_a_report_and_refuses_an_overlapping_test_set_in_
         page.screenshot(path=str(shots / "fairness-running-1366x768.png"))
         page.set_viewport_size({"width": 1920, "height": 1080})
         page.screenshot(path=str(shots / "fairness-running-1920x1080.png"))
+        page.reload()  # a page opened again while the experiment runs follows it again
+        page.get_by_role("tab", name="Fairness").click()
+        expect(status).to_contain_text("running", timeout=60_000)
+        page.get_by_text("Run an experiment").click()
         page.locator("#fairness-cancel").click()
         expect(status).to_contain_text("cancelled; nothing was written", timeout=180_000)
         assert sorted(p.name for p in (started_home / "downstream").iterdir()) == [name]

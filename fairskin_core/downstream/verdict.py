@@ -69,7 +69,7 @@ def _auroc_change(name: str, group: str, bar: float, above: bool, y, fst, baseli
     status = _judge(low, high, bar, above)
     return Criterion(name, status, change, low, high,
                      f"FST {group} AUROC {change:+.1%} relative (95% CI {low:+.1%} to {high:+.1%}; bar {bar:+.0%}), "
-                     f"{int(mask.sum())} test images")
+                     f"{int(mask.sum())} test images, {int(y[mask].sum())} malignant")
 
 
 def _eod(y: np.ndarray, fst: np.ndarray, scores: np.ndarray, thresholds: np.ndarray, rows: np.ndarray) -> float:
