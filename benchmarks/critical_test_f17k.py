@@ -19,9 +19,18 @@
    *validation* split only — how the default classifier was chosen.
 
 Writes ``docs/critical_test_f17k.json``: counts, timings, machine, the verdict, the oracle gap and
-the audit. Our own diffusion model's arm: train it on ``WORK/train.csv`` (``fairskin train``),
-generate V–VI images and rerun with ``--synthetic`` (see docs/experiments.md); the Stable Diffusion
-arm needs weights and a GPU.
+the audit. The Stable Diffusion arm needs weights and a GPU.
+
+Our own diffusion model's arm, trained on the biased training split only:
+
+    python benchmarks/critical_test_f17k.py --out WORK --generator-config 1500   # WORK/generator/config.json
+    fairskin train --config WORK/generator/config.json                           # resumable
+    python benchmarks/critical_test_f17k.py --out WORK --generator WORK/generator/model --seeds 3
+
+The generator learns the three cancers the importer names and ``other`` for every non-malignant
+condition (other malignancies are left out of its training rows, so ``other`` means benign); it
+makes as many V–VI images as the oracle adds, diagnoses in the training split's proportions.
+Results: ``WORK/report-generator`` and ``docs/critical_test_f17k_generator.json``.
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))  # fitzpatrick17k_generator: our model's architecture
 
 from fairskin_core.downstream.biased_split import biased_split
 from fairskin_core.downstream.experiment import run_experiment
@@ -54,6 +64,7 @@ from fairskin_core.skin_optics.calibration import fit_skin_optics, save_skin_opt
 
 FITZPATRICK17K = REPO.parent / "shared" / "real_samples" / "fitzpatrick17k_256px"
 RESULTS = REPO / "docs" / "critical_test_f17k.json"
+GENERATOR_RESULTS = REPO / "docs" / "critical_test_f17k_generator.json"
 SPLIT_SEED = 0
 CLASSIFIER_SIZES = {"small-cnn": 64, "alexnet": 160, "efficientnet-lite0": 160}
 
@@ -99,6 +110,40 @@ def tone_transferred(out: Path, train: Path, n_images: int, seed: int, folder: P
                              image_ids=chosen)
 
 
+def generator_config(out: Path, train: Path, steps: int) -> Path:
+    """Our model's training manifest (module docstring) and config in ``out/generator``; returns the config."""
+    from fitzpatrick17k_generator import CONFIG, MODEL_DIAGNOSES
+
+    table = pd.read_csv(train, dtype=str, keep_default_na=False)
+    table = table[table["diagnosis"].isin(MODEL_DIAGNOSES) | (table["malignant"] != "true")]
+    table = table.assign(diagnosis=table["diagnosis"].where(table["diagnosis"].isin(MODEL_DIAGNOSES), "other"))
+    folder = out / "generator"
+    folder.mkdir(parents=True, exist_ok=True)
+    write_manifest(table, folder / "manifest.csv")
+    config = {"manifest": str((folder / "manifest.csv").resolve()), "output_dir": str((folder / "model").resolve()), "split": "train",
+              **CONFIG, "steps": steps}
+    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    return folder / "config.json"
+
+
+def generated(out: Path, model: Path, n_images: int, seed: int) -> Path:
+    """``n_images`` V–VI images of our model (half each), diagnoses in its training rows' proportions; ``other`` is benign."""
+    from fairskin_core.generation.backends import load_backend
+    from fairskin_core.generation.batch import generate_set, plan_images
+
+    folder = out / "generated"
+    training = pd.read_csv(out / "generator" / "manifest.csv", dtype=str, keep_default_na=False)
+    training = training[training["split"] == "train"]
+    mix = training["diagnosis"].value_counts(normalize=True).to_dict()
+    say(f"generating {n_images} V–VI images with {model}, diagnoses {', '.join(f'{d} {w:.0%}' for d, w in mix.items())}")
+    generate_set(load_backend(model), plan_images(n_images, {5: 1.0, 6: 1.0}, mix, seed), folder, steps=25, guidance=3.0,
+                 scheduler="ddim")
+    table = pd.read_csv(folder / "manifest.csv", dtype=str, keep_default_na=False)
+    table.loc[table["diagnosis"] == "other", "malignant"] = "false"  # learned from non-malignant conditions only
+    write_manifest(table, folder / "manifest-labelled.csv")
+    return folder / "manifest-labelled.csv"
+
+
 def compare_classifiers(paths: dict[str, Path], seed: int) -> dict:
     """Real-only with each classifier (one seed), judged on the validation split only."""
     compared = {}
@@ -137,20 +182,31 @@ def main() -> int:
     parser.add_argument("--audit", type=int, default=50, help="test images per skin type in the counterfactual tone audit")
     parser.add_argument("--compare-classifiers", action="store_true")
     parser.add_argument("--overwrite", action="store_true", help="replace WORK/report")
+    parser.add_argument("--generator-config", type=int, metavar="STEPS", help="only write our model's training config (docstring)")
+    parser.add_argument("--generator", type=Path, metavar="MODEL", help="the synthetic arm: our model trained on WORK/train.csv")
     args = parser.parse_args()
     if not FITZPATRICK17K.is_dir():
         print(f"needs the shared Fitzpatrick17k copy at {FITZPATRICK17K}", file=sys.stderr)
         return 2
     started = time.monotonic()
     paths = prepare_sets(args.out)
+    if args.generator_config:
+        print(f"fairskin train --config {generator_config(args.out, paths['train'], args.generator_config)}")
+        return 0
     n_oracle = len(pd.read_csv(paths["oracle"]))
-    synthetic = tone_transferred(args.out, paths["train"], n_oracle, seed=SPLIT_SEED)
+    if args.generator:
+        synthetic, name, results_file = generated(args.out, args.generator, n_oracle, SPLIT_SEED), "report-generator", GENERATOR_RESULTS
+        strategies = ("real-only", "mixed", "reweighted", "pretrain-finetune", "oracle")  # the others do not use it: see RESULTS
+    else:
+        synthetic, name, results_file = tone_transferred(args.out, paths["train"], n_oracle, seed=SPLIT_SEED), "report", RESULTS
+        strategies = None
     prepared = time.monotonic() - started
     settings = ExperimentSettings(train=str(paths["train"]), test=str(paths["test"]), synthetic=str(synthetic), oracle=str(paths["oracle"]),
-                                  seeds=args.seeds, size=args.size, tone_audit=args.audit)
-    report, folder = downstream_report(settings, args.out / "report", overwrite=args.overwrite, progress=say)
+                                  strategies=strategies, seeds=args.seeds, size=args.size, tone_audit=args.audit)
+    report, folder = downstream_report(settings, args.out / name, overwrite=args.overwrite, progress=say)
     results = {
-        "command": f"python benchmarks/critical_test_f17k.py --out WORK --seeds {args.seeds} --size {args.size} --audit {args.audit}",
+        "command": f"python benchmarks/critical_test_f17k.py --out WORK --seeds {args.seeds} --size {args.size} --audit {args.audit}"
+                   + (" --generator WORK/generator/model" if args.generator else ""),
         "date": str(date.today()),
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
         "settings": {k: v for k, v in dataclasses.asdict(settings.checked()).items() if k not in ("train", "test", "synthetic", "oracle")},
@@ -160,9 +216,9 @@ def main() -> int:
     }
     if args.compare_classifiers:
         results["classifier_comparison"] = compare_classifiers(paths, SPLIT_SEED)
-    RESULTS.write_text(json.dumps(results, indent=1, default=str) + "\n")
+    results_file.write_text(json.dumps(results, indent=1, default=str) + "\n")
     print("\n".join(report["notes"]))
-    print(f"wrote {folder} and {RESULTS} ({time.monotonic() - started:.0f} s)")
+    print(f"wrote {folder} and {results_file} ({time.monotonic() - started:.0f} s)")
     return 0
 
 
