@@ -257,9 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
     serve.add_argument("--manifest", type=Path,
                        help="the manifest the Data and Quality tabs open (default: the embedded phantom set); its folders become readable")
-    serve.add_argument("--data-root", type=Path, action="append", default=[], metavar="FOLDER",
-                       help="a folder admins may open manifests and images from "
-                            "(repeatable; also $FAIRSKIN_DATA_ROOTS; the workspace always)")
+    serve.add_argument("--data-root", type=Path, nargs="+", action="extend", default=[], metavar="FOLDER",
+                       help="folders admins may open manifests and images from: --data-root A B, or the flag repeated "
+                            "(also $FAIRSKIN_DATA_ROOTS; the workspace always)")
     serve.add_argument("--root-path", default="", metavar="PREFIX",
                        help="behind a reverse proxy that serves the app under a prefix (e.g. /fairskin): that prefix (docs/deployment.md)")
     serve.add_argument("--forwarded-allow-ips", metavar="IPS",

@@ -29,16 +29,22 @@ def _study_create(args: argparse.Namespace) -> int:
     print(f"created study {study.name}: {study.n_per_arm} real + {study.n_per_arm} synthetic images{practice} at {study.image_size} px "
           f"in {study.folder}")
     print(f"  {study.design}")
+    if study.blinding and not study.blinding.separable:  # a separable study's check is among the warnings
+        print(f"  {study.blinding.sentence()}")
     for warning in study.warnings:
         print(f"fairskin study: warning: {warning}", file=sys.stderr)
     return 0
 
 
 def _study_add_reviewer(args: argparse.Namespace) -> int:
+    from review_data.accounts import account_id
     from review_data.store import workspace_store
     from review_data.study import add_reviewer
 
-    add_reviewer(workspace_store(), args.name, args.username, _password(args))
+    store = workspace_store()
+    if not args.password_stdin and account_id(store, args.username) is None:
+        raise ValueError(f"there is no account {args.username!r} yet: pass --password-stdin and type or pipe its password to create it")
+    add_reviewer(store, args.name, args.username, _password(args) if args.password_stdin else None)
     print(f"{args.username} now reviews study {args.name}")
     return 0
 
@@ -139,7 +145,8 @@ def add_study_verbs(verbs) -> None:
     enrol = study_verbs.add_parser("add-reviewer", help="enrol a reviewer account (created if new) in a study")
     enrol.add_argument("--name", required=True, help="the study")
     enrol.add_argument("--username", required=True)
-    enrol.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    enrol.add_argument("--password-stdin", action="store_true",
+                       help="a new account's password, read from standard input (an existing account keeps its own)")
     enrol.set_defaults(run=_study_add_reviewer)
     export = study_verbs.add_parser("export", help="write ratings.csv (with the key), reviewer_summary.csv, study_summary.csv")
     export.add_argument("--name", required=True)

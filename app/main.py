@@ -147,7 +147,8 @@ def build_reviewer_app(store: ReviewStore, image_cache: Path | None = None, prep
     _configure_gradio_environment()
     image_cache = image_cache or workspace_dir("cache", "review-images")
     with gr.Blocks(title=f"{TITLE} · review", analytics_enabled=False, fill_width=True) as demo:
-        account, study_picker, reviewer_studies = build_review_page(store, image_cache, TITLE, shown_images or ShownImages())
+        account, study_picker, reviewer_studies, resume_after = build_review_page(store, image_cache, TITLE,
+                                                                                   shown_images or ShownImages())
 
         def on_load(request: gr.Request):
             """A reviewer gets their studies; anyone else is told where to go."""
@@ -161,7 +162,7 @@ def build_reviewer_app(store: ReviewStore, image_cache: Path | None = None, prep
                 header = f"{header}<br>{preparation.status()} Reload this page in a minute."
             return header, reviewer_studies(username) if role == "reviewer" else gr.skip()
 
-        demo.load(on_load, None, [account, study_picker], api_name="page_load", api_visibility="private")
+        resume_after(demo.load(on_load, None, [account, study_picker], api_name="page_load", api_visibility="private"))
     return demo
 
 

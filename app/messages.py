@@ -23,14 +23,22 @@ def plain(text: object) -> str:
     return escaped.replace("\n", "<br>")
 
 
-def ask_for_missing(*inputs: tuple[object, str]) -> None:
-    """Stop the event with the request of the first (value, request) pair whose value is empty or blank.
+def missing_input(*inputs: tuple[object, str]) -> str | None:
+    """The request of the first (value, request) pair whose value is empty or blank, else None.
 
     Checked before the library is called, whose messages about missing values are written for the
     command line (``--name``) or show Python's None."""
     for value, request in inputs:
         if value is None or (isinstance(value, str) and not value.strip()):
-            raise gr.Error(request, print_exception=False)
+            return request
+    return None
+
+
+def ask_for_missing(*inputs: tuple[object, str]) -> None:
+    """Stop the event with a pop-up asking for the first missing input (see `missing_input`)."""
+    request = missing_input(*inputs)
+    if request:
+        raise gr.Error(request, print_exception=False)
 
 
 def toast(text: object) -> str:

@@ -236,8 +236,15 @@
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     const target = event.target;
     const typing = target && (target.tagName === "TEXTAREA" || (target.tagName === "INPUT" && target.type === "text"));
-    if (typing) return;
     const key = event.key.toLowerCase();
+    if (typing) {  // Esc leaves the comment (or the study picker) for the image, where the answer keys act again
+      if (key === "escape" && target.closest && target.closest("#answer-comment, #review-study")) {
+        target.blur();
+        focusImage(true);
+        event.preventDefault();
+      }
+      return;
+    }
     const onButton = target && target.closest && target.closest("button, a");
     const act = (done) => { if (done !== false) event.preventDefault(); };
     const click = clickShown;
@@ -245,7 +252,15 @@
       if (key === "enter" && !onButton) act(click("#review-begin"));
       return;
     }
-    if (!shown(form)) return;
+    if (!shown(form)) {
+      if (key === "h" || key === "?") act(click("#review-help"));
+      return;
+    }
+    if (key === "m") {  // the comment box, by keyboard (Esc comes back)
+      const comment = $("#answer-comment textarea, #answer-comment input");
+      if (shown(comment) && !review.pending) { comment.focus(); act(); }
+      return;
+    }
     if (/^[rs1-7ynuabcd]$/.test(key) || (key === "enter" && !onButton)) {
       // typed while the last answer is being saved: they are for the image already on screen, so they wait for its form
       if (review.pending) review.typedAhead.push({key, at: event.timeStamp}); else answerKey(key, event.timeStamp);
@@ -408,10 +423,10 @@
   // ---- after Start, Begin, Back or Instructions the focus leaves the button: answer keys and Enter ("Save & next") act on
   // the image at once, and an Enter meant for the image never presses the button again (Start would show it afresh, blank)
   const ACTION_BUTTONS = "#review-start, #review-begin, #back, #review-help";
-  function focusImage() {
+  function focusImage(always = false) {
     const focused = document.activeElement;
     const onAction = focused && focused.closest && focused.closest(ACTION_BUTTONS);
-    if (!(onAction || focused === document.body || focused === null) || !shown($("#review-form"))) return;
+    if (!(always || onAction || focused === document.body || focused === null) || !shown($("#review-form"))) return;
     const box = viewer();
     if (box && shown(box)) box.focus({preventScroll: true});
   }
@@ -431,7 +446,12 @@
     review.study = picked ? picked.value : undefined;
   }, true);
 
-  review.refresh = () => { onNewPage(true); focusImage(); };  // after each server answer (visibility changes are not DOM insertions)
+  review.refresh = () => {  // after each server answer (visibility changes are not DOM insertions)
+    const picked = document.querySelector("#review-study input");
+    if (picked && shown($("#review-form"))) review.study = picked.value;  // the study on screen, opened by the page load too
+    onNewPage(true);
+    focusImage();
+  };
   let scheduled = false;  // many DOM changes come at once: look at the page once per frame
   new MutationObserver(() => {
     if (scheduled) return;

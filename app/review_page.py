@@ -31,6 +31,7 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
+from review_data.accounts import role_of
 from review_data.answers import ABCD_ANSWERS, ABCD_QUESTIONS
 from review_data.session import (
     ReviewError,
@@ -38,13 +39,14 @@ from review_data.session import (
     practice_item_at,
     practice_progress,
     progress,
+    resume_study,
     reviewer_studies,
     save_practice_rating,
     save_rating,
 )
 from review_data.store import ReviewStore
 
-from .access import only
+from .access import only, signed_in
 from .messages import ask_for_missing, plain
 
 SERVED_FORMAT = "bmp"  # uncompressed: byte size depends on dimensions only, never on content
@@ -85,7 +87,8 @@ no time limit. For each image answer:
 
    Answer with <kbd>Y</kbd> (yes), <kbd>N</kbd> (no), <kbd>U</kbd> (unsure): each key answers the first open
    question; <kbd>A</kbd>–<kbd>D</kbd> pick a question to change it.
-4. A comment if you wish (optional), then **Save & next** (<kbd>Enter</kbd>). <kbd>←</kbd> goes back to
+4. A comment if you wish (optional; <kbd>M</kbd> goes to the comment box, <kbd>Esc</kbd> back to the image), then
+   **Save & next** (<kbd>Enter</kbd>). <kbd>←</kbd> goes back to
    change an earlier answer; your answers are saved as you go, so you can stop and continue later.
 
 **Looking closely**: the mouse wheel (or a pinch) zooms where you point, dragging pans,
@@ -180,7 +183,8 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_i
     """Lay out the reviewer's page and wire its events; study images are served from ``image_cache`` to the reviewers
     ``shown_images`` says were given them.
 
-    Returns, for the page load: the signed-in line, the study picker, and the function that fills it."""
+    Returns, for the page load: the signed-in line, the study picker, the function that fills it, and the function that
+    chains the resume on that load."""
     reviewer = only(store, "reviewer")
     state = gr.State({})  # server-side, per browser session: study, position, when the image was shown
     with gr.Row(elem_id="review-header", equal_height=True):  # one line: the image gets the screen's height
@@ -210,8 +214,8 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_i
                         gr.Radio(list(ABCD_ANSWERS), label=question, elem_id=f"answer-{key.replace('_', '-')}")
                         for key, question in ABCD_QUESTIONS.items()
                     ]
-                comment = gr.Textbox(label="Comment (optional)", show_label=False, placeholder="Comment (optional)", max_length=2000,
-                                     lines=1, max_lines=3, elem_id="answer-comment")
+                comment = gr.Textbox(label="Comment (optional)", show_label=False, placeholder="Comment (optional): key M, Esc to leave",
+                                     max_length=2000, lines=1, max_lines=3, elem_id="answer-comment")
             message = gr.Markdown(elem_id="review-message")
             with gr.Row(elem_id="review-buttons"):
                 back = gr.Button("◀ Back (←)", elem_id="back", scale=1, min_width=90)
@@ -251,14 +255,23 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_i
         return [new_state, _progress_html(rated, total, position), gr.update(visible=not first_visit), viewer, *values,
                 gr.update(visible=True), gr.update(visible=True), gr.update(visible=first_visit), gr.update(visible=True), ""]
 
-    @reviewer
-    def on_start(study_name: str, username: str):
+    def open_study(study_name: str, username: str):
         ask_for_missing((study_name, "Choose a study first."))
         rated, _, first_open = progress(store, study_name, username)
         practised, practice_total = practice_progress(store, study_name, username)
         if rated == 0 and practised < practice_total:  # the practice round comes first, the instructions before it
             return show_practice(study_name, practised, username, first_visit=practised == 0)
         return show(study_name, first_open, username, first_visit=rated == 0 and practice_total == 0)
+
+    on_start = reviewer(open_study)
+
+    def on_page_load(study_name: str | None, request: gr.Request):
+        """A page just signed in or reloaded goes straight back to work: the study `resume_study` picked opens at the
+        reviewer's first unrated image (or the instructions, for a first visit); nothing for anyone else."""
+        username = signed_in(request)
+        if not study_name or role_of(store, username) != "reviewer":
+            return [gr.skip()] * len(shown)
+        return open_study(study_name, username)
 
     @reviewer
     def on_begin(current: dict, username: str):
@@ -312,9 +325,9 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_i
         return show(current["study"], max(current["position"] - 1, 0), username)
 
     def studies(username: str):
-        """The study picker for a signed-in reviewer (called by the page load, which checks the role)."""
+        """The study picker for a signed-in reviewer (called by the page load, which checks the role), at the study to resume."""
         names = reviewer_studies(store, username)
-        return gr.update(choices=names, value=names[0] if len(names) == 1 else None)
+        return gr.update(choices=names, value=resume_study(store, username) or (names[0] if len(names) == 1 else None))
 
     hidden = {"api_visibility": "undocumented"}
     refresh = {"fn": None, "js": "() => window.fairskinReview.refresh()"}  # focus, sizes and the image fetched ahead
@@ -327,4 +340,9 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_i
         None, js="() => window.fairskinReview.settle()"
     )
     back.click(on_back, state, shown, api_name="review_back", **hidden).then(**refresh)
-    return account, study, studies
+
+    def resume_after(page_load) -> None:
+        """Chain the resume on the page load that fills the study picker (see `on_page_load`)."""
+        page_load.then(on_page_load, study, shown, api_name="review_resume", show_progress="hidden", **hidden).then(**refresh)
+
+    return account, study, studies, resume_after

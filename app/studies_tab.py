@@ -18,7 +18,7 @@ from review_data.study import StudyError, add_reviewer, close_study, create_stud
 
 from .access import only, refused
 from .downloads import download_folder
-from .messages import ask_for_missing, plain
+from .messages import missing_input, plain
 
 REFUSALS = (StudyError, SamplingError, ManifestError, AccountError, FileNotFoundError, ValueError)
 MAX_PER_ARM = 10_000  # more images per arm than any reader study could rate: a typo
@@ -87,45 +87,61 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
                                    elem_id="study-estimate-fst")
             accept_tones = gr.Checkbox(label="Create even if the skin tones of the arms differ strongly (reviewers may tell them apart "
                                              "by tone alone)", elem_id="study-accept-tones")
-        create = gr.Button("Create study", variant="primary")
+        with gr.Row(equal_height=True):
+            create = gr.Button("Create study", variant="primary", scale=1)
+            with gr.Column(scale=3):
+                create_message = gr.Markdown(elem_id="create-message", elem_classes="section-message")
     with gr.Accordion("Enrol a reviewer", open=False):
         with gr.Row():
             enrol_study = gr.Dropdown(label="Study", choices=[], elem_id="enrol-study")
-            username = gr.Textbox(label="Username")
-            password = gr.Textbox(label="Password (new account: at least 8 characters)", type="password")
-        enrol = gr.Button("Enrol reviewer")
+            username = gr.Dropdown(label="Username (an existing reviewer, or type a new one)", choices=[], allow_custom_value=True,
+                                   elem_id="enrol-username")
+            password = gr.Textbox(label="Password (new accounts only: at least 8 characters)", type="password", elem_id="enrol-password")
+        with gr.Row(equal_height=True):
+            enrol = gr.Button("Enrol reviewer", scale=1)
+            with gr.Column(scale=3):
+                enrol_message = gr.Markdown(elem_id="enrol-message", elem_classes="section-message")
     with gr.Accordion("Reviewers at work", open=False):
         with gr.Row():
             activity_study = gr.Dropdown(label="Study", choices=[], scale=3, elem_id="activity-study")
             refresh_activity = gr.Button("Refresh", scale=1)
+            with gr.Column(scale=2):
+                activity_message = gr.Markdown(elem_id="activity-message", elem_classes="section-message")
         activity = gr.Dataframe(headers=ACTIVITY_HEADERS, label="Reviewers", interactive=False, elem_id="activity-table")
     with gr.Accordion("A reviewer's account", open=False):
         with gr.Row():
             account = gr.Dropdown(label="Reviewer", choices=[], elem_id="account-choice")
             new_password = gr.Textbox(label="New password (at least 8 characters)", type="password")
-        with gr.Row():
+        with gr.Row(equal_height=True):
             reset = gr.Button("Set new password")
             disable = gr.Button("Disable account (ratings are kept)", variant="stop")
             enable = gr.Button("Enable account")
+            with gr.Column(scale=2):
+                account_message = gr.Markdown(elem_id="account-message", elem_classes="section-message")
     with gr.Accordion("Close a study", open=False):
         gr.Markdown("Closing is for good: reviewers can no longer save or change any answer, and exports become final.")
         with gr.Row():
             close_choice = gr.Dropdown(label="Study", choices=[], elem_id="close-study")
             understood = gr.Checkbox(label=UNDERSTOOD, elem_id="close-understood")
-        close = gr.Button("Close study", variant="stop")
+        with gr.Row(equal_height=True):
+            close = gr.Button("Close study", variant="stop", scale=1)
+            with gr.Column(scale=3):
+                close_message = gr.Markdown(elem_id="close-message", elem_classes="section-message")
     with gr.Row():
-        export_choice = gr.Dropdown(label="Export a study", choices=[], scale=3)
+        export_choice = gr.Dropdown(label="Export a study", choices=[], scale=3, elem_id="export-study")
         export = gr.Button("Export CSV", scale=1)
+        with gr.Column(scale=2):
+            export_message = gr.Markdown(elem_id="export-message", elem_classes="section-message")
     files = gr.File(label="Ratings with the key, per-reviewer and study summaries, practice answers", file_count="multiple",
                     interactive=False)
-    message = gr.Markdown(elem_id="studies-message")
 
     def refreshed():
-        names = list_studies(store)
+        names, reviewers = list_studies(store), reviewer_accounts(store)
         return (study_overview(store), gr.update(choices=names), gr.update(choices=names), gr.update(choices=names),
-                gr.update(choices=reviewer_accounts(store)), gr.update(choices=open_studies(store)))
+                gr.update(choices=reviewers), gr.update(choices=reviewers), gr.update(choices=open_studies(store)))
 
-    refresh_outputs = [overview, enrol_study, export_choice, activity_study, account, close_choice]
+    # Each section answers beside its own button (a refusal included): never at the page's bottom, never as a pop-up.
+    refresh_outputs = [overview, enrol_study, export_choice, activity_study, account, username, close_choice]
     unchanged = (gr.skip(),) * len(refresh_outputs)
 
     def not_created(why: str):
@@ -134,9 +150,12 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
     @admin
     def on_create(name_: str, real_: str, synthetic_: str, n: float, seed_: float, estimate_fst: bool, n_practice: float,
                   accept_tone_difference: bool, user: str):
-        ask_for_missing((name_, "Give the study a name."), (real_, "Give the path of the real manifest."),
-                        (synthetic_, "Give the path of the synthetic manifest."), (n, "Give the number of images per arm."),
-                        (seed_, "Give a seed (any whole number)."), (n_practice, "Give the number of practice images (0 for none)."))
+        missing = missing_input((name_, "give the study a name."), (real_, "give the path of the real manifest."),
+                                (synthetic_, "give the path of the synthetic manifest."), (n, "give the number of images per arm."),
+                                (seed_, "give a seed (any whole number)."),
+                                (n_practice, "give the number of practice images (0 for none)."))
+        if missing:
+            return not_created(missing)
         name_ = name_.strip()
         if name_ in list_studies(store):
             return not_created(f"a study named **{plain(name_)}** exists already: choose another name.")
@@ -151,6 +170,8 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
             return not_created(plain(exc))
         extra = f" and {study.n_practice} practice images" if study.n_practice else ""
         notes = "".join(f"<br>**Note:** {plain(warning)}" for warning in study.warnings)
+        if study.blinding and not study.blinding.separable:  # a separable study's check is among the notes
+            notes += f"<br>{plain(study.blinding.sentence())}"
         tones = (f"\n\nSkin types of the drawn images, measured the same way in both arms:\n\n{study.tones.markdown_table()}"
                  if study.tones else "")
         return (*refreshed(), f"Created study **{plain(study.name)}**: {2 * study.n_per_arm} images{extra} at {study.image_size} px, "
@@ -158,33 +179,37 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
 
     @admin
     def on_enrol(study_name: str, username_: str, password_: str, user: str):
-        ask_for_missing((study_name, "Choose a study first."), (username_, "Give the reviewer's username."))
+        missing = missing_input((study_name, "choose a study first."), (username_, "give the reviewer's username."))
+        if missing:
+            return (*unchanged, gr.skip(), f"**Not enrolled:** {missing}")
         try:
-            add_reviewer(store, study_name, username_.strip(), password_)
+            add_reviewer(store, study_name, username_.strip(), password_ or None)
         except REFUSALS as exc:
-            return (*unchanged, f"**Not enrolled:** {plain(exc)}")
-        return (*refreshed(), f"**{plain(username_.strip())}** now reviews **{plain(study_name)}**.")
+            return (*unchanged, gr.skip(), f"**Not enrolled:** {plain(exc)}")
+        return (*refreshed(), "", f"**{plain(username_.strip())}** now reviews **{plain(study_name)}**.")
 
     @admin
     def on_activity(study_name: str, user: str):
         if not study_name:
-            return pd.DataFrame(columns=ACTIVITY_HEADERS)
+            return pd.DataFrame(columns=ACTIVITY_HEADERS), ""
         if study_name not in list_studies(store):
-            raise gr.Error(GONE, print_exception=False)
-        return activity_table(store, study_name)
+            return gr.skip(), GONE
+        return activity_table(store, study_name), ""
 
-    def _reviewer(username_: str | None) -> str:
-        """The chosen account, refused unless a reviewer's: admin accounts are not managed here."""
-        ask_for_missing((username_, "Choose a reviewer first."))
+    def _not_a_reviewer(username_: str | None) -> str | None:
+        """Why the chosen account cannot be managed here (none chosen, or not a reviewer's), else None."""
+        if not username_:
+            return "Choose a reviewer first."
         role = store.db.execute("SELECT role FROM accounts WHERE username = ?", [username_]).fetchone()
         if role is None or role[0] != "reviewer":
-            raise gr.Error("That is not a reviewer's account: choose a reviewer from the list.", print_exception=False)
-        return username_
+            return "That is not a reviewer's account: choose a reviewer from the list."
+        return None
 
     @admin
     def on_reset(username_: str, password_: str, user: str):
-        username_ = _reviewer(username_)
-        ask_for_missing((password_, "Give the new password."))
+        why = _not_a_reviewer(username_) or missing_input((password_, "Give the new password."))
+        if why:
+            return gr.skip(), f"**Password not changed:** {why}"
         try:
             reset_password(store, username_, password_)
         except REFUSALS as exc:
@@ -194,7 +219,9 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
     def toggled(disabled: bool):
         @admin
         def on_toggle(username_: str, study_name: str, user: str):
-            username_ = _reviewer(username_)
+            why = _not_a_reviewer(username_)
+            if why:
+                return gr.skip(), f"**Not changed:** {why}"
             try:
                 set_disabled(store, username_, disabled)
             except REFUSALS as exc:
@@ -207,11 +234,13 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
 
     @admin
     def on_close(study_name: str, confirmed: bool, user: str):
-        ask_for_missing((study_name, "Choose a study to close."))
-        if not confirmed:
-            raise gr.Error(f"Tick “{UNDERSTOOD}” to close the study.", print_exception=False)
-        if study_name not in list_studies(store):
-            raise gr.Error(GONE, print_exception=False)
+        why = missing_input((study_name, "Choose a study to close."))
+        if not why and not confirmed:
+            why = f"Tick “{UNDERSTOOD}” to close the study."
+        if not why and study_name not in list_studies(store):
+            why = GONE
+        if why:
+            return (*unchanged, gr.skip(), f"**Not closed:** {why}")
         was_closed = get_study(store, study_name).closed_at
         study = close_study(store, study_name)
         if was_closed:
@@ -221,18 +250,24 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
 
     @admin
     def on_export(study_name: str, user: str):
-        ask_for_missing((study_name, "Choose a study to export."))
-        return [str(p) for p in export_study(store, study_name, download_folder("export"))]
+        why = missing_input((study_name, "Choose a study to export."))
+        if why:
+            return gr.skip(), f"**Not exported:** {why}"
+        files_ = [str(p) for p in export_study(store, study_name, download_folder("export"))]
+        return files_, f"Exported **{plain(study_name)}**: {len(files_)} files below."
 
     private = {"api_visibility": "private"}
-    create.click(on_create, [name, real, synthetic, n_per_arm, seed, estimate, practice, accept_tones], [*refresh_outputs, message],
-                 api_name="study_create", **private)
-    enrol.click(on_enrol, [enrol_study, username, password], [*refresh_outputs, message], api_name="study_enrol", **private)
-    activity_study.change(on_activity, activity_study, activity, api_name="study_activity", **private)
-    refresh_activity.click(on_activity, activity_study, activity, api_name="study_activity_refresh", **private)
-    reset.click(on_reset, [account, new_password], [new_password, message], api_name="study_reset_password", **private)
-    disable.click(toggled(True), [account, activity_study], [activity, message], api_name="study_disable_reviewer", **private)
-    enable.click(toggled(False), [account, activity_study], [activity, message], api_name="study_enable_reviewer", **private)
-    close.click(on_close, [close_choice, understood], [*refresh_outputs, understood, message], api_name="study_close", **private)
-    export.click(on_export, export_choice, files, api_name="study_export", **private)
+    create.click(on_create, [name, real, synthetic, n_per_arm, seed, estimate, practice, accept_tones],
+                 [*refresh_outputs, create_message], api_name="study_create", **private)
+    enrol.click(on_enrol, [enrol_study, username, password], [*refresh_outputs, password, enrol_message], api_name="study_enrol",
+                **private)
+    activity_study.change(on_activity, activity_study, [activity, activity_message], api_name="study_activity", **private)
+    refresh_activity.click(on_activity, activity_study, [activity, activity_message], api_name="study_activity_refresh", **private)
+    reset.click(on_reset, [account, new_password], [new_password, account_message], api_name="study_reset_password", **private)
+    disable.click(toggled(True), [account, activity_study], [activity, account_message], api_name="study_disable_reviewer",
+                  **private)
+    enable.click(toggled(False), [account, activity_study], [activity, account_message], api_name="study_enable_reviewer", **private)
+    close.click(on_close, [close_choice, understood], [*refresh_outputs, understood, close_message], api_name="study_close",
+                **private)
+    export.click(on_export, export_choice, [files, export_message], api_name="study_export", **private)
     return refreshed, refresh_outputs

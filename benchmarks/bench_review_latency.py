@@ -92,8 +92,7 @@ def rate_in_browsers(url: str, names: list[str], ratings: int, think: float) -> 
             page.get_by_label("password").fill(f"password-{name}")
             page.get_by_role("button", name="Login").click()
             expect(page.locator("#signed-in")).to_contain_text(name, timeout=60_000)
-            page.locator("#review-start").click()
-            page.locator("#review-begin").click()
+            page.locator("#review-begin").click(timeout=60_000)  # the study opens by itself after sign-in
             expect(page.locator("#review-picture")).to_be_visible(timeout=60_000)
             pages.append(page)
         for i in range(ratings):  # round robin: each reviewer looks, answers and saves, while the others' saves are under way

@@ -108,6 +108,6 @@ class ImageRoots:
         if self.allowed is not None and not any(inside(root, folder) for folder in self.allowed):
             raise ValueError(
                 f"{root} is outside the folders this app may read ({', '.join(map(str, self.allowed))}); "
-                "an admin can add it with `fairskin serve --data-root FOLDER`"
+                "an admin adds folders by restarting `fairskin serve --data-root FOLDER [FOLDER ...]` (or $FAIRSKIN_DATA_ROOTS)"
             )
         return RelativePaths(root, follow_links=self.follow_links, where=where)

@@ -93,7 +93,8 @@ class ManifestIssue:
 
     def __str__(self) -> str:
         who = f" (image_id {self.image_id!r})" if self.image_id else ""
-        return f"{self.location}{who}, field {self.field!r}: {self.message}"
+        field = f", field {self.field!r}" if self.field != "-" else ""  # "-": about the whole file or line, not one field
+        return f"{self.location}{who}{field}: {self.message}"
 
 
 class ManifestError(ValueError):
@@ -424,7 +425,7 @@ def read_manifest(
     if allowed_roots is not None and not any(inside(path, folder) for folder in allowed_roots):
         raise ManifestError(str(path), [ManifestIssue(
             "file", "-", f"is outside the folders this app may read ({', '.join(map(str, allowed_roots))}); "
-            "an admin can add its folder with `fairskin serve --data-root FOLDER`")])
+            "an admin adds folders by restarting `fairskin serve --data-root FOLDER [FOLDER ...]` (or $FAIRSKIN_DATA_ROOTS)")])
     if not path.is_file():
         raise FileNotFoundError(f"{path}: manifest not found")
     if path.suffix.lower() == ".parquet":

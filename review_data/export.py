@@ -93,6 +93,9 @@ def export_study(store: ReviewStore, study_name: str, out_dir: str | Path) -> li
         {"group_kind": "study", "group": "status", "metric": "final" if study.closed_at else "interim", "note": export_status(study)},
         {"group_kind": "study", "group": "display", "metric": "image_size_px", "estimate": study.image_size, "note": study.shown_size},
         {"group_kind": "study", "group": "export", "metric": "formula_cells_neutralised", "estimate": neutralised, "note": NOTE},
+        *({"group_kind": "study", "group": "blinding check", "metric": f"arm_auc_{family.replace(' ', '_')}", "estimate": auc,
+           "n": study.blinding.n_real + study.blinding.n_synthetic, "note": study.blinding.sentence()}
+          for family, auc in (study.blinding.auc.items() if study.blinding else ())),
     ])
     summary_table = safe_for_spreadsheets(pd.concat([head, summary], ignore_index=True)[summary.columns])
     written = []

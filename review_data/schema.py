@@ -160,6 +160,13 @@ def m005_native_sizes(db: Database) -> None:
     db.execute("ALTER TABLE studies ADD COLUMN native_sizes TEXT NOT NULL DEFAULT ''")
 
 
+@migrations()
+def m006_blinding_check(db: Database) -> None:
+    """The check made at creation of whether trivial features tell the arms apart (`arm_separability`), as JSON; '' for
+    studies made before. Additive: no stored row changes."""
+    db.execute("ALTER TABLE studies ADD COLUMN blinding_check TEXT NOT NULL DEFAULT ''")
+
+
 def _refuse_when_closed(table: str, event: str, row: str) -> str:
     """A trigger refusing ``event`` on ``table`` when the study of its ``row`` (NEW or OLD) is closed."""
     return (f"CREATE TRIGGER {table}_closed_study_no_{event.lower()}_{row.lower()} BEFORE {event} ON {table}"

@@ -53,6 +53,21 @@ def reviewer_studies(store: ReviewStore, username: str) -> list[str]:
     return [row["name"] for row in rows]
 
 
+def resume_study(store: ReviewStore, username: str) -> str | None:
+    """The study a reviewer's page opens at: of their open studies with an image still unrated, the one they rated last
+    (else the first they joined); None when they have none, so that they choose."""
+    row = store.db.execute(
+        "SELECT s.name FROM studies s JOIN study_reviewers r ON r.study_id = s.id JOIN accounts a ON a.id = r.reviewer_id"
+        " WHERE a.username = ? AND s.closed_at IS NULL AND EXISTS (SELECT 1 FROM assignments x LEFT JOIN ratings g"
+        "  ON g.reviewer_id = x.reviewer_id AND g.image_id = x.image_id"
+        "  WHERE x.study_id = s.id AND x.reviewer_id = r.reviewer_id AND g.image_id IS NULL)"
+        " ORDER BY (SELECT max(g.updated_at) FROM ratings g WHERE g.study_id = s.id AND g.reviewer_id = r.reviewer_id) DESC NULLS LAST,"
+        " s.id LIMIT 1",
+        [username],
+    ).fetchone()
+    return row["name"] if row else None
+
+
 def _enrolment(store: ReviewStore, study_name: str, username: str) -> tuple[int, int, Path]:
     """(study id, reviewer id, the study's image folder): one query, as every review event asks for it."""
     row = store.db.execute(

@@ -28,7 +28,8 @@ from fairskin_core.manifest import Manifest, read_manifest
 from fairskin_core.numbers import seed_number
 from fairskin_core.skin_type.manifest_estimates import with_estimated_fst
 
-from .accounts import AccountError, account_id, create_account, verify_password
+from .accounts import AccountError, account_id, create_account, role_of
+from .arm_separability import ArmSeparability, arm_separability, from_json, trivial_features
 from .blinding import opaque_id, render_blinded, save_blinded, study_image_size
 from .sampling import Matching, choose_matching, matched_sample
 from .store import ReviewStore, utc_now
@@ -63,6 +64,7 @@ class Study:
     closed_at: str | None = None  # when it was closed; None while reviewers may still answer
     warnings: tuple[str, ...] = field(default=(), compare=False)  # for the admin: not errors, but worth knowing
     tones: ToneComparison | None = field(default=None, compare=False)  # the arms' measured tones, where not matched on annotations
+    blinding: ArmSeparability | None = field(default=None, compare=False)  # can trivial features tell the arms? (None: not checked)
 
     @property
     def design(self) -> str:
@@ -80,9 +82,9 @@ class Study:
                 f"and saved as PNG alike" + (f"; short sides before: {native}" if native else ""))
 
 
-def study_warnings(image_size: int, native_sizes: dict) -> tuple[str, ...]:
+def study_warnings(image_size: int, native_sizes: dict, blinding: ArmSeparability | None = None) -> tuple[str, ...]:
     """What an admin should know about a study as made, though nothing stops it: images too small to read clinically,
-    arms whose native sizes differ so much that sharpness may tell them apart."""
+    arms whose native sizes differ so much that sharpness may tell them apart, arms a trivial feature separates."""
     warnings = []
     if image_size < MIN_CLINICAL_SIZE:
         warnings.append(f"The study's images are {image_size} × {image_size} px, too small for a clinical reading ({MIN_CLINICAL_SIZE} "
@@ -97,6 +99,8 @@ def study_warnings(image_size: int, native_sizes: dict) -> tuple[str, ...]:
                             f"Both are shown at {image_size} px, resampled and re-encoded the same way, but the {larger} arm was "
                             f"shrunk {gap:.1f}× more: its images may look sharper or cleaner, a tell that is not realism. Make both "
                             "arms at similar sizes where you can.")
+    if blinding is not None and blinding.separable:
+        warnings.append(blinding.sentence() + blinding.advice())
     return tuple(warnings)
 
 
@@ -115,9 +119,10 @@ def get_study(store: ReviewStore, name: str) -> Study:
     if row is None:
         raise StudyError(f"no study named {name!r}; create it first (Studies tab, or `fairskin study create`)")
     native_sizes = json.loads(row["native_sizes"]) if row["native_sizes"] else {}
+    blinding = from_json(json.loads(row["blinding_check"])) if row["blinding_check"] else None
     return Study(row["id"], row["name"], Path(row["folder"]), row["seed"], row["n_per_arm"], row["image_size"], row["created_at"],
                  Matching(row["matched_on"], row["matching_note"]), bool(row["fst_estimated"]), row["n_practice"], native_sizes,
-                 row["closed_at"], study_warnings(row["image_size"], native_sizes))
+                 row["closed_at"], study_warnings(row["image_size"], native_sizes, blinding), blinding=blinding)
 
 
 def list_studies(store: ReviewStore) -> list[str]:
@@ -264,25 +269,31 @@ def create_study(
     native_sizes = _native_sizes(sampled)
     practice = _draw_practice(arms, sampled, n_practice, seed, size) if n_practice else []
 
-    images, practice_images = [], []
+    images, practice_images, features = [], [], {"real": [], "synthetic": []}
     with atomic_dir(folder) as staging:
         (staging / "images").mkdir()
         drawn = [(images, arm, manifest, row) for arm, manifest, rows in arms for _, row in rows.iterrows()]
         for kept, arm, manifest, row in drawn + [(practice_images, *chosen) for chosen in practice]:
             key = opaque_id()
             file = f"images/{key}.png"
-            save_blinded(render_blinded(manifest.image_file(row["image_path"], row["image_root"]), size), staging / file)
+            source = manifest.image_file(row["image_path"], row["image_root"])
+            shown = render_blinded(source, size)
+            save_blinded(shown, staging / file)
+            if kept is images:
+                features[arm].append(trivial_features(source, shown))
             fst = None if pd.isna(row["fst"]) else int(row["fst"])
             kept.append((key, arm, row["image_id"], _json_row(row), fst, row["fst_group"], row["diagnosis"], file))
+    blinding = arm_separability(features, seed)
     try:
         with store.write() as db:
             study_id = db.execute(
                 "INSERT INTO studies (name, created_at, seed, n_per_arm, image_size, real_manifest, real_manifest_sha256,"
-                " synthetic_manifest, synthetic_manifest_sha256, folder, matched_on, matching_note, fst_estimated, native_sizes)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " synthetic_manifest, synthetic_manifest_sha256, folder, matched_on, matching_note, fst_estimated, native_sizes,"
+                " blinding_check) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [name, utc_now(), seed, n_per_arm, size, str(Path(real_manifest).resolve()), file_sha256(real_manifest),
                  str(Path(synthetic_manifest).resolve()), file_sha256(synthetic_manifest), str(folder.resolve()),
-                 matching.on, matching.note, int(estimate_fst), json.dumps(native_sizes, sort_keys=True)],
+                 matching.on, matching.note, int(estimate_fst), json.dumps(native_sizes, sort_keys=True),
+                 json.dumps(blinding.to_json(), sort_keys=True)],
             ).lastrowid
             db.conn.executemany(
                 "INSERT INTO study_images (id, study_id, source, image_id, manifest_row, fst, fst_group, diagnosis, file)"
@@ -351,16 +362,20 @@ def _open_study(store: ReviewStore, study_name: str) -> Study:
     return study
 
 
-def add_reviewer(store: ReviewStore, study_name: str, username: str, password: str) -> int:
-    """Enrol a reviewer (creating the account if new) with their own random image order."""
+def add_reviewer(store: ReviewStore, study_name: str, username: str, password: str | None = None) -> int:
+    """Enrol a reviewer with their own random image order: an existing reviewer account as it is, or a new one made with
+    ``password``.
+
+    An existing account's password is the reviewer's: it is never asked for here, and one given for it is refused rather
+    than silently ignored (a new password is set by `accounts.reset_password`)."""
     _open_study(store, study_name)  # a missing or closed study is named before any account is made
-    reviewer = account_id(store, username)
-    if reviewer is None:
+    if account_id(store, username) is None:
+        if not password:
+            raise AccountError(f"there is no account {username!r} yet: a new account needs a password (at least 8 characters)")
         create_account(store, username, password, "reviewer")
-    else:
-        row = store.db.execute("SELECT password_hash, role, disabled FROM accounts WHERE id = ?", [reviewer]).fetchone()
-        if row["role"] == "reviewer" and not row["disabled"] and not verify_password(password, row["password_hash"]):
-            raise AccountError(f"account {username!r} exists with a different password; give that password to enrol it")
+    elif password and role_of(store, username) == "reviewer":  # an admin's is refused as such by enrol_reviewer
+        raise AccountError(f"account {username!r} exists and keeps its own password: enrol it without a password "
+                           "(a password reset gives it a new one)")
     return enrol_reviewer(store, study_name, username)
 
 

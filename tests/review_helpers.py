@@ -75,7 +75,6 @@ def reviewing(browser, server: str, home: Path, study: str, reviewer: str, n_per
     page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]}, has_touch=touch)
     sign_in(page, server, reviewer, f"password-{reviewer}")
     expect(page.locator("#signed-in")).to_contain_text(reviewer, timeout=30_000)
-    page.locator("#review-start").click()
-    page.locator("#review-begin").click()
+    page.locator("#review-begin").click(timeout=30_000)  # the study opened by itself, at the instructions of a first visit
     expect(page.locator("#review-picture")).to_be_visible(timeout=30_000)
     return page

@@ -6,6 +6,9 @@ for a signed-in user; what only a browser shows (how Markdown renders) runs in C
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import gradio as gr
 import pytest
 
@@ -69,8 +72,10 @@ def test_a_reviewer_is_told_which_answers_are_missing(app):
 
 
 def test_enrolling_asks_for_a_study_and_a_username_first(app, store):
-    assert refusal(app, "study_enrol", None, "newdoc", "password-newdoc", user="chief") == "Choose a study first."
-    assert refusal(app, "study_enrol", "pilot", "  ", "password-newdoc", user="chief") == "Give the reviewer's username."
+    assert call(app, "study_enrol", None, "newdoc", "password-newdoc", user="chief")[-1] == "**Not enrolled:** choose a study first."
+    assert call(app, "study_enrol", "pilot", "  ", "password-newdoc", user="chief")[-1] == "**Not enrolled:** give the reviewer's username."
+    assert call(app, "study_enrol", "pilot", "newdoc", "", user="chief")[-1] == (
+        "**Not enrolled:** there is no account 'newdoc' yet: a new account needs a password (at least 8 characters)")
     assert account_id(store, "newdoc") is None
 
 
@@ -79,13 +84,13 @@ def test_a_study_name_taken_or_inputs_missing_are_said_in_the_admins_words(app, 
     *_, message = call(app, "study_create", "pilot", real, synthetic, 2, 0, False, 0, False, user="chief")
     assert message == "**Study not created:** a study named **pilot** exists already: choose another name."
     for inputs, words in [
-        (["", real, synthetic, 2, 0], "Give the study a name."),
-        (["second", " ", synthetic, 2, 0], "Give the path of the real manifest."),
-        (["second", real, "", 2, 0], "Give the path of the synthetic manifest."),
-        (["second", real, synthetic, None, 0], "Give the number of images per arm."),
-        (["second", real, synthetic, 2, None], "Give a seed (any whole number)."),
+        (["", real, synthetic, 2, 0], "give the study a name."),
+        (["second", " ", synthetic, 2, 0], "give the path of the real manifest."),
+        (["second", real, "", 2, 0], "give the path of the synthetic manifest."),
+        (["second", real, synthetic, None, 0], "give the number of images per arm."),
+        (["second", real, synthetic, 2, None], "give a seed (any whole number)."),
     ]:
-        assert refusal(app, "study_create", *inputs, False, 0, False, user="chief") == words
+        assert call(app, "study_create", *inputs, False, 0, False, user="chief")[-1] == f"**Study not created:** {words}"
     assert store.db.execute("SELECT count(*) FROM studies").fetchone()[0] == 1
 
 
@@ -101,30 +106,45 @@ def test_what_a_user_typed_comes_back_escaped(app, arms):
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_typed_html_and_markdown_show_as_typed_in_a_browser(browser, started_home):
+def test_typed_html_and_markdown_show_as_typed_in_a_browser(browser, started_home, tmp_path):
+    """…and each Studies section answers beside its own button, on screen at 1366 × 768, a missing input included."""
     expect = pytest.importorskip("playwright.sync_api").expect
     with running_app(started_home) as running:
-        page = browser.new_page(viewport={"width": 1300, "height": 1400})
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
         sign_in(page, running.admin_url, "admin", demo_credentials(started_home)["admin"])
         expect(page.locator("#signed-in")).to_contain_text("admin", timeout=60_000)
         page.get_by_role("tab", name="Studies").click()
         page.get_by_text("Enrol a reviewer", exact=True).click()
         page.locator("#enrol-study input").click()
         page.get_by_role("option").filter(has_text="demo").click()
-        page.get_by_label("Username", exact=True).fill(TYPED)
-        page.get_by_label("Password (new account: at least 8 characters)").fill("password-typed")
+        page.locator("#enrol-username input").fill(TYPED)
+        page.locator("#enrol-password input").fill("password-typed")
         page.get_by_role("button", name="Enrol reviewer").click()
-        message = page.locator("#studies-message")
+        message = page.locator("#enrol-message")
         expect(message).to_contain_text(f"Not enrolled: username '{TYPED}'", timeout=30_000)
         assert message.locator("b, em").count() == 0 and message.locator("strong").count() == 1  # only "Not enrolled:"
+        expect(message).to_be_in_viewport(ratio=1)
 
         page.get_by_text("Create a study", exact=True).click()
+        create = page.get_by_role("button", name="Create study")
+        create.click()  # nothing typed yet: asked for in the section's own line, no pop-up, no red badges
+        message = page.locator("#create-message")
+        expect(message).to_have_text("Study not created: give the study a name.", timeout=30_000)
+        expect(message).to_be_in_viewport(ratio=1)
+        expect(page.locator(".toast-body")).to_have_count(0)
+        expect(page.get_by_text("Error", exact=True)).to_have_count(0)
         page.locator("#study-name input, #study-name textarea").fill(TYPED)
         page.locator("#study-real input, #study-real textarea").fill("/nowhere/real.csv")
         page.locator("#study-synthetic input, #study-synthetic textarea").fill("/nowhere/synthetic.csv")
-        page.get_by_role("button", name="Create study").click()
+        create.click()
         expect(message).to_contain_text(f"Study not created: study name '{TYPED}'", timeout=30_000)
         assert message.locator("b, em").count() == 0 and message.locator("strong").count() == 1
+        expect(message).to_be_in_viewport(ratio=1)
+        shots = Path(os.environ.get("FAIRSKIN_SCREENSHOTS", tmp_path))
+        page.screenshot(path=str(shots / "studies-answer-1366x768.png"))
+        page.set_viewport_size({"width": 1920, "height": 1080})
+        expect(message).to_be_in_viewport(ratio=1)
+        page.screenshot(path=str(shots / "studies-answer-1920x1080.png"))
         page.close()
 
 

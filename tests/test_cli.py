@@ -207,7 +207,17 @@ def test_bad_input_gets_one_line_naming_the_file_or_flag(tmp_path):
     latin.write_bytes((header + "caf\xe9,x.png,nevus,false,,,real,d,\n").encode("latin-1"))
     huge = tmp_path / "huge.csv"
     huge.write_text(header + "a" * 1_000_001 + ",x.png,nevus,false,,,real,d,\n")
-    for path, words in ((latin, "file, field '-': is not UTF-8 text (line 2)"), (huge, "line 2, field '-': cannot be read as CSV")):
+    for path, words in ((latin, "file: is not UTF-8 text (line 2)"), (huge, "line 2: cannot be read as CSV")):
         result = fairskin("manifest", "check", path, home=fresh, cwd=tmp_path)
         assert result.returncode == 1 and str(path) in result.stderr and words in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_serve_takes_several_data_roots_after_one_flag_as_its_help_says(capsys):
+    from app.cli import build_parser
+
+    parsed = build_parser().parse_args(["serve", "--data-root", "/data/a", "/data/b", "--data-root", "/data/c", "--port", "8000"])
+    assert parsed.data_root == [Path("/data/a"), Path("/data/b"), Path("/data/c")] and parsed.port == 8000
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--help"])
+    assert "--data-root A B" in " ".join(capsys.readouterr().out.split())

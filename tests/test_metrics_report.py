@@ -19,6 +19,7 @@ from scipy.spatial.distance import cdist
 from scipy.stats import ks_2samp
 from skimage.metrics import structural_similarity
 
+from fairskin_core.analysis.pipeline import analyse_manifest
 from fairskin_core.manifest import read_manifest, write_manifest
 from fairskin_core.metrics.abcd_realism import abcd_realism
 from fairskin_core.metrics.features import extract_features
@@ -142,12 +143,31 @@ def test_abcd_realism_matches_scipy_and_says_when_too_few():
     real = pd.DataFrame({"diagnosis": "nevus", "asymmetry": rng.normal(0, 1, 60)})
     synthetic = pd.DataFrame({"diagnosis": ["nevus"] * 60 + ["melanoma"] * 3, "asymmetry": np.r_[rng.normal(1, 1, 60), [1, 2, 3]]})
     for frame in (real, synthetic):
-        for feature in ("border_compactness", "border_fractal_dimension", "diameter_px", "n_colours", "colour_spread"):
+        for feature in ("border_compactness", "border_fractal_dimension", "diameter_relative", "n_colours", "colour_spread"):
             frame[feature] = np.nan
     rows = {(r["diagnosis"], r["feature"]): r for r in abcd_realism(real, synthetic)}
     expected = ks_2samp(real["asymmetry"], synthetic.loc[synthetic["diagnosis"] == "nevus", "asymmetry"])
     assert rows[("nevus", "asymmetry")]["ks"] == pytest.approx(expected.statistic)
     assert rows[("melanoma", "asymmetry")]["ks"] is None and "fewer than 5" in rows[("melanoma", "asymmetry")]["note"]
+
+
+def test_abcd_realism_compares_diameters_across_resolutions_in_millimetres_or_relative_to_the_image(tmp_path):
+    """The same lesions at 128 px (pixel size known) and halved to 64 px: diameters agree in mm, or relative to the image."""
+    photographs = write_phantom_dataset(tmp_path / "real", n=36, preset="balanced", size=128, seed=4, workers=1)
+    table = read_manifest(photographs).table
+    halved = tmp_path / "halved"
+    (halved / "images").mkdir(parents=True)
+    for path in table["image_path"]:
+        Image.open(photographs.parent / path).resize((64, 64), Image.Resampling.LANCZOS).save(halved / path)
+    unknown_scale = write_manifest(table.drop(columns=["mask_path", "pixel_size_mm"]), halved / "unknown.csv")
+    known_scale = write_manifest(table.drop(columns=["mask_path"]).assign(pixel_size_mm=table["pixel_size_mm"] * 2), halved / "known.csv")
+    real = analyse_manifest(read_manifest(photographs), use_masks=False, workers=1, cache=False)
+    for manifest, unit in ((unknown_scale, "fraction of the image's longer side"), (known_scale, "mm")):
+        synthetic = analyse_manifest(read_manifest(manifest), use_masks=False, workers=1, cache=False)
+        rows = [r for r in abcd_realism(real, synthetic) if r["feature"] == "diameter" and r["ks"] is not None]
+        assert rows and all(r["unit"] == unit for r in rows), rows
+        assert max(r["ks"] for r in rows) < 0.5, rows  # in pixels every synthetic diameter is half: KS 1.00
+    assert (synthetic["diameter_px"] / real["diameter_px"]).median() == pytest.approx(0.5, abs=0.1)
 
 
 def test_fst_fidelity_reads_requested_against_measured():

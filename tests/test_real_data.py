@@ -279,7 +279,7 @@ def create_a_study_on_estimated_types(page, expect, real: Path, synthetic: Path,
     page.get_by_label("Images per arm").fill("6")
     page.locator("#study-estimate-fst input").check()
     page.get_by_role("button", name="Create study").click()
-    message = page.locator("#studies-message")
+    message = page.locator("#create-message")
     expect(message).to_contain_text("Created study ham-estimated", timeout=120_000)
     expect(message).to_contain_text("measured by the learned estimator, real: I")
     expect(message).to_contain_text("synthetic: I")

@@ -61,7 +61,7 @@ def test_a_dermatologist_rates_resumes_goes_back_and_finishes(browser, server, h
         expect(page.locator("#signed-in")).to_contain_text("doc", timeout=30_000)
 
     def start(first_time: bool = False):
-        page.locator("#review-start").click()
+        """Nothing to press: a signed-in or reloaded page opens the study at its first unrated image by itself."""
         if first_time:  # the instructions come before the first image; Enter leaves them
             expect(page.locator("#review-instructions")).to_contain_text("Before you start", timeout=30_000)
             page.keyboard.press("Enter")
@@ -94,6 +94,11 @@ def test_a_dermatologist_rates_resumes_goes_back_and_finishes(browser, server, h
     page.reload()  # a refresh (or a lost connection): the reviewer continues where they left off
     expect(page.locator("#signed-in")).to_contain_text("doc", timeout=30_000)
     start()
+    at(3, 2)
+    page.keyboard.press("h")  # keys act at once, with no click or Tab first: H shows the instructions, Enter goes back
+    expect(page.locator("#review-instructions")).to_be_visible(timeout=30_000)
+    page.keyboard.press("Enter")
+    expect(page.locator("#review-picture")).to_be_visible(timeout=30_000)
     at(3, 2)
     rate("r", 6, ["unsure", "yes", "yes", "yes"])
     at(4, 3)
@@ -195,7 +200,7 @@ def test_enter_on_a_focused_button_presses_that_button_only(browser, server, hom
 
 @pytest.mark.browser
 def test_answers_typed_right_after_start_are_saved_by_enter_and_start_discards_none(browser, server, home):
-    """After Start / continue the focus is where the answer keys work: Enter saves, it never presses Start again."""
+    """After sign-in (or Start / continue) the focus is where the answer keys work: Enter saves, it never presses Start."""
     expect = pytest.importorskip("playwright.sync_api").expect
     make_study(home, "resumed", 2, ["returning"], seed=12)
     first = AppSession(server, "returning", "password-returning")
@@ -205,9 +210,8 @@ def test_answers_typed_right_after_start_are_saved_by_enter_and_start_discards_n
     sign_in(page, server, "returning", "password-returning")
     expect(page.locator("#signed-in")).to_contain_text("returning", timeout=30_000)
     progress = page.locator("#review-progress")
-    page.locator("#review-start").click()
-    expect(progress).to_contain_text("Image 2 of 4 · 1 / 4 rated", timeout=30_000)
-    for key in ("s", "5", "y", "n", "u", "y", "Enter"):  # keys only, as a reader who just clicked Start
+    expect(progress).to_contain_text("Image 2 of 4 · 1 / 4 rated", timeout=30_000)  # opened by itself at the first unrated
+    for key in ("s", "5", "y", "n", "u", "y", "Enter"):  # keys only, as a reader who just signed in
         page.keyboard.press(key)
     expect(progress).to_contain_text("Image 3 of 4 · 2 / 4 rated", timeout=30_000)
     for key in ("r", "2", "n", "n", "n", "n"):  # typed, not saved yet ...

@@ -162,19 +162,35 @@ def test_a_whole_rating_by_keyboard_alone_with_the_focus_always_visible(browser,
     page.keyboard.press("u")
     assert checked(page)["answer-abcd-border"] == "unsure"
 
-    page.locator("#answer-comment textarea").focus()
+    page.keyboard.press("m")  # M goes to the comment box ...
+    assert page.evaluate("() => document.activeElement.closest('#answer-comment') !== null")
     page.keyboard.type("typed, y n u ignored as keys")  # typing in the comment is text, not shortcuts
     assert checked(page)["answer-abcd-border"] == "unsure"
+    page.keyboard.press("Escape")  # ... and Esc back to the image, where the keys act again
+    assert page.evaluate("() => document.activeElement.id") == "review-viewer"
+    page.keyboard.press("c")
+    page.keyboard.press("n")
+    assert checked(page)["answer-abcd-colour"] == "no"
+    page.keyboard.press("m")
     page.keyboard.press("Tab")  # leave the comment by keyboard; the focused control shows a visible ring
     focus = page.evaluate("() => { const s = getComputedStyle(document.activeElement); return [s.outlineStyle, s.outlineWidth]; }")
     assert focus[0] != "none" and focus[1] != "0px"
     page.locator("#save-next").focus()
     page.keyboard.press("Enter")
     expect()(page.locator("#review-progress")).to_contain_text("Image 2 of 2 · 1 / 2 rated", timeout=30_000)
+    page.locator("#review-study input").focus()  # tabbing through the study picker leaves no list open over the image
+    page.keyboard.press("ArrowDown")
+    expect()(page.get_by_role("listbox")).to_be_visible()
+    page.keyboard.press("Tab")
+    expect()(page.get_by_role("listbox")).to_be_hidden()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Escape")
+    expect()(page.get_by_role("listbox")).to_be_hidden()
+    assert page.evaluate("() => document.activeElement.id") == "review-viewer"
     page.close()
     columns = "r.call, r.realism, r.abcd_asymmetry, r.abcd_border, r.abcd_colour, r.abcd_diameter, r.comment"
     assert saved_ratings(home, "keyboarder", "keyboard-only", columns) == [
-        ("synthetic", 3, "yes", "unsure", "unsure", "yes", "typed, y n u ignored as keys")
+        ("synthetic", 3, "yes", "unsure", "no", "yes", "typed, y n u ignored as keys")
     ]
 
 

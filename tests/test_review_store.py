@@ -7,16 +7,17 @@ import statistics
 import threading
 from collections import Counter
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 
-from fairskin_core.manifest import ManifestError, read_manifest
+from fairskin_core.manifest import ManifestError, read_manifest, write_manifest
 from fairskin_core.phantoms.dataset import write_phantom_dataset
 from fairskin_core.sqlite import connect
-from review_data.accounts import AccountError, authenticate, create_account, reset_password, role_of, set_disabled
+from review_data.accounts import AccountError, account_id, authenticate, create_account, reset_password, role_of, set_disabled
 from review_data.answers import ABCD_QUESTIONS
 from review_data.export import export_study, ratings_table
 from review_data.sampling import SamplingError, matched_sample, strata
@@ -27,6 +28,7 @@ from review_data.session import (
     practice_item_at,
     practice_progress,
     progress,
+    reviewer_studies,
     save_practice_rating,
     save_rating,
 )
@@ -212,9 +214,20 @@ def test_each_reviewer_has_their_own_reproducible_order(store, study):
     images = [r[0] for r in store.db.execute("SELECT id FROM study_images ORDER BY source, image_id")]
     assert orders["ana"] == [images[i] for i in order]  # the order follows from the stored seed
     with pytest.raises(StudyError, match="already a reviewer"):
-        add_reviewer(store, study, "ana", "password-a")
-    with pytest.raises(AccountError, match="different password"):
+        add_reviewer(store, study, "ana")
+    with pytest.raises(AccountError, match="keeps its own password"):  # never silently ignored
         add_reviewer(store, study, "ben", "not-bens-password")
+    with pytest.raises(AccountError, match="needs a password"):
+        add_reviewer(store, study, "newcomer")
+    assert account_id(store, "newcomer") is None
+
+
+def test_an_existing_reviewer_is_enrolled_in_another_study_without_their_password(store, study, arms, tmp_path):
+    add_reviewer(store, study, "ana", "password-a")
+    create_study(store, tmp_path / "studies", "second", *arms, n_per_arm=4, seed=1)
+    add_reviewer(store, "second", "ana")
+    assert reviewer_studies(store, "ana") == [study, "second"] and progress(store, "second", "ana") == (0, 8, 0)
+    assert authenticate(store, "ana", "password-a") == "reviewer"  # the reviewer's password, untouched
 
 
 def test_ratings_upsert_keep_history_and_resume(store, study):
@@ -488,7 +501,7 @@ def test_passwords_reset_and_accounts_disabled_and_enabled(store, study):
     assert authenticate(store, "ana", "a new password") is None and role_of(store, "ana") is None
     assert len(ratings_table(store, study)) == 1  # kept and counted
     with pytest.raises(AccountError, match="disabled"):
-        add_reviewer(store, "pilot", "ana", "a new password")
+        add_reviewer(store, "pilot", "ana")
     set_disabled(store, "ana", False)
     assert authenticate(store, "ana", "a new password") == "reviewer" and role_of(store, "ana") == "reviewer"
 
@@ -508,7 +521,7 @@ def test_a_closed_study_refuses_every_change_through_the_library_and_the_databas
     save_rating(store, practice_study, "ana", rated, ANSWERS, 2.0)
     save_practice_rating(store, practice_study, "ana", practice, ANSWERS, 2.0)
     create_study(store, tmp_path / "studies", "still-open", *arms, n_per_arm=3, seed=1)
-    add_reviewer(store, "still-open", "ana", "password-a")
+    add_reviewer(store, "still-open", "ana")
 
     closed = close_study(store, practice_study)
     assert closed.closed_at and close_study(store, practice_study).closed_at == closed.closed_at  # twice: harmless
@@ -601,3 +614,31 @@ def test_migrations_upgrade_a_database_without_changing_any_stored_row(tmp_path)
     assert get_study(store, "old").closed_at is None and get_study(store, "old").n_practice == 0
     assert role_of(store, "doc") == "reviewer" and practice_progress(store, "old", "doc") == (0, 0)
     assert save_rating(store, "old", "doc", "img1", ANSWERS, 1.0) == 1 and progress(store, "old", "doc") == (2, 2, 2)
+
+
+def test_arms_a_trivial_feature_separates_are_warned_about_with_numbers_and_arms_at_parity_are_not(store, tmp_path):
+    """Two seeds of one phantom preset, both PNG at 64 px: parity. The second set as large JPEGs: the file format and size
+    give the arm away, and the study says so with its numbers."""
+    real = write_phantom_dataset(tmp_path / "real", n=60, preset="balanced", size=64, seed=21, workers=1)
+    twin = write_phantom_dataset(tmp_path / "twin", n=60, preset="balanced", size=64, seed=22, workers=1)
+    table = read_manifest(twin).table
+    (tmp_path / "jpeg" / "images").mkdir(parents=True)
+    for path in table["image_path"]:
+        Image.open(twin.parent / path).resize((256, 256), Image.Resampling.BICUBIC).save(
+            tmp_path / "jpeg" / Path(path).with_suffix(".jpg"), quality=70)
+    as_jpeg = [str(Path(p).with_suffix(".jpg")) for p in table["image_path"]]
+    jpeg = write_manifest(table.drop(columns=["mask_path"]).assign(image_path=as_jpeg), tmp_path / "jpeg" / "manifest.csv")
+
+    parity = create_study(store, tmp_path / "studies", "parity", real, twin, n_per_arm=20, seed=3)
+    assert parity.blinding is not None and not parity.blinding.separable, parity.blinding
+    assert parity.blinding.auc["file traits"] <= 0.7 and not any("tells the arms apart" in w for w in parity.warnings)
+
+    told = create_study(store, tmp_path / "studies", "told", real, jpeg, n_per_arm=20, seed=3)
+    assert told.blinding.separable and told.blinding.auc["file traits"] > 0.9
+    assert dict(told.blinding.strongest(2)).keys() & {"JPEG source", "native short side"}
+    (warning,) = [w for w in told.warnings if "A trivial feature tells the arms apart" in w]
+    assert f"cross-validated AUC {told.blinding.auc['all']:.2f}" in warning and "export both arms at similar sizes" in warning
+    assert get_study(store, "told").warnings == told.warnings  # stored with the study, said again wherever it is shown
+    summary = pd.read_csv(export_study(store, "told", tmp_path / "export")[-1])
+    rows = summary[summary["group"] == "blinding check"].set_index("metric")
+    assert rows.loc["arm_auc_all", "estimate"] == pytest.approx(told.blinding.auc["all"]) and rows.loc["arm_auc_all", "n"] == 40

@@ -81,20 +81,32 @@ def test_a_study_with_practice_images_and_the_small_size_note(tab, store, arms):
         message = call(tab, "study_create", "tab-none", real, synthetic, typed, 0, False, 0, False)[-1]
         assert message == f"**Study not created:** Images per arm must be a whole number from 1 to 10,000, not {typed:g}"
     assert "tab-none" not in list_studies(store)
-    missing = refusal(tab, "study_create", "tab-none", real, synthetic, 3, 0, False, None, False)
-    assert missing == "Give the number of practice images (0 for none)."
+    missing = call(tab, "study_create", "tab-none", real, synthetic, 3, 0, False, None, False)[-1]
+    assert missing == "**Study not created:** give the number of practice images (0 for none)."
+
+
+def test_an_existing_reviewer_is_enrolled_in_a_second_study_by_name_alone(tab, store, arms):
+    real, synthetic = map(str, arms)
+    call(tab, "study_create", "second", real, synthetic, 3, 0, False, 0, False)
+    *refreshed, password, message = call(tab, "study_enrol", "second", "ana", "")
+    assert message == "**ana** now reviews **second**." and password == ""
+    assert refreshed[5]["choices"] == ["ana"]  # the username box offers the existing reviewers
+    assert authenticate(store, "ana", "password-ana") == "reviewer"
+    *_, message = call(tab, "study_enrol", "second", "ben", "password-ben")  # a new account: its password makes it
+    assert message == "**ben** now reviews **second**." and authenticate(store, "ben", "password-ben") == "reviewer"
 
 
 def test_the_activity_table_shows_what_each_reviewer_did(tab, store):
     add_reviewer(store, "ward", "ben", "password-ben")
-    table = call(tab, "study_activity", "ward")
-    assert list(table["reviewer"]) == ["ana", "ben"]
+    table, message = call(tab, "study_activity", "ward")
+    assert message == "" and list(table["reviewer"]) == ["ana", "ben"]
     ana, ben = table.to_dict("records")
     assert (ana["rated"], ana["of"], ana["median seconds per image"], ana["account"]) == (2, 8, "5.0", "active")
     assert ana["last active (UTC)"][:4].isdigit() and ana["last active (UTC)"].count(":") == 2
     assert (ben["rated"], ben["median seconds per image"], ben["last active (UTC)"]) == (0, "—", "—")
-    assert call(tab, "study_activity_refresh", "ward").equals(table)
-    assert call(tab, "study_activity", None).empty
+    assert call(tab, "study_activity_refresh", "ward")[0].equals(table)
+    assert call(tab, "study_activity", None)[0].empty
+    assert call(tab, "study_activity", "gone")[1].startswith("There is no study of that name")
     assert refusal(tab, "study_activity", "ward", user="ana") == "This needs a signed-in admin account."
 
 
@@ -104,9 +116,9 @@ def test_an_admin_resets_disables_and_enables_a_reviewer(tab, store):
     assert authenticate(store, "ana", "a new password") == "reviewer" and authenticate(store, "ana", "password-ana") is None
     _, message = call(tab, "study_reset_password", "ana", "short")
     assert message == "**Password not changed:** the password must have at least 8 characters"
-    assert refusal(tab, "study_reset_password", None, "a new password") == "Choose a reviewer first."
-    assert refusal(tab, "study_reset_password", "chief", "another password") == (
-        "That is not a reviewer's account: choose a reviewer from the list.")
+    assert call(tab, "study_reset_password", None, "a new password")[1] == "**Password not changed:** Choose a reviewer first."
+    assert call(tab, "study_reset_password", "chief", "another password")[1] == (
+        "**Password not changed:** That is not a reviewer's account: choose a reviewer from the list.")
 
     table, message = call(tab, "study_disable_reviewer", "ana", "ward")
     assert message.startswith("**ana** is disabled: it can no longer sign in") and list(table["account"]) == ["disabled"]
@@ -117,13 +129,13 @@ def test_an_admin_resets_disables_and_enables_a_reviewer(tab, store):
 
 def test_a_disabled_admin_is_refused_at_once_in_an_open_page(tab, store):
     create_account(store, "deputy", "password-deputy", "admin")
-    assert isinstance(call(tab, "study_activity", "ward", user="deputy"), pd.DataFrame)
+    assert isinstance(call(tab, "study_activity", "ward", user="deputy")[0], pd.DataFrame)
     set_disabled(store, "deputy", True)
     assert refusal(tab, "study_activity", "ward", user="deputy") == "This needs a signed-in admin account."
 
 
 def test_closing_a_study_asks_for_confirmation_and_then_holds(tab, store, tmp_path, monkeypatch):
-    assert refusal(tab, "study_close", "ward", False) == f"Tick “{UNDERSTOOD}” to close the study."
+    assert call(tab, "study_close", "ward", False)[-1] == f"**Not closed:** Tick “{UNDERSTOOD}” to close the study."
     assert get_study(store, "ward").closed_at is None
     *refreshed, understood, message = call(tab, "study_close", "ward", True)
     assert message == "**ward** is closed: answers can no longer be saved or changed, and its exports are final."
@@ -133,5 +145,7 @@ def test_closing_a_study_asks_for_confirmation_and_then_holds(tab, store, tmp_pa
     message = call(tab, "study_close", "ward", True)[-1]
     assert message.startswith("**ward** was closed already, at ") and message.endswith(" UTC.")
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "served"))
-    (summary,) = [f for f in call(tab, "study_export", "ward") if f.endswith("study_summary.csv")]
+    files, message = call(tab, "study_export", "ward")
+    (summary,) = [f for f in files if f.endswith("study_summary.csv")]
+    assert message == f"Exported **ward**: {len(files)} files below."
     assert pd.read_csv(summary).iloc[1]["metric"] == "final"

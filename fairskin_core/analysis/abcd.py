@@ -8,8 +8,9 @@
 - C, colour: which of the six dermoscopic colours (light and dark brown, black, blue-grey, red,
   white) cover at least 3% of the lesion, judged against the patient's own skin colour, and the
   colour spread (mean CIELAB distance of lesion pixels to the lesion's median colour).
-- D, diameter: the largest distance across the lesion (maximum Feret diameter), in pixels and,
-  where the image's scale is known, in millimetres.
+- D, diameter: the largest distance across the lesion (maximum Feret diameter), in pixels, as a
+  fraction of the image's longer side (comparable across resolutions), and, where the image's scale
+  is known, in millimetres.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class AbcdFeatures:
     border_fractal_dimension: float
     diameter_px: float
     diameter_mm: float | None
+    diameter_relative: float  # of the image's longer side: unchanged by resizing the image
     colours: tuple[str, ...]
     colour_spread: float
     area_px: int
@@ -125,6 +127,7 @@ def abcd_features(mask: np.ndarray, lab: np.ndarray, skin_lab: np.ndarray, pixel
         border_fractal_dimension=fractal_dimension(mask),
         diameter_px=diameter,
         diameter_mm=diameter * pixel_size_mm if pixel_size_mm else None,
+        diameter_relative=diameter / max(mask.shape),
         colours=tuple(c for c, share in zip(DERMOSCOPIC_COLOURS, shares, strict=True) if share >= PRESENT_FRACTION),
         colour_spread=float(np.linalg.norm(lesion - median, axis=1).mean()),
         area_px=area,

@@ -82,6 +82,7 @@ class ImageAnalysis:
             border_fractal_dimension=abcd.border_fractal_dimension if abcd else None,
             diameter_px=abcd.diameter_px if abcd else None,
             diameter_mm=abcd.diameter_mm if abcd else None,
+            diameter_relative=abcd.diameter_relative if abcd else None,
             colours=";".join(abcd.colours) if abcd else "",
             n_colours=abcd.n_colours if abcd else None,
             colour_spread=abcd.colour_spread if abcd else None,
@@ -195,7 +196,7 @@ def _analyse_task(task: tuple) -> dict:
         return ImageAnalysis("failed", f"{type(exc).__name__}: {exc}").row()
 
 
-ANALYSIS_VERSION = "1"  # raise when a change to the analysis changes its figures: cached rows of older versions are not read
+ANALYSIS_VERSION = "2"  # raise when a change to the analysis changes its figures: cached rows of older versions are not read
 
 
 def _measurer_id(mapping: FstMapping) -> str:

@@ -9,6 +9,7 @@ from plotly.subplots import make_subplots
 
 from ..fst import ROMAN
 from ..plots import count_heatmap
+from .abcd_realism import DIAMETER_UNITS
 
 
 def _cell_text(values: np.ndarray) -> list[list[str]]:
@@ -138,7 +139,11 @@ def abcd_figure(report: dict) -> go.Figure:
     rows = [r for r in report["abcd_realism"] if r["ks"] is not None]
     if not rows:
         return _empty("ABCD realism", "too few images per diagnosis on one side")
-    table = pd.DataFrame(rows).pivot(index="feature", columns="diagnosis", values="ks")
+    frame = pd.DataFrame(rows)
+    units = sorted(set(frame.loc[frame["feature"] == "diameter", "unit"]))
+    diameter = "diameter (" + ("mm" if units == ["mm"] else "relative to the image" if units == [DIAMETER_UNITS["diameter_relative"]]
+                               else "mm where known, else relative") + ")"
+    table = frame.assign(feature=frame["feature"].replace("diameter", diameter)).pivot(index="feature", columns="diagnosis", values="ks")
     figure = go.Figure(go.Heatmap(z=table.values, x=list(table.columns), y=list(table.index), zmin=0, zmax=1,
                                   colorscale="Oranges", text=_cell_text(table.values), texttemplate="%{text}"))
     figure.update_layout(title="ABCD realism: Kolmogorov–Smirnov distance, real vs synthetic", height=380)
