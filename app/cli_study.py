@@ -112,6 +112,18 @@ def _study_close(args: argparse.Namespace) -> int:
     return 0
 
 
+def _study_plan(args: argparse.Namespace) -> int:
+    from review_data.export import ratings_table
+    from review_data.planning import assumed_components, pilot_components, plan_study
+    from review_data.store import workspace_store
+
+    components = (pilot_components(ratings_table(workspace_store(), args.pilot), args.pilot) if args.pilot else assumed_components())
+    plan = plan_study(components, args.half_width, args.auc_half_width)
+    print(plan.summary())
+    print(plan.table.to_string(index=False, float_format=lambda value: f"{value:.3f}"))
+    return 0
+
+
 def _admin_create(args: argparse.Namespace) -> int:
     from review_data.accounts import create_account
     from review_data.store import workspace_store
@@ -122,7 +134,8 @@ def _admin_create(args: argparse.Namespace) -> int:
 
 
 def add_study_verbs(verbs) -> None:
-    """Add `study` (create, add-reviewer, export, backup, list, activity, reset-password, disable, enable, close) and `admin`."""
+    """Add `study` (create, add-reviewer, export, backup, list, activity, reset-password, disable, enable, plan, close) and
+    `admin`."""
     study = verbs.add_parser("study", help="set up and export blinded clinician review studies")
     study_verbs = study.add_subparsers(dest="study_verb", required=True, metavar="ACTION")
     create = study_verbs.add_parser("create", help="sample N real + N synthetic images, matched on FST × diagnosis "
@@ -169,6 +182,11 @@ def add_study_verbs(verbs) -> None:
         toggle = study_verbs.add_parser(verb, help=words)
         toggle.add_argument("--username", required=True)
         toggle.set_defaults(run=_study_set_disabled, disabled=disabled)
+    plan = study_verbs.add_parser("plan", help="how many readers × images give the interval widths wanted (before creating a study)")
+    plan.add_argument("--half-width", type=float, default=0.05, help="of the detection rate's 95%% interval (default 0.05)")
+    plan.add_argument("--auc-half-width", type=float, default=0.05, help="of the reader-averaged AUC's 95%% interval (default 0.05)")
+    plan.add_argument("--pilot", metavar="STUDY", help="a study whose ratings give the variance components (default: assumed ones)")
+    plan.set_defaults(run=_study_plan)
     close = study_verbs.add_parser("close", help="close a study for good: no answer can be saved or changed after it")
     close.add_argument("--name", required=True, help="the study")
     close.set_defaults(run=_study_close)

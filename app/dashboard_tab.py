@@ -15,6 +15,8 @@ from .messages import plain
 
 FIGURES = (
     ("detection_by_reviewer", "Detection per reviewer"),
+    ("detection_by_fst", "Detection per skin type"),
+    ("realism_by_fst", "Realism per skin type"),
     ("detection_by_fst_group", "Detection per Fitzpatrick group"),
     ("detection_by_diagnosis", "Detection per diagnosis"),
     ("realism_by_arm", "Realism per arm"),

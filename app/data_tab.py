@@ -287,7 +287,8 @@ def build_data_tab(default_manifest: str, store: ReviewStore, roots: list[Path])
 
     @admin
     def on_open(path: str, open_path: str, username: str):
-        """Open the typed manifest; if it cannot be, say which and why, and set the box back to the one still shown."""
+        """Open the typed manifest; if it cannot be, say which and why, and which one is still shown; the box keeps what was
+        typed, to be corrected (a long path with one typo is not retyped)."""
         path = (path or "").strip()
         reason = "no path given; type the path of a manifest (CSV or Parquet) on the server" if not path else ""
         if path:
@@ -298,7 +299,7 @@ def build_data_tab(default_manifest: str, store: ReviewStore, roots: list[Path])
         if reason:
             refused("data_tab.on_open", username, f"{path}: {reason}" if path else reason)
             said = f"{_not_opened(path, reason)}<br>Still showing {plain(open_path)}."
-            return *([gr.skip()] * (len(opened) - 1)), said, *([gr.skip()] * len(shown)), open_path
+            return *([gr.skip()] * (len(opened) - 1)), said, *([gr.skip()] * len(shown)), gr.skip()
         return *open_manifest(path, roots), None, None, "", None, None, None, "", *cleared, path
 
     @admin

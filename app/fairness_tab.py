@@ -23,7 +23,7 @@ from review_data.store import ReviewStore
 
 from .access import only, refused
 from .fairness_jobs import ExperimentRunner
-from .messages import ask_for_missing, plain
+from .messages import missing_input, plain
 
 NO_REPORT = "**No report:**"
 FIGURES = ("auroc", "equal_opportunity", "calibration", "calibration_dark")
@@ -82,20 +82,27 @@ def build_fairness_tab(store: ReviewStore, train_default: str, synthetic_default
         with gr.Row():
             calibration = gr.Plot(label="Calibration")
             calibration_dark = gr.Plot(label="Calibration, FST V–VI")
-    table = gr.Dataframe(label="Per model and skin-type group", interactive=False, elem_id="fairness-table")
+    table = gr.Dataframe(pd.DataFrame(columns=TABLE_COLUMNS), label="Per model and skin-type group", interactive=False,
+                         elem_id="fairness-table")
     outputs = [verdict, auroc, eod, calibration, calibration_dark, table]
 
     @admin
     def on_open(name: str, user: str = ""):
-        ask_for_missing((name, "Choose a report (or run an experiment first)."))
+        """A report's verdict, figures and table; a missing or unknown name is said in the verdict's place (no pop-up, and
+        no error badge on every figure)."""
+        if not name:
+            return {verdict: "Choose a report (or run an experiment first)."}
         if name not in report_folders():
-            raise gr.Error(f"No report named {plain(name)} in the workspace.", print_exception=False)
-        return _shown(*read_report(workspace_dir("downstream") / name))
+            return {verdict: f"No report named {plain(name)} in the workspace."}
+        return dict(zip(outputs, _shown(*read_report(workspace_dir("downstream") / name)), strict=True))
 
     @admin
     def on_run(train_path: str, test_path: str, synthetic_path: str, oracle_path: str, chosen: list, split: str, n_seeds: float,
                n_steps: float, n_audit: float, drop_overlap: bool, shown_verdict: str, user: str = ""):
-        ask_for_missing((train_path, "Give the path of the real training manifest."), (test_path, "Give the path of the test manifest."))
+        missing = missing_input((train_path, "give the path of the real training manifest."),
+                                (test_path, "give the path of the test manifest."))
+        if missing:
+            return {verdict: f"{NO_REPORT} {missing}", status: "", follow: gr.Timer(active=False)}
         name = time.strftime("fairness-%Y%m%d-%H%M%S")
         try:
             settings = ExperimentSettings(train=train_path.strip(), test=test_path.strip(), synthetic=synthetic_path.strip() or None,

@@ -11,6 +11,7 @@ at once whether the model gave the type asked for.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import gradio as gr
@@ -42,7 +43,7 @@ from review_data.store import ReviewStore
 
 from .access import USER_MISTAKES, only, refused
 from .downloads import download_folder
-from .generate_jobs import GenerationQueue
+from .generate_jobs import GenerationQueue, duration
 from .messages import plain
 from .outline import outlined
 
@@ -51,6 +52,10 @@ MODES = ("fairskin model", "Stable Diffusion", "Skin-tone transfer", "Skin-tone 
 SD_MODES = (MODES[1], MODES[3])
 TONE_MODES = (MODES[2], MODES[3])
 INTERACTIVE = 16  # more images than this run in the background
+# run, started, with, model, skin type, diagnosis, images, seed, status: each wide enough for its header's longest word
+HISTORY_WIDTHS = ["16%", "12%", "10%", "14%", "8%", "11%", "8%", "6%", "15%"]
+LONG_RUN_SECONDS = 30 * 60  # a background run expected to take longer waits for a second press of Generate
+UNMEASURED_CONFIRM = 1000  # ... as does one this large of a model whose speed is not measured here yet
 SHOWN = 48  # the images of a run the gallery shows (the zip holds them all)
 MAX_ZIPPED = 5000  # a larger run is fetched from the server's folder, not through the browser
 OWN_SIZE = "the model's own"
@@ -192,9 +197,11 @@ def _status(record: RunRecord, jobs: GenerationQueue) -> str:
     """A run's status as this server knows it: a run left 'running' by a stopped server can be resumed."""
     job = jobs.job(record.folder)
     if job is not None and not job.finished.is_set():
-        return job.describe()
+        return jobs.describe(job)
     if record.status in ("queued", "running"):
         return f"stopped at {record.made} of {record.request.count}: resumable"
+    if record.status == "cancelled":
+        return f"cancelled at {record.made} of {record.request.count}: resumable"
     return "finished" if record.status == "finished" else f"failed: {record.error}"
 
 
@@ -264,7 +271,11 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
             run = gr.Button("Generate", variant="primary", elem_id="generate-run")
         with gr.Column(scale=3):
             message = gr.Markdown(elem_id="generate-message")
-            background = gr.Markdown(elem_id="generate-job")
+            with gr.Row(equal_height=True):
+                with gr.Column(scale=4):
+                    background = gr.Markdown(elem_id="generate-job")
+                cancel = gr.Button("Cancel (keeps the images made)", visible=False, variant="stop", scale=1, min_width=160,
+                                   elem_id="generate-cancel")
             gallery = gr.Gallery(label="Generated (what was measured under each image)", columns=4, format="png", buttons=[],
                                  object_fit="contain", height="auto", elem_id="generate-gallery",
                                  elem_classes=["whole-captions"])
@@ -275,7 +286,7 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
                     add = gr.Button("Add selected to the set", elem_id="generate-add")
             download = gr.DownloadButton("Download these images and their manifest (zip)", visible=False, elem_id="generate-download")
             with gr.Accordion("History: recent runs", open=False, elem_id="generate-history-box"):
-                table = gr.Dataframe(interactive=False, wrap=True, elem_id="generate-history")
+                table = gr.Dataframe(interactive=False, wrap=True, column_widths=HISTORY_WIDTHS, elem_id="generate-history")
                 with gr.Row():
                     picked = gr.Dropdown([], label="Run", elem_id="generate-history-run", scale=3)
                     reopen = gr.Button("Open", elem_id="generate-reopen", scale=1, min_width=80)
@@ -284,6 +295,7 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
     form = [mode, model, sd_model, loras, tokens, allow_download, fst, diagnosis, count, seed, steps, guidance, scheduler, size,
             source_manifest, source_ids, strength]
     shown = [gallery, selected, on_screen, download, message]
+    panel = [background, cancel, follow]
     listed = [table, picked]
 
     def listed_now() -> list:
@@ -304,18 +316,49 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
                 gr.update(choices=[caption.split(" ·")[0] for _, caption in images], value=[]), {"run": str(folder)},
                 gr.update(value=zipped, visible=zipped is not None), text]
 
+    unchanged_panel = [gr.skip()] * 3  # the background line, its Cancel button, the timer
+
     def cleared(text: str) -> list:
         """Nothing on screen but the reason: never the previous images as if they were the new result."""
         return [[], gr.update(choices=[], value=[]), {}, gr.update(value=None, visible=False), text]
 
-    @admin
-    def on_mode(chosen: str, user: str):
+    def mode_view(chosen: str) -> dict:
+        """What the form shows for a way of generating, and its sampler's defaults."""
         sd, tone = chosen in SD_MODES, chosen in TONE_MODES
         physical = chosen == MODES[2]  # the physically based transfer: no model, nothing to sample
-        return (gr.update(visible=not sd and not physical), gr.update(visible=sd), gr.update(visible=tone), gr.update(visible=not tone),
-                gr.update(visible=not tone), gr.update(visible=chosen == MODES[1]), gr.update(value=7.5 if sd else 3.0),
-                gr.update(value="dpm-solver++" if tone else "ddim"), gr.update(visible=chosen == MODES[3]),
-                gr.update(visible=not physical))
+        return {fairskin_box: gr.update(visible=not sd and not physical), sd_box: gr.update(visible=sd), tone_box: gr.update(visible=tone),
+                diagnosis: gr.update(visible=not tone), count: gr.update(visible=not tone), size: gr.update(visible=chosen == MODES[1]),
+                guidance: gr.update(value=7.5 if sd else 3.0), scheduler: gr.update(value="dpm-solver++" if tone else "ddim"),
+                strength: gr.update(visible=chosen == MODES[3]), sampler_box: gr.update(visible=not physical)}
+
+    def request_view(request: GenerationRequest) -> dict:
+        """The form as it was for ``request`` (a reopened run): its way of generating, model, labels, counts and sampler."""
+        tone, sd = request.kind == "tone-transfer", bool(request.stable_diffusion)
+        chosen = MODES[3] if tone and sd else MODES[2] if tone else MODES[1] if sd else MODES[0]
+        model_name = request.model or DEFAULT_CHOICE
+        values = {
+            mode: chosen, model: model_name, sd_model: request.stable_diffusion or "",
+            loras: "\n".join(f"{folder}:{weight:g}" for folder, weight in request.loras), tokens: "\n".join(request.textual_inversions),
+            allow_download: request.allow_download, fst: ROMAN[request.fst], count: request.n, seed: request.seed, steps: request.steps,
+            guidance: request.guidance if request.guidance is not None else (7.5 if sd else 3.0), scheduler: request.scheduler,
+            size: str(request.size) if request.size else OWN_SIZE, source_manifest: request.source_manifest or "",
+            source_ids: list(request.source_ids), strength: request.strength,
+        }
+        view = {**mode_view(chosen), **{component: gr.update(value=value) for component, value in values.items()}}
+        for component, shown_now in mode_view(chosen).items():  # a value and a visibility for the same component
+            view[component] = gr.update(**{**shown_now, **view[component]})
+        view[source_ids] = gr.update(choices=list(request.source_ids), value=list(request.source_ids))
+        if not tone:
+            try:
+                names = model_diagnoses(model_name)
+            except ModelFolderError:  # the model is gone since: its labels as they were
+                names = [request.diagnosis]
+            view[diagnosis] = gr.update(**{**view[diagnosis], "choices": names, "value": request.diagnosis})
+        return view
+
+    @admin
+    def on_mode(chosen: str, user: str):
+        return mode_view(chosen)
 
     @admin
     def on_model(model_name: str, user: str):
@@ -344,30 +387,61 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
         return gr.update(choices=choices, value=[]), f"{len(rows)} source images listed{more}."
 
     def followed(job, text: str) -> list:
-        """A background run followed by the page: its line, and the timer that checks it."""
+        """A background run followed by the page: its line, its Cancel button, and the timer that checks it."""
         gallery_now, keep_now, _, download_now, text = cleared(text)
-        return [gallery_now, keep_now, {"watching": str(job.folder)}, download_now, text, f"Background generation: {job.describe()}",
-                gr.Timer(active=True)]
+        return [gallery_now, keep_now, {"watching": str(job.folder)}, download_now, text, f"Background generation: {jobs.describe(job)}",
+                gr.update(visible=True), gr.Timer(active=True)]
+
+    def long_run_unconfirmed(request, current: dict) -> str | None:
+        """Why a large request waits for a second press (its time at the speed measured here, or an unmeasured speed), else None."""
+        if request.count <= INTERACTIVE:
+            return None
+        key = json.dumps(request.to_json(), sort_keys=True)
+        estimate = jobs.estimate_seconds(request)
+        long = estimate[0] > LONG_RUN_SECONDS if estimate else request.count > UNMEASURED_CONFIRM
+        if not long or current.get("confirm") == key:
+            return None
+        current["confirm"] = key
+        took = (f"would take about **{duration(estimate[0])}** at the {estimate[1]:.2f} images/s measured on this server"
+                if estimate else "would take an unknown time: this model has not run on this server yet")
+        return (f"**Not started yet:** {request.count:,} images {took}. Press Generate again to start; Cancel stops it at any "
+                "time and keeps the images made (Resume, under History, makes the rest).")
 
     @admin
     def on_generate(chosen_mode, model_name, sd_name, lora_lines, token_lines, fetch, fst_label, diagnosis_name, n, first_seed,
-                    n_steps, weight, sampler, side, sources, ids, power, progress=gr.Progress(), user: str = ""):
+                    n_steps, weight, sampler, side, sources, ids, power, current: dict, progress=gr.Progress(), user: str = ""):
         try:
             request = request_from_form(chosen_mode, model_name, sd_name, lora_lines, token_lines, fetch, fst_label, diagnosis_name, n,
                                         first_seed, n_steps, weight, sampler, side, sources, ids, power)
+            request.check()
+            current = dict(current)
+            unconfirmed = long_run_unconfirmed(request, current)
+            if unconfirmed:
+                return [gr.skip(), gr.skip(), current, gr.skip(), unconfirmed, *unchanged_panel, *listed_now()]
             folder = new_run(request, runs)
         except USER_MISTAKES as exc:
             refused("generate_tab.on_generate", user, exc)
-            return [*cleared(f"**Not generated:** {plain(exc)}"), gr.skip(), gr.skip(), *listed_now()]
+            return [*cleared(f"**Not generated:** {plain(exc)}"), *unchanged_panel, *listed_now()]
         job = jobs.submit(request, folder)
         if request.count > INTERACTIVE:
-            text = f"**{request.count} images are being made in the background** into `{plain(folder)}`; they appear here when done."
+            estimate = jobs.estimate_seconds(request)
+            took = f", about {duration(estimate[0])} at the speed measured here" if estimate else ""
+            text = (f"**{request.count:,} images are being made in the background**{took} into `{plain(folder)}`; they appear here "
+                    "when done.")
             return [*followed(job, text), *listed_now()]
         while not job.finished.wait(0.25):
-            progress(job.done / job.total if job.state == "running" else 0, desc=job.describe())
+            progress(job.done / job.total if job.state == "running" else 0, desc=jobs.describe(job))
         if job.state == "failed":
-            return [*cleared(f"**Not generated:** {plain(job.error)}"), gr.skip(), gr.skip(), *listed_now()]
-        return [*showing(folder), gr.skip(), gr.skip(), *listed_now()]
+            return [*cleared(f"**Not generated:** {plain(job.error)}"), *unchanged_panel, *listed_now()]
+        return [*showing(folder), *unchanged_panel, *listed_now()]
+
+    @admin
+    def on_cancel(current: dict, user: str):
+        """Stop the followed background run after the batch being made is saved; what is made stays, resumable."""
+        job = jobs.cancel(current["watching"]) if current.get("watching") else None
+        if job is None:
+            return "Nothing is running in the background.", gr.update(visible=False)
+        return f"Background generation: {jobs.describe(job)}", gr.update(visible=False)
 
     @admin
     def on_follow(current: dict, user: str):
@@ -377,32 +451,39 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
         server) follows the run the queue is busy with, rather than going blank."""
         job = jobs.job(current["watching"]) if current.get("watching") else jobs.busy()
         if job is None:
-            return [*[gr.skip()] * len(shown), "", gr.Timer(active=False), *[gr.skip()] * len(listed)]
+            return [*[gr.skip()] * len(shown), "", gr.update(visible=False), gr.Timer(active=False), *[gr.skip()] * len(listed)]
         if not job.finished.is_set():
-            return [*[gr.skip()] * len(shown), f"Background generation: {job.describe()}", gr.skip(), *[gr.skip()] * len(listed)]
+            line = f"Background generation: {jobs.describe(job)}"
+            return [*[gr.skip()] * len(shown), line, gr.update(visible=not job.cancel_asked.is_set()), gr.skip(),
+                    *[gr.skip()] * len(listed)]
+        done = [gr.update(visible=False), gr.Timer(active=False)]
         if job.state == "failed":
-            return [*cleared(f"**Background generation failed:** {plain(job.error)}"), "", gr.Timer(active=False), *listed_now()]
-        return [*showing(job.folder, "**Background generation finished.** "), "", gr.Timer(active=False), *listed_now()]
+            return [*cleared(f"**Background generation failed:** {plain(job.error)}"), "", *done, *listed_now()]
+        if job.state == "cancelled":
+            return [*showing(job.folder, f"**Background generation {jobs.describe(job)}.** "), "", *done, *listed_now()]
+        return [*showing(job.folder, "**Background generation finished.** "), "", *done, *listed_now()]
 
     @admin
     def on_reopen(name: str | None, current: dict, user: str):
         if not name:
-            return [*[gr.skip()] * (len(shown) - 1), "Choose a run first.", gr.skip(), gr.skip()]
+            return {message: "Choose a run first."}
         folder = runs / Path(name).name
         job = jobs.job(folder)
+        form_now = request_view(read_run(folder).request)  # the form as it was for this run, not as it was left
         if job is not None and not job.finished.is_set():
-            return followed(job, "This run is still going; its images appear here when it is done.")
-        return [*showing(folder), "", gr.skip()]
+            return {**dict(zip([*shown, *panel], followed(job, "This run is still going; its images appear here when it is done."),
+                               strict=True)), **form_now}
+        return {**dict(zip([*shown, *panel], [*showing(folder), "", gr.update(visible=False), gr.skip()], strict=True)), **form_now}
 
     @admin
     def on_resume(name: str | None, user: str):
         if not name:
-            return [*[gr.skip()] * (len(shown) - 1), "Choose a run first.", gr.skip(), gr.skip(), *listed_now()]
+            return [*[gr.skip()] * (len(shown) - 1), "Choose a run first.", *unchanged_panel, *listed_now()]
         record = read_run(runs / Path(name).name)
         job = jobs.job(record.folder)
         if record.status == "finished" or (job is not None and not job.finished.is_set()):
             note = "This run is finished: nothing to resume." if record.status == "finished" else "This run is still going."
-            return [*[gr.skip()] * (len(shown) - 1), note, gr.skip(), gr.skip(), *listed_now()]
+            return [*[gr.skip()] * (len(shown) - 1), note, *unchanged_panel, *listed_now()]
         job = jobs.submit(record.request, record.folder)
         text = f"**Resuming** `{plain(record.folder)}`: {record.made} of {record.request.count} images were made before."
         return [*followed(job, text), *listed_now()]
@@ -414,18 +495,23 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
     def page_load() -> list:
         """The history, and the background run if one is going (for an admin who reloads the page)."""
         busy = jobs.busy()
-        watching = {"watching": str(busy.folder)} if busy else {}
-        return [*listed_now(), watching, f"Background generation: {busy.describe()}" if busy else "", gr.Timer(active=busy is not None)]
+        if busy is None:  # nothing to follow: leave the panel as it is (a Generate pressed before this answer came fills it)
+            return [*listed_now(), gr.skip(), gr.skip(), gr.skip(), gr.skip()]
+        return [*listed_now(), {"watching": str(busy.folder)}, f"Background generation: {jobs.describe(busy)}", gr.update(visible=True),
+                gr.Timer(active=True)]
 
     private = {"api_visibility": "private"}
-    mode.change(on_mode, mode, [fairskin_box, sd_box, tone_box, diagnosis, count, size, guidance, scheduler, strength, sampler_box],
-                api_name="generate_mode", **private)
-    model.change(on_model, model, [diagnosis, message], api_name="generate_model", **private)
+    # .input, not .change: a reopened run sets the mode and the model with its own sampler and diagnosis, which must stay.
+    mode.input(on_mode, mode, [fairskin_box, sd_box, tone_box, diagnosis, count, size, guidance, scheduler, strength, sampler_box],
+               api_name="generate_mode", **private)
+    model.input(on_model, model, [diagnosis, message], api_name="generate_model", **private)
     gr.on([sd_model.submit, sd_model.blur], on_stable_diffusion, sd_model, size, api_name="generate_sizes", **private)
     source_manifest.submit(on_sources, source_manifest, [source_ids, message], api_name="generate_sources", **private)
-    run.click(on_generate, form, [*shown, background, follow, *listed], api_name="generate_run", **private)
-    follow.tick(on_follow, on_screen, [*shown, background, follow, *listed], api_name="generate_follow", show_progress="hidden", **private)
-    reopen.click(on_reopen, [picked, on_screen], [*shown, background, follow], api_name="generate_reopen", **private)
-    resume.click(on_resume, picked, [*shown, background, follow, *listed], api_name="generate_resume", **private)
+    run.click(on_generate, [*form, on_screen], [*shown, *panel, *listed], api_name="generate_run", **private)
+    follow.tick(on_follow, on_screen, [*shown, *panel, *listed], api_name="generate_follow", show_progress="hidden", **private)
+    reopen.click(on_reopen, [picked, on_screen], [*shown, *panel, *form, fairskin_box, sd_box, tone_box, sampler_box],
+                 api_name="generate_reopen", **private)
+    resume.click(on_resume, picked, [*shown, *panel, *listed], api_name="generate_resume", **private)
+    cancel.click(on_cancel, on_screen, [background, cancel], api_name="generate_cancel", **private)
     add.click(on_add, [set_name, selected, on_screen], message, api_name="generate_add", **private)
-    return page_load, [*listed, on_screen, background, follow]
+    return page_load, [*listed, on_screen, background, cancel, follow]

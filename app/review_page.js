@@ -422,7 +422,7 @@
 
   // ---- after Start, Begin, Back or Instructions the focus leaves the button: answer keys and Enter ("Save & next") act on
   // the image at once, and an Enter meant for the image never presses the button again (Start would show it afresh, blank)
-  const ACTION_BUTTONS = "#review-start, #review-begin, #back, #review-help";
+  const ACTION_BUTTONS = "#review-start, #review-begin, #back, #review-help, #cannot-assess";
   function focusImage(always = false) {
     const focused = document.activeElement;
     const onAction = focused && focused.closest && focused.closest(ACTION_BUTTONS);

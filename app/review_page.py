@@ -34,6 +34,7 @@ from PIL import Image
 from review_data.accounts import role_of
 from review_data.answers import ABCD_ANSWERS, ABCD_QUESTIONS
 from review_data.session import (
+    CANNOT_ASSESS,
     ReviewError,
     item_at,
     practice_item_at,
@@ -41,6 +42,7 @@ from review_data.session import (
     progress,
     resume_study,
     reviewer_studies,
+    save_cannot_assess,
     save_practice_rating,
     save_rating,
 )
@@ -90,6 +92,8 @@ no time limit. For each image answer:
 4. A comment if you wish (optional; <kbd>M</kbd> goes to the comment box, <kbd>Esc</kbd> back to the image), then
    **Save & next** (<kbd>Enter</kbd>). <kbd>←</kbd> goes back to
    change an earlier answer; your answers are saved as you go, so you can stop and continue later.
+5. An image you cannot judge at all (too blurred, a lesion you do not read): **Cannot assess** sets it aside, with
+   the comment as the reason if you give one. It is counted apart, never as a guess.
 
 **Looking closely**: the mouse wheel (or a pinch) zooms where you point, dragging pans,
 <kbd>+</kbd> / <kbd>−</kbd> zoom, <kbd>X</kbd> shows native pixels, <kbd>0</kbd> fits the frame,
@@ -142,7 +146,8 @@ def served_image(study_image: Path, cache_dir: Path) -> tuple[str, int, int]:
 
 def _form_values(saved: dict) -> list:
     """What the answer controls show for an image: its saved answers (call, realism, A, B, C, D, comment), or none yet."""
-    return [saved.get("call"), str(saved["realism"]) if saved else None, *[saved.get(k) for k in ABCD_QUESTIONS], saved.get("comment", "")]
+    realism = saved.get("realism")
+    return [saved.get("call"), None if realism is None else str(realism), *[saved.get(k) for k in ABCD_QUESTIONS], saved.get("comment", "")]
 
 
 def _viewer_html(shown: tuple[str, int, int], following: tuple[str, int, int] | None, label: str, optimistic: bool,
@@ -219,6 +224,7 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_i
             message = gr.Markdown(elem_id="review-message")
             with gr.Row(elem_id="review-buttons"):
                 back = gr.Button("◀ Back (←)", elem_id="back", scale=1, min_width=90)
+                unjudgeable = gr.Button("Cannot assess", elem_id="cannot-assess", scale=1, min_width=110)
                 save = gr.Button("Save & next ▶ (Enter)", variant="primary", elem_id="save-next", scale=2, min_width=150)
     answers = [call, realism, *checklist, comment]
     # The message stays last, and the answers at their places: clients of the API read them by position.
@@ -252,7 +258,11 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_i
         shown_images.grant(username, served[0], *([following[0]] if following else []))
         viewer = _viewer_html(served, following, f"Study image {position + 1} of {total}", optimistic=True, values=values)
         new_state = {"study": study_name, "position": position, "image_id": item.image_id, "total": total, "shown_at": time.monotonic()}
-        return [new_state, _progress_html(rated, total, position), gr.update(visible=not first_visit), viewer, *values,
+        status_html = _progress_html(rated, total, position)
+        if item.answers and item.answers.get(CANNOT_ASSESS):
+            status_html += ('<p id="set-aside" role="status">You set this image aside: <b>cannot assess</b>. Answer it and Save '
+                            '&amp; next to rate it after all.</p>')
+        return [new_state, status_html, gr.update(visible=not first_visit), viewer, *values,
                 gr.update(visible=True), gr.update(visible=True), gr.update(visible=first_visit), gr.update(visible=True), ""]
 
     def open_study(study_name: str, username: str):
@@ -307,14 +317,30 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_i
             return on_practice_save(current, values, username)
         if "image_id" not in current:  # no study started, or every image already rated
             raise gr.Error("Nothing to save here: press Start / continue.", print_exception=False)
-        try:  # the image shown is in the server-side state: the browser cannot name another
-            save_rating(store, current["study"], username, current["image_id"], values, time.monotonic() - current["shown_at"])
+        # the image shown is in the server-side state: the browser cannot name another
+        return answered(current, username, "Not saved", lambda: save_rating(
+            store, current["study"], username, current["image_id"], values, time.monotonic() - current["shown_at"]))
+
+    def answered(current: dict, username: str, refused_as: str, store_answer) -> list:
+        """Store the answer to the image on screen (``store_answer``), then show the next image; after the last, any image
+        still open (skipped by going back). A refusal keeps this image, and says why after ``refused_as``."""
+        try:
+            store_answer()
         except ReviewError as exc:
-            return [gr.skip()] * (len(shown) - 1) + [f"**Not saved:** {plain(exc)}"]
+            return [gr.skip()] * (len(shown) - 1) + [f"**{refused_as}:** {plain(exc)}"]
         following = current["position"] + 1
-        # After the last image, go back to any image still unrated (skipped by going back).
         return show(current["study"], following if following < current["total"] else progress(store, current["study"], username)[2],
                     username)
+
+    @reviewer
+    def on_cannot_assess(current: dict, comment: str, username: str):
+        """Set the image aside as one the reviewer cannot judge (the comment is the reason), and go on."""
+        if current.get("practice"):
+            return [gr.skip()] * (len(shown) - 1) + ["**Not set aside:** practice images are for practising the answers."]
+        if "image_id" not in current:
+            raise gr.Error("Nothing to set aside here: press Start / continue.", print_exception=False)
+        return answered(current, username, "Not set aside", lambda: save_cannot_assess(
+            store, current["study"], username, current["image_id"], comment, time.monotonic() - current["shown_at"]))
 
     @reviewer
     def on_back(current: dict, username: str):
@@ -340,6 +366,7 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_i
         None, js="() => window.fairskinReview.settle()"
     )
     back.click(on_back, state, shown, api_name="review_back", **hidden).then(**refresh)
+    unjudgeable.click(on_cannot_assess, [state, comment], shown, api_name="review_cannot_assess", **hidden).then(**refresh)
 
     def resume_after(page_load) -> None:
         """Chain the resume on the page load that fills the study picker (see `on_page_load`)."""

@@ -11,7 +11,8 @@ import pandas as pd
 from fairskin_core.manifest import ManifestError
 from fairskin_core.numbers import seed_number, whole_number
 from review_data.accounts import AccountError, reset_password, set_disabled
-from review_data.export import export_study
+from review_data.export import export_study, ratings_table
+from review_data.planning import assumed_components, pilot_components, plan_study
 from review_data.sampling import MATCH_ON, SamplingError
 from review_data.store import ReviewStore, workspace_studies_dir
 from review_data.study import StudyError, add_reviewer, close_study, create_study, get_study, list_studies, reviewer_activity
@@ -66,6 +67,12 @@ def open_studies(store: ReviewStore) -> list[str]:
     return [row[0] for row in store.db.execute("SELECT name FROM studies WHERE closed_at IS NULL ORDER BY id")]
 
 
+def said_no(action: str, user: str, heading: str, why: str) -> str:
+    """A section's refusal, said beside its button, and logged in one line as every user's mistake is."""
+    refused(f"studies_tab.{action}", user, why)
+    return f"**{heading}:** {why}"
+
+
 def build_studies_tab(store: ReviewStore, roots: list[Path]):
     """Lay out the Studies tab; returns the refresh function and its outputs for the page load.
 
@@ -91,6 +98,18 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
             create = gr.Button("Create study", variant="primary", scale=1)
             with gr.Column(scale=3):
                 create_message = gr.Markdown(elem_id="create-message", elem_classes="section-message")
+    with gr.Accordion("Plan a study: how many readers and images", open=False):
+        gr.Markdown("The 95% intervals a design can expect, on the detection rate and on the reader-averaged AUC of realism. "
+                    "Without a pilot the spread between readers and images is assumed; a pilot study (a few readers) replaces "
+                    "the assumptions with measured values.")
+        with gr.Row():
+            plan_pilot = gr.Dropdown(label="Pilot study (optional)", choices=[], elem_id="plan-pilot")
+            plan_detection = gr.Number(value=0.05, label="Detection rate: interval half-width", elem_id="plan-detection")
+            plan_auc = gr.Number(value=0.05, label="AUC: interval half-width", elem_id="plan-auc")
+        with gr.Row(equal_height=True):
+            plan = gr.Button("Plan", scale=1, elem_id="plan-run")
+            with gr.Column(scale=3):
+                plan_message = gr.Markdown(elem_id="plan-message", elem_classes="section-message")
     with gr.Accordion("Enrol a reviewer", open=False):
         with gr.Row():
             enrol_study = gr.Dropdown(label="Study", choices=[], elem_id="enrol-study")
@@ -138,14 +157,15 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
     def refreshed():
         names, reviewers = list_studies(store), reviewer_accounts(store)
         return (study_overview(store), gr.update(choices=names), gr.update(choices=names), gr.update(choices=names),
-                gr.update(choices=reviewers), gr.update(choices=reviewers), gr.update(choices=open_studies(store)))
+                gr.update(choices=reviewers), gr.update(choices=reviewers), gr.update(choices=names),
+                gr.update(choices=open_studies(store)))
 
     # Each section answers beside its own button (a refusal included): never at the page's bottom, never as a pop-up.
-    refresh_outputs = [overview, enrol_study, export_choice, activity_study, account, username, close_choice]
+    refresh_outputs = [overview, enrol_study, export_choice, activity_study, account, username, plan_pilot, close_choice]
     unchanged = (gr.skip(),) * len(refresh_outputs)
 
-    def not_created(why: str):
-        return (*unchanged, f"**Study not created:** {why}")
+    def not_created(why: str, user: str):
+        return (*unchanged, said_no("on_create", user, "Study not created", why))
 
     @admin
     def on_create(name_: str, real_: str, synthetic_: str, n: float, seed_: float, estimate_fst: bool, n_practice: float,
@@ -155,10 +175,10 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
                                 (seed_, "give a seed (any whole number)."),
                                 (n_practice, "give the number of practice images (0 for none)."))
         if missing:
-            return not_created(missing)
+            return not_created(missing, user)
         name_ = name_.strip()
         if name_ in list_studies(store):
-            return not_created(f"a study named **{plain(name_)}** exists already: choose another name.")
+            return not_created(f"a study named **{plain(name_)}** exists already: choose another name.", user)
         try:
             study = create_study(store, workspace_studies_dir(), name_, real_.strip(), synthetic_.strip(),
                                  n_per_arm=whole_number(n, "Images per arm", 1, MAX_PER_ARM),
@@ -166,8 +186,7 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
                                  n_practice=whole_number(n_practice, "Practice images", 0, MAX_PER_ARM),
                                  accept_tone_difference=accept_tone_difference)
         except REFUSALS as exc:
-            refused("studies_tab.on_create", user, exc)
-            return not_created(plain(exc))
+            return not_created(plain(exc), user)
         extra = f" and {study.n_practice} practice images" if study.n_practice else ""
         notes = "".join(f"<br>**Note:** {plain(warning)}" for warning in study.warnings)
         if study.blinding and not study.blinding.separable:  # a separable study's check is among the notes
@@ -181,12 +200,26 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
     def on_enrol(study_name: str, username_: str, password_: str, user: str):
         missing = missing_input((study_name, "choose a study first."), (username_, "give the reviewer's username."))
         if missing:
-            return (*unchanged, gr.skip(), f"**Not enrolled:** {missing}")
+            return (*unchanged, gr.skip(), said_no("on_enrol", user, "Not enrolled", missing))
         try:
             add_reviewer(store, study_name, username_.strip(), password_ or None)
         except REFUSALS as exc:
-            return (*unchanged, gr.skip(), f"**Not enrolled:** {plain(exc)}")
+            return (*unchanged, gr.skip(), said_no("on_enrol", user, "Not enrolled", plain(exc)))
         return (*refreshed(), "", f"**{plain(username_.strip())}** now reviews **{plain(study_name)}**.")
+
+    @admin
+    def on_plan(pilot: str | None, detection: float | None, auc: float | None, user: str):
+        missing = missing_input((detection, "give the detection rate's half-width (e.g. 0.05)."),
+                                (auc, "give the AUC's half-width (e.g. 0.05)."))
+        if missing:
+            return said_no("on_plan", user, "Not planned", missing)
+        try:
+            components = pilot_components(ratings_table(store, pilot), pilot) if pilot else assumed_components()
+            planned = plan_study(components, float(detection), float(auc))
+        except REFUSALS as exc:
+            return said_no("on_plan", user, "Not planned", plain(exc))
+        table = planned.table.round(3).to_markdown(index=False)
+        return f"{plain(planned.summary())}\n\n{table}"
 
     @admin
     def on_activity(study_name: str, user: str):
@@ -209,11 +242,11 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
     def on_reset(username_: str, password_: str, user: str):
         why = _not_a_reviewer(username_) or missing_input((password_, "Give the new password."))
         if why:
-            return gr.skip(), f"**Password not changed:** {why}"
+            return gr.skip(), said_no("on_reset", user, "Password not changed", why)
         try:
             reset_password(store, username_, password_)
         except REFUSALS as exc:
-            return gr.skip(), f"**Password not changed:** {plain(exc)}"
+            return gr.skip(), said_no("on_reset", user, "Password not changed", plain(exc))
         return "", f"**{plain(username_)}** has a new password; the old one no longer works."
 
     def toggled(disabled: bool):
@@ -221,11 +254,11 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
         def on_toggle(username_: str, study_name: str, user: str):
             why = _not_a_reviewer(username_)
             if why:
-                return gr.skip(), f"**Not changed:** {why}"
+                return gr.skip(), said_no("on_toggle", user, "Not changed", why)
             try:
                 set_disabled(store, username_, disabled)
             except REFUSALS as exc:
-                return gr.skip(), f"**Not changed:** {plain(exc)}"
+                return gr.skip(), said_no("on_toggle", user, "Not changed", plain(exc))
             table = activity_table(store, study_name) if study_name else gr.skip()
             said = ("disabled: it can no longer sign in, and a page it still has open can do nothing more; its ratings are kept "
                     "and still count" if disabled else "enabled again: it can sign in")
@@ -240,7 +273,7 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
         if not why and study_name not in list_studies(store):
             why = GONE
         if why:
-            return (*unchanged, gr.skip(), f"**Not closed:** {why}")
+            return (*unchanged, gr.skip(), said_no("on_close", user, "Not closed", why))
         was_closed = get_study(store, study_name).closed_at
         study = close_study(store, study_name)
         if was_closed:
@@ -252,7 +285,7 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
     def on_export(study_name: str, user: str):
         why = missing_input((study_name, "Choose a study to export."))
         if why:
-            return gr.skip(), f"**Not exported:** {why}"
+            return gr.skip(), said_no("on_export", user, "Not exported", why)
         files_ = [str(p) for p in export_study(store, study_name, download_folder("export"))]
         return files_, f"Exported **{plain(study_name)}**: {len(files_)} files below."
 
@@ -261,6 +294,7 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
                  [*refresh_outputs, create_message], api_name="study_create", **private)
     enrol.click(on_enrol, [enrol_study, username, password], [*refresh_outputs, password, enrol_message], api_name="study_enrol",
                 **private)
+    plan.click(on_plan, [plan_pilot, plan_detection, plan_auc], plan_message, api_name="study_plan", **private)
     activity_study.change(on_activity, activity_study, [activity, activity_message], api_name="study_activity", **private)
     refresh_activity.click(on_activity, activity_study, [activity, activity_message], api_name="study_activity_refresh", **private)
     reset.click(on_reset, [account, new_password], [new_password, account_message], api_name="study_reset_password", **private)

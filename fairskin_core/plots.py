@@ -7,6 +7,33 @@ import plotly.graph_objects as go
 
 from .fst import ROMAN
 
+TITLE_WIDTH = 60  # characters per title line: a plot in the app is about half a screen wide
+
+
+def wrapped(text: str, width: int = TITLE_WIDTH) -> list[str]:
+    """``text`` in lines of at most ``width`` characters, broken between words."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
+
+
+def fit_half_screen(figure: go.Figure) -> go.Figure:
+    """A figure readable at half a laptop screen: its title and subplot titles wrapped (never cut off, never over each
+    other), the top margin made for them, and the legend laid out in a row under the plot instead of over half of it."""
+    lines = wrapped((figure.layout.title.text or "").replace("<br>", " "))
+    for note in figure.layout.annotations or ():  # subplot titles: side by side, each gets its share of the width
+        if note.yanchor == "bottom" and note.text and len(note.text) > TITLE_WIDTH // 2:
+            note.text = "<br>".join(wrapped(note.text, TITLE_WIDTH // 2))
+    subtitle_lines = max((str(note.text).count("<br>") + 1 for note in figure.layout.annotations or () if note.yanchor == "bottom"),
+                         default=0)
+    figure.update_layout(title_text="<br>".join(lines), margin={"t": 30 + 22 * (len(lines) + subtitle_lines)},
+                         legend={"orientation": "h", "yanchor": "top", "y": -0.18, "xanchor": "left", "x": 0})
+    return figure
+
 
 def count_heatmap(counts: pd.DataFrame, title: str, rows: str = "Fitzpatrick skin type", columns: str = "diagnosis") -> go.Figure:
     """A heatmap of counts (rows × columns) with each cell's number written on it."""

@@ -20,10 +20,12 @@ from fairskin_core.atomic import atomic_file
 from fairskin_core.spreadsheet_csv import NOTE, safe_for_spreadsheets
 
 from .answers import ABCD_ANSWERS, ABCD_QUESTIONS
+from .imrmc_export import imrmc_key, imrmc_text
 from .stats import GROUP_KINDS, reviewer_summary, study_report
 from .store import ReviewStore, utc_now
 from .study import Study, get_study
 
+FILES = ["ratings.csv", "reviewer_summary.csv", "study_summary.csv", "practice.csv", "cannot_assess.csv", "imrmc_key.csv"]
 RATING_COLUMNS = ["call", "realism", *ABCD_QUESTIONS, "comment", "seconds", "revision", "created_at", "updated_at"]
 SUMMARY_COLUMNS = (
     "group_kind", "group", "metric", "estimate", "ci_low", "ci_high", "ci_method", "n", "p_value", "note",
@@ -42,12 +44,33 @@ def ratings_table(store: ReviewStore, study_name: str) -> pd.DataFrame:
         " WHERE r.study_id = ? ORDER BY a.username, g.position",
         [study.id],
     ).fetchall()
-    columns = [
-        "reviewer", "position", "image", "source", "source_image_id", "manifest_row", "fst", "fst_group", "diagnosis", *RATING_COLUMNS,
-    ]
+    table = _keyed(study, rows, ["reviewer", "position", "image", "source", "source_image_id", "manifest_row", "fst", "fst_group",
+                                 "diagnosis", *RATING_COLUMNS])
+    rows_as_listed = [json.loads(m) for m in table.pop("manifest_row")]
+    table["dataset"] = [row.get("dataset", "") for row in rows_as_listed]
+    table["fst_source"] = [row.get("fst_source") or "" for row in rows_as_listed]  # annotated, learned, requested, ...
+    return table
+
+
+def cannot_assess_table(store: ReviewStore, study_name: str) -> pd.DataFrame:
+    """One row per image a reviewer set aside as one they cannot assess, with the key and their reason."""
+    study = get_study(store, study_name)
+    rows = store.db.execute(
+        "SELECT a.username AS reviewer, g.position, x.image_id AS image, i.source, i.image_id AS source_image_id, i.fst, i.fst_group,"
+        " i.diagnosis, x.reason, x.seconds, x.created_at, x.updated_at FROM cannot_assess x JOIN accounts a ON a.id = x.reviewer_id"
+        " JOIN study_images i ON i.id = x.image_id"
+        " JOIN assignments g ON g.study_id = x.study_id AND g.reviewer_id = x.reviewer_id AND g.image_id = x.image_id"
+        " WHERE x.study_id = ? ORDER BY a.username, g.position",
+        [study.id],
+    ).fetchall()
+    return _keyed(study, rows, ["reviewer", "position", "image", "source", "source_image_id", "fst", "fst_group", "diagnosis",
+                                "reason", "seconds", "created_at", "updated_at"])
+
+
+def _keyed(study: Study, rows: list, columns: list[str]) -> pd.DataFrame:
+    """Rows of a study's answers with their key (``columns``), as a table headed by the study's name."""
     table = pd.DataFrame([tuple(row) for row in rows], columns=columns)
     table.insert(0, "study", study.name)
-    table["dataset"] = [json.loads(m).get("dataset", "") for m in table.pop("manifest_row")]
     table["fst"] = table["fst"].astype("Int64")
     return table
 
@@ -62,10 +85,7 @@ def practice_table(store: ReviewStore, study_name: str) -> pd.DataFrame:
         " WHERE p.study_id = ? ORDER BY a.username, p.created_at",
         [study.id],
     ).fetchall()
-    columns = ["reviewer", "image", "source", "source_image_id", "fst", "fst_group", "diagnosis", *RATING_COLUMNS]
-    table = pd.DataFrame([tuple(row) for row in rows], columns=columns)
-    table.insert(0, "study", study.name)
-    table["fst"] = table["fst"].astype("Int64")
+    table = _keyed(study, rows, ["reviewer", "image", "source", "source_image_id", "fst", "fst_group", "diagnosis", *RATING_COLUMNS])
     table["correct"] = table["call"] == table["source"]
     return table
 
@@ -78,7 +98,9 @@ def export_status(study: Study) -> str:
 
 
 def export_study(store: ReviewStore, study_name: str, out_dir: str | Path) -> list[Path]:
-    """Write ratings.csv, reviewer_summary.csv and study_summary.csv into ``out_dir``, and practice.csv for a study with practice."""
+    """Write ratings.csv, reviewer_summary.csv and study_summary.csv into ``out_dir``, practice.csv for a study with practice,
+    cannot_assess.csv when images were set aside, and, once there are ratings, ratings.imrmc with its imrmc_key.csv (for
+    iMRMC and RJafroc), in the order of `FILES` (the .imrmc last)."""
     out_dir = Path(out_dir)
     study = get_study(store, study_name)
     ratings = ratings_table(store, study_name)
@@ -86,6 +108,11 @@ def export_study(store: ReviewStore, study_name: str, out_dir: str | Path) -> li
     tables = {"ratings.csv": ratings, "reviewer_summary.csv": reviewer_summary(ratings)}
     if study.n_practice:
         tables["practice.csv"] = practice_table(store, study_name)
+    if len(ratings):
+        tables["imrmc_key.csv"] = imrmc_key(ratings)
+    set_aside = cannot_assess_table(store, study_name)
+    if len(set_aside):
+        tables["cannot_assess.csv"] = set_aside
     tables = {name: safe_for_spreadsheets(table) for name, table in tables.items()}
     neutralised = sum(changed for _, changed in tables.values())
     head = pd.DataFrame([
@@ -93,6 +120,8 @@ def export_study(store: ReviewStore, study_name: str, out_dir: str | Path) -> li
         {"group_kind": "study", "group": "status", "metric": "final" if study.closed_at else "interim", "note": export_status(study)},
         {"group_kind": "study", "group": "display", "metric": "image_size_px", "estimate": study.image_size, "note": study.shown_size},
         {"group_kind": "study", "group": "export", "metric": "formula_cells_neutralised", "estimate": neutralised, "note": NOTE},
+        {"group_kind": "study", "group": "cannot assess", "metric": "images_set_aside", "estimate": len(set_aside),
+         "note": "readings a reviewer set aside as impossible to judge (cannot_assess.csv): in no statistic of the ratings"},
         *({"group_kind": "study", "group": "blinding check", "metric": f"arm_auc_{family.replace(' ', '_')}", "estimate": auc,
            "n": study.blinding.n_real + study.blinding.n_synthetic, "note": study.blinding.sentence()}
           for family, auc in (study.blinding.auc.items() if study.blinding else ())),
@@ -100,11 +129,15 @@ def export_study(store: ReviewStore, study_name: str, out_dir: str | Path) -> li
     summary_table = safe_for_spreadsheets(pd.concat([head, summary], ignore_index=True)[summary.columns])
     written = []
     tables["study_summary.csv"] = summary_table
-    for name in sorted(tables, key=["ratings.csv", "reviewer_summary.csv", "study_summary.csv", "practice.csv"].index):
+    for name in sorted(tables, key=FILES.index):
         table, _ = tables[name]
         with atomic_file(out_dir / name, "w", newline="", encoding="utf-8") as handle:
             table.to_csv(handle, index=False)
         written.append(out_dir / name)
+    if len(ratings):  # the same ratings for iMRMC and RJafroc (imrmc_export)
+        with atomic_file(out_dir / "ratings.imrmc", "w", newline="\n", encoding="utf-8") as handle:
+            handle.write(imrmc_text(ratings, study.name))
+        written.append(out_dir / "ratings.imrmc")
     return written
 
 
@@ -115,6 +148,8 @@ def study_summary(report: dict) -> pd.DataFrame:
     for kind, group in groups:
         rows += _detection_rows(kind, group["group"], group["detection"])
         rows += _realism_rows(kind, group["group"], group["realism"])
+        if "type_sources" in group:  # how the group's skin types are known: annotated, estimated, requested
+            rows.append(_row(kind, group["group"], "type_sources", {"note": type_sources_text(group["type_sources"])}))
     for name, block in report["agreement"].items():
         rows.append(
             _row("agreement", name, block["statistic"], block, ci_method=block.get("ci_method"), n=block["n_ratings"])
@@ -170,6 +205,12 @@ def _realism_rows(kind: str, group: str, realism: dict) -> list[dict]:
     rows.append(_row(kind, group, "realism_auc", realism["auc"], ci_method="image bootstrap",
                      n=realism["n_ratings"], p_value=realism["mann_whitney"]["p_value"]))
     return rows
+
+
+def type_sources_text(sources: dict[str, dict[str, int]]) -> str:
+    """"real: 12 annotated, 3 learned; synthetic: 15 requested" (images per way their skin type is known)."""
+    return "; ".join(f"{arm}: " + ", ".join(f"{n} {source}" for source, n in counts.items()) for arm, counts in sources.items()
+                     if counts) or "no images"
 
 
 def _row(kind: str, group: str, metric: str, block: dict, *, ci_method=None, n=None, p_value=None) -> dict:

@@ -11,8 +11,11 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from fairskin_core.plots import fit_half_screen
+
 from .answers import ABCD_ANSWERS
 from .stats import ARMS, REALISM_LEVELS, TARGET_SYNTHETIC_JUDGED_REAL
+from .stats.report import TYPE_KINDS
 
 DETECTION_RATES = {
     "accuracy": "accuracy",
@@ -24,8 +27,8 @@ DETECTION_RATES = {
 ARM_COLOURS = {"real": "#0072B2", "synthetic": "#D55E00"}
 ANSWER_COLOURS = {"yes": "#0072B2", "no": "#E69F00", "unsure": "#BBBBBB"}
 DETECTION_COLOURS = {"accuracy": "#000000", "sensitivity": "#D55E00", "specificity": "#56B4E9"}
-TITLE_WIDTH = 60  # characters per title line: a dashboard plot is about half a screen wide
-GROUP_TITLES = {"reviewer": "reviewer", "fst_group": "Fitzpatrick skin type group", "diagnosis": "diagnosis"}
+GROUP_TITLES = {"reviewer": "reviewer", "fst": "Fitzpatrick skin type", "fst_group": "Fitzpatrick skin type group",
+                "diagnosis": "diagnosis"}
 FOOLING_BINS = 10  # the fooling-rate histogram's bins: tenths of 0–1
 
 
@@ -33,6 +36,8 @@ def dashboard_figures(report: dict) -> dict[str, go.Figure]:
     """Every dashboard figure, by name, its title wrapped so that it is never cut off."""
     figures = {
         "detection_by_reviewer": detection_figure(report, "reviewer"),
+        "detection_by_fst": detection_figure(report, "fst"),
+        "realism_by_fst": realism_by_type_figure(report),
         "detection_by_fst_group": detection_figure(report, "fst_group"),
         "detection_by_diagnosis": detection_figure(report, "diagnosis"),
         "realism_by_arm": realism_figure(report),
@@ -41,21 +46,7 @@ def dashboard_figures(report: dict) -> dict[str, go.Figure]:
         "fooling_rate": fooling_rate_figure(report),
         "time_per_image": time_figure(report),
     }
-    for figure in figures.values():
-        lines = wrapped(figure.layout.title.text or "")
-        figure.update_layout(title_text="<br>".join(lines), margin={"t": 30 + 22 * len(lines)})
-    return figures
-
-
-def wrapped(text: str, width: int = TITLE_WIDTH) -> list[str]:
-    """``text`` in lines of at most ``width`` characters, broken between words."""
-    lines: list[str] = []
-    for word in text.split():
-        if lines and len(lines[-1]) + 1 + len(word) <= width:
-            lines[-1] += " " + word
-        else:
-            lines.append(word)
-    return lines
+    return {name: fit_half_screen(figure) for name, figure in figures.items()}
 
 
 def detection_figure(report: dict, by: str = "reviewer") -> go.Figure:
@@ -77,13 +68,40 @@ def detection_figure(report: dict, by: str = "reviewer") -> go.Figure:
             )
         )
     figure.add_hline(y=0.5, line_dash="dash", line_color="grey", annotation_text="chance")
+    known = f"; {types_known(groups)}" if by in TYPE_KINDS else ""
     figure.update_layout(
-        title=f"Detection by {GROUP_TITLES[by]} (synthetic = positive class; Wilson 95% CI)",
+        title=f"Detection by {GROUP_TITLES[by]} (synthetic = positive class; Wilson 95% CI{known})",
         barmode="group",
         yaxis={"title": "share", "range": [0, 1.05]},
         xaxis={"title": GROUP_TITLES[by], "type": "category"},
     )
     return _say_if_empty(figure, not any(group["n_ratings"] for group in groups))
+
+
+def types_known(groups: list[dict]) -> str:
+    """How the skin types of a figure's images are known, per arm: "types: real annotated, synthetic requested"."""
+    sources = {arm: sorted({source for group in groups for source in group["type_sources"][arm]}) for arm in ARMS}
+    return "types: " + ", ".join(f"{arm} {' / '.join(found)}" for arm, found in sources.items() if found) if any(sources.values()) else ""
+
+
+def realism_by_type_figure(report: dict) -> go.Figure:
+    """Mean realism of each arm per skin type, with bootstrap 95% intervals: are dark-skin synthetic images as convincing
+    as light-skin ones (and are the real ones rated alike)?"""
+    groups = report["by_fst"]
+    figure = go.Figure()
+    for arm in ARMS:
+        means = [group["realism"]["arms"][arm]["mean"] for group in groups]
+        figure.add_trace(go.Bar(
+            x=[group["group"] for group in groups], y=[mean["estimate"] for mean in means], name=arm,
+            marker_color=ARM_COLOURS[arm], error_y=_error_bars(means),
+            customdata=[group["realism"]["arms"][arm]["n"] for group in groups],
+            hovertemplate=f"{arm}: mean realism %{{y:.2f}} (%{{customdata}} ratings)<extra>%{{x}}</extra>",
+        ))
+    figure.update_layout(
+        title=f"Realism (1–7) by Fitzpatrick skin type and arm (mean, bootstrap 95% CI; {types_known(groups)})",
+        barmode="group", yaxis={"title": "mean realism", "range": [0, 7.5]}, xaxis={"title": "Fitzpatrick skin type", "type": "category"},
+    )
+    return _say_if_empty(figure, not any(group["realism"]["n_ratings"] for group in groups))
 
 
 def realism_figure(report: dict) -> go.Figure:

@@ -167,6 +167,27 @@ def m006_blinding_check(db: Database) -> None:
     db.execute("ALTER TABLE studies ADD COLUMN blinding_check TEXT NOT NULL DEFAULT ''")
 
 
+@migrations()
+def m007_cannot_assess(db: Database) -> None:
+    """Images a reviewer could not judge ("cannot assess", a reason optional): counted apart from the ratings, never in
+    a statistic of them. Additive; a closed study's rows can no longer change, as its ratings cannot."""
+    db.execute("""
+        CREATE TABLE cannot_assess (
+            study_id INTEGER NOT NULL REFERENCES studies(id),
+            reviewer_id INTEGER NOT NULL REFERENCES accounts(id),
+            image_id TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '' CHECK (length(reason) <= 2000),
+            seconds REAL CHECK (seconds IS NULL OR seconds >= 0),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (reviewer_id, image_id),
+            FOREIGN KEY (study_id, reviewer_id, image_id) REFERENCES assignments(study_id, reviewer_id, image_id)
+        ) STRICT
+    """)
+    for event, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("UPDATE", "OLD"), ("DELETE", "OLD")):
+        db.execute(_refuse_when_closed("cannot_assess", event, row))
+
+
 def _refuse_when_closed(table: str, event: str, row: str) -> str:
     """A trigger refusing ``event`` on ``table`` when the study of its ``row`` (NEW or OLD) is closed."""
     return (f"CREATE TRIGGER {table}_closed_study_no_{event.lower()}_{row.lower()} BEFORE {event} ON {table}"

@@ -2,7 +2,9 @@
 
 Everything is looked up by the signed-in username, never by anything the browser sends, so a
 reviewer can reach only their own assignments and answers. Positions index the reviewer's own
-random order; resuming starts at the first position without a rating.
+random order; resuming starts at the first position without an answer. An image the reviewer
+cannot judge is set aside ("cannot assess", `save_cannot_assess`, a reason optional): it counts as
+answered for their progress and stays out of every statistic of the ratings.
 
 Practice images (`practice_progress`, `practice_item_at`, `save_practice_rating`) come before
 the study's: their answers go to a table of their own, never to ``ratings``, and saving one
@@ -25,6 +27,7 @@ from .study import get_study
 CLOSED = "This study is closed: answers can no longer be changed. Thank you for taking part."
 PRACTICE_ORDER = 1  # the practice order's own random stream from the reviewer's order seed
 COLUMNS = ("call", "realism", *ABCD_QUESTIONS, "comment")
+CANNOT_ASSESS = "cannot_assess"  # the key of a set-aside image's answers (`item_at`)
 
 
 class ReviewError(ValueError):
@@ -58,9 +61,10 @@ def resume_study(store: ReviewStore, username: str) -> str | None:
     (else the first they joined); None when they have none, so that they choose."""
     row = store.db.execute(
         "SELECT s.name FROM studies s JOIN study_reviewers r ON r.study_id = s.id JOIN accounts a ON a.id = r.reviewer_id"
-        " WHERE a.username = ? AND s.closed_at IS NULL AND EXISTS (SELECT 1 FROM assignments x LEFT JOIN ratings g"
-        "  ON g.reviewer_id = x.reviewer_id AND g.image_id = x.image_id"
-        "  WHERE x.study_id = s.id AND x.reviewer_id = r.reviewer_id AND g.image_id IS NULL)"
+        " WHERE a.username = ? AND s.closed_at IS NULL AND EXISTS (SELECT 1 FROM assignments x"
+        "  LEFT JOIN ratings g ON g.reviewer_id = x.reviewer_id AND g.image_id = x.image_id"
+        "  LEFT JOIN cannot_assess c ON c.reviewer_id = x.reviewer_id AND c.image_id = x.image_id"
+        "  WHERE x.study_id = s.id AND x.reviewer_id = r.reviewer_id AND g.image_id IS NULL AND c.image_id IS NULL)"
         " ORDER BY (SELECT max(g.updated_at) FROM ratings g WHERE g.study_id = s.id AND g.reviewer_id = r.reviewer_id) DESC NULLS LAST,"
         " s.id LIMIT 1",
         [username],
@@ -84,18 +88,20 @@ def _enrolment(store: ReviewStore, study_name: str, username: str) -> tuple[int,
 
 def _progress(db: Database, study_id: int, reviewer: int) -> tuple[int, int, int]:
     row = db.execute(
-        "SELECT count(*) AS total, count(r.image_id) AS rated,"
-        " min(CASE WHEN r.image_id IS NULL THEN a.position END) AS first_open"
+        "SELECT count(*) AS total, count(r.image_id) + count(x.image_id) AS answered,"
+        " min(CASE WHEN r.image_id IS NULL AND x.image_id IS NULL THEN a.position END) AS first_open"
         " FROM assignments a LEFT JOIN ratings r ON r.reviewer_id = a.reviewer_id AND r.image_id = a.image_id"
+        " LEFT JOIN cannot_assess x ON x.reviewer_id = a.reviewer_id AND x.image_id = a.image_id"
         " WHERE a.study_id = ? AND a.reviewer_id = ?",
         [study_id, reviewer],
     ).fetchone()
     first_open = row["first_open"] if row["first_open"] is not None else row["total"]
-    return row["rated"], row["total"], first_open
+    return row["answered"], row["total"], first_open
 
 
 def progress(store: ReviewStore, study_name: str, username: str) -> tuple[int, int, int]:
-    """(images rated, images in total, first position without a rating — total when done)."""
+    """(images answered — rated, or set aside as "cannot assess" —, images in total, first position with neither: total
+    when done)."""
     study_id, reviewer, _ = _enrolment(store, study_name, username)
     return _progress(store.db, study_id, reviewer)
 
@@ -107,13 +113,16 @@ def item_at(store: ReviewStore, study_name: str, username: str, position: int) -
     if not 0 <= position < total:
         raise ReviewError(f"position {position} is outside this study's 0-{total - 1}")
     row, *after = store.db.execute(
-        f"SELECT a.image_id, i.file, {', '.join(f'r.{c}' for c in COLUMNS)}"
+        f"SELECT a.image_id, i.file, {', '.join(f'r.{c}' for c in COLUMNS)}, x.reason AS set_aside"
         " FROM assignments a JOIN study_images i ON i.id = a.image_id"
         " LEFT JOIN ratings r ON r.reviewer_id = a.reviewer_id AND r.image_id = a.image_id"
+        " LEFT JOIN cannot_assess x ON x.reviewer_id = a.reviewer_id AND x.image_id = a.image_id"
         " WHERE a.study_id = ? AND a.reviewer_id = ? AND a.position IN (?, ?) ORDER BY a.position",
         [study_id, reviewer, position, position + 1],
     ).fetchall()
     answers = {k: row[k] for k in COLUMNS} if row["call"] is not None else None
+    if row["set_aside"] is not None:  # set aside: no answers, the reason where the comment goes
+        answers = {CANNOT_ASSESS: True, "comment": row["set_aside"]}
     following = folder / after[0]["file"] if after else None
     return ReviewItem(position, total, rated, row["image_id"], folder / row["file"], answers, following)
 
@@ -193,12 +202,40 @@ def save_rating(store: ReviewStore, study_name: str, username: str, image_id: st
         if assigned is None:
             raise ReviewError(f"image {image_id!r} is not one of {username!r}'s images in study {study_name!r}")
         revision = _upsert_answers(db, "ratings", [study_id, reviewer, image_id, *values, seconds, now, now])
+        db.execute("DELETE FROM cannot_assess WHERE reviewer_id = ? AND image_id = ?", [reviewer, image_id])  # judged after all
         db.execute(
             f"INSERT INTO rating_history (study_id, reviewer_id, image_id, {', '.join(COLUMNS)}, seconds, revision, saved_at)"
             f" VALUES (?, ?, ?, {', '.join('?' * len(COLUMNS))}, ?, ?, ?)",
             [study_id, reviewer, image_id, *values, seconds, revision, now],
         )
     return revision
+
+
+def save_cannot_assess(store: ReviewStore, study_name: str, username: str, image_id: str, reason: str = "",
+                       seconds: float | None = None) -> None:
+    """Set an image aside as one the reviewer cannot assess (``reason`` optional): counted apart, in no statistic of the
+    ratings. An image already rated keeps its rating (change that instead); a set-aside image rated later is rated."""
+    study_id, reviewer, _ = _enrolment(store, study_name, username)
+    _refuse_if_closed(store.db, study_id)
+    reason = (reason or "").strip()
+    if len(reason) > MAX_COMMENT:
+        raise ReviewError(f"shorten the reason to at most {MAX_COMMENT} characters")
+    if seconds is not None and not (math.isfinite(seconds) and seconds >= 0):
+        raise ReviewError(f"seconds must be a non-negative number, not {seconds!r}")
+    now = utc_now()
+    with store.write() as db:
+        _refuse_if_closed(db, study_id)
+        if db.execute("SELECT 1 FROM assignments WHERE study_id = ? AND reviewer_id = ? AND image_id = ?",
+                      [study_id, reviewer, image_id]).fetchone() is None:
+            raise ReviewError(f"image {image_id!r} is not one of {username!r}'s images in study {study_name!r}")
+        if db.execute("SELECT 1 FROM ratings WHERE reviewer_id = ? AND image_id = ?", [reviewer, image_id]).fetchone():
+            raise ReviewError("this image has your rating already: change the rating instead (a rated image is not set aside)")
+        db.execute(
+            "INSERT INTO cannot_assess (study_id, reviewer_id, image_id, reason, seconds, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (reviewer_id, image_id) DO UPDATE SET reason = excluded.reason,"
+            " seconds = excluded.seconds, updated_at = excluded.updated_at",
+            [study_id, reviewer, image_id, reason, seconds, now, now],
+        )
 
 
 def _upsert_answers(db, table: str, row: list) -> int:

@@ -145,6 +145,14 @@ def test_typed_html_and_markdown_show_as_typed_in_a_browser(browser, started_hom
         page.set_viewport_size({"width": 1920, "height": 1080})
         expect(message).to_be_in_viewport(ratio=1)
         page.screenshot(path=str(shots / "studies-answer-1920x1080.png"))
+        page.set_viewport_size({"width": 1366, "height": 768})
+        page.get_by_text("Plan a study: how many readers and images", exact=True).click()
+        page.locator("#plan-run").click()
+        plan = page.locator("#plan-message")
+        expect(plan).to_contain_text("For 95% intervals of at most ±0.05 (detection rate) and ±0.05 (AUC):", timeout=30_000)
+        expect(plan.locator("table tr")).to_have_count(26)  # a header and 25 designs
+        plan.scroll_into_view_if_needed()
+        page.screenshot(path=str(shots / "studies-plan-1366x768.png"))
         page.close()
 
 

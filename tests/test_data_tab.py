@@ -154,19 +154,23 @@ def data_tab(browser, served, manifest: Path, rows: int):
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_a_failed_open_says_which_path_failed_and_sets_the_box_back(browser, served, phantoms, tmp_path):
+def test_a_failed_open_says_which_path_failed_and_keeps_it_in_the_box_to_correct(browser, served, phantoms, tmp_path):
     expect = pytest.importorskip("playwright.sync_api").expect
     page, box = data_tab(browser, served, phantoms, 60)
     message, status = page.locator("#data-message"), page.locator("#data-status")
     missing, image = phantoms.parent / "no-such-manifest.csv", next((phantoms.parent / "images").iterdir())
-    for path, why in [(missing, "manifest not found"), (image, "this is not a manifest")]:
+    outside = Path("/nowhere/elsewhere/manifest.csv")
+    for path, why in [(missing, "manifest not found"), (image, "this is not a manifest"),
+                      (outside, "is outside the folders this app may read")]:
         box.fill(str(path))
         box.press("Enter")
         expect(message).to_contain_text(why, timeout=30_000)
-        expect(box).to_have_value(str(phantoms))  # the box shows what is open, not what failed
+        expect(box).to_have_value(str(path))  # what was typed stays, to be corrected: it never jumps back
         expect(message).to_contain_text(f"Could not open {path}: {why}")
         expect(message).to_contain_text(f"Still showing {phantoms}")
         expect(status).to_contain_text("60 of 60 images match")
+    expect(message).to_contain_text("an admin adds folders by restarting")
+    expect(message).to_contain_text("serve --data-root FOLDER [FOLDER ...]")
     page.screenshot(path=str(screenshots(tmp_path) / "data-failed-open-1366x768.png"))
     page.close()
 

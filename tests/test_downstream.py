@@ -241,8 +241,15 @@ def test_the_fairness_tab_opens_a_report_and_refuses_an_overlapping_test_set_in_
         sign_in(page, app.admin_url, "admin", demo_credentials(started_home)["admin"])
         page.get_by_role("tab", name="Fairness").click()
         expect(page.locator("#fairness-report input")).to_have_value(name, timeout=60_000)
-        page.locator("#fairness-open").click()
+        expect(page.locator("#fairness-table")).to_contain_text("sensitivity_at_specificity")  # its columns, even empty: not "1 2 3"
         verdict = page.locator("#fairness-verdict")
+        page.get_by_text("Run an experiment").click()
+        page.get_by_label("Real training manifest").fill("")
+        page.locator("#fairness-run").click()  # a missing path: said in the verdict's place, no pop-up, no red badges
+        expect(verdict).to_have_text("No report: give the path of the real training manifest.", timeout=60_000)
+        expect(page.get_by_text("Error", exact=True)).to_have_count(0)
+        page.get_by_text("Run an experiment").click()
+        page.locator("#fairness-open").click()
         expect(verdict).to_contain_text("colour-augment vs real-only", timeout=60_000)
         expect(verdict).to_contain_text("mixed vs real-only")
         expect(verdict).to_contain_text("FST V–VI AUROC up by ≥ 10%")

@@ -72,6 +72,21 @@ def generated(page, count: int):
     return page.locator("#generate-gallery .caption-label")
 
 
+WORDS_BROKEN = """(table) => [...document.querySelectorAll(`${table} th`)].filter((th) => {
+  const walker = document.createTreeWalker(th, NodeFilter.SHOW_TEXT), tops = new Set();
+  let words = 0;
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const text = node.textContent.trim();
+    if (!text || text === "⋮") continue;  // not the column menu's button
+    words += text.split(/\\s+/).length;
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    for (const rect of range.getClientRects()) if (rect.width > 0) tops.add(Math.round(rect.top));
+  }
+  return tops.size > words;
+}).map((th) => th.textContent.trim())"""  # the headers on more lines than they have words: a word broken inside
+
+
 def runs(home: Path) -> list:
     return recent_runs(home / "generated", limit=1000)
 
@@ -138,6 +153,9 @@ def test_download_a_zip_of_the_images_and_their_manifest_then_reopen_an_earlier_
     expect()(page.locator("#generate-gallery .thumbnail-item")).to_have_count(2, timeout=60_000)
     expect()(page.locator("#generate-message")).to_contain_text(first.folder.name)
     expect()(page.locator("#generate-gallery")).to_contain_text(f"seed {read_manifest(first.manifest).table['seed'][0]}")
+    # The form shows the reopened run's request, not what was typed last (3 images, seed 6): Generate makes that run again.
+    expect()(page.locator("#generate-count input")).to_have_value("2")
+    expect()(page.locator("#generate-seed input")).to_have_value("5")
     page.close()
 
 
@@ -168,6 +186,39 @@ def test_a_large_request_runs_in_the_background_and_resumes_after_a_restart(brow
     table = read_manifest(folder / "manifest.csv", check_files="decode").table
     assert len(table) == 64 and read_run(folder).status == "finished"
     assert all((folder / path).read_bytes() == data for path, data in made.items())  # what was made before is kept as it was
+
+
+def test_a_huge_request_asks_first_and_a_background_run_is_cancelled_keeping_its_images(browser, server, home, tmp_path):
+    """100,000 images: the time it would take, and a second press, before anything starts. A background run: Cancel stops
+    it after the batch being made, whose images stay, and the history offers to resume it."""
+    expect_ = expect()
+    page = open_tab(browser, server, home)
+    message, job, cancel = page.locator("#generate-message"), page.locator("#generate-job"), page.locator("#generate-cancel")
+    before = len(runs(home))
+    fill(page, count=100_000, steps=6, seed=3)
+    page.locator("#generate-run").click()
+    expect_(message).to_contain_text("Not started yet: 100,000 images would take", timeout=60_000)
+    expect_(message).to_contain_text("Press Generate again to start")
+    assert len(runs(home)) == before  # nothing made, nothing queued
+
+    fill(page, count=48, steps=6, seed=4)  # three batches of 16, in the background
+    page.locator("#generate-run").click()
+    expect_(message).to_contain_text("48 images are being made in the background", timeout=60_000)
+    expect_(job).to_contain_text("16 / 48 images", timeout=180_000)
+    cancel.click()
+    expect_(message).to_contain_text("Background generation cancelled at", timeout=180_000)
+    expect_(cancel).to_be_hidden()
+    record = runs(home)[0]
+    assert record.status == "cancelled" and 16 <= record.made < 48
+    assert len(read_manifest(record.manifest, check_files="decode").table) == record.made  # every saved image kept, readable
+    page.get_by_text("History: recent runs").click()
+    expect_(page.locator("#generate-history")).to_contain_text(f"cancelled at {record.made} of 48: resumable", timeout=30_000)
+    assert page.evaluate(WORDS_BROKEN, "#generate-history") == []  # "skin type", never "ski n typ e"
+    page.locator("#generate-history").scroll_into_view_if_needed()
+    page.screenshot(path=str(Path(os.environ.get("FAIRSKIN_SCREENSHOTS", tmp_path)) / "generate-history-1366x768.png"))
+    message.scroll_into_view_if_needed()
+    page.screenshot(path=str(Path(os.environ.get("FAIRSKIN_SCREENSHOTS", tmp_path)) / "generate-cancelled-1366x768.png"))
+    page.close()
 
 
 def test_stable_diffusion_with_a_weighted_lora_at_a_chosen_size(browser, server, home):

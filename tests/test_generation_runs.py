@@ -99,3 +99,55 @@ def test_jobs_run_one_at_a_time_record_their_status_and_say_why_one_failed(tiny_
     assert history[first.folder].status == "finished" and history[first.folder].made == 2
     assert history[second.folder].status == "failed" and "no-model" in history[second.folder].error
     assert jobs.busy() is None
+
+
+def test_a_job_is_estimated_from_measured_speed_and_cancelled_keeping_what_is_saved_then_resumed(tiny_model, tmp_path):  # noqa: F811
+    jobs, runs = GenerationQueue(), tmp_path / "runs"
+    request = request_from_form(**form(tiny_model, count=64))  # 4 batches of 16
+    assert jobs.estimate_seconds(request) is None  # this model has not run here yet
+    job = jobs.submit(request, folder := new_run(request, runs))
+    waiting = request_from_form(**form(tiny_model, count=16, seed=99))
+    queued = jobs.submit(waiting, new_run(waiting, runs))
+    jobs.cancel(queued.folder)  # cancelled while it waits: it never starts
+    while job.done < 16:
+        assert not job.finished.wait(0.02), job.error
+    jobs.cancel(folder)
+    assert job.finished.wait(120) and queued.finished.wait(120)
+    assert job.state == "cancelled" and 16 <= job.done < 64 and "Resume" in job.describe()
+    made = read_manifest(folder / "manifest.csv", check_files="decode").table
+    assert len(made) == job.done and read_run(folder).status == "cancelled"  # every saved batch kept, readable
+    assert queued.state == "cancelled" and not (queued.folder / "manifest.csv").exists()
+
+    seconds, rate = jobs.estimate_seconds(request)
+    assert rate == pytest.approx(job.rate) and seconds == pytest.approx(64 / job.rate)
+    slower = request_from_form(**form(tiny_model, count=64, steps=4))
+    assert jobs.estimate_seconds(slower)[1] == pytest.approx(job.rate / 2)  # twice the sampling steps: half the speed
+    before = {path: (folder / path).read_bytes() for path in made["image_path"]}
+    resumed = jobs.submit(request, folder)
+    assert resumed.finished.wait(300) and resumed.state == "finished"
+    assert len(read_manifest(folder / "manifest.csv", check_files="decode").table) == 64
+    assert all((folder / path).read_bytes() == data for path, data in before.items())
+
+
+def test_a_long_background_request_waits_for_a_second_press_and_makes_nothing_before(tiny_model, tmp_path, monkeypatch):  # noqa: F811
+    """Generate with 100,000 images: the time it would take (here: not measured yet) and a second press, never a silent 70 h job."""
+    import gradio as gr
+
+    from app.generate_tab import build_generate_tab
+    from review_data.accounts import create_account
+    from review_data.store import ReviewStore
+
+    monkeypatch.setenv("FAIRSKIN_HOME", str(tmp_path / "home"))
+    store = ReviewStore(tmp_path / "review.db")
+    create_account(store, "chief", "password-chief", "admin")
+    with gr.Blocks() as blocks:
+        build_generate_tab(store, [tmp_path], "")
+    handler = next(f.fn for f in blocks.fns.values() if f.api_name == "generate_run")
+    values = form(tiny_model, count=100_000)
+    values["size"] = "the model's own"
+    outputs = handler(*values.values(), {}, gr.Request(username="chief"))
+    state, message = outputs[2], outputs[4]
+    assert message.startswith("**Not started yet:** 100,000 images would take an unknown time") and "Press Generate again" in message
+    assert "confirm" in state and not list((tmp_path / "home").rglob("run.json"))  # no run folder, no job
+    other = handler(*{**values, "count": 99_999}.values(), state, gr.Request(username="chief"))
+    assert other[4].startswith("**Not started yet:** 99,999 images")  # another request: asked again

@@ -14,8 +14,8 @@ from .review_helpers import database, fairskin, make_study, reviewing, saved_rat
 pytestmark = pytest.mark.browser
 SCREENS = {"laptop": (1366, 768), "desktop": (1920, 1080), "tablet": (1024, 768), "tablet-portrait": (768, 1024)}
 CONTROLS = ("#review-picture", "#zoom-toolbar", "#review-progress", "#answer-call", "#answer-realism", "#answer-abcd-asymmetry",
-            "#answer-abcd-border", "#answer-abcd-colour", "#answer-abcd-diameter", "#answer-comment", "#back", "#save-next",
-            "#review-help", "#review-study")
+            "#answer-abcd-border", "#answer-abcd-colour", "#answer-abcd-diameter", "#answer-comment", "#back", "#cannot-assess",
+            "#save-next", "#review-help", "#review-study")
 QUESTIONS = ("asymmetry", "border", "colour", "diameter")
 
 
@@ -255,3 +255,26 @@ def test_a_practice_round_comes_first_shows_each_answer_and_counts_for_nothing(b
                             " JOIN accounts a ON a.id = r.reviewer_id WHERE a.username = 'trainee'").fetchall()
     assert sorted(stored) == sorted(shown_truths)  # the answer shown is the image's truth, and the answer was kept
     assert saved_ratings(home, "trainee", "practised", "g.position") == []  # nothing counted
+
+
+def test_an_image_the_reviewer_cannot_judge_is_set_aside_with_a_reason_and_can_be_rated_later(browser, server, home):
+    page = reviewing(browser, server, home, "unsure-reader", "doubter", n_per_arm=1, seed=8, viewport=SCREENS["laptop"])
+    progress = page.locator("#review-progress")
+    expect()(progress).to_contain_text("Image 1 of 2 · 0 / 2 rated", timeout=30_000)
+    page.keyboard.press("m")
+    page.keyboard.type("out of focus")
+    page.locator("#cannot-assess").click()
+    expect()(progress).to_contain_text("Image 2 of 2 · 1 / 2 rated", timeout=30_000)  # on to the next: it is answered
+    with database(home) as db:
+        assert db.execute("SELECT x.reason FROM cannot_assess x JOIN accounts a ON a.id = x.reviewer_id"
+                          " WHERE a.username = 'doubter'").fetchall() == [("out of focus",)]
+    press(page, "")
+    page.keyboard.press("ArrowLeft")  # back to it: said so, its reason in the comment box, no answer chosen
+    expect()(page.locator("#set-aside")).to_contain_text("You set this image aside: cannot assess", timeout=30_000)
+    expect()(page.locator("#answer-comment textarea")).to_have_value("out of focus")
+    assert checked(page) == {}
+    press(page, "r4yyyy")
+    page.keyboard.press("Enter")  # rated after all: the rating replaces the set-aside
+    expect()(progress).to_contain_text("Image 2 of 2 · 1 / 2 rated", timeout=30_000)
+    page.close()
+    assert saved_ratings(home, "doubter", "unsure-reader", "g.position, r.call, r.comment") == [(0, "real", "out of focus")]

@@ -24,6 +24,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from app.dashboard_tab import headline
 from fairskin_core.fst import FST_GROUPS
+from fairskin_core.plots import TITLE_WIDTH
 from review_data import figures
 from review_data import stats as review_stats
 from review_data.export import SUMMARY_COLUMNS, study_summary
@@ -509,7 +510,7 @@ def test_study_report_is_json_and_flattens_to_csv(tmp_path):
     assert not back.duplicated(["group_kind", "group", "metric"]).any()
     accuracy = back.query("group_kind == 'all' and metric == 'accuracy'").iloc[0]
     assert accuracy["estimate"] == pytest.approx(report["overall"]["detection"]["accuracy"]["estimate"])
-    assert set(back["group_kind"]) == {"all", "reviewer", "fst_group", "diagnosis", "agreement", "abcd"}
+    assert set(back["group_kind"]) == {"all", "reviewer", "fst", "fst_group", "diagnosis", "agreement", "abcd"}
     review_stats.reviewer_summary(ratings).to_csv(tmp_path / "reviewer_summary.csv", index=False)
     assert len(pd.read_csv(tmp_path / "reviewer_summary.csv")) == 6
 
@@ -579,6 +580,42 @@ def test_malformed_ratings_are_refused(change, message):
 # --------------------------------------------------------------------------- figures and layering
 
 
+def test_per_skin_type_detection_and_realism_say_whether_dark_synthetic_images_convince_and_how_types_are_known():
+    """Synthetic images of types V-VI are spotted (called synthetic) and scored unrealistic; I-IV fool the readers. The
+    real images' types are annotated or estimated, the synthetic ones' requested: each group says which, with counts."""
+    table = simulated_ratings(n_images=120, seed=9)
+    table["fst"] = [(int(image[-3:]) // 2) % 6 + 1 for image in table["image"]]  # every type, both arms
+    dark = table["fst"] >= 5
+    synthetic = table["source"] == "synthetic"
+    table.loc[synthetic & dark, "call"] = "synthetic"
+    table.loc[synthetic & ~dark, "call"] = "real"
+    table.loc[synthetic & dark, "realism"] = 2
+    table.loc[synthetic & ~dark, "realism"] = 6
+    table["fst_source"] = np.where(synthetic, "requested", np.where(table["fst"] == 1, "learned", "annotated"))
+    table["fst"] = table["fst"].astype(str).where(table["fst"] != 3, "")  # type III of no image known: "unknown"
+    report = review_stats.study_report(table, n_boot=N_BOOT)
+    by_type = {group["group"]: group for group in report["by_fst"]}
+    assert list(by_type) == ["I", "II", "III", "IV", "V", "VI", "unknown"] and by_type["III"]["n_ratings"] == 0
+    for dark_type in ("V", "VI"):
+        assert by_type[dark_type]["detection"]["sensitivity"]["estimate"] == 1.0  # every dark synthetic image spotted
+        assert by_type[dark_type]["realism"]["arms"]["synthetic"]["mean"]["ci_high"] == 2.0
+    for light_type in ("I", "II", "IV"):
+        assert by_type[light_type]["detection"]["sensitivity"]["estimate"] == 0.0
+        assert by_type[light_type]["realism"]["arms"]["synthetic"]["mean"]["estimate"] == 6.0
+    assert by_type["I"]["type_sources"] == {"real": {"learned": 10}, "synthetic": {"requested": 10}}
+    assert by_type["V"]["type_sources"] == {"real": {"annotated": 10}, "synthetic": {"requested": 10}}
+    summary = study_summary(report)
+    said = summary[(summary["group_kind"] == "fst") & (summary["metric"] == "type_sources")].set_index("group")["note"]
+    assert said["I"] == "real: 10 learned; synthetic: 10 requested"
+    drawn = figures.dashboard_figures(report)
+    realism = drawn["realism_by_fst"]
+    assert [bar.name for bar in realism.data] == ["real", "synthetic"] and list(realism.data[1].y[4:6]) == [2.0, 2.0]
+    title = realism.layout.title.text.replace("<br>", " ")
+    assert "types: real annotated / learned, synthetic requested" in title
+    assert "types: real annotated / learned" in drawn["detection_by_fst"].layout.title.text.replace("<br>", " ")
+    assert (review_stats.checked_ratings(simulated_ratings(n_images=4))["fst"] == "").all()  # optional: blank where absent
+
+
 def test_dashboard_figures_draw_the_report():
     report = review_stats.study_report(simulated_ratings(p_correct=0.6, seed=18), n_boot=N_BOOT)
     drawn = figures.dashboard_figures(report)
@@ -602,8 +639,9 @@ def test_every_figure_is_readable_with_colour_blindness_and_its_title_fits():
     checked = 0
     for name, figure in figures.dashboard_figures(report).items():
         colours = sorted({trace.marker.color for trace in figure.data if isinstance(trace.marker.color, str)})
-        assert all(len(line) <= figures.TITLE_WIDTH for line in figure.layout.title.text.split("<br>")), name
+        assert all(len(line) <= TITLE_WIDTH for line in figure.layout.title.text.split("<br>")), name
         assert figure.layout.margin.t >= 30 + 22 * len(figure.layout.title.text.split("<br>")), name
+        assert figure.layout.legend.orientation == "h" and figure.layout.legend.y < 0, name  # under the plot, never over it
         if len(colours) < 2:
             continue
         rgb = np.array([[int(c[i:i + 2], 16) / 255 for i in (1, 3, 5)] for c in colours])

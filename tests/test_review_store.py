@@ -322,7 +322,7 @@ def test_export_joins_every_rating_with_the_key(store, study, tmp_path):
     for column in ("source_image_id", "fst", "fst_group", "diagnosis", "dataset", *ABCD_QUESTIONS, "comment", "seconds", "revision"):
         assert column in table.columns
     files = export_study(store, study, tmp_path / "export")
-    assert [f.name for f in files] == ["ratings.csv", "reviewer_summary.csv", "study_summary.csv"]
+    assert [f.name for f in files] == ["ratings.csv", "reviewer_summary.csv", "study_summary.csv", "imrmc_key.csv", "ratings.imrmc"]
     exported = pd.read_csv(files[0])
     assert len(exported) == 6 and list(exported["comment"]) == [f"note {p}" for p in range(6)]
 
@@ -576,7 +576,7 @@ def test_the_export_says_whether_it_is_final_or_interim(store, study, tmp_path):
 
 
 def test_images_too_small_for_a_clinical_reading_are_warned_about(store, study, tmp_path):
-    (warning,) = get_study(store, study).warnings  # the fixture's study images are 64 px
+    (warning,) = [w for w in get_study(store, study).warnings if "too small" in w]  # the fixture's study images are 64 px
     assert "64 × 64 px" in warning and "too small for a clinical reading" in warning and "224 px" in warning
     large = [write_phantom_dataset(tmp_path / arm, n=4, preset="balanced", size=224, seed=seed, workers=1)
              for arm, seed in (("real-large", 0), ("synthetic-large", 1))]
@@ -639,6 +639,80 @@ def test_arms_a_trivial_feature_separates_are_warned_about_with_numbers_and_arms
     (warning,) = [w for w in told.warnings if "A trivial feature tells the arms apart" in w]
     assert f"cross-validated AUC {told.blinding.auc['all']:.2f}" in warning and "export both arms at similar sizes" in warning
     assert get_study(store, "told").warnings == told.warnings  # stored with the study, said again wherever it is shown
-    summary = pd.read_csv(export_study(store, "told", tmp_path / "export")[-1])
+    export_study(store, "told", tmp_path / "export")
+    summary = pd.read_csv(tmp_path / "export" / "study_summary.csv")
     rows = summary[summary["group"] == "blinding check"].set_index("metric")
     assert rows.loc["arm_auc_all", "estimate"] == pytest.approx(told.blinding.auc["all"]) and rows.loc["arm_auc_all", "n"] == 40
+
+
+def read_imrmc_as_rjafroc_does(path: Path) -> tuple[dict, pd.DataFrame]:
+    """The counts and observations of an .imrmc file, read by the rules of RJafroc's ReadImrmc (DfReadIowaFormats.R):
+    N0/N1/NR/NM lines before "BEGIN DATA:", then rows of exactly 4 comma-separated fields; numeric case ids; truth rows of
+    reader -1 scored 0 or 1; as many cases, readers and modalities as the counts say."""
+    lines = [line.strip() for line in path.read_text().splitlines()]
+    counts = {key: int(value) for key, _, value in (line.partition(":") for line in lines[:lines.index("BEGIN DATA:")])
+              if key in ("N0", "N1", "NR", "NM")}
+    rows = []
+    for line in lines[lines.index("BEGIN DATA:") + 1:]:
+        if len(line.split(",")) != 4:
+            break
+        rows.append([float(field) for field in line.split(",")])  # every field numeric, as RJafroc needs
+    data = pd.DataFrame(rows, columns=["reader", "case", "modality", "score"])
+    truth = data[data["reader"] == -1]
+    assert set(truth["score"]) <= {0, 1} and set(data["case"]) == set(truth["case"])
+    assert (counts["N0"], counts["N1"]) == ((truth["score"] == 0).sum(), (truth["score"] == 1).sum())
+    readings = data[data["reader"] != -1]
+    assert counts["NR"] == readings["reader"].nunique() and counts["NM"] == readings["modality"].nunique()
+    return counts, readings.merge(truth[["case", "score"]].rename(columns={"score": "truth"}), on="case")
+
+
+def test_the_ratings_are_exported_for_imrmc_and_rjafroc_and_give_the_studys_own_reader_averaged_auc(store, study, tmp_path):
+    from sklearn.metrics import roc_auc_score
+
+    from review_data.stats.reader_study import study_mrmc_auc
+
+    rng = np.random.default_rng(4)
+    for name in ("ana", "ben", "cy"):
+        add_reviewer(store, study, name, f"password-{name}")
+        for position in range(40):  # every reader scores every image: fully crossed, as RJafroc needs
+            item = item_at(store, study, name, position)
+            save_rating(store, study, name, item.image_id, {**ANSWERS, "realism": int(rng.integers(1, 8))}, 1.0)
+    files = {f.name: f for f in export_study(store, study, tmp_path / "export")}
+    counts, readings = read_imrmc_as_rjafroc_does(files["ratings.imrmc"])
+    assert counts == {"N0": 20, "N1": 20, "NR": 3, "NM": 1} and len(readings) == 120
+    key = pd.read_csv(files["imrmc_key.csv"])
+    cases = key[key["kind"] == "case"]
+    synthetic = dict(zip(cases["number"], cases["source"] == "synthetic", strict=True))
+    assert synthetic == dict(zip(readings["case"], readings["truth"] == 1, strict=True))  # the key and the truth rows agree
+    per_reader = readings.groupby("reader").apply(lambda r: roc_auc_score(r["truth"], r["score"]), include_groups=False)
+    assert per_reader.mean() == pytest.approx(study_mrmc_auc(ratings_table(store, study))["estimate"], abs=1e-9)
+
+
+def test_an_image_a_reviewer_cannot_assess_is_set_aside_counted_apart_and_can_still_be_rated(store, study, tmp_path):
+    from review_data.export import cannot_assess_table
+    from review_data.session import CANNOT_ASSESS, save_cannot_assess
+
+    add_reviewer(store, study, "ana", "password-a")
+    first, second = (item_at(store, study, "ana", p).image_id for p in (0, 1))
+    save_rating(store, study, "ana", first, ANSWERS, 2.0)
+    with pytest.raises(ReviewError, match="has your rating already"):  # a rating is never turned into "cannot assess"
+        save_cannot_assess(store, study, "ana", first, "blurred")
+    save_cannot_assess(store, study, "ana", second, "too blurred to judge", 4.0)
+    assert progress(store, study, "ana") == (2, 40, 2)  # answered: it does not come back as the first open image
+    assert item_at(store, study, "ana", 1).answers == {CANNOT_ASSESS: True, "comment": "too blurred to judge"}
+    assert len(ratings_table(store, study)) == 1 and study_report(ratings_table(store, study))["n_ratings"] == 1  # no statistic
+    files = {f.name: f for f in export_study(store, study, tmp_path / "export")}
+    set_aside = pd.read_csv(files["cannot_assess.csv"])
+    assert list(set_aside[["reviewer", "position", "reason"]].itertuples(index=False, name=None)) == [("ana", 1, "too blurred to judge")]
+    assert set(set_aside["source"]) <= {"real", "synthetic"}  # with the key, for the analyst
+    summary = pd.read_csv(files["study_summary.csv"])
+    assert summary.loc[summary["metric"] == "images_set_aside", "estimate"].item() == 1
+
+    save_rating(store, study, "ana", second, ANSWERS, 3.0)  # judged after all: the rating replaces the set-aside
+    assert len(cannot_assess_table(store, study)) == 0 and item_at(store, study, "ana", 1).answers["call"] == "real"
+    save_cannot_assess(store, study, "ana", item_at(store, study, "ana", 2).image_id)  # a reason is optional
+    close_study(store, study)
+    with pytest.raises(ReviewError, match="This study is closed"):
+        save_cannot_assess(store, study, "ana", item_at(store, study, "ana", 3).image_id, "late")
+    with pytest.raises(sqlite3.IntegrityError, match="closed"):  # and the database refuses it around the library
+        store.db.execute("DELETE FROM cannot_assess")

@@ -106,8 +106,8 @@ def test_the_server_logs_users_mistakes_in_one_line_and_faults_with_their_traceb
         page.get_by_role("tab", name="Studies").click()
         page.get_by_text("Create a study", exact=True).click()
         page.get_by_role("button", name="Create study").click()
-        expect(page.get_by_text("Give the study a name.")).to_be_visible(timeout=30_000)
-        written = new_lines(log, start, "studies_tab.on_create refused for admin: Give the study a name.")
+        expect(page.locator("#create-message")).to_have_text("Study not created: give the study a name.", timeout=30_000)
+        written = new_lines(log, start, "studies_tab.on_create refused for admin: give the study a name.")
         assert written.count("\n") == 1 and "Traceback" not in written
         page.close()
 

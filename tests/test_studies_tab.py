@@ -96,6 +96,16 @@ def test_an_existing_reviewer_is_enrolled_in_a_second_study_by_name_alone(tab, s
     assert message == "**ben** now reviews **second**." and authenticate(store, "ben", "password-ben") == "reviewer"
 
 
+def test_a_study_is_planned_from_assumptions_or_a_pilot_and_says_which(tab, store):
+    message = call(tab, "study_plan", None, 0.06, 0.08)
+    assert message.startswith("For 95% intervals of at most ±0.06 (detection rate) and ±0.08 (AUC): ")
+    assert "Components: assumed:" in message and "| readers |" in message.replace("|   readers |", "| readers |")
+    assert call(tab, "study_plan", "ward", 0.06, 0.08) == (  # one reader so far: no pilot yet
+        "**Not planned:** a pilot needs at least 2 readers who rated every image and 4 images; ward has 1 such reader(s) and 2 "
+        "image(s)")
+    assert call(tab, "study_plan", None, None, 0.08) == "**Not planned:** give the detection rate's half-width (e.g. 0.05)."
+
+
 def test_the_activity_table_shows_what_each_reviewer_did(tab, store):
     add_reviewer(store, "ward", "ben", "password-ben")
     table, message = call(tab, "study_activity", "ward")

@@ -174,7 +174,7 @@ class RunRecord:
     request: GenerationRequest
     created: str
     command: str  # the `fairskin` command line that makes the same images
-    status: str  # queued, running, finished or failed (a "running" run of a stopped server is unfinished)
+    status: str  # queued, running, finished, failed or cancelled (a "running" run of a stopped server is unfinished)
     error: str | None
     made: int
 

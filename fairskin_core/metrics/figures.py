@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..fst import ROMAN
-from ..plots import count_heatmap
+from ..plots import count_heatmap, fit_half_screen
 from .abcd_realism import DIAMETER_UNITS
 
 
@@ -151,6 +151,11 @@ def abcd_figure(report: dict) -> go.Figure:
 
 
 def report_figures(report: dict) -> dict[str, go.Figure]:
+    """Every figure of the report, each readable at half a laptop screen (`fit_half_screen`)."""
+    return {name: fit_half_screen(figure) for name, figure in _figures(report).items()}
+
+
+def _figures(report: dict) -> dict[str, go.Figure]:
     return {
         "groups": groups_figure(report),
         "fid_infinity": fid_infinity_figure(report),

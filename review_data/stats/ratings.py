@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from fairskin_core.fst import FST_GROUPS
+from fairskin_core.fst import FST_GROUPS, ROMAN
 
 from ..answers import ABCD_ANSWERS, ABCD_QUESTIONS, CALLS, REALISM
 
@@ -21,29 +21,36 @@ UNKNOWN = "unknown"  # label of ratings whose FST group or diagnosis is not know
 RATING_COLUMNS = (
     "reviewer", "image", "source", "call", "realism", *ABCD_ITEMS, "seconds", "fst_group", "diagnosis",
 )
+# For the analysis per skin type, blank where a table lacks them: the image's type (1-6, or I-VI) and how it is known
+# (the manifest's fst_source: annotated, learned, requested for a generator's image, ...).
+OPTIONAL_COLUMNS = ("fst", "fst_source")
 _NUMBER_COLUMNS = ("realism", "seconds")
+_ROMAN_OF = {**{str(t): label for t, label in ROMAN.items()}, **{label: label for label in ROMAN.values()}}
 
 
 def checked_ratings(ratings: pd.DataFrame) -> pd.DataFrame:
     """The ratings reduced to `RATING_COLUMNS` in plain types; malformed values are refused.
 
-    A table with no rows may lack columns (a study with no ratings yet). Missing realism, ABCD
-    answers, times, FST groups and diagnoses are allowed (NaN or ''); a source or call other than
-    real / synthetic is not, nor is an image listed as both real and synthetic.
+    A table with no rows may lack columns (a study with no ratings yet), any table the `OPTIONAL_COLUMNS`.
+    Missing realism, ABCD answers, times, skin types and diagnoses are allowed (NaN or ''); a source or
+    call other than real / synthetic is not, nor is an image listed as both real and synthetic. Skin
+    types become Roman numerals (I-VI).
     """
     if len(ratings) == 0:
         return pd.DataFrame(
-            {c: pd.Series(dtype=float if c in _NUMBER_COLUMNS else str) for c in RATING_COLUMNS}
+            {c: pd.Series(dtype=float if c in _NUMBER_COLUMNS else str) for c in (*RATING_COLUMNS, *OPTIONAL_COLUMNS)}
         )
     missing = [c for c in RATING_COLUMNS if c not in ratings.columns]
     if missing:
         raise ValueError(f"the ratings table lacks column(s) {missing}")
-    table = ratings.loc[:, list(RATING_COLUMNS)].reset_index(drop=True)
-    for column in RATING_COLUMNS:
+    table = ratings.reindex(columns=[*RATING_COLUMNS, *OPTIONAL_COLUMNS]).reset_index(drop=True)
+    for column in (*RATING_COLUMNS, *OPTIONAL_COLUMNS):
         if column in _NUMBER_COLUMNS:
             table[column] = _numbers(table[column], column)
         else:
-            table[column] = table[column].fillna("").astype(str).str.strip()
+            table[column] = table[column].astype("string").fillna("").astype(str).str.strip()
+    table["fst"] = table["fst"].str.removesuffix(".0").map(lambda value: _ROMAN_OF.get(value, value) if value else "")
+    _refuse_other_values(table, "fst", (*ROMAN.values(), ""))
     _refuse_other_values(table, "source", ARMS)
     _refuse_other_values(table, "call", ARMS)
     _refuse_other_values(table, "fst_group", (*FST_GROUPS, ""))

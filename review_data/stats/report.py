@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from fairskin_core.fst import FST_GROUPS
+from fairskin_core.fst import FST_GROUPS, ROMAN
 
 from .abcd import _abcd_answers
 from .agreement import _call_agreement, _realism_agreement
@@ -16,7 +16,8 @@ from .ratings import ARMS, POSITIVE, TARGET_SYNTHETIC_JUDGED_REAL, UNKNOWN, chec
 from .reader_study import _study_mrmc_auc
 from .realism import _realism_stats
 
-GROUP_KINDS = ("reviewer", "fst_group", "diagnosis")
+GROUP_KINDS = ("reviewer", "fst", "fst_group", "diagnosis")
+TYPE_KINDS = ("fst", "fst_group")  # groups by skin type: each says how its images' types are known
 REVIEWER_COLUMNS = (
     "reviewer", "n_ratings", "accuracy", "sensitivity", "specificity",
     "mean_realism_real", "mean_realism_synthetic",
@@ -39,7 +40,7 @@ def study_report(
 ) -> dict:
     """Everything the study reports, as a JSON-ready dictionary (numbers, None, lists, dicts).
 
-    Overall and per reviewer / FST group / diagnosis: detection and realism. Study-wide: agreement
+    Overall and per reviewer / skin type / FST group / diagnosis: detection and realism. Study-wide: agreement
     between reviewers, the reader-averaged AUC of realism with its multi-reader multi-case interval
     (``mrmc_auc``, see `study_mrmc_auc`), ABCD answers, a row per image and per reviewer, and notes. Bootstraps use
     ``n_boot`` replicates from ``seed``, so the same ratings always give the same report.
@@ -82,9 +83,11 @@ def group_stats(
     seed: int = 0,
     confidence: float = 0.95,
 ) -> list[dict]:
-    """Detection and realism within each reviewer, FST group (I-II, III-IV, V-VI) or diagnosis.
+    """Detection and realism within each reviewer, skin type (I-VI), FST group (I-II, III-IV, V-VI) or diagnosis.
 
-    FST groups are always listed, empty ones included; blanks are grouped as "unknown".
+    Types and FST groups are always listed, empty ones included; blanks are grouped as "unknown". A
+    group by skin type also says how its images' types are known, per arm (``type_sources``: images per
+    fst_source, e.g. real annotated or estimated by the learned estimator, synthetic requested).
     """
     if by not in GROUP_KINDS:
         raise ValueError(f"by must be one of {GROUP_KINDS}, got {by!r}")
@@ -98,12 +101,12 @@ def _group_stats(
 ) -> list[dict]:
     """`group_stats` of a checked table."""
     labels = table[by].replace("", UNKNOWN)
-    if by == "fst_group":
-        names = [*FST_GROUPS, *([UNKNOWN] if (labels == UNKNOWN).any() else [])]
+    if by in TYPE_KINDS:
+        names = [*(ROMAN.values() if by == "fst" else FST_GROUPS), *([UNKNOWN] if (labels == UNKNOWN).any() else [])]
     else:
         names = sorted(labels.unique())
     bootstrap = {"n_boot": n_boot, "seed": seed, "confidence": confidence}
-    return [
+    groups = [
         {
             "group": name,
             "n_ratings": int((labels == name).sum()),
@@ -112,6 +115,17 @@ def _group_stats(
         }
         for name in names
     ]
+    if by in TYPE_KINDS:
+        for group in groups:
+            group["type_sources"] = type_sources(table[labels == group["group"]])
+    return groups
+
+
+def type_sources(table: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Per arm, how many images' skin types are known each way (fst_source; "not recorded" where blank)."""
+    images = table.drop_duplicates("image")
+    counts = {arm: images.loc[images["source"] == arm, "fst_source"].value_counts() for arm in ARMS}
+    return {arm: {source or "not recorded": int(n) for source, n in counts[arm].items()} for arm in ARMS}
 
 
 def _study_notes(table: pd.DataFrame, detection: dict) -> list[str]:
