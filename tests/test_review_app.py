@@ -447,7 +447,8 @@ def test_a_reviewer_reaches_no_admin_endpoint_key_export_or_other_answers(server
     peer.call("review_start", "guarded")
     peer.call("review_save", *answers("synthetic", 7))
     exported = admin.call("study_export", "guarded")
-    assert len(exported[0]) == 3  # the admin gets the three CSV files
+    assert sorted(file["orig_name"] for file in exported[0]) == [  # the admin gets the export: the CSV files, the iMRMC file
+        "imrmc_key.csv", "ratings.csv", "ratings.imrmc", "reviewer_summary.csv", "study_summary.csv"]
     dashboard = admin.call("dashboard_refresh", "guarded")
     assert "**1 ratings** by 1 reviewers of 1 images" in dashboard[0] and "Synthetic is the positive class" in dashboard[0]
     assert "*What reviewers saw:* every image shown at 64 × 64 px" in dashboard[0] and "real arm natively 128–128 px" in dashboard[0]
