@@ -20,12 +20,9 @@ import pandas as pd
 
 from fairskin_core.analysis.pipeline import analyse_image
 from fairskin_core.fst import FST_TYPES, ROMAN
-from fairskin_core.generation.backends import DEFAULT_MODEL, SIZE_MULTIPLE, stable_diffusion_size
 from fairskin_core.generation.batch import add_to_set
-from fairskin_core.generation.model_folder import INDEX_FILE, ModelFolderError, read_index
+from fairskin_core.generation.model_folder import ModelFolderError
 from fairskin_core.generation.runs import (
-    MAX_IMAGES,
-    MAX_STEPS,
     GenerationRequest,
     RunRecord,
     new_run,
@@ -37,20 +34,26 @@ from fairskin_core.generation.schedulers import SCHEDULERS
 from fairskin_core.generation.tone_transfer import compare_tone, parse_source_image
 from fairskin_core.images import read_rgb
 from fairskin_core.manifest import read_manifest
-from fairskin_core.numbers import seed_number, whole_number
 from fairskin_core.workspace import workspace_dir
 from review_data.store import ReviewStore
 
 from .access import USER_MISTAKES, only, refused
 from .downloads import download_folder
+from .generate_form import (
+    DEFAULT_CHOICE,
+    MODES,
+    OWN_SIZE,
+    SD_MODES,
+    TONE_MODES,
+    model_choices,
+    model_diagnoses,
+    request_from_form,
+    size_choices,
+)
 from .generate_jobs import GenerationQueue, duration
 from .messages import plain
 from .outline import outlined
 
-DEFAULT_CHOICE = "default (shipped with fairskin)"
-MODES = ("fairskin model", "Stable Diffusion", "Skin-tone transfer", "Skin-tone transfer with Stable Diffusion")
-SD_MODES = (MODES[1], MODES[3])
-TONE_MODES = (MODES[2], MODES[3])
 INTERACTIVE = 16  # more images than this run in the background
 # run, started, with, model, skin type, diagnosis, images, seed, status: each wide enough for its header's longest word
 HISTORY_WIDTHS = ["16%", "12%", "10%", "14%", "8%", "11%", "8%", "6%", "15%"]
@@ -58,76 +61,7 @@ LONG_RUN_SECONDS = 30 * 60  # a background run expected to take longer waits for
 UNMEASURED_CONFIRM = 1000  # ... as does one this large of a model whose speed is not measured here yet
 SHOWN = 48  # the images of a run the gallery shows (the zip holds them all)
 MAX_ZIPPED = 5000  # a larger run is fetched from the server's folder, not through the browser
-OWN_SIZE = "the model's own"
-SIZE_FACTORS = (0.5, 0.75, 1, 1.25, 1.5)  # image sides offered around a Stable Diffusion model's own (quality falls further away)
 SOURCE_CHOICES = 2000  # source images offered for tone transfer (type an id to find one)
-
-
-def model_choices() -> list[str]:
-    """The default model and every model folder under the workspace's ``models/``."""
-    trained = sorted(str(p.parent) for p in workspace_dir("models").glob(f"*/{INDEX_FILE}"))
-    return [DEFAULT_CHOICE, *trained]
-
-
-def model_diagnoses(model: str) -> list[str]:
-    """A fairskin model's diagnoses, from its index (no weights loaded)."""
-    if model != DEFAULT_CHOICE and not Path(model).is_dir():  # the library's message here is the CLI's (--model)
-        raise ModelFolderError(f"{model}: no such folder on the server; choose a model from the list")
-    return list(read_index(DEFAULT_MODEL if model == DEFAULT_CHOICE else Path(model))["diagnoses"])
-
-
-def size_choices(stable_diffusion: str) -> list[str]:
-    """The image sizes offered for a Stable Diffusion model: around the one it was made for (read from its configs)."""
-    try:
-        own = stable_diffusion_size(stable_diffusion)
-    except ValueError:
-        return [OWN_SIZE]
-    return [OWN_SIZE, *(str(side) for side in sorted({max(SIZE_MULTIPLE, round(own * f / SIZE_MULTIPLE) * SIZE_MULTIPLE)
-                                                     for f in SIZE_FACTORS}))]
-
-
-def _lines(text: str) -> list[str]:
-    return [line.strip() for line in (text or "").splitlines() if line.strip()]
-
-
-def _loras(text: str) -> tuple[tuple[str, float], ...]:
-    """One LoRA per line, ``FOLDER`` or ``FOLDER:WEIGHT`` (as `fairskin generate --lora`)."""
-    loras = []
-    for line in _lines(text):
-        folder, colon, weight = line.rpartition(":")
-        try:
-            loras.append((folder, float(weight)) if colon and folder else (line, 1.0))
-        except ValueError:
-            raise ValueError(f"LoRA line {line!r}: the weight after ':' must be a number, e.g. {folder}:0.8") from None
-    return tuple(loras)
-
-
-def request_from_form(mode: str, model: str, stable_diffusion: str, loras: str, tokens: str, allow_download: bool, fst_label: str,
-                      diagnosis: str | None, count: float | None, seed: float | None, steps: float | None, guidance: float | None,
-                      scheduler: str, size: str | None, source_manifest: str, source_ids: list[str] | None,
-                      strength: float) -> GenerationRequest:
-    """The request the form describes, checked: a number out of range or not whole is refused, never changed."""
-    if mode not in MODES:
-        raise ValueError("choose what to generate with")
-    if fst_label not in ROMAN.values():
-        raise ValueError("choose a Fitzpatrick skin type")
-    sd = mode in SD_MODES
-    if sd and not (stable_diffusion or "").strip():
-        raise ValueError("give a Stable Diffusion model: a hub id (e.g. stable-diffusion-v1-5/stable-diffusion-v1-5) or a folder")
-    tone = mode in TONE_MODES
-    if tone and not (source_manifest or "").strip():
-        raise ValueError("give the manifest of the source images")
-    n = whole_number(count, "Images", 1, MAX_IMAGES) if not tone else 1
-    return GenerationRequest(
-        fst={v: k for k, v in ROMAN.items()}[fst_label], diagnosis=None if tone else diagnosis, n=n,
-        seed=seed_number(seed, "Seed"), model=None if sd or model == DEFAULT_CHOICE else model,
-        stable_diffusion=stable_diffusion.strip() if sd else None, loras=_loras(loras) if sd else (),
-        textual_inversions=tuple(_lines(tokens)) if sd else (), allow_download=bool(allow_download) and sd,
-        steps=whole_number(steps, "Steps", 1, MAX_STEPS), guidance=guidance, scheduler=scheduler,
-        size=int(size) if mode == MODES[1] and size and size != OWN_SIZE else None,
-        source_manifest=source_manifest.strip() if tone else None, source_ids=tuple(source_ids or ()) if tone else (),
-        strength=float(strength),
-    ).check()
 
 
 def _caption(number: int, row: dict, image: np.ndarray) -> str:
@@ -413,7 +347,6 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
         try:
             request = request_from_form(chosen_mode, model_name, sd_name, lora_lines, token_lines, fetch, fst_label, diagnosis_name, n,
                                         first_seed, n_steps, weight, sampler, side, sources, ids, power)
-            request.check()
             current = dict(current)
             unconfirmed = long_run_unconfirmed(request, current)
             if unconfirmed:

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from app.cli import main
+from app.generate_form import MODES, request_from_form
 from app.generate_jobs import GenerationQueue
-from app.generate_tab import MODES, keep, request_from_form, run_gallery
+from app.generate_tab import keep, run_gallery
 from fairskin_core.generation.backends import FSTModelBackend
 from fairskin_core.generation.batch import SEED_STRIDE
 from fairskin_core.generation.runs import GenerationRequest, new_run, read_run, recent_runs, run_request, zip_run
