@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -181,11 +182,24 @@ def _tone_transfer(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """Serve until stopped, then end the process at once.
+
+    Background work (a generation, an experiment, the first start's defaults) runs inside torch on
+    daemon threads: left to the interpreter's exit, torch's thread pools were torn down under them
+    and the process aborted ("terminate called without an active exception") after a Ctrl-C.
+    Everything they write is atomic and resumable, so they stop here as a kill would stop them."""
     from app.server import serve
 
-    serve(host=args.host, port=args.port, manifest=args.manifest, data_roots=args.data_root, root_path=args.root_path,
-          forwarded_allow_ips=args.forwarded_allow_ips)
-    return 0
+    try:
+        serve(host=args.host, port=args.port, manifest=args.manifest, data_roots=args.data_root, root_path=args.root_path,
+              forwarded_allow_ips=args.forwarded_allow_ips)
+        code = 0
+    except KeyboardInterrupt:  # Ctrl-C: uvicorn stopped serving, then raised it again
+        code = 130
+    print("fairskin serve: stopped; a generation still running stops with its saved images kept (Resume in its history "
+          "finishes it)", file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    os._exit(code)
 
 
 TONE_DEFAULTS = {"strength": 0.6, "steps": 25, "guidance": 7.5, "scheduler": "dpm-solver++"}  # img2img tone transfer

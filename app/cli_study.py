@@ -23,9 +23,11 @@ def _study_create(args: argparse.Namespace) -> int:
     study = create_study(
         workspace_store(), workspace_studies_dir(), args.name, args.real, args.synthetic,
         n_per_arm=args.n_per_arm, seed=args.seed, image_size=args.image_size, estimate_fst=args.estimate_fst, n_practice=args.n_practice,
-        accept_tone_difference=args.accept_tone_difference,
+        accept_tone_difference=args.accept_tone_difference, n_repeats=args.n_repeats, gold_manifest=args.gold, n_gold=args.n_gold,
     )
     practice = f" and {study.n_practice} practice images" if study.n_practice else ""
+    if study.n_repeats or study.n_gold:
+        practice += f", with {study.n_repeats} repeated and {study.n_gold} gold-standard images hidden among them"
     print(f"created study {study.name}: {study.n_per_arm} real + {study.n_per_arm} synthetic images{practice} at {study.image_size} px "
           f"in {study.folder}")
     print(f"  {study.design}")
@@ -44,8 +46,8 @@ def _study_add_reviewer(args: argparse.Namespace) -> int:
     store = workspace_store()
     if not args.password_stdin and account_id(store, args.username) is None:
         raise ValueError(f"there is no account {args.username!r} yet: pass --password-stdin and type or pipe its password to create it")
-    add_reviewer(store, args.name, args.username, _password(args) if args.password_stdin else None)
-    print(f"{args.username} now reviews study {args.name}")
+    add_reviewer(store, args.name, args.username, _password(args) if args.password_stdin else None, group=args.group)
+    print(f"{args.username} now reviews study {args.name}" + (f" (group: {args.group})" if args.group else ""))
     return 0
 
 
@@ -154,12 +156,21 @@ def add_study_verbs(verbs) -> None:
                              "(reviewers may then tell them apart by tone alone)")
     create.add_argument("--n-practice", type=int, default=0, metavar="N",
                         help="practice images every reviewer sees first, told the answer after each; never counted (default 0)")
+    create.add_argument("--n-repeats", type=int, default=0, metavar="N",
+                        help="study images every reviewer sees a second time, far apart, for their test–retest agreement; the second "
+                             "answers are never counted in the statistics (default 0)")
+    create.add_argument("--gold", type=Path, default=None, metavar="MANIFEST",
+                        help="gold-standard images of known truth (each row's source: real, or synthetic / phantom), e.g. obvious "
+                             "synthetics: answering them wrong flags an inattentive reviewer; never counted in the statistics")
+    create.add_argument("--n-gold", type=int, default=0, metavar="N", help="gold-standard images drawn from --gold (default 0)")
     create.set_defaults(run=_study_create)
     enrol = study_verbs.add_parser("add-reviewer", help="enrol a reviewer account (created if new) in a study")
     enrol.add_argument("--name", required=True, help="the study")
     enrol.add_argument("--username", required=True)
     enrol.add_argument("--password-stdin", action="store_true",
                        help="a new account's password, read from standard input (an existing account keeps its own)")
+    enrol.add_argument("--group", default="", help="the reviewer's group in this study, e.g. dermatologist or resident (optional): "
+                                                   "the statistics are also given per group")
     enrol.set_defaults(run=_study_add_reviewer)
     export = study_verbs.add_parser("export", help="write ratings.csv (with the key), reviewer_summary.csv, study_summary.csv")
     export.add_argument("--name", required=True)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gradio as gr
+import pandas as pd
 
-from review_data.export import ratings_table
+from review_data.attention_checks import GOLD_PASS, reader_checks
+from review_data.export import check_answers_table, ratings_table
 from review_data.figures import dashboard_figures
 from review_data.stats import MIN_AGREEMENT_IMAGES, study_report
 from review_data.store import ReviewStore
@@ -86,6 +88,32 @@ def headline(report: dict) -> str:
     return "\n".join(lines) + "\n\n" + notes
 
 
+def checks_text(n_repeats: int, n_gold: int, readers: pd.DataFrame) -> str:
+    """Each reader's hidden checks in a Markdown table: test–retest on the repeats, gold-standard images right, a flag."""
+    if not n_repeats and not n_gold:
+        return ("*Attention and consistency:* this study has no hidden checks (a new study can have repeated and gold-standard "
+                "images: Studies tab, Create a study).")
+    head = (f"**Attention and consistency** ({n_repeats} repeated and {n_gold} gold-standard images hidden in each reviewer's "
+            f"sequence; in no statistic above; a reviewer answering under {GOLD_PASS:.0%} of the gold-standard images right is "
+            "flagged)")
+    if readers.empty:
+        return f"{head}: no check answered yet."
+
+    def share(value) -> str:
+        return "—" if pd.isna(value) else f"{value:.0%}"
+
+    shown = pd.DataFrame({
+        "reviewer": readers["reviewer"].map(plain),
+        "repeats rated twice": readers["repeats_answered"],
+        "same call": readers["repeat_call_agreement"].map(share),
+        "realism within 1": readers["repeat_realism_within_1"].map(share),
+        "mean realism change": ["—" if pd.isna(v) else f"{v:.2f}" for v in readers["repeat_realism_mean_abs_difference"]],
+        "gold right": [f"{right} of {n}" for right, n in zip(readers["gold_correct"], readers["gold_answered"], strict=True)],
+        "flag": readers["flag"].map(lambda flag: f"**{flag}**" if flag else ""),
+    })
+    return f"{head}\n\n{shown.to_markdown(index=False, disable_numparse=True)}"
+
+
 def build_dashboard_tab(store: ReviewStore):
     """Lay out the dashboard; returns the refresh function and its output for the page load."""
     admin = only(store, "admin")
@@ -93,6 +121,7 @@ def build_dashboard_tab(store: ReviewStore):
         study = gr.Dropdown(label="Study", choices=[], scale=4, elem_id="dashboard-study")
         refresh = gr.Button("Refresh", variant="primary", scale=1)
     summary = gr.Markdown(elem_id="dashboard-summary")
+    checks = gr.Markdown(elem_id="dashboard-checks")
     plots = []
     for index in range(0, len(FIGURES), 2):
         with gr.Row():
@@ -104,13 +133,15 @@ def build_dashboard_tab(store: ReviewStore):
             raise gr.Error("Choose a study.", print_exception=False)
         try:
             report = study_report(ratings_table(store, study_name))
-            shown = get_study(store, study_name).shown_size
+            chosen = get_study(store, study_name)
         except StudyError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
         figures = dashboard_figures(report)
-        return [f"{headline(report)}\n\n*What reviewers saw:* {plain(shown)}.", *(figures[name] for name, _ in FIGURES)]
+        readers = reader_checks(check_answers_table(store, study_name))
+        return [f"{headline(report)}\n\n*What reviewers saw:* {plain(chosen.shown_size)}.",
+                checks_text(chosen.n_repeats, chosen.n_gold, readers), *(figures[name] for name, _ in FIGURES)]
 
-    refresh.click(on_refresh, study, [summary, *plots], api_name="dashboard_refresh", api_visibility="private")
+    refresh.click(on_refresh, study, [summary, checks, *plots], api_name="dashboard_refresh", api_visibility="private")
 
     def studies():
         names = list_studies(store)

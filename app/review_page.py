@@ -123,7 +123,7 @@ class ShownImages:
 
 @functools.lru_cache(maxsize=4096)
 def served_image(study_image: Path, cache_dir: Path) -> tuple[str, int, int]:
-    """(file name, width, height) of the study image's uncompressed BMP in ``cache_dir``, named by its hash.
+    """(file name, width, height) of the study image's uncompressed BMP in ``cache_dir``, named by the hash of its name and bytes.
 
     The file appears atomically (written under a temporary name, then renamed), so a concurrent
     download never reads it half-written. Study images never change, so this is computed once each.
@@ -133,7 +133,8 @@ def served_image(study_image: Path, cache_dir: Path) -> tuple[str, int, int]:
         pixels = opened.convert("RGB")
     pixels.save(buffer, format="BMP")  # pixels only, no metadata
     data = buffer.getvalue()
-    name = f"{hashlib.sha256(data).hexdigest()}.{SERVED_FORMAT}"
+    # The study file's opaque name is hashed too: a repeated image (the same pixels under another name) gets a name of its own.
+    name = f"{hashlib.sha256(study_image.name.encode() + data).hexdigest()}.{SERVED_FORMAT}"
     path = cache_dir / name
     if not path.exists():
         cache_dir.mkdir(parents=True, exist_ok=True)

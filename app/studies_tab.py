@@ -29,10 +29,12 @@ ACTIVITY_HEADERS = ["reviewer", "rated", "of", "median seconds per image", "last
 
 
 def study_overview(store: ReviewStore) -> pd.DataFrame:
-    """Per study: images, how the arms were matched, reviewers, ratings saved, and when it was made."""
+    """Per study: images, how the arms were matched, practice images and hidden checks, reviewers, ratings saved, and when it
+    was made."""
     rows = store.db.execute(
         "SELECT s.name AS study, s.n_per_arm * 2 AS images, s.image_size AS size_px, s.matched_on, s.fst_estimated,"
         " (SELECT count(*) FROM practice_images p WHERE p.study_id = s.id) AS practice,"
+        " (SELECT count(*) FROM check_images c WHERE c.study_id = s.id) AS checks,"
         " (SELECT count(*) FROM study_reviewers r WHERE r.study_id = s.id) AS reviewers,"
         " (SELECT count(*) FROM ratings g WHERE g.study_id = s.id) AS ratings, s.created_at AS created,"
         " CASE WHEN s.closed_at IS NULL THEN 'open' ELSE 'closed' END AS status"
@@ -40,7 +42,7 @@ def study_overview(store: ReviewStore) -> pd.DataFrame:
     ).fetchall()
     table = [(name, images, size, MATCH_ON[on] + (" (ITA-estimated types)" if estimated else ""), *rest)
              for name, images, size, on, estimated, *rest in rows]
-    columns = ["study", "images", "size_px", "matched on", "practice", "reviewers", "ratings", "created", "status"]
+    columns = ["study", "images", "size_px", "matched on", "practice", "hidden checks", "reviewers", "ratings", "created", "status"]
     return pd.DataFrame(table, columns=columns)
 
 
@@ -89,6 +91,12 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
                                  elem_id="study-practice")
         real = gr.Textbox(label="Real manifest (path on the server)", elem_id="study-real")
         synthetic = gr.Textbox(label="Synthetic manifest (path on the server)", elem_id="study-synthetic")
+        with gr.Row():  # attention and consistency checks, hidden among the study's images (review_data.attention_checks)
+            repeats = gr.Number(value=0, label="Repeated images (each reviewer sees them twice, far apart: test–retest)",
+                                elem_id="study-repeats")
+            gold = gr.Textbox(label="Gold-standard manifest (optional: images of known truth, its source column; e.g. obvious "
+                                    "synthetics)", elem_id="study-gold", scale=2)
+            n_gold = gr.Number(value=0, label="Gold-standard images", elem_id="study-n-gold")
         with gr.Row():
             estimate = gr.Checkbox(label="Where the real manifest gives no skin type, estimate it from the image and match on it",
                                    elem_id="study-estimate-fst")
@@ -116,6 +124,7 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
             username = gr.Dropdown(label="Username (an existing reviewer, or type a new one)", choices=[], allow_custom_value=True,
                                    elem_id="enrol-username")
             password = gr.Textbox(label="Password (new accounts only: at least 8 characters)", type="password", elem_id="enrol-password")
+            group = gr.Textbox(label="Reviewer group (optional: e.g. dermatologist, resident)", elem_id="enrol-group")
         with gr.Row(equal_height=True):
             enrol = gr.Button("Enrol reviewer", scale=1)
             with gr.Column(scale=3):
@@ -169,11 +178,13 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
 
     @admin
     def on_create(name_: str, real_: str, synthetic_: str, n: float, seed_: float, estimate_fst: bool, n_practice: float,
-                  accept_tone_difference: bool, user: str):
+                  accept_tone_difference: bool, n_repeats: float, gold_: str, n_gold_: float, user: str):
         missing = missing_input((name_, "give the study a name."), (real_, "give the path of the real manifest."),
                                 (synthetic_, "give the path of the synthetic manifest."), (n, "give the number of images per arm."),
                                 (seed_, "give a seed (any whole number)."),
-                                (n_practice, "give the number of practice images (0 for none)."))
+                                (n_practice, "give the number of practice images (0 for none)."),
+                                (n_repeats, "give the number of repeated images (0 for none)."),
+                                (n_gold_, "give the number of gold-standard images (0 for none)."))
         if missing:
             return not_created(missing, user)
         name_ = name_.strip()
@@ -184,10 +195,16 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
                                  n_per_arm=whole_number(n, "Images per arm", 1, MAX_PER_ARM),
                                  seed=seed_number(seed_, "Seed"), estimate_fst=estimate_fst, allowed_roots=roots,
                                  n_practice=whole_number(n_practice, "Practice images", 0, MAX_PER_ARM),
-                                 accept_tone_difference=accept_tone_difference)
+                                 accept_tone_difference=accept_tone_difference,
+                                 n_repeats=whole_number(n_repeats, "Repeated images", 0, MAX_PER_ARM),
+                                 gold_manifest=(gold_ or "").strip() or None,
+                                 n_gold=whole_number(n_gold_, "Gold-standard images", 0, MAX_PER_ARM))
         except REFUSALS as exc:
             return not_created(plain(exc), user)
         extra = f" and {study.n_practice} practice images" if study.n_practice else ""
+        if study.n_repeats or study.n_gold:
+            extra += (f"; hidden among them for each reviewer, {study.n_repeats} repeated and {study.n_gold} gold-standard images "
+                      "(never counted in the statistics)")
         notes = "".join(f"<br>**Note:** {plain(warning)}" for warning in study.warnings)
         if study.blinding and not study.blinding.separable:  # a separable study's check is among the notes
             notes += f"<br>{plain(study.blinding.sentence())}"
@@ -197,15 +214,16 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
                               f"{study.design}.{notes}{tones}")
 
     @admin
-    def on_enrol(study_name: str, username_: str, password_: str, user: str):
+    def on_enrol(study_name: str, username_: str, password_: str, group_: str, user: str):
         missing = missing_input((study_name, "choose a study first."), (username_, "give the reviewer's username."))
         if missing:
             return (*unchanged, gr.skip(), said_no("on_enrol", user, "Not enrolled", missing))
         try:
-            add_reviewer(store, study_name, username_.strip(), password_ or None)
+            add_reviewer(store, study_name, username_.strip(), password_ or None, group=group_ or "")
         except REFUSALS as exc:
             return (*unchanged, gr.skip(), said_no("on_enrol", user, "Not enrolled", plain(exc)))
-        return (*refreshed(), "", f"**{plain(username_.strip())}** now reviews **{plain(study_name)}**.")
+        in_group = f" (group: {plain(' '.join(group_.split()))})" if (group_ or "").strip() else ""
+        return (*refreshed(), "", f"**{plain(username_.strip())}** now reviews **{plain(study_name)}**{in_group}.")
 
     @admin
     def on_plan(pilot: str | None, detection: float | None, auc: float | None, user: str):
@@ -290,9 +308,9 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
         return files_, f"Exported **{plain(study_name)}**: {len(files_)} files below."
 
     private = {"api_visibility": "private"}
-    create.click(on_create, [name, real, synthetic, n_per_arm, seed, estimate, practice, accept_tones],
+    create.click(on_create, [name, real, synthetic, n_per_arm, seed, estimate, practice, accept_tones, repeats, gold, n_gold],
                  [*refresh_outputs, create_message], api_name="study_create", **private)
-    enrol.click(on_enrol, [enrol_study, username, password], [*refresh_outputs, password, enrol_message], api_name="study_enrol",
+    enrol.click(on_enrol, [enrol_study, username, password, group], [*refresh_outputs, password, enrol_message], api_name="study_enrol",
                 **private)
     plan.click(on_plan, [plan_pilot, plan_detection, plan_auc], plan_message, api_name="study_plan", **private)
     activity_study.change(on_activity, activity_study, [activity, activity_message], api_name="study_activity", **private)

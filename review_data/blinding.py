@@ -10,12 +10,14 @@ the app in one fixed format (see `app/review_tab.py`).
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from fairskin_core.hashing import file_sha256
 from fairskin_core.images import check_image_header, read_rgb, square
 
 MAX_STUDY_IMAGE_SIZE = 512
@@ -47,3 +49,14 @@ def render_blinded(path: Path, size: int) -> np.ndarray:
 def save_blinded(pixels: np.ndarray, destination: Path) -> None:
     """PNG with pixels only: PIL writes no text, EXIF or ICC chunk unless asked to."""
     Image.fromarray(pixels).save(destination, format="PNG", compress_level=6)
+
+
+def _pixels_sha256(path: Path) -> str:
+    """The SHA-256 of the decoded sRGB pixels and their shape: one picture, whatever file holds it."""
+    pixels = read_rgb(path)
+    return hashlib.sha256(repr(pixels.shape).encode() + pixels.tobytes()).hexdigest()
+
+
+def image_identities(image_id: str, file: Path) -> list[tuple[str, str]]:
+    """What makes two images one: the same image id, the same file's bytes, or the same decoded pixels."""
+    return [("id", image_id), ("file", file_sha256(file)), ("pixels", _pixels_sha256(file))]

@@ -5,7 +5,8 @@
 matched, its second whether the export is final, the study closed, or interim, its third how
 many text cells were neutralised for spreadsheets: `fairskin_core.spreadsheet_csv`) — each
 atomically, and for a study with practice images ``practice.csv``: the practice answers with
-the truth, which no statistic counts. `study_summary` flattens `study_report`'s dictionary into
+the truth, which no statistic counts; likewise the hidden attention checks' answers (``checks.csv``,
+and per reader ``reader_checks.csv``). `study_summary` flattens `study_report`'s dictionary into
 the rows of ``study_summary.csv``.
 """
 
@@ -20,12 +21,14 @@ from fairskin_core.atomic import atomic_file
 from fairskin_core.spreadsheet_csv import NOTE, safe_for_spreadsheets
 
 from .answers import ABCD_ANSWERS, ABCD_QUESTIONS
+from .attention_checks import reader_checks
 from .imrmc_export import imrmc_key, imrmc_text
 from .stats import GROUP_KINDS, reviewer_summary, study_report
 from .store import ReviewStore, utc_now
 from .study import Study, get_study
 
-FILES = ["ratings.csv", "reviewer_summary.csv", "study_summary.csv", "practice.csv", "cannot_assess.csv", "imrmc_key.csv"]
+FILES = ["ratings.csv", "reviewer_summary.csv", "study_summary.csv", "practice.csv", "cannot_assess.csv", "checks.csv",
+         "reader_checks.csv", "imrmc_key.csv"]
 RATING_COLUMNS = ["call", "realism", *ABCD_QUESTIONS, "comment", "seconds", "revision", "created_at", "updated_at"]
 SUMMARY_COLUMNS = (
     "group_kind", "group", "metric", "estimate", "ci_low", "ci_high", "ci_method", "n", "p_value", "note",
@@ -33,19 +36,21 @@ SUMMARY_COLUMNS = (
 
 
 def ratings_table(store: ReviewStore, study_name: str) -> pd.DataFrame:
-    """One row per rating with the key: reviewer, position, image (opaque and original), source, FST, diagnosis, answers."""
+    """One row per rating with the key: reviewer (and their group), position, image (opaque and original), source, FST,
+    diagnosis, answers."""
     study = get_study(store, study_name)
     rows = store.db.execute(
-        "SELECT a.username AS reviewer, g.position, r.image_id AS image, i.source, i.image_id AS source_image_id,"
+        "SELECT a.username AS reviewer, e.reviewer_group, g.position, r.image_id AS image, i.source, i.image_id AS source_image_id,"
         " i.manifest_row, i.fst, i.fst_group, i.diagnosis, "
         + ", ".join(f"r.{c}" for c in RATING_COLUMNS)
         + " FROM ratings r JOIN accounts a ON a.id = r.reviewer_id JOIN study_images i ON i.id = r.image_id"
         " JOIN assignments g ON g.study_id = r.study_id AND g.reviewer_id = r.reviewer_id AND g.image_id = r.image_id"
+        " JOIN study_reviewers e ON e.study_id = r.study_id AND e.reviewer_id = r.reviewer_id"
         " WHERE r.study_id = ? ORDER BY a.username, g.position",
         [study.id],
     ).fetchall()
-    table = _keyed(study, rows, ["reviewer", "position", "image", "source", "source_image_id", "manifest_row", "fst", "fst_group",
-                                 "diagnosis", *RATING_COLUMNS])
+    table = _keyed(study, rows, ["reviewer", "reviewer_group", "position", "image", "source", "source_image_id", "manifest_row", "fst",
+                                 "fst_group", "diagnosis", *RATING_COLUMNS])
     rows_as_listed = [json.loads(m) for m in table.pop("manifest_row")]
     table["dataset"] = [row.get("dataset", "") for row in rows_as_listed]
     table["fst_source"] = [row.get("fst_source") or "" for row in rows_as_listed]  # annotated, learned, requested, ...
@@ -65,6 +70,29 @@ def cannot_assess_table(store: ReviewStore, study_name: str) -> pd.DataFrame:
     ).fetchall()
     return _keyed(study, rows, ["reviewer", "position", "image", "source", "source_image_id", "fst", "fst_group", "diagnosis",
                                 "reason", "seconds", "created_at", "updated_at"])
+
+
+def check_answers_table(store: ReviewStore, study_name: str) -> pd.DataFrame:
+    """One row per answer to a hidden attention check (`attention_checks`), with its truth and, for a repeat, the answer
+    to the image's first showing (``first_*``, empty until that one is rated): never part of ``ratings_table``."""
+    study = get_study(store, study_name)
+    rows = store.db.execute(
+        "SELECT a.username AS reviewer, c.position, k.kind, c.image_id AS image, k.truth, k.image_id AS source_image_id, k.fst,"
+        " k.fst_group, k.diagnosis, " + ", ".join(f"r.{column}" for column in RATING_COLUMNS) + ", x.reason AS set_aside,"
+        " g.position AS first_position, f.call AS first_call, f.realism AS first_realism"
+        " FROM check_assignments c JOIN accounts a ON a.id = c.reviewer_id JOIN check_images k ON k.id = c.image_id"
+        " LEFT JOIN check_ratings r ON r.reviewer_id = c.reviewer_id AND r.image_id = c.image_id"
+        " LEFT JOIN check_cannot_assess x ON x.reviewer_id = c.reviewer_id AND x.image_id = c.image_id"
+        " LEFT JOIN assignments g ON g.study_id = c.study_id AND g.reviewer_id = c.reviewer_id AND g.image_id = k.repeat_of"
+        " LEFT JOIN ratings f ON f.reviewer_id = c.reviewer_id AND f.image_id = k.repeat_of"
+        " WHERE c.study_id = ? AND (r.image_id IS NOT NULL OR x.image_id IS NOT NULL) ORDER BY a.username, c.position",
+        [study.id],
+    ).fetchall()
+    table = _keyed(study, rows, ["reviewer", "position", "kind", "image", "truth", "source_image_id", "fst", "fst_group", "diagnosis",
+                                 *RATING_COLUMNS, "set_aside", "first_position", "first_call", "first_realism"])
+    table["first_position"] = table["first_position"].astype("Int64")
+    table["correct"] = (table["call"] == table["truth"]).where(table["call"].notna())
+    return table
 
 
 def _keyed(study: Study, rows: list, columns: list[str]) -> pd.DataFrame:
@@ -98,9 +126,10 @@ def export_status(study: Study) -> str:
 
 
 def export_study(store: ReviewStore, study_name: str, out_dir: str | Path) -> list[Path]:
-    """Write ratings.csv, reviewer_summary.csv and study_summary.csv into ``out_dir``, practice.csv for a study with practice,
-    cannot_assess.csv when images were set aside, and, once there are ratings, ratings.imrmc with its imrmc_key.csv (for
-    iMRMC and RJafroc), in the order of `FILES` (the .imrmc last)."""
+    """Write ratings.csv, reviewer_summary.csv and study_summary.csv into ``out_dir``; practice.csv for a study with
+    practice; cannot_assess.csv when images were set aside; checks.csv and reader_checks.csv for a study with attention
+    checks; and, once there are ratings, ratings.imrmc with its imrmc_key.csv (for iMRMC and RJafroc), in the order of
+    `FILES` (the .imrmc last)."""
     out_dir = Path(out_dir)
     study = get_study(store, study_name)
     ratings = ratings_table(store, study_name)
@@ -113,6 +142,9 @@ def export_study(store: ReviewStore, study_name: str, out_dir: str | Path) -> li
     set_aside = cannot_assess_table(store, study_name)
     if len(set_aside):
         tables["cannot_assess.csv"] = set_aside
+    checks = check_answers_table(store, study_name)
+    if study.n_repeats or study.n_gold:
+        tables["checks.csv"], tables["reader_checks.csv"] = checks, reader_checks(checks)
     tables = {name: safe_for_spreadsheets(table) for name, table in tables.items()}
     neutralised = sum(changed for _, changed in tables.values())
     head = pd.DataFrame([
@@ -122,6 +154,10 @@ def export_study(store: ReviewStore, study_name: str, out_dir: str | Path) -> li
         {"group_kind": "study", "group": "export", "metric": "formula_cells_neutralised", "estimate": neutralised, "note": NOTE},
         {"group_kind": "study", "group": "cannot assess", "metric": "images_set_aside", "estimate": len(set_aside),
          "note": "readings a reviewer set aside as impossible to judge (cannot_assess.csv): in no statistic of the ratings"},
+        {"group_kind": "study", "group": "attention checks", "metric": "repeats_and_gold_per_reader",
+         "estimate": study.n_repeats + study.n_gold, "n": len(checks),
+         "note": f"{study.n_repeats} repeated and {study.n_gold} gold-standard images hidden in each reviewer's sequence; their "
+                 "answers (checks.csv, per reader in reader_checks.csv) are in no statistic of the ratings"},
         *({"group_kind": "study", "group": "blinding check", "metric": f"arm_auc_{family.replace(' ', '_')}", "estimate": auc,
            "n": study.blinding.n_real + study.blinding.n_synthetic, "note": study.blinding.sentence()}
           for family, auc in (study.blinding.auc.items() if study.blinding else ())),
@@ -144,7 +180,7 @@ def export_study(store: ReviewStore, study_name: str, out_dir: str | Path) -> li
 def study_summary(report: dict) -> pd.DataFrame:
     """The report flattened to one row per (group kind, group, metric): the rows of study_summary.csv."""
     rows = []
-    groups = [("all", report["overall"])] + [(by, group) for by in GROUP_KINDS for group in report[f"by_{by}"]]
+    groups = [("all", report["overall"])] + [(by, group) for by in GROUP_KINDS for group in report.get(f"by_{by}", [])]
     for kind, group in groups:
         rows += _detection_rows(kind, group["group"], group["detection"])
         rows += _realism_rows(kind, group["group"], group["realism"])

@@ -24,6 +24,40 @@ _ANSWERS = """
 """
 
 
+def _answers_table(name: str, images: str, assignments: str) -> str:
+    """A table of reviewers' answers, one row per reviewer and image of ``images`` assigned to them in ``assignments``."""
+    return f"""
+        CREATE TABLE {name} (
+            study_id INTEGER NOT NULL REFERENCES studies(id),
+            reviewer_id INTEGER NOT NULL REFERENCES accounts(id),
+            image_id TEXT NOT NULL REFERENCES {images}(id),
+            {_ANSWERS},
+            revision INTEGER NOT NULL CHECK (revision >= 1),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (reviewer_id, image_id),
+            FOREIGN KEY (study_id, reviewer_id, image_id) REFERENCES {assignments}(study_id, reviewer_id, image_id)
+        ) STRICT
+    """
+
+
+def _set_aside_table(name: str, assignments: str) -> str:
+    """A table of images set aside as "cannot assess" (a reason optional), of those assigned in ``assignments``."""
+    return f"""
+        CREATE TABLE {name} (
+            study_id INTEGER NOT NULL REFERENCES studies(id),
+            reviewer_id INTEGER NOT NULL REFERENCES accounts(id),
+            image_id TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '' CHECK (length(reason) <= 2000),
+            seconds REAL CHECK (seconds IS NULL OR seconds >= 0),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (reviewer_id, image_id),
+            FOREIGN KEY (study_id, reviewer_id, image_id) REFERENCES {assignments}(study_id, reviewer_id, image_id)
+        ) STRICT
+    """
+
+
 @migrations()
 def m001_initial(db: Database) -> None:
     # One statement at a time: executescript would commit the migration's transaction.
@@ -90,19 +124,7 @@ _M001 = [
             FOREIGN KEY (study_id, reviewer_id) REFERENCES study_reviewers(study_id, reviewer_id)
         ) STRICT
     """,
-    f"""
-        CREATE TABLE ratings (
-            study_id INTEGER NOT NULL REFERENCES studies(id),
-            reviewer_id INTEGER NOT NULL REFERENCES accounts(id),
-            image_id TEXT NOT NULL REFERENCES study_images(id),
-            {_ANSWERS},
-            revision INTEGER NOT NULL CHECK (revision >= 1),
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL,
-            PRIMARY KEY (reviewer_id, image_id),
-            FOREIGN KEY (study_id, reviewer_id, image_id) REFERENCES assignments(study_id, reviewer_id, image_id)
-        ) STRICT
-    """,
+    _answers_table("ratings", "study_images", "assignments"),
     f"""
         CREATE TABLE rating_history (
             id INTEGER PRIMARY KEY,
@@ -171,21 +193,78 @@ def m006_blinding_check(db: Database) -> None:
 def m007_cannot_assess(db: Database) -> None:
     """Images a reviewer could not judge ("cannot assess", a reason optional): counted apart from the ratings, never in
     a statistic of them. Additive; a closed study's rows can no longer change, as its ratings cannot."""
-    db.execute("""
-        CREATE TABLE cannot_assess (
-            study_id INTEGER NOT NULL REFERENCES studies(id),
-            reviewer_id INTEGER NOT NULL REFERENCES accounts(id),
-            image_id TEXT NOT NULL,
-            reason TEXT NOT NULL DEFAULT '' CHECK (length(reason) <= 2000),
-            seconds REAL CHECK (seconds IS NULL OR seconds >= 0),
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL,
-            PRIMARY KEY (reviewer_id, image_id),
-            FOREIGN KEY (study_id, reviewer_id, image_id) REFERENCES assignments(study_id, reviewer_id, image_id)
-        ) STRICT
-    """)
+    db.execute(_set_aside_table("cannot_assess", "assignments"))
     for event, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("UPDATE", "OLD"), ("DELETE", "OLD")):
         db.execute(_refuse_when_closed("cannot_assess", event, row))
+
+
+@migrations()
+def m008_attention_checks(db: Database) -> None:
+    """Attention and consistency checks hidden among a study's images (`attention_checks`): repeats of its own images and
+    gold-standard images of known truth, each reviewer's at positions of their sequence that no study image holds. Their
+    answers have tables of their own, so no statistic of the ratings can count them; `review_sequence` is what a reviewer
+    goes through, both kinds in one order. Additive: no stored row changes."""
+    for statement in _M008:
+        db.execute(statement)
+    for table in ("check_ratings", "check_cannot_assess"):
+        for event, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("UPDATE", "OLD"), ("DELETE", "OLD")):
+            db.execute(_refuse_when_closed(table, event, row))
+
+
+_SEQUENCE_ANSWERS = "r.call, r.realism, r.abcd_asymmetry, r.abcd_border, r.abcd_colour, r.abcd_diameter, r.comment, x.reason AS set_aside"
+_M008 = [
+    """
+        CREATE TABLE check_images (
+            id TEXT PRIMARY KEY,  -- random and opaque, like study_images.id
+            study_id INTEGER NOT NULL REFERENCES studies(id),
+            kind TEXT NOT NULL CHECK (kind IN ('repeat', 'gold')),
+            repeat_of TEXT REFERENCES study_images(id),  -- the study image a repeat shows again
+            truth TEXT NOT NULL CHECK (truth IN ('real', 'synthetic')),
+            image_id TEXT NOT NULL,
+            manifest_row TEXT NOT NULL,
+            fst INTEGER CHECK (fst IS NULL OR fst BETWEEN 1 AND 6),
+            fst_group TEXT NOT NULL,
+            diagnosis TEXT NOT NULL,
+            file TEXT NOT NULL,
+            CHECK ((kind = 'repeat') = (repeat_of IS NOT NULL))
+        ) STRICT
+    """,
+    """
+        CREATE TABLE check_assignments (
+            study_id INTEGER NOT NULL,
+            reviewer_id INTEGER NOT NULL,
+            position INTEGER NOT NULL CHECK (position >= 0),  -- in the same sequence as assignments.position
+            image_id TEXT NOT NULL REFERENCES check_images(id),
+            PRIMARY KEY (study_id, reviewer_id, image_id),
+            FOREIGN KEY (study_id, reviewer_id) REFERENCES study_reviewers(study_id, reviewer_id)
+        ) STRICT
+    """,
+    _answers_table("check_ratings", "check_images", "check_assignments"),
+    _set_aside_table("check_cannot_assess", "check_assignments"),
+    "CREATE INDEX check_assignments_by_position ON check_assignments (study_id, reviewer_id, position)",
+    # Every position of a reviewer's sequence with its saved answers: 'study' images and hidden 'check' images alike.
+    f"""
+        CREATE VIEW review_sequence AS
+        SELECT a.study_id, a.reviewer_id, a.position, a.image_id, i.file, 'study' AS slot,
+               {_SEQUENCE_ANSWERS}
+        FROM assignments a JOIN study_images i ON i.id = a.image_id
+        LEFT JOIN ratings r ON r.reviewer_id = a.reviewer_id AND r.image_id = a.image_id
+        LEFT JOIN cannot_assess x ON x.reviewer_id = a.reviewer_id AND x.image_id = a.image_id
+        UNION ALL
+        SELECT a.study_id, a.reviewer_id, a.position, a.image_id, i.file, 'check' AS slot,
+               {_SEQUENCE_ANSWERS}
+        FROM check_assignments a JOIN check_images i ON i.id = a.image_id
+        LEFT JOIN check_ratings r ON r.reviewer_id = a.reviewer_id AND r.image_id = a.image_id
+        LEFT JOIN check_cannot_assess x ON x.reviewer_id = a.reviewer_id AND x.image_id = a.image_id
+    """,
+]
+
+
+@migrations()
+def m009_reviewer_groups(db: Database) -> None:
+    """Each enrolled reviewer's group in the study (e.g. dermatologist, resident), '' where none was given: the statistics
+    are also given per group. Additive: no stored row changes."""
+    db.execute("ALTER TABLE study_reviewers ADD COLUMN reviewer_group TEXT NOT NULL DEFAULT '' CHECK (length(reviewer_group) <= 64)")
 
 
 def _refuse_when_closed(table: str, event: str, row: str) -> str:

@@ -2,7 +2,9 @@
 
 Everything is looked up by the signed-in username, never by anything the browser sends, so a
 reviewer can reach only their own assignments and answers. Positions index the reviewer's own
-random order; resuming starts at the first position without an answer. An image the reviewer
+random order (``review_sequence``: the study's images and the hidden attention checks among them,
+whose answers are saved apart, as the reviewer cannot tell them from the rest); resuming starts at
+the first position without an answer. An image the reviewer
 cannot judge is set aside ("cannot assess", `save_cannot_assess`, a reason optional): it counts as
 answered for their progress and stays out of every statistic of the ratings.
 
@@ -61,10 +63,8 @@ def resume_study(store: ReviewStore, username: str) -> str | None:
     (else the first they joined); None when they have none, so that they choose."""
     row = store.db.execute(
         "SELECT s.name FROM studies s JOIN study_reviewers r ON r.study_id = s.id JOIN accounts a ON a.id = r.reviewer_id"
-        " WHERE a.username = ? AND s.closed_at IS NULL AND EXISTS (SELECT 1 FROM assignments x"
-        "  LEFT JOIN ratings g ON g.reviewer_id = x.reviewer_id AND g.image_id = x.image_id"
-        "  LEFT JOIN cannot_assess c ON c.reviewer_id = x.reviewer_id AND c.image_id = x.image_id"
-        "  WHERE x.study_id = s.id AND x.reviewer_id = r.reviewer_id AND g.image_id IS NULL AND c.image_id IS NULL)"
+        " WHERE a.username = ? AND s.closed_at IS NULL AND EXISTS (SELECT 1 FROM review_sequence x"
+        "  WHERE x.study_id = s.id AND x.reviewer_id = r.reviewer_id AND x.call IS NULL AND x.set_aside IS NULL)"
         " ORDER BY (SELECT max(g.updated_at) FROM ratings g WHERE g.study_id = s.id AND g.reviewer_id = r.reviewer_id) DESC NULLS LAST,"
         " s.id LIMIT 1",
         [username],
@@ -88,11 +88,9 @@ def _enrolment(store: ReviewStore, study_name: str, username: str) -> tuple[int,
 
 def _progress(db: Database, study_id: int, reviewer: int) -> tuple[int, int, int]:
     row = db.execute(
-        "SELECT count(*) AS total, count(r.image_id) + count(x.image_id) AS answered,"
-        " min(CASE WHEN r.image_id IS NULL AND x.image_id IS NULL THEN a.position END) AS first_open"
-        " FROM assignments a LEFT JOIN ratings r ON r.reviewer_id = a.reviewer_id AND r.image_id = a.image_id"
-        " LEFT JOIN cannot_assess x ON x.reviewer_id = a.reviewer_id AND x.image_id = a.image_id"
-        " WHERE a.study_id = ? AND a.reviewer_id = ?",
+        "SELECT count(*) AS total, count(call) + count(set_aside) AS answered,"
+        " min(CASE WHEN call IS NULL AND set_aside IS NULL THEN position END) AS first_open"
+        " FROM review_sequence WHERE study_id = ? AND reviewer_id = ?",
         [study_id, reviewer],
     ).fetchone()
     first_open = row["first_open"] if row["first_open"] is not None else row["total"]
@@ -113,11 +111,8 @@ def item_at(store: ReviewStore, study_name: str, username: str, position: int) -
     if not 0 <= position < total:
         raise ReviewError(f"position {position} is outside this study's 0-{total - 1}")
     row, *after = store.db.execute(
-        f"SELECT a.image_id, i.file, {', '.join(f'r.{c}' for c in COLUMNS)}, x.reason AS set_aside"
-        " FROM assignments a JOIN study_images i ON i.id = a.image_id"
-        " LEFT JOIN ratings r ON r.reviewer_id = a.reviewer_id AND r.image_id = a.image_id"
-        " LEFT JOIN cannot_assess x ON x.reviewer_id = a.reviewer_id AND x.image_id = a.image_id"
-        " WHERE a.study_id = ? AND a.reviewer_id = ? AND a.position IN (?, ?) ORDER BY a.position",
+        f"SELECT image_id, file, {', '.join(COLUMNS)}, set_aside FROM review_sequence"
+        " WHERE study_id = ? AND reviewer_id = ? AND position IN (?, ?) ORDER BY position",
         [study_id, reviewer, position, position + 1],
     ).fetchall()
     answers = {k: row[k] for k in COLUMNS} if row["call"] is not None else None
@@ -196,13 +191,11 @@ def save_rating(store: ReviewStore, study_name: str, username: str, image_id: st
     now = utc_now()
     with store.write() as db:
         _refuse_if_closed(db, study_id)
-        assigned = db.execute(
-            "SELECT 1 FROM assignments WHERE study_id = ? AND reviewer_id = ? AND image_id = ?", [study_id, reviewer, image_id]
-        ).fetchone()
-        if assigned is None:
-            raise ReviewError(f"image {image_id!r} is not one of {username!r}'s images in study {study_name!r}")
-        revision = _upsert_answers(db, "ratings", [study_id, reviewer, image_id, *values, seconds, now, now])
-        db.execute("DELETE FROM cannot_assess WHERE reviewer_id = ? AND image_id = ?", [reviewer, image_id])  # judged after all
+        ratings, set_aside = _tables(db, study_id, reviewer, image_id, username, study_name)
+        revision = _upsert_answers(db, ratings, [study_id, reviewer, image_id, *values, seconds, now, now])
+        db.execute(f"DELETE FROM {set_aside} WHERE reviewer_id = ? AND image_id = ?", [reviewer, image_id])  # judged after all
+        if ratings == "check_ratings":  # a hidden check's answer: kept apart, in no statistic and no history of the ratings
+            return revision
         db.execute(
             f"INSERT INTO rating_history (study_id, reviewer_id, image_id, {', '.join(COLUMNS)}, seconds, revision, saved_at)"
             f" VALUES (?, ?, ?, {', '.join('?' * len(COLUMNS))}, ?, ?, ?)",
@@ -225,17 +218,25 @@ def save_cannot_assess(store: ReviewStore, study_name: str, username: str, image
     now = utc_now()
     with store.write() as db:
         _refuse_if_closed(db, study_id)
-        if db.execute("SELECT 1 FROM assignments WHERE study_id = ? AND reviewer_id = ? AND image_id = ?",
-                      [study_id, reviewer, image_id]).fetchone() is None:
-            raise ReviewError(f"image {image_id!r} is not one of {username!r}'s images in study {study_name!r}")
-        if db.execute("SELECT 1 FROM ratings WHERE reviewer_id = ? AND image_id = ?", [reviewer, image_id]).fetchone():
+        ratings, set_aside = _tables(db, study_id, reviewer, image_id, username, study_name)
+        if db.execute(f"SELECT 1 FROM {ratings} WHERE reviewer_id = ? AND image_id = ?", [reviewer, image_id]).fetchone():
             raise ReviewError("this image has your rating already: change the rating instead (a rated image is not set aside)")
         db.execute(
-            "INSERT INTO cannot_assess (study_id, reviewer_id, image_id, reason, seconds, created_at, updated_at)"
+            f"INSERT INTO {set_aside} (study_id, reviewer_id, image_id, reason, seconds, created_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (reviewer_id, image_id) DO UPDATE SET reason = excluded.reason,"
             " seconds = excluded.seconds, updated_at = excluded.updated_at",
             [study_id, reviewer, image_id, reason, seconds, now, now],
         )
+
+
+def _tables(db: Database, study_id: int, reviewer: int, image_id: str, username: str, study_name: str) -> tuple[str, str]:
+    """Where an answer to this image of the reviewer's sequence goes: (ratings, set-aside) tables of a study image, or
+    those of a hidden check (`attention_checks`); refused if the image is not in their sequence."""
+    row = db.execute("SELECT slot FROM review_sequence WHERE study_id = ? AND reviewer_id = ? AND image_id = ?",
+                     [study_id, reviewer, image_id]).fetchone()
+    if row is None:
+        raise ReviewError(f"image {image_id!r} is not one of {username!r}'s images in study {study_name!r}")
+    return ("ratings", "cannot_assess") if row["slot"] == "study" else ("check_ratings", "check_cannot_assess")
 
 
 def _upsert_answers(db, table: str, row: list) -> int:

@@ -23,14 +23,15 @@ import pandas as pd
 
 from fairskin_core.atomic import atomic_dir
 from fairskin_core.hashing import file_sha256
-from fairskin_core.images import check_image_header, read_rgb
+from fairskin_core.images import check_image_header
 from fairskin_core.manifest import Manifest, read_manifest
 from fairskin_core.numbers import seed_number
 from fairskin_core.skin_type.manifest_estimates import with_estimated_fst
 
 from .accounts import AccountError, account_id, create_account, role_of
 from .arm_separability import ArmSeparability, arm_separability, from_json, trivial_features
-from .blinding import opaque_id, render_blinded, save_blinded, study_image_size
+from .attention_checks import choose_repeats, draw_gold, interleave
+from .blinding import image_identities, opaque_id, render_blinded, save_blinded, study_image_size
 from .sampling import Matching, choose_matching, matched_sample
 from .store import ReviewStore, utc_now
 from .tone_comparison import ToneComparison, compare_arm_tones
@@ -42,6 +43,7 @@ SHARED_IMAGES_NAMED = 5  # a refusal of images in both arms names this many, and
 MIN_CLINICAL_SIZE = 224  # px: below this, a study's images are too small for a clinical reading (a warning, not an error)
 PRACTICE_STREAM = 1  # the practice draw's own random stream: asking for practice images leaves the study's draw as it is
 SIZE_GAP = 2.0  # arms whose median native sizes differ more than this many times get a warning
+MAX_GROUP = 64  # characters of a reviewer group's name
 
 
 class StudyError(ValueError):
@@ -65,6 +67,8 @@ class Study:
     warnings: tuple[str, ...] = field(default=(), compare=False)  # for the admin: not errors, but worth knowing
     tones: ToneComparison | None = field(default=None, compare=False)  # the arms' measured tones, where not matched on annotations
     blinding: ArmSeparability | None = field(default=None, compare=False)  # can trivial features tell the arms? (None: not checked)
+    n_repeats: int = 0  # study images each reviewer sees twice, far apart (test–retest)
+    n_gold: int = 0  # gold-standard images of known truth hidden among the study's (attention)
 
     @property
     def design(self) -> str:
@@ -114,7 +118,10 @@ def _native_sizes(sampled: dict[str, list[tuple[str, Path]]]) -> dict:
 
 def get_study(store: ReviewStore, name: str) -> Study:
     row = store.db.execute(
-        "SELECT *, (SELECT count(*) FROM practice_images p WHERE p.study_id = s.id) AS n_practice FROM studies s WHERE name = ?", [name]
+        "SELECT *, (SELECT count(*) FROM practice_images p WHERE p.study_id = s.id) AS n_practice,"
+        " (SELECT count(*) FROM check_images c WHERE c.study_id = s.id AND c.kind = 'repeat') AS n_repeats,"
+        " (SELECT count(*) FROM check_images c WHERE c.study_id = s.id AND c.kind = 'gold') AS n_gold FROM studies s WHERE name = ?",
+        [name],
     ).fetchone()
     if row is None:
         raise StudyError(f"no study named {name!r}; create it first (Studies tab, or `fairskin study create`)")
@@ -122,7 +129,8 @@ def get_study(store: ReviewStore, name: str) -> Study:
     blinding = from_json(json.loads(row["blinding_check"])) if row["blinding_check"] else None
     return Study(row["id"], row["name"], Path(row["folder"]), row["seed"], row["n_per_arm"], row["image_size"], row["created_at"],
                  Matching(row["matched_on"], row["matching_note"]), bool(row["fst_estimated"]), row["n_practice"], native_sizes,
-                 row["closed_at"], study_warnings(row["image_size"], native_sizes, blinding), blinding=blinding)
+                 row["closed_at"], study_warnings(row["image_size"], native_sizes, blinding), blinding=blinding,
+                 n_repeats=row["n_repeats"], n_gold=row["n_gold"])
 
 
 def list_studies(store: ReviewStore) -> list[str]:
@@ -141,17 +149,6 @@ def _load_arm(path: Path, arm: str, allowed_roots: list[Path] | None, estimate_f
     if estimate_fst:
         manifest.table, _ = with_estimated_fst(manifest)
     return manifest
-
-
-def _pixels_sha256(path: Path) -> str:
-    """The SHA-256 of the decoded sRGB pixels and their shape: one picture, whatever file holds it."""
-    pixels = read_rgb(path)
-    return hashlib.sha256(repr(pixels.shape).encode() + pixels.tobytes()).hexdigest()
-
-
-def _identities(image_id: str, file: Path) -> list[tuple[str, str]]:
-    """What makes two images one: the same image id, the same file's bytes, or the same decoded pixels."""
-    return [("id", image_id), ("file", file_sha256(file)), ("pixels", _pixels_sha256(file))]
 
 
 def _refuse_one_manifest_as_both_arms(real: Manifest, synthetic: Manifest) -> None:
@@ -183,7 +180,7 @@ def _refuse_images_in_both_arms(sampled: dict[str, list[tuple[str, Path]]]) -> N
     """
     real = {}
     for image_id, file in sampled["real"]:
-        for identity in _identities(image_id, file):
+        for identity in image_identities(image_id, file):
             real.setdefault(identity, image_id)
     reasons = {
         "id": "{real!r} has the same image id in both manifests",
@@ -192,7 +189,7 @@ def _refuse_images_in_both_arms(sampled: dict[str, list[tuple[str, Path]]]) -> N
     }
     shared = []
     for image_id, file in sampled["synthetic"]:
-        match = next((identity for identity in _identities(image_id, file) if identity in real), None)
+        match = next((identity for identity in image_identities(image_id, file) if identity in real), None)
         if match:
             shared.append(reasons[match[0]].format(real=real[match], synthetic=image_id))
     if shared:
@@ -223,6 +220,9 @@ def create_study(
     allowed_roots: list[Path] | None = None,
     n_practice: int = 0,
     accept_tone_difference: bool = False,
+    n_repeats: int = 0,
+    gold_manifest: Path | None = None,
+    n_gold: int = 0,
 ) -> Study:
     """Sample, blind and register a study; on any error nothing is created.
 
@@ -234,13 +234,22 @@ def create_study(
     always among the returned study's ``warnings``.
     ``allowed_roots`` (the web app): folders the manifests and their images must lie in. A draw
     that puts one image in both arms is refused (`_refuse_images_in_both_arms`). ``n_practice``
-    more images are drawn as practice (`_draw_practice`). The returned study's ``warnings`` say
+    more images are drawn as practice (`_draw_practice`). ``n_repeats`` of the study's images are
+    shown to each reviewer twice, and ``n_gold`` images of ``gold_manifest`` (whose source is their
+    truth) once, hidden among the others (`attention_checks`). The returned study's ``warnings`` say
     what the admin should know, such as images too small for a clinical reading.
     """
     if not STUDY_NAME.fullmatch(name):
         raise StudyError(f"study name {name!r}: use 1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit")
-    if isinstance(n_practice, bool) or not isinstance(n_practice, int) or n_practice < 0:
-        raise StudyError(f"the number of practice images must be a whole number, 0 or more, not {n_practice!r}")
+    for count, what in ((n_practice, "practice images"), (n_repeats, "repeated images"), (n_gold, "gold-standard images")):
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise StudyError(f"the number of {what} must be a whole number, 0 or more, not {count!r}")
+    if n_repeats > n_per_arm:
+        raise StudyError(f"{n_repeats} repeated images is more than half the study's {2 * n_per_arm} images: ask for at most "
+                         f"{n_per_arm}")
+    if bool(n_gold) != (gold_manifest is not None):
+        raise StudyError("gold-standard images need both a manifest of them (its source column is each one's truth) and how many "
+                         "to show; give both, or neither")
     seed = seed_number(seed)
     if store.db.execute("SELECT 1 FROM studies WHERE name = ?", [name]).fetchone():
         raise StudyError(f"a study named {name!r} already exists; choose another study name")
@@ -252,6 +261,7 @@ def create_study(
         _load_arm(Path(m), arm, allowed_roots, estimate_fst) for m, arm in ((real_manifest, "real"), (synthetic_manifest, "synthetic"))
     )
     _refuse_one_manifest_as_both_arms(real, synthetic)
+    gold_rows = read_manifest(gold_manifest, check_files="header", allowed_roots=allowed_roots) if n_gold else None
     matching = choose_matching(real.table, synthetic.table)
     real_rows, synthetic_rows = matched_sample(real.table, synthetic.table, n_per_arm, seed, on=matching.on)
     arms = [("real", real, real_rows), ("synthetic", synthetic, synthetic_rows)]
@@ -268,6 +278,7 @@ def create_study(
     size = study_image_size([file for drawn in sampled.values() for _, file in drawn], image_size)
     native_sizes = _native_sizes(sampled)
     practice = _draw_practice(arms, sampled, n_practice, seed, size) if n_practice else []
+    gold = _draw_gold(gold_rows, n_gold, seed, sampled, practice) if n_gold else []
 
     images, practice_images, features = [], [], {"real": [], "synthetic": []}
     with atomic_dir(folder) as staging:
@@ -283,6 +294,18 @@ def create_study(
                 features[arm].append(trivial_features(source, shown))
             fst = None if pd.isna(row["fst"]) else int(row["fst"])
             kept.append((key, arm, row["image_id"], _json_row(row), fst, row["fst_group"], row["diagnosis"], file))
+        checks = []
+        for index in choose_repeats([arm for _, arm, *_ in images], n_repeats, seed):  # the same picture, under another name
+            shown_key, arm, *described, shown_file = images[index]
+            key = opaque_id()
+            shutil.copyfile(staging / shown_file, staging / f"images/{key}.png")
+            checks.append((key, "repeat", shown_key, arm, *described, f"images/{key}.png"))
+        for truth, row in gold:
+            key = opaque_id()
+            save_blinded(render_blinded(gold_rows.image_file(row["image_path"], row["image_root"]), size), staging / f"images/{key}.png")
+            fst = None if pd.isna(row["fst"]) else int(row["fst"])
+            checks.append((key, "gold", None, truth, row["image_id"], _json_row(row), fst, row["fst_group"], row["diagnosis"],
+                           f"images/{key}.png"))
     blinding = arm_separability(features, seed)
     try:
         with store.write() as db:
@@ -305,6 +328,11 @@ def create_study(
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(key, study_id, *rest) for key, *rest in practice_images],
             )
+            db.conn.executemany(
+                "INSERT INTO check_images (id, study_id, kind, repeat_of, truth, image_id, manifest_row, fst, fst_group, diagnosis,"
+                " file) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(key, study_id, *rest) for key, *rest in checks],
+            )
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -316,7 +344,7 @@ def _draw_practice(arms: list, sampled: dict[str, list[tuple[str, Path]]], n: in
     """``n`` practice images as (arm, manifest, row): half from each arm, an odd one from an arm the seed picks.
 
     Drawn at random (the study's seed, a stream of their own) from the images the study did not
-    draw, skipping any that is the same picture as one already chosen (`_identities`: the study's,
+    draw, skipping any that is the same picture as one already chosen (`image_identities`: the study's,
     in either arm, or another practice image) — a reviewer told the answer for it in practice
     would know it in the study — and any smaller than the study's size, which would be enlarged.
     """
@@ -324,7 +352,7 @@ def _draw_practice(arms: list, sampled: dict[str, list[tuple[str, Path]]], n: in
     counts = {"real": n // 2, "synthetic": n // 2}
     if n % 2:
         counts[str(rng.choice(list(counts)))] += 1
-    taken = {identity for drawn in sampled.values() for image_id, file in drawn for identity in _identities(image_id, file)}
+    taken = {identity for drawn in sampled.values() for image_id, file in drawn for identity in image_identities(image_id, file)}
     chosen = []
     for arm, manifest, rows in arms:
         left = manifest.table.drop(index=rows.index).sort_values("image_id", kind="stable")
@@ -334,7 +362,7 @@ def _draw_practice(arms: list, sampled: dict[str, list[tuple[str, Path]]], n: in
                 break
             row = left.iloc[i]
             file = manifest.image_file(row["image_path"], row["image_root"])
-            identities = _identities(row["image_id"], file)
+            identities = image_identities(row["image_id"], file)
             if min(check_image_header(file)) < size or taken.intersection(identities):
                 continue
             taken.update(identities)
@@ -347,6 +375,17 @@ def _draw_practice(arms: list, sampled: dict[str, list[tuple[str, Path]]], n: in
                 f"fewer images per arm, or add {arm} images"
             )
     return chosen
+
+
+def _draw_gold(manifest: Manifest, n: int, seed: int, sampled: dict, practice: list) -> list:
+    """`attention_checks.draw_gold`, skipping the study's and the practice images: a gold image must be one seen once."""
+    taken = {identity for drawn in sampled.values() for image_id, file in drawn for identity in image_identities(image_id, file)}
+    for _, arm_manifest, row in practice:
+        taken.update(image_identities(row["image_id"], arm_manifest.image_file(row["image_path"], row["image_root"])))
+    try:
+        return draw_gold(manifest, n, seed, taken)
+    except ValueError as exc:
+        raise StudyError(str(exc)) from None
 
 
 def _order_seed(study_seed: int, username: str) -> int:
@@ -362,12 +401,13 @@ def _open_study(store: ReviewStore, study_name: str) -> Study:
     return study
 
 
-def add_reviewer(store: ReviewStore, study_name: str, username: str, password: str | None = None) -> int:
+def add_reviewer(store: ReviewStore, study_name: str, username: str, password: str | None = None, group: str = "") -> int:
     """Enrol a reviewer with their own random image order: an existing reviewer account as it is, or a new one made with
     ``password``.
 
     An existing account's password is the reviewer's: it is never asked for here, and one given for it is refused rather
-    than silently ignored (a new password is set by `accounts.reset_password`)."""
+    than silently ignored (a new password is set by `accounts.reset_password`). ``group``: the reviewer's group in this study
+    (`enrol_reviewer`)."""
     _open_study(store, study_name)  # a missing or closed study is named before any account is made
     if account_id(store, username) is None:
         if not password:
@@ -376,11 +416,17 @@ def add_reviewer(store: ReviewStore, study_name: str, username: str, password: s
     elif password and role_of(store, username) == "reviewer":  # an admin's is refused as such by enrol_reviewer
         raise AccountError(f"account {username!r} exists and keeps its own password: enrol it without a password "
                            "(a password reset gives it a new one)")
-    return enrol_reviewer(store, study_name, username)
+    return enrol_reviewer(store, study_name, username, group)
 
 
-def enrol_reviewer(store: ReviewStore, study_name: str, username: str) -> int:
-    """Enrol an existing reviewer account in a study, with its own random image order (seeded by study and name)."""
+def enrol_reviewer(store: ReviewStore, study_name: str, username: str, group: str = "") -> int:
+    """Enrol an existing reviewer account in a study, with its own random image order (seeded by study and name).
+
+    ``group`` (optional, up to 64 characters): the reviewer's group in this study, such as dermatologist or resident; the
+    statistics are also given per group (`stats.GROUP_KINDS`)."""
+    group = " ".join((group or "").split())
+    if len(group) > MAX_GROUP:
+        raise StudyError(f"reviewer group {group[:20]!r}…: use at most {MAX_GROUP} characters")
     study = _open_study(store, study_name)
     reviewer = account_id(store, username)
     row = store.db.execute("SELECT role, disabled FROM accounts WHERE id = ?", [reviewer]).fetchone()
@@ -391,17 +437,21 @@ def enrol_reviewer(store: ReviewStore, study_name: str, username: str) -> int:
     seed = _order_seed(study.seed, username)
     images = [r["id"] for r in store.db.execute("SELECT id FROM study_images WHERE study_id = ? ORDER BY source, image_id", [study.id])]
     order = np.random.default_rng(seed).permutation(len(images))
+    checks = [(r["id"], r["repeat_of"]) for r in store.db.execute(
+        "SELECT id, repeat_of FROM check_images WHERE study_id = ? ORDER BY kind, id", [study.id])]
+    sequence = list(enumerate(interleave([images[i] for i in order], checks, seed)))
     with store.write() as db:
         if db.execute("SELECT 1 FROM study_reviewers WHERE study_id = ? AND reviewer_id = ?", [study.id, reviewer]).fetchone():
             raise StudyError(f"{username!r} is already a reviewer of study {study_name!r}")
         db.execute(
-            "INSERT INTO study_reviewers (study_id, reviewer_id, order_seed, added_at) VALUES (?, ?, ?, ?)",
-            [study.id, reviewer, seed, utc_now()],
+            "INSERT INTO study_reviewers (study_id, reviewer_id, order_seed, added_at, reviewer_group) VALUES (?, ?, ?, ?, ?)",
+            [study.id, reviewer, seed, utc_now(), group],
         )
-        db.conn.executemany(
-            "INSERT INTO assignments (study_id, reviewer_id, position, image_id) VALUES (?, ?, ?, ?)",
-            [(study.id, reviewer, position, images[i]) for position, i in enumerate(order)],
-        )
+        for table, is_check in (("assignments", False), ("check_assignments", True)):
+            db.conn.executemany(
+                f"INSERT INTO {table} (study_id, reviewer_id, position, image_id) VALUES (?, ?, ?, ?)",
+                [(study.id, reviewer, position, image) for position, (image, check) in sequence if check == is_check],
+            )
     return reviewer
 
 

@@ -15,12 +15,15 @@ import pytest
 from app.main import build_admin_app, build_reviewer_app
 from fairskin_core.phantoms.dataset import write_phantom_dataset
 from review_data.accounts import account_id, create_account
+from review_data.session import item_at, progress, save_rating
 from review_data.store import ReviewStore
 from review_data.study import add_reviewer, create_study
 
-from .conftest import demo_credentials, running_app, sign_in
+from .conftest import WORDS_BROKEN, demo_credentials, running_app, sign_in
+from .review_helpers import arm_manifests
 
 CHECKLIST = ["yes", "no", "unsure", "yes"]
+ANSWERS = {"call": "real", "realism": 5, "abcd_asymmetry": "yes", "abcd_border": "no", "abcd_colour": "unsure", "abcd_diameter": "yes"}
 TYPED = "Dr **Smith** <b>x</b>"  # HTML and Markdown a user might type
 
 
@@ -72,16 +75,17 @@ def test_a_reviewer_is_told_which_answers_are_missing(app):
 
 
 def test_enrolling_asks_for_a_study_and_a_username_first(app, store):
-    assert call(app, "study_enrol", None, "newdoc", "password-newdoc", user="chief")[-1] == "**Not enrolled:** choose a study first."
-    assert call(app, "study_enrol", "pilot", "  ", "password-newdoc", user="chief")[-1] == "**Not enrolled:** give the reviewer's username."
-    assert call(app, "study_enrol", "pilot", "newdoc", "", user="chief")[-1] == (
+    assert call(app, "study_enrol", None, "newdoc", "password-newdoc", "", user="chief")[-1] == "**Not enrolled:** choose a study first."
+    assert call(app, "study_enrol", "pilot", "  ", "password-newdoc", "", user="chief")[-1] == (
+        "**Not enrolled:** give the reviewer's username.")
+    assert call(app, "study_enrol", "pilot", "newdoc", "", "", user="chief")[-1] == (
         "**Not enrolled:** there is no account 'newdoc' yet: a new account needs a password (at least 8 characters)")
     assert account_id(store, "newdoc") is None
 
 
 def test_a_study_name_taken_or_inputs_missing_are_said_in_the_admins_words(app, arms, store):
     real, synthetic = map(str, arms)
-    *_, message = call(app, "study_create", "pilot", real, synthetic, 2, 0, False, 0, False, user="chief")
+    *_, message = call(app, "study_create", "pilot", real, synthetic, 2, 0, False, 0, False, 0, "", 0, user="chief")
     assert message == "**Study not created:** a study named **pilot** exists already: choose another name."
     for inputs, words in [
         (["", real, synthetic, 2, 0], "give the study a name."),
@@ -90,12 +94,12 @@ def test_a_study_name_taken_or_inputs_missing_are_said_in_the_admins_words(app, 
         (["second", real, synthetic, None, 0], "give the number of images per arm."),
         (["second", real, synthetic, 2, None], "give a seed (any whole number)."),
     ]:
-        assert call(app, "study_create", *inputs, False, 0, False, user="chief")[-1] == f"**Study not created:** {words}"
+        assert call(app, "study_create", *inputs, False, 0, False, 0, "", 0, user="chief")[-1] == f"**Study not created:** {words}"
     assert store.db.execute("SELECT count(*) FROM studies").fetchone()[0] == 1
 
 
 def test_what_a_user_typed_comes_back_escaped(app, arms):
-    *_, message = call(app, "study_enrol", "pilot", TYPED, "password-typed", user="chief")
+    *_, message = call(app, "study_enrol", "pilot", TYPED, "password-typed", "", user="chief")
     assert message.startswith("**Not enrolled:** username 'Dr \\*\\*Smith\\*\\* &lt;b&gt;x&lt;/b&gt;':")
     message = call(app, "data_open", f"/nowhere/{TYPED}.csv", str(arms[0]), user="chief")[8]
     assert "<b>" not in message and "&lt;b&gt;x&lt;/b&gt;" in message
@@ -153,7 +157,42 @@ def test_typed_html_and_markdown_show_as_typed_in_a_browser(browser, started_hom
         expect(plan.locator("table tr")).to_have_count(26)  # a header and 25 designs
         plan.scroll_into_view_if_needed()
         page.screenshot(path=str(shots / "studies-plan-1366x768.png"))
+        attention_checks_on_the_dashboard(page, started_home, shots)
         page.close()
+
+
+def attention_checks_on_the_dashboard(page, home: Path, shots: Path) -> None:
+    """A study made with hidden repeats and gold-standard images in the Studies tab; a reviewer who calls every image
+    real, so misses the (phantom: obviously synthetic) gold ones, is flagged on the dashboard, on screen at 1366 × 768."""
+    expect = pytest.importorskip("playwright.sync_api").expect
+    real, synthetic = arm_manifests(home)
+    for field, value in (("study-name", "checked"), ("study-real", real), ("study-synthetic", synthetic), ("study-repeats", 2),
+                         ("study-gold", real), ("study-n-gold", 2)):
+        page.locator(f"#{field} input, #{field} textarea").fill(str(value))
+    page.get_by_role("button", name="Create study").click()
+    expect(page.locator("#create-message")).to_contain_text(
+        "hidden among them for each reviewer, 2 repeated and 2 gold-standard images", timeout=60_000)
+    store = ReviewStore(home / "review.db")
+    add_reviewer(store, "checked", "gil", "password-gil")
+    _, total, _ = progress(store, "checked", "gil")
+    for position in range(total):
+        save_rating(store, "checked", "gil", item_at(store, "checked", "gil", position).image_id, ANSWERS, 2.0)
+    page.reload()
+    page.get_by_role("tab", name="Review dashboard").click()
+    page.locator("#dashboard-study input").click()
+    page.get_by_role("option", name="checked", exact=True).click()
+    page.get_by_role("button", name="Refresh").first.click()
+    checks = page.locator("#dashboard-checks")
+    expect(checks).to_contain_text("Attention and consistency (2 repeated and 2 gold-standard images", timeout=60_000)
+    row = checks.locator("tr").filter(has_text="gil")
+    expect(row).to_contain_text("missed 2 of 2 gold-standard images: possibly inattentive")
+    expect(row.locator("td").nth(2)).to_have_text("100%")  # the same call both times
+    assert page.evaluate(WORDS_BROKEN, "#dashboard-checks") == []  # "reviewer", never "reviewe r"
+    checks.scroll_into_view_if_needed()
+    expect(checks).to_be_in_viewport(ratio=1)
+    page.screenshot(path=str(shots / "dashboard-checks-1366x768.png"))
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    page.screenshot(path=str(shots / "dashboard-checks-1920x1080.png"))
 
 
 def test_typed_counts_of_the_fairness_tab_are_refused_in_words_never_rounded(app, arms):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import time
 import urllib.request
 
 import pytest
@@ -34,3 +36,21 @@ def test_the_app_answers_before_the_defaults_exist_and_fills_itself_when_they_do
         page.get_by_role("tab", name="Studies").click()
         expect(page.locator("body")).to_contain_text("demo", timeout=30_000)
         assert json.loads(urllib.request.urlopen(f"{app.url}startup-status", timeout=10).read())["ready"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_the_defaults_are_being_generated_stops_the_server_cleanly(started_home):
+    """Ctrl-C with torch at work on a background thread: the server stops at once and says so; it used to abort
+    ("terminate called without an active exception", exit 134)."""
+    shutil.rmtree(started_home / "synthetic")  # the demo's generated images: this start makes them, with torch
+    with running_app(started_home, wait_for_defaults=False) as app:
+        deadline = time.monotonic() + 120
+        while "generating the demo's images" not in json.loads(urllib.request.urlopen(f"{app.url}startup-status", timeout=10).read())[
+                "status"]:
+            assert time.monotonic() < deadline, (started_home / "serve.log").read_text()
+            time.sleep(0.2)
+        app.process.send_signal(signal.SIGINT)
+        code = app.process.wait(60)
+    log = (started_home / "serve.log").read_text()
+    assert code in (0, 130) and "terminate called" not in log, log
+    assert "fairskin serve: stopped; a generation still running stops with its saved images kept" in log

@@ -20,7 +20,7 @@ from fairskin_core.generation.tone_transfer import compare_tone, parse_source_im
 from fairskin_core.images import read_rgb
 from fairskin_core.manifest import read_manifest
 
-from .conftest import demo_credentials, running_app, sign_in, with_embedded_defaults
+from .conftest import WORDS_BROKEN, demo_credentials, running_app, sign_in, with_embedded_defaults
 from .test_stable_diffusion_generation import make_lora
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -70,21 +70,6 @@ def generated(page, count: int):
     page.locator("#generate-run").click()
     expect()(page.locator("#generate-gallery .thumbnail-item")).to_have_count(count, timeout=180_000)
     return page.locator("#generate-gallery .caption-label")
-
-
-WORDS_BROKEN = """(table) => [...document.querySelectorAll(`${table} th`)].filter((th) => {
-  const walker = document.createTreeWalker(th, NodeFilter.SHOW_TEXT), tops = new Set();
-  let words = 0;
-  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-    const text = node.textContent.trim();
-    if (!text || text === "⋮") continue;  // not the column menu's button
-    words += text.split(/\\s+/).length;
-    const range = document.createRange();
-    range.selectNodeContents(node);
-    for (const rect of range.getClientRects()) if (rect.width > 0) tops.add(Math.round(rect.top));
-  }
-  return tops.size > words;
-}).map((th) => th.textContent.trim())"""  # the headers on more lines than they have words: a word broken inside
 
 
 def runs(home: Path) -> list:

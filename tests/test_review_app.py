@@ -396,7 +396,7 @@ def test_the_probe_database_path_typed_other_processes_and_a_kill_lose_no_acknow
         with ThreadPoolExecutor(len(reviewers) + 1) as pool:
             saving = [pool.submit(review, name) for name in reviewers]
             for event, inputs in {"data_open": [review_db, None], "generate_sources": [review_db], "quality_run": [review_db, review_db],
-                                  "study_create": ["typed", review_db, review_db, 2, 0, False, 0, False]}.items():
+                                  "study_create": ["typed", review_db, review_db, 2, 0, False, 0, False, 0, "", 0]}.items():
                 assert "never read as a manifest" in str(admin.call(event, *inputs)), event
             backups = pool.submit(other_processes)
             time.sleep(1)  # let the other processes open and close the database a few times under the running server
@@ -459,8 +459,8 @@ def test_a_reviewer_reaches_no_admin_endpoint_key_export_or_other_answers(server
     with pytest.raises(CallError, match="login as 'snoop' failed"):
         AppSession(admin_url, "snoop", "password-snoop")  # the admins' app lets no reviewer sign in
     real, synthetic = arm_manifests(home)
-    for event, inputs in {"study_create": ["stolen", str(real), str(synthetic), 2, 0, False, 0, False],
-                          "study_enrol": ["guarded", "mole", "password-mole"], "study_export": ["guarded"]}.items():
+    for event, inputs in {"study_create": ["stolen", str(real), str(synthetic), 2, 0, False, 0, False, 0, "", 0],
+                          "study_enrol": ["guarded", "mole", "password-mole", ""], "study_export": ["guarded"]}.items():
         joined = snoop.http.post(f"{admin_url}gradio_api/queue/join", timeout=30, json={  # the reviewer's cookie, an admin event
             "data": inputs, "event_data": None, "fn_index": admin.events[event], "trigger_id": None, "session_hash": "snoop"})
         assert joined.status_code == 401, event

@@ -201,6 +201,27 @@ def test_groups_pick_out_where_reviewers_do_well():
     assert {group["group"] for group in report["by_diagnosis"]} == {"melanoma", "nevus"}
 
 
+def test_reviewer_groups_are_reported_alone_by_skin_type_and_by_diagnosis_only_where_reviewers_have_groups():
+    """Dermatologists (reviewers 0-2) tell dark-skin (V-VI) synthetic images apart, residents guess: per group and type."""
+    def chance(reviewer, image, fst):
+        return 0.95 if reviewer < 3 and fst == "V-VI" else 0.5
+
+    ratings = simulated_ratings(p_correct=chance, n_images=90, seed=5)
+    assert not any(key.startswith("by_reviewer_group") for key in review_stats.study_report(ratings, n_boot=N_BOOT))
+    ratings["fst"] = ratings["fst_group"].map({"I-II": "II", "III-IV": "IV", "V-VI": "VI"})
+    ratings["reviewer_group"] = ["dermatologist" if int(r[-1]) < 3 else "resident" for r in ratings["reviewer"]]
+    ratings.loc[ratings["reviewer"] == "reviewer-5", "reviewer_group"] = ""  # enrolled without a group
+    report = review_stats.study_report(ratings, n_boot=N_BOOT)
+    groups = {group["group"]: group for group in report["by_reviewer_group"]}
+    assert list(groups) == ["dermatologist", "no group", "resident"] and groups["no group"]["n_ratings"] == 90
+    by_type = {group["group"]: group["detection"]["accuracy"] for group in report["by_reviewer_group_fst"]}
+    assert by_type["dermatologist · VI"]["ci_low"] > 0.8 and by_type["resident · VI"]["estimate"] < 0.7
+    assert by_type["dermatologist · VI"]["n"] == 3 * 30 and by_type["dermatologist · II"]["ci_low"] < 0.8
+    assert {group["group"] for group in report["by_reviewer_group_diagnosis"]} >= {"dermatologist · melanoma", "resident · nevus"}
+    rows = study_summary(report)
+    assert {"reviewer_group", "reviewer_group_fst", "reviewer_group_diagnosis"} <= set(rows["group_kind"])
+
+
 def test_cluster_bootstrap_widens_only_when_ratings_of_an_image_agree():
     # Each image either fools everyone or no one: the ratings of one image are one piece of evidence.
     def image_difficulty(reviewer, image, fst):

@@ -21,9 +21,9 @@ UNKNOWN = "unknown"  # label of ratings whose FST group or diagnosis is not know
 RATING_COLUMNS = (
     "reviewer", "image", "source", "call", "realism", *ABCD_ITEMS, "seconds", "fst_group", "diagnosis",
 )
-# For the analysis per skin type, blank where a table lacks them: the image's type (1-6, or I-VI) and how it is known
-# (the manifest's fst_source: annotated, learned, requested for a generator's image, ...).
-OPTIONAL_COLUMNS = ("fst", "fst_source")
+# Blank where a table lacks them: for the analysis per skin type, the image's type (1-6, or I-VI) and how it is known
+# (the manifest's fst_source: annotated, learned, requested for a generator's image, ...); per reviewer group, the group.
+OPTIONAL_COLUMNS = ("fst", "fst_source", "reviewer_group")
 _NUMBER_COLUMNS = ("realism", "seconds")
 _ROMAN_OF = {**{str(t): label for t, label in ROMAN.items()}, **{label: label for label in ROMAN.values()}}
 

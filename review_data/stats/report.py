@@ -16,8 +16,11 @@ from .ratings import ARMS, POSITIVE, TARGET_SYNTHETIC_JUDGED_REAL, UNKNOWN, chec
 from .reader_study import _study_mrmc_auc
 from .realism import _realism_stats
 
-GROUP_KINDS = ("reviewer", "fst", "fst_group", "diagnosis")
+GROUP_KINDS = ("reviewer", "fst", "fst_group", "diagnosis", "reviewer_group", "reviewer_group_fst", "reviewer_group_diagnosis")
 TYPE_KINDS = ("fst", "fst_group")  # groups by skin type: each says how its images' types are known
+READER_GROUP_KINDS = {  # per reviewer group (alone, by skin type, by diagnosis): reported where any reviewer has a group
+    "reviewer_group": (), "reviewer_group_fst": ("fst",), "reviewer_group_diagnosis": ("diagnosis",)}
+UNGROUPED = "no group"  # reviewers enrolled without one
 REVIEWER_COLUMNS = (
     "reviewer", "n_ratings", "accuracy", "sensitivity", "specificity",
     "mean_realism_real", "mean_realism_synthetic",
@@ -40,7 +43,8 @@ def study_report(
 ) -> dict:
     """Everything the study reports, as a JSON-ready dictionary (numbers, None, lists, dicts).
 
-    Overall and per reviewer / skin type / FST group / diagnosis: detection and realism. Study-wide: agreement
+    Overall and per reviewer / skin type / FST group / diagnosis (and, where reviewers have groups, per reviewer group
+    alone, by skin type and by diagnosis): detection and realism. Study-wide: agreement
     between reviewers, the reader-averaged AUC of realism with its multi-reader multi-case interval
     (``mrmc_auc``, see `study_mrmc_auc`), ABCD answers, a row per image and per reviewer, and notes. Bootstraps use
     ``n_boot`` replicates from ``seed``, so the same ratings always give the same report.
@@ -63,7 +67,8 @@ def study_report(
         "n_images": table["image"].nunique(),
         "n_images_by_source": {arm: int(table.loc[table["source"] == arm, "image"].nunique()) for arm in ARMS},
         "overall": overall,
-        **{f"by_{by}": _group_stats(table, by, margin=margin, alpha=alpha, **bootstrap) for by in GROUP_KINDS},
+        **{f"by_{by}": _group_stats(table, by, margin=margin, alpha=alpha, **bootstrap) for by in GROUP_KINDS
+           if by not in READER_GROUP_KINDS or (table["reviewer_group"] != "").any()},
         "agreement": {"calls": _call_agreement(table, **bootstrap), "realism": _realism_agreement(table, **bootstrap)},
         "mrmc_auc": _study_mrmc_auc(table, confidence=confidence),
         "abcd": _abcd_answers(table, seed=seed),
@@ -83,9 +88,12 @@ def group_stats(
     seed: int = 0,
     confidence: float = 0.95,
 ) -> list[dict]:
-    """Detection and realism within each reviewer, skin type (I-VI), FST group (I-II, III-IV, V-VI) or diagnosis.
+    """Detection and realism within each reviewer, skin type (I-VI), FST group (I-II, III-IV, V-VI), diagnosis, reviewer
+    group (dermatologist, resident, ...: `study.enrol_reviewer`), or reviewer group by skin type or by diagnosis
+    ("dermatologist · V").
 
-    Types and FST groups are always listed, empty ones included; blanks are grouped as "unknown". A
+    Types and FST groups are always listed, empty ones included; blanks are grouped as "unknown" (reviewers without a
+    group as "no group"), and a study reports per reviewer group only where some reviewer has one. A
     group by skin type also says how its images' types are known, per arm (``type_sources``: images per
     fst_source, e.g. real annotated or estimated by the learned estimator, synthetic requested).
     """
@@ -100,7 +108,12 @@ def _group_stats(
     table: pd.DataFrame, by: str, *, margin: float, alpha: float, n_boot: int, seed: int, confidence: float
 ) -> list[dict]:
     """`group_stats` of a checked table."""
-    labels = table[by].replace("", UNKNOWN)
+    if by in READER_GROUP_KINDS:
+        labels = table["reviewer_group"].replace("", UNGROUPED)
+        for column in READER_GROUP_KINDS[by]:
+            labels = labels + " · " + table[column].replace("", UNKNOWN)
+    else:
+        labels = table[by].replace("", UNKNOWN)
     if by in TYPE_KINDS:
         names = [*(ROMAN.values() if by == "fst" else FST_GROUPS), *([UNKNOWN] if (labels == UNKNOWN).any() else [])]
     else:
@@ -115,7 +128,7 @@ def _group_stats(
         }
         for name in names
     ]
-    if by in TYPE_KINDS:
+    if by in (*TYPE_KINDS, "reviewer_group_fst"):
         for group in groups:
             group["type_sources"] = type_sources(table[labels == group["group"]])
     return groups
