@@ -24,6 +24,7 @@ def _study_create(args: argparse.Namespace) -> int:
         workspace_store(), workspace_studies_dir(), args.name, args.real, args.synthetic,
         n_per_arm=args.n_per_arm, seed=args.seed, image_size=args.image_size, estimate_fst=args.estimate_fst, n_practice=args.n_practice,
         accept_tone_difference=args.accept_tone_difference, n_repeats=args.n_repeats, gold_manifest=args.gold, n_gold=args.n_gold,
+        ask_certainty=args.ask_certainty,
     )
     practice = f" and {study.n_practice} practice images" if study.n_practice else ""
     if study.n_repeats or study.n_gold:
@@ -79,8 +80,8 @@ def _study_list(args: argparse.Namespace) -> int:
 def _study_activity(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from review_data.activity import reviewer_activity
     from review_data.store import workspace_store
-    from review_data.study import reviewer_activity
 
     table = reviewer_activity(workspace_store(), args.name)
     table["median_seconds"] = table["median_seconds"].map(lambda s: "-" if pd.isna(s) else f"{s:.1f}")
@@ -163,6 +164,9 @@ def add_study_verbs(verbs) -> None:
                         help="gold-standard images of known truth (each row's source: real, or synthetic / phantom), e.g. obvious "
                              "synthetics: answering them wrong flags an inattentive reviewer; never counted in the statistics")
     create.add_argument("--n-gold", type=int, default=0, metavar="N", help="gold-standard images drawn from --gold (default 0)")
+    create.add_argument("--ask-certainty", action="store_true",
+                        help="reviewers also say how sure they are of each call (a guess, likely, very sure): with the call, the "
+                             "6-point score an MRMC analysis reads (the export's call_score and ratings.imrmc)")
     create.set_defaults(run=_study_create)
     enrol = study_verbs.add_parser("add-reviewer", help="enrol a reviewer account (created if new) in a study")
     enrol.add_argument("--name", required=True, help="the study")

@@ -82,6 +82,9 @@ def headline(report: dict) -> str:
     if auc.get("estimate") is not None:
         lines.append(f"- Realism as a detector of real images: AUC {auc['estimate']:.2f} (95% CI {auc['ci_low']:.2f}–{auc['ci_high']:.2f})")
     lines.append(f"- Reader-averaged AUC of telling synthetic from real by realism (MRMC): {_mrmc(report['mrmc_auc'])}")
+    if "mrmc_auc_certainty" in report:  # the study asks how sure each call is
+        lines.append("- Reader-averaged AUC of telling synthetic from real by the call and its certainty (MRMC): "
+                     f"{_mrmc(report['mrmc_auc_certainty'])}")
     for key, name in (("calls", "Fleiss' κ on the calls"), ("realism", "Krippendorff's α (ordinal) on realism")):
         lines.append(f"- {name}: {_agreement(agreement[key])}")
     notes = "\n\n".join(f"> {note}" for note in report["notes"][1:])  # one quote block per caveat

@@ -215,6 +215,7 @@
     if (key === "enter") { review.enterAt = at; clickShown("#save-next"); }
     else if (key === "r") clickShown('#answer-call input[value="real"]');
     else if (key === "s") clickShown('#answer-call input[value="synthetic"]');
+    else if (key === "g" || key === "l" || key === "v") clickShown(`#answer-certainty input[value="${"glv".indexOf(key) + 1}"]`);
     else if (/^[1-7]$/.test(key)) clickShown(`#answer-realism input[value="${key}"]`);
     else if (/^[abcd]$/.test(key)) { review.explicitQuestion = "abcd".indexOf(key); markQuestion(); }
     else if (key === "y") answerQuestion("yes");
@@ -261,7 +262,7 @@
       if (shown(comment) && !review.pending) { comment.focus(); act(); }
       return;
     }
-    if (/^[rs1-7ynuabcd]$/.test(key) || (key === "enter" && !onButton)) {
+    if (/^[rs1-7ynuabcdglv]$/.test(key) || (key === "enter" && !onButton)) {
       // typed while the last answer is being saved: they are for the image already on screen, so they wait for its form
       if (review.pending) review.typedAhead.push({key, at: event.timeStamp}); else answerKey(key, event.timeStamp);
       return act();
@@ -287,7 +288,8 @@
     requestAnimationFrame(() => { const raf = performance.now() - started; setTimeout(() => review.latencies.push({ms: performance.now() - started, optimistic, inserted, raf}), 0); });
   }
 
-  const complete = () => ["answer-call", "answer-realism", ...QUESTIONS.map((q) => `answer-abcd-${q}`)]
+  const complete = () => ["answer-call", "answer-realism", ...QUESTIONS.map((q) => `answer-abcd-${q}`),
+                          ...(shown($("#answer-certainty")) ? ["answer-certainty"] : [])]  // how sure: where the study asks it
     .every((id) => document.querySelector(`#${id} input:checked`) !== null);
 
   let replaying = false;

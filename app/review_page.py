@@ -32,7 +32,7 @@ import gradio as gr
 from PIL import Image
 
 from review_data.accounts import role_of
-from review_data.answers import ABCD_ANSWERS, ABCD_QUESTIONS
+from review_data.answers import ABCD_ANSWERS, ABCD_QUESTIONS, CERTAINTY
 from review_data.session import (
     CANNOT_ASSESS,
     ReviewError,
@@ -59,6 +59,7 @@ HERE = Path(__file__).parent
 HEAD = f"<script>{(HERE / 'review_page.js').read_text()}</script>"
 CSS = (HERE / "review_page.css").read_text()
 REALISM_LABEL = "Realism (keys 1–7): 1 clearly artificial … 7 indistinguishable from real"
+CERTAINTY_LABEL = "How sure? (G / L / V)"
 ZOOM_TOOLBAR = """
 <div id="zoom-toolbar" role="toolbar" aria-label="Zoom">
   <button type="button" data-zoom="out" title="Zoom out (−)" aria-label="Zoom out">−</button>
@@ -78,7 +79,8 @@ You will see the study's images one at a time, in an order of your own. Some are
 photographs, some were made by a computer. **Nothing on the screen tells which is which**, and there is
 no time limit. For each image answer:
 
-1. **Real or synthetic?** Your best guess, even when unsure. Keys <kbd>R</kbd> / <kbd>S</kbd>.
+1. **Real or synthetic?** Your best guess, even when unsure. Keys <kbd>R</kbd> / <kbd>S</kbd>. Where the study
+   asks **how sure** you are: <kbd>G</kbd> a guess, <kbd>L</kbd> likely, <kbd>V</kbd> very sure.
 2. **Realism, 1 to 7**: 1 = clearly artificial, 4 = could be either, 7 = indistinguishable from a real
    dermoscopic image. Keys <kbd>1</kbd> … <kbd>7</kbd>.
 3. **The ABCD checklist**: would a dermatologist find each feature plausible in a real lesion of this kind?
@@ -146,9 +148,16 @@ def served_image(study_image: Path, cache_dir: Path) -> tuple[str, int, int]:
 
 
 def _form_values(saved: dict) -> list:
-    """What the answer controls show for an image: its saved answers (call, realism, A, B, C, D, comment), or none yet."""
-    realism = saved.get("realism")
-    return [saved.get("call"), None if realism is None else str(realism), *[saved.get(k) for k in ABCD_QUESTIONS], saved.get("comment", "")]
+    """What the answer controls show for an image: its saved answers (call, realism, A, B, C, D, comment, certainty), or
+    none yet."""
+    realism, certainty = saved.get("realism"), saved.get("certainty")
+    return [saved.get("call"), None if realism is None else str(realism), *[saved.get(k) for k in ABCD_QUESTIONS], saved.get("comment", ""),
+            None if certainty is None else str(certainty)]
+
+
+def _with_certainty(values: list, asked: bool) -> list:
+    """The form's values with the certainty control shown only where the study asks how sure each call is."""
+    return [*values[:-1], gr.update(value=values[-1], visible=asked)]
 
 
 def _viewer_html(shown: tuple[str, int, int], following: tuple[str, int, int] | None, label: str, optimistic: bool,
@@ -158,7 +167,7 @@ def _viewer_html(shown: tuple[str, int, int], following: tuple[str, int, int] | 
     between is wiped out when Gradio draws them)."""
     name, width, height = shown
     after = f' data-next="{IMAGE_ROUTE}/{following[0]}"' if following else ""
-    choices = dict(zip(CHOICE_CONTROLS, values[:len(CHOICE_CONTROLS)], strict=True))
+    choices = {**dict(zip(CHOICE_CONTROLS, values[:len(CHOICE_CONTROLS)], strict=True)), "answer-certainty": values[-1]}
     return (
         f'<div id="review-viewer" tabindex="-1" aria-label="Study image: answer keys act here"'
         f' data-width="{width}" data-height="{height}" data-optimistic="{int(optimistic)}"{after}'
@@ -210,8 +219,11 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_i
         with gr.Column(scale=1, elem_id="review-controls"):
             status = gr.HTML(elem_id="review-status", padding=False)
             with gr.Column(elem_id="review-answering") as answering:  # hidden once every image is rated; Back stays
-                call = gr.Radio([("Real", "real"), ("Synthetic", "synthetic")], label="Real or synthetic? (keys R / S)",
-                                elem_id="answer-call")
+                with gr.Row(elem_id="review-call-row"):  # how sure, beside the call, where the study asks it
+                    call = gr.Radio([("Real", "real"), ("Synthetic", "synthetic")], label="Real or synthetic? (R / S)",
+                                    elem_id="answer-call")
+                    certainty = gr.Radio([(label, str(level)) for level, label in CERTAINTY.items()], label=CERTAINTY_LABEL,
+                                         visible=False, elem_id="answer-certainty")
                 realism = gr.Radio([str(i) for i in range(1, 8)], label=REALISM_LABEL, elem_id="answer-realism")
                 with gr.Column(elem_id="review-abcd"):
                     gr.HTML("ABCD: <kbd>Y</kbd> <kbd>N</kbd> <kbd>U</kbd> answer the marked question, <kbd>A</kbd>–<kbd>D</kbd> mark one",
@@ -227,7 +239,7 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_i
                 back = gr.Button("◀ Back (←)", elem_id="back", scale=1, min_width=90)
                 unjudgeable = gr.Button("Cannot assess", elem_id="cannot-assess", scale=1, min_width=110)
                 save = gr.Button("Save & next ▶ (Enter)", variant="primary", elem_id="save-next", scale=2, min_width=150)
-    answers = [call, realism, *checklist, comment]
+    answers = [call, realism, *checklist, comment, certainty]
     # The message stays last, and the answers at their places: clients of the API read them by position.
     shown = [state, status, form, image, *answers, answering, save, instructions, picture, message]
 
@@ -243,14 +255,15 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_i
         new_state = {"study": study_name, "position": position, "practice": True, "revealed": truth is not None,
                      "shown_at": time.monotonic()}
         return [new_state, _practice_html(position, item.total, truth, saved.get("call")), gr.update(visible=not first_visit), viewer,
-                *values, gr.update(visible=True), gr.update(visible=True), gr.update(visible=first_visit), gr.update(visible=True), ""]
+                *_with_certainty(values, item.asks_certainty), gr.update(visible=True), gr.update(visible=True),
+                gr.update(visible=first_visit), gr.update(visible=True), ""]
 
     def show(study_name: str, position: int, username: str, first_visit: bool = False):
         """Everything the page shows for one position (or the thank-you note past the end)."""
         rated, total, _ = progress(store, study_name, username)
         if position >= total:
             done = f"<p><b>Study complete. All {total} images are rated. Thank you!</b> You can go back to change an answer.</p>"
-            blank = [None] * (len(answers) - 1) + [""]  # no image, no answers, an empty comment
+            blank = _form_values({})  # no image, no answers, an empty comment
             return [{"study": study_name, "position": total}, _progress_html(rated, total, None) + done, gr.update(visible=True),
                     "", *blank, *[gr.update(visible=False)] * 4, ""]
         item = item_at(store, study_name, username, position)
@@ -263,7 +276,7 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_i
         if item.answers and item.answers.get(CANNOT_ASSESS):
             status_html += ('<p id="set-aside" role="status">You set this image aside: <b>cannot assess</b>. Answer it and Save '
                             '&amp; next to rate it after all.</p>')
-        return [new_state, status_html, gr.update(visible=not first_visit), viewer, *values,
+        return [new_state, status_html, gr.update(visible=not first_visit), viewer, *_with_certainty(values, item.asks_certainty),
                 gr.update(visible=True), gr.update(visible=True), gr.update(visible=first_visit), gr.update(visible=True), ""]
 
     def open_study(study_name: str, username: str):
@@ -312,8 +325,10 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_i
         return show_practice(study_name, position, username, truth=truth)
 
     @reviewer
-    def on_save(current: dict, call: str, realism: str, a: str, b: str, c: str, d: str, comment: str, username: str):
-        values = dict(zip(("call", "realism", *ABCD_QUESTIONS, "comment"), (call, realism, a, b, c, d, comment), strict=True))
+    def on_save(current: dict, call: str, realism: str, a: str, b: str, c: str, d: str, comment: str, certainty: str | None,
+                username: str):
+        values = dict(zip(("call", "realism", *ABCD_QUESTIONS, "comment", "certainty"), (call, realism, a, b, c, d, comment, certainty),
+                          strict=True))
         if current.get("practice"):
             return on_practice_save(current, values, username)
         if "image_id" not in current:  # no study started, or every image already rated

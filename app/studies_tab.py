@@ -11,11 +11,12 @@ import pandas as pd
 from fairskin_core.manifest import ManifestError
 from fairskin_core.numbers import seed_number, whole_number
 from review_data.accounts import AccountError, reset_password, set_disabled
+from review_data.activity import reviewer_activity
 from review_data.export import export_study, ratings_table
 from review_data.planning import assumed_components, pilot_components, plan_study
 from review_data.sampling import MATCH_ON, SamplingError
 from review_data.store import ReviewStore, workspace_studies_dir
-from review_data.study import StudyError, add_reviewer, close_study, create_study, get_study, list_studies, reviewer_activity
+from review_data.study import StudyError, add_reviewer, close_study, create_study, get_study, list_studies
 
 from .access import only, refused
 from .downloads import download_folder
@@ -97,6 +98,8 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
             gold = gr.Textbox(label="Gold-standard manifest (optional: images of known truth, its source column; e.g. obvious "
                                     "synthetics)", elem_id="study-gold", scale=2)
             n_gold = gr.Number(value=0, label="Gold-standard images", elem_id="study-n-gold")
+        ask_certainty = gr.Checkbox(label="Ask how sure each call is (a guess, likely, very sure): with the call, the 6-point score an "
+                                          "MRMC analysis reads", elem_id="study-ask-certainty")
         with gr.Row():
             estimate = gr.Checkbox(label="Where the real manifest gives no skin type, estimate it from the image and match on it",
                                    elem_id="study-estimate-fst")
@@ -160,8 +163,8 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
         export = gr.Button("Export CSV", scale=1)
         with gr.Column(scale=2):
             export_message = gr.Markdown(elem_id="export-message", elem_classes="section-message")
-    files = gr.File(label="Ratings with the key, per-reviewer and study summaries, practice answers", file_count="multiple",
-                    interactive=False)
+    files = gr.File(label="Ratings with the key, per-reviewer and study summaries, practice answers, hidden checks", file_count="multiple",
+                    interactive=False, elem_id="export-files")
 
     def refreshed():
         names, reviewers = list_studies(store), reviewer_accounts(store)
@@ -178,7 +181,7 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
 
     @admin
     def on_create(name_: str, real_: str, synthetic_: str, n: float, seed_: float, estimate_fst: bool, n_practice: float,
-                  accept_tone_difference: bool, n_repeats: float, gold_: str, n_gold_: float, user: str):
+                  accept_tone_difference: bool, n_repeats: float, gold_: str, n_gold_: float, ask_certainty_: bool, user: str):
         missing = missing_input((name_, "give the study a name."), (real_, "give the path of the real manifest."),
                                 (synthetic_, "give the path of the synthetic manifest."), (n, "give the number of images per arm."),
                                 (seed_, "give a seed (any whole number)."),
@@ -198,20 +201,23 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
                                  accept_tone_difference=accept_tone_difference,
                                  n_repeats=whole_number(n_repeats, "Repeated images", 0, MAX_PER_ARM),
                                  gold_manifest=(gold_ or "").strip() or None,
-                                 n_gold=whole_number(n_gold_, "Gold-standard images", 0, MAX_PER_ARM))
+                                 n_gold=whole_number(n_gold_, "Gold-standard images", 0, MAX_PER_ARM), ask_certainty=bool(ask_certainty_))
         except REFUSALS as exc:
             return not_created(plain(exc), user)
         extra = f" and {study.n_practice} practice images" if study.n_practice else ""
+        design = ""
         if study.n_repeats or study.n_gold:
-            extra += (f"; hidden among them for each reviewer, {study.n_repeats} repeated and {study.n_gold} gold-standard images "
-                      "(never counted in the statistics)")
+            design += (f" Hidden among them for each reviewer: {study.n_repeats} repeated and {study.n_gold} gold-standard images, "
+                       "never counted in the statistics.")
+        if study.asks_certainty:
+            design += " Reviewers say how sure they are of each call."
         notes = "".join(f"<br>**Note:** {plain(warning)}" for warning in study.warnings)
         if study.blinding and not study.blinding.separable:  # a separable study's check is among the notes
             notes += f"<br>{plain(study.blinding.sentence())}"
         tones = (f"\n\nSkin types of the drawn images, measured the same way in both arms:\n\n{study.tones.markdown_table()}"
                  if study.tones else "")
         return (*refreshed(), f"Created study **{plain(study.name)}**: {2 * study.n_per_arm} images{extra} at {study.image_size} px, "
-                              f"{study.design}.{notes}{tones}")
+                              f"{study.design}.{design}{notes}{tones}")
 
     @admin
     def on_enrol(study_name: str, username_: str, password_: str, group_: str, user: str):
@@ -308,7 +314,8 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
         return files_, f"Exported **{plain(study_name)}**: {len(files_)} files below."
 
     private = {"api_visibility": "private"}
-    create.click(on_create, [name, real, synthetic, n_per_arm, seed, estimate, practice, accept_tones, repeats, gold, n_gold],
+    create.click(on_create, [name, real, synthetic, n_per_arm, seed, estimate, practice, accept_tones, repeats, gold, n_gold,
+                             ask_certainty],
                  [*refresh_outputs, create_message], api_name="study_create", **private)
     enrol.click(on_enrol, [enrol_study, username, password, group], [*refresh_outputs, password, enrol_message], api_name="study_enrol",
                 **private)

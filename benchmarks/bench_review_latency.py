@@ -43,7 +43,7 @@ sys.path.insert(0, str(REPO))
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # the browser the tests use
 from tests.gradio_http import AppSession  # the same client the tests use
 
-ANSWERS = ["yes", "no", "unsure", "yes", ""]
+ANSWERS = ["yes", "no", "unsure", "yes", "", None]  # ABCD, the comment, no certainty (the demo does not ask it)
 
 
 def fairskin(home: Path, *args: str, stdin: str | None = None) -> None:

@@ -20,7 +20,7 @@ import pandas as pd
 from fairskin_core.atomic import atomic_file
 from fairskin_core.spreadsheet_csv import NOTE, safe_for_spreadsheets
 
-from .answers import ABCD_ANSWERS, ABCD_QUESTIONS
+from .answers import ABCD_ANSWERS, ABCD_QUESTIONS, call_score
 from .attention_checks import reader_checks
 from .imrmc_export import imrmc_key, imrmc_text
 from .stats import GROUP_KINDS, reviewer_summary, study_report
@@ -29,7 +29,7 @@ from .study import Study, get_study
 
 FILES = ["ratings.csv", "reviewer_summary.csv", "study_summary.csv", "practice.csv", "cannot_assess.csv", "checks.csv",
          "reader_checks.csv", "imrmc_key.csv"]
-RATING_COLUMNS = ["call", "realism", *ABCD_QUESTIONS, "comment", "seconds", "revision", "created_at", "updated_at"]
+RATING_COLUMNS = ["call", "certainty", "realism", *ABCD_QUESTIONS, "comment", "seconds", "revision", "created_at", "updated_at"]
 SUMMARY_COLUMNS = (
     "group_kind", "group", "metric", "estimate", "ci_low", "ci_high", "ci_method", "n", "p_value", "note",
 )
@@ -37,7 +37,7 @@ SUMMARY_COLUMNS = (
 
 def ratings_table(store: ReviewStore, study_name: str) -> pd.DataFrame:
     """One row per rating with the key: reviewer (and their group), position, image (opaque and original), source, FST,
-    diagnosis, answers."""
+    diagnosis, answers, and where the study asks how sure of the call, the 6-point ``call_score`` (`answers.call_score`)."""
     study = get_study(store, study_name)
     rows = store.db.execute(
         "SELECT a.username AS reviewer, e.reviewer_group, g.position, r.image_id AS image, i.source, i.image_id AS source_image_id,"
@@ -54,6 +54,9 @@ def ratings_table(store: ReviewStore, study_name: str) -> pd.DataFrame:
     rows_as_listed = [json.loads(m) for m in table.pop("manifest_row")]
     table["dataset"] = [row.get("dataset", "") for row in rows_as_listed]
     table["fst_source"] = [row.get("fst_source") or "" for row in rows_as_listed]  # annotated, learned, requested, ...
+    table["certainty"] = table["certainty"].astype("Int64")
+    table["call_score"] = pd.array([None if pd.isna(c) else call_score(call, int(c)) for call, c in
+                                    zip(table["call"], table["certainty"], strict=True)], dtype="Int64")
     return table
 
 
@@ -172,7 +175,7 @@ def export_study(store: ReviewStore, study_name: str, out_dir: str | Path) -> li
         written.append(out_dir / name)
     if len(ratings):  # the same ratings for iMRMC and RJafroc (imrmc_export)
         with atomic_file(out_dir / "ratings.imrmc", "w", newline="\n", encoding="utf-8") as handle:
-            handle.write(imrmc_text(ratings, study.name))
+            handle.write(imrmc_text(ratings, study.name, "call_score" if study.asks_certainty else "realism"))
         written.append(out_dir / "ratings.imrmc")
     return written
 
@@ -190,11 +193,14 @@ def study_summary(report: dict) -> pd.DataFrame:
         rows.append(
             _row("agreement", name, block["statistic"], block, ci_method=block.get("ci_method"), n=block["n_ratings"])
         )
-    mrmc = report["mrmc_auc"]  # reader-averaged; its note names the reviewers left out, or why it is not estimable
-    rows.append(_row("all", "all", "realism_auc_mrmc", mrmc, ci_method=mrmc["method"],
-                     n=mrmc["n_readers"] * mrmc["n_cases"], p_value=mrmc["p_value"]))
-    rows.append(_row("all", "all", "mrmc_n_readers", {"estimate": mrmc["n_readers"], "note": mrmc["note"]}))
-    rows.append(_row("all", "all", "mrmc_n_cases", {"estimate": mrmc["n_cases"]}))
+    for key, metric, prefix in (("mrmc_auc", "realism_auc_mrmc", "mrmc"), ("mrmc_auc_certainty", "certainty_auc_mrmc", "mrmc_certainty")):
+        if key not in report:  # the certainty's only where the study asks how sure each call is
+            continue
+        mrmc = report[key]  # reader-averaged; its note names the reviewers left out, or why it is not estimable
+        rows.append(_row("all", "all", metric, {**mrmc, "note": mrmc["note"] or mrmc["score"]}, ci_method=mrmc["method"],
+                         n=mrmc["n_readers"] * mrmc["n_cases"], p_value=mrmc["p_value"]))
+        rows.append(_row("all", "all", f"{prefix}_n_readers", {"estimate": mrmc["n_readers"], "note": mrmc["note"]}))
+        rows.append(_row("all", "all", f"{prefix}_n_cases", {"estimate": mrmc["n_cases"]}))
     for item in report["abcd"]:
         for arm, answers in item["arms"].items():
             for answer in ABCD_ANSWERS:

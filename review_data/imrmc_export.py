@@ -10,7 +10,9 @@ case and reader ids, so readers and images are numbered (1, 2, ...; the key is w
 at work is left out of RJafroc's analysis but not of iMRMC's, which takes any design.
 
 As in the study's own MRMC analysis (`stats.reader_study`), synthetic is signal-present and the
-score is 8 − realism, the confidence that an image is synthetic; one modality (1): the reading.
+score is 8 − realism, the confidence that an image is synthetic, or, for a study that asks how sure
+each call is, the call with its certainty (1 real and very sure … 6 synthetic and very sure:
+`answers.call_score`); one modality (1): the reading.
 """
 
 from __future__ import annotations
@@ -34,17 +36,21 @@ def imrmc_key(ratings: pd.DataFrame) -> pd.DataFrame:
     ], ignore_index=True)
 
 
-def imrmc_text(ratings: pd.DataFrame, study_name: str) -> str:
-    """The ``.imrmc`` file of ``ratings`` (`export.ratings_table`'s rows) of study ``study_name``."""
+def imrmc_text(ratings: pd.DataFrame, study_name: str, score: str = "realism") -> str:
+    """The ``.imrmc`` file of ``ratings`` (`export.ratings_table`'s rows) of study ``study_name``, scored by realism or, with
+    ``score="call_score"``, by the call with its certainty."""
     key = imrmc_key(ratings)
     readers = dict(zip(key.loc[key["kind"] == "reader", "id"], key.loc[key["kind"] == "reader", "number"], strict=True))
     cases = key[key["kind"] == "case"]
     truth = [(int(number), int(source == POSITIVE)) for number, source in zip(cases["number"], cases["source"], strict=True)]
     case_of = dict(zip(cases["id"], cases["number"], strict=True))
-    scored = ratings[ratings["realism"].notna()]
+    scored = ratings[ratings[score].notna()]
+    values = REALISM_FLIP - scored["realism"] if score == "realism" else scored["call_score"]
+    described = (f"Score: {REALISM_FLIP} - realism (1-7), the reader's confidence that the image is synthetic." if score == "realism" else
+                 "Score: the call with its certainty, 1 (real, very sure) to 6 (synthetic, very sure).")
     lines = [
         f"fairskin blinded review, study {study_name}: real (0, signal-absent) vs synthetic (1, signal-present) images.",
-        f"Score: {REALISM_FLIP} - realism (1-7), the reader's confidence that the image is synthetic. One modality ({MODALITY}).",
+        f"{described} One modality ({MODALITY}).",
         "Readers and cases are numbered as in imrmc_key.csv.",
         f"N0: {sum(1 for _, present in truth if not present)}",
         f"N1: {sum(present for _, present in truth)}",
@@ -53,7 +59,6 @@ def imrmc_text(ratings: pd.DataFrame, study_name: str) -> str:
         "",
         "BEGIN DATA:",
         *(f"-1,{case},0,{present}" for case, present in truth),
-        *(f"{readers[r]},{case_of[i]},{MODALITY},{REALISM_FLIP - int(v)}"
-          for r, i, v in zip(scored["reviewer"], scored["image"], scored["realism"], strict=True)),
+        *(f"{readers[r]},{case_of[i]},{MODALITY},{int(v)}" for r, i, v in zip(scored["reviewer"], scored["image"], values, strict=True)),
     ]
     return "\n".join(lines) + "\n"

@@ -212,6 +212,24 @@ def m008_attention_checks(db: Database) -> None:
 
 
 _SEQUENCE_ANSWERS = "r.call, r.realism, r.abcd_asymmetry, r.abcd_border, r.abcd_colour, r.abcd_diameter, r.comment, x.reason AS set_aside"
+
+
+def _review_sequence(answers: str) -> str:
+    """Every position of a reviewer's sequence with its saved ``answers``: 'study' images and hidden 'check' images alike."""
+    return f"""
+        CREATE VIEW review_sequence AS
+        SELECT a.study_id, a.reviewer_id, a.position, a.image_id, i.file, 'study' AS slot,
+               {answers}
+        FROM assignments a JOIN study_images i ON i.id = a.image_id
+        LEFT JOIN ratings r ON r.reviewer_id = a.reviewer_id AND r.image_id = a.image_id
+        LEFT JOIN cannot_assess x ON x.reviewer_id = a.reviewer_id AND x.image_id = a.image_id
+        UNION ALL
+        SELECT a.study_id, a.reviewer_id, a.position, a.image_id, i.file, 'check' AS slot,
+               {answers}
+        FROM check_assignments a JOIN check_images i ON i.id = a.image_id
+        LEFT JOIN check_ratings r ON r.reviewer_id = a.reviewer_id AND r.image_id = a.image_id
+        LEFT JOIN check_cannot_assess x ON x.reviewer_id = a.reviewer_id AND x.image_id = a.image_id
+    """
 _M008 = [
     """
         CREATE TABLE check_images (
@@ -242,21 +260,7 @@ _M008 = [
     _answers_table("check_ratings", "check_images", "check_assignments"),
     _set_aside_table("check_cannot_assess", "check_assignments"),
     "CREATE INDEX check_assignments_by_position ON check_assignments (study_id, reviewer_id, position)",
-    # Every position of a reviewer's sequence with its saved answers: 'study' images and hidden 'check' images alike.
-    f"""
-        CREATE VIEW review_sequence AS
-        SELECT a.study_id, a.reviewer_id, a.position, a.image_id, i.file, 'study' AS slot,
-               {_SEQUENCE_ANSWERS}
-        FROM assignments a JOIN study_images i ON i.id = a.image_id
-        LEFT JOIN ratings r ON r.reviewer_id = a.reviewer_id AND r.image_id = a.image_id
-        LEFT JOIN cannot_assess x ON x.reviewer_id = a.reviewer_id AND x.image_id = a.image_id
-        UNION ALL
-        SELECT a.study_id, a.reviewer_id, a.position, a.image_id, i.file, 'check' AS slot,
-               {_SEQUENCE_ANSWERS}
-        FROM check_assignments a JOIN check_images i ON i.id = a.image_id
-        LEFT JOIN check_ratings r ON r.reviewer_id = a.reviewer_id AND r.image_id = a.image_id
-        LEFT JOIN check_cannot_assess x ON x.reviewer_id = a.reviewer_id AND x.image_id = a.image_id
-    """,
+    _review_sequence(_SEQUENCE_ANSWERS),
 ]
 
 
@@ -265,6 +269,18 @@ def m009_reviewer_groups(db: Database) -> None:
     """Each enrolled reviewer's group in the study (e.g. dermatologist, resident), '' where none was given: the statistics
     are also given per group. Additive: no stored row changes."""
     db.execute("ALTER TABLE study_reviewers ADD COLUMN reviewer_group TEXT NOT NULL DEFAULT '' CHECK (length(reviewer_group) <= 64)")
+
+
+@migrations()
+def m010_certainty(db: Database) -> None:
+    """How sure a reviewer is of each call (1 a guess, 2 likely, 3 very sure), for studies that ask (``asks_certainty``):
+    with the call it makes the 6-point score an MRMC analysis reads. NULL in every row saved before, and wherever a study
+    does not ask. Additive: no stored row changes."""
+    db.execute("ALTER TABLE studies ADD COLUMN asks_certainty INTEGER NOT NULL DEFAULT 0 CHECK (asks_certainty IN (0, 1))")
+    for table in ("ratings", "rating_history", "practice_ratings", "check_ratings"):
+        db.execute(f"ALTER TABLE {table} ADD COLUMN certainty INTEGER CHECK (certainty IS NULL OR certainty BETWEEN 1 AND 3)")
+    db.execute("DROP VIEW review_sequence")
+    db.execute(_review_sequence(f"{_SEQUENCE_ANSWERS}, r.certainty"))
 
 
 def _refuse_when_closed(table: str, event: str, row: str) -> str:

@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 from sqlite_utils import Database
 
-from .answers import ABCD_ANSWERS, ABCD_QUESTIONS, CALLS, MAX_COMMENT, REALISM
+from .answers import ABCD_ANSWERS, ABCD_QUESTIONS, CALLS, CERTAINTY, MAX_COMMENT, REALISM
 from .store import ReviewStore, utc_now
 from .study import get_study
 
 CLOSED = "This study is closed: answers can no longer be changed. Thank you for taking part."
 PRACTICE_ORDER = 1  # the practice order's own random stream from the reviewer's order seed
-COLUMNS = ("call", "realism", *ABCD_QUESTIONS, "comment")
+COLUMNS = ("call", "realism", *ABCD_QUESTIONS, "comment", "certainty")
 CANNOT_ASSESS = "cannot_assess"  # the key of a set-aside image's answers (`item_at`)
 
 
@@ -47,6 +47,7 @@ class ReviewItem:
     file: Path
     answers: dict | None
     following: Path | None = None  # the next position's file, for the page to fetch ahead
+    asks_certainty: bool = False  # the study asks how sure each call is
 
 
 def reviewer_studies(store: ReviewStore, username: str) -> list[str]:
@@ -119,25 +120,28 @@ def item_at(store: ReviewStore, study_name: str, username: str, position: int) -
     if row["set_aside"] is not None:  # set aside: no answers, the reason where the comment goes
         answers = {CANNOT_ASSESS: True, "comment": row["set_aside"]}
     following = folder / after[0]["file"] if after else None
-    return ReviewItem(position, total, rated, row["image_id"], folder / row["file"], answers, following)
+    return ReviewItem(position, total, rated, row["image_id"], folder / row["file"], answers, following,
+                      _asks_certainty(store.db, study_id))
 
 
-def _realism(value) -> int | None:
-    """1-7 from an int, a whole float or a digit string (a radio button's value); else None."""
+def _level(value, levels) -> int | None:
+    """One of ``levels`` (realism 1-7, certainty 1-3) from an int, a whole float or a digit string (a radio button's value);
+    else None."""
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
     elif isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value not in REALISM:
+    if isinstance(value, bool) or not isinstance(value, int) or value not in levels:
         return None
     return value
 
 
-def validate_answers(answers: dict) -> dict:
+def validate_answers(answers: dict, asks_certainty: bool = False) -> dict:
     """Clean answers, or a ReviewError naming every missing or out-of-range one.
 
     A missing answer is what a reviewer can leave out, so it is asked for in their words; a
-    value outside the choices can only come from code, so it is named."""
+    value outside the choices can only come from code, so it is named. The certainty of the call
+    is asked for where the study asks it (``asks_certainty``), and refused where it does not."""
     problems, clean = [], {}
     call = answers.get("call")
     if call is None:
@@ -145,7 +149,7 @@ def validate_answers(answers: dict) -> dict:
     elif call not in CALLS:
         problems.append(f"the call must be real or synthetic, not {call!r}")
     clean["call"] = call
-    clean["realism"] = _realism(answers.get("realism"))
+    clean["realism"] = _level(answers.get("realism"), REALISM)
     if answers.get("realism") is None:
         problems.append("pick a realism score from 1 to 7")
     elif clean["realism"] is None:
@@ -156,6 +160,14 @@ def validate_answers(answers: dict) -> dict:
         elif answers.get(key) not in ABCD_ANSWERS:
             problems.append(f"{question} must be one of {', '.join(ABCD_ANSWERS)} (got {answers.get(key)!r})")
         clean[key] = answers.get(key)
+    certainty = answers.get("certainty")
+    clean["certainty"] = _level(certainty, CERTAINTY) if certainty is not None else None
+    if asks_certainty and certainty is None:
+        problems.append("pick how sure you are of the call: a guess, likely or very sure")
+    elif certainty is not None and not asks_certainty:
+        problems.append("this study does not ask how sure you are of the call: leave the certainty out")
+    elif certainty is not None and clean["certainty"] is None:
+        problems.append(f"certainty must be 1 (a guess), 2 (likely) or 3 (very sure), not {certainty!r}")
     comment = answers.get("comment") or ""
     if not isinstance(comment, str):
         problems.append("the comment must be text")
@@ -167,16 +179,22 @@ def validate_answers(answers: dict) -> dict:
     return clean
 
 
-def _refuse_if_closed(db: Database, study_id: int) -> None:
-    """Checked again inside each save's transaction, so a study closed a moment ago takes no more answers."""
-    if db.execute("SELECT closed_at FROM studies WHERE id = ?", [study_id]).fetchone()["closed_at"] is not None:
+def _asks_certainty(db: Database, study_id: int) -> bool:
+    return bool(db.execute("SELECT asks_certainty FROM studies WHERE id = ?", [study_id]).fetchone()[0])
+
+
+def _refuse_if_closed(db: Database, study_id: int) -> bool:
+    """Checked again inside each save's transaction, so a study closed a moment ago takes no more answers. Returns whether
+    the study asks for the certainty of each call."""
+    row = db.execute("SELECT closed_at, asks_certainty FROM studies WHERE id = ?", [study_id]).fetchone()
+    if row["closed_at"] is not None:
         raise ReviewError(CLOSED)
+    return bool(row["asks_certainty"])
 
 
 def _checked(store: ReviewStore, study_id: int, answers: dict, seconds: float | None) -> list:
     """The answers' values in `COLUMNS` order, refused if the study is closed (said first) or an answer is wrong."""
-    _refuse_if_closed(store.db, study_id)
-    clean = validate_answers(answers)
+    clean = validate_answers(answers, _refuse_if_closed(store.db, study_id))
     if seconds is not None and not (math.isfinite(seconds) and seconds >= 0):
         raise ReviewError(f"seconds must be a non-negative number, not {seconds!r}")
     return [clean[c] for c in COLUMNS]
@@ -287,7 +305,8 @@ def practice_item_at(store: ReviewStore, study_name: str, username: str, positio
         f"SELECT {', '.join(COLUMNS)} FROM practice_ratings WHERE reviewer_id = ? AND image_id = ?", [reviewer, image["id"]]
     ).fetchone()
     answers = {k: row[k] for k in COLUMNS} if row else None
-    return ReviewItem(position, len(images), _practice_answered(store, study_id, reviewer), image["id"], folder / image["file"], answers)
+    return ReviewItem(position, len(images), _practice_answered(store, study_id, reviewer), image["id"], folder / image["file"], answers,
+                      asks_certainty=_asks_certainty(store.db, study_id))
 
 
 def save_practice_rating(

@@ -69,6 +69,7 @@ class Study:
     blinding: ArmSeparability | None = field(default=None, compare=False)  # can trivial features tell the arms? (None: not checked)
     n_repeats: int = 0  # study images each reviewer sees twice, far apart (test–retest)
     n_gold: int = 0  # gold-standard images of known truth hidden among the study's (attention)
+    asks_certainty: bool = False  # reviewers say how sure they are of each call (1-3): the 6-point score MRMC reads
 
     @property
     def design(self) -> str:
@@ -130,7 +131,7 @@ def get_study(store: ReviewStore, name: str) -> Study:
     return Study(row["id"], row["name"], Path(row["folder"]), row["seed"], row["n_per_arm"], row["image_size"], row["created_at"],
                  Matching(row["matched_on"], row["matching_note"]), bool(row["fst_estimated"]), row["n_practice"], native_sizes,
                  row["closed_at"], study_warnings(row["image_size"], native_sizes, blinding), blinding=blinding,
-                 n_repeats=row["n_repeats"], n_gold=row["n_gold"])
+                 n_repeats=row["n_repeats"], n_gold=row["n_gold"], asks_certainty=bool(row["asks_certainty"]))
 
 
 def list_studies(store: ReviewStore) -> list[str]:
@@ -223,6 +224,7 @@ def create_study(
     n_repeats: int = 0,
     gold_manifest: Path | None = None,
     n_gold: int = 0,
+    ask_certainty: bool = False,
 ) -> Study:
     """Sample, blind and register a study; on any error nothing is created.
 
@@ -236,7 +238,8 @@ def create_study(
     that puts one image in both arms is refused (`_refuse_images_in_both_arms`). ``n_practice``
     more images are drawn as practice (`_draw_practice`). ``n_repeats`` of the study's images are
     shown to each reviewer twice, and ``n_gold`` images of ``gold_manifest`` (whose source is their
-    truth) once, hidden among the others (`attention_checks`). The returned study's ``warnings`` say
+    truth) once, hidden among the others (`attention_checks`). With ``ask_certainty`` reviewers also
+    say how sure they are of each call (`answers.CERTAINTY`). The returned study's ``warnings`` say
     what the admin should know, such as images too small for a clinical reading.
     """
     if not STUDY_NAME.fullmatch(name):
@@ -312,11 +315,11 @@ def create_study(
             study_id = db.execute(
                 "INSERT INTO studies (name, created_at, seed, n_per_arm, image_size, real_manifest, real_manifest_sha256,"
                 " synthetic_manifest, synthetic_manifest_sha256, folder, matched_on, matching_note, fst_estimated, native_sizes,"
-                " blinding_check) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " blinding_check, asks_certainty) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [name, utc_now(), seed, n_per_arm, size, str(Path(real_manifest).resolve()), file_sha256(real_manifest),
                  str(Path(synthetic_manifest).resolve()), file_sha256(synthetic_manifest), str(folder.resolve()),
                  matching.on, matching.note, int(estimate_fst), json.dumps(native_sizes, sort_keys=True),
-                 json.dumps(blinding.to_json(), sort_keys=True)],
+                 json.dumps(blinding.to_json(), sort_keys=True), int(bool(ask_certainty))],
             ).lastrowid
             db.conn.executemany(
                 "INSERT INTO study_images (id, study_id, source, image_id, manifest_row, fst, fst_group, diagnosis, file)"
@@ -463,34 +466,3 @@ def close_study(store: ReviewStore, study_name: str) -> Study:
     with store.write() as db:
         db.execute("UPDATE studies SET closed_at = ? WHERE id = ? AND closed_at IS NULL", [utc_now(), study.id])
     return get_study(store, study_name)
-
-
-ACTIVITY_COLUMNS = ["username", "rated", "total", "median_seconds", "last_active", "disabled", "practice_answered"]
-
-
-def reviewer_activity(store: ReviewStore, study_name: str) -> pd.DataFrame:
-    """One row per enrolled reviewer: images rated of their total, median seconds per rated image, the time of
-    their latest save (UTC, ISO 8601; practice answers count as activity), whether their account is disabled,
-    and how many practice images they answered."""
-    study = get_study(store, study_name)
-    reviewers = store.db.execute(
-        "SELECT a.id, a.username, a.disabled,"
-        " (SELECT count(*) FROM assignments g WHERE g.study_id = r.study_id AND g.reviewer_id = r.reviewer_id) AS total,"
-        " (SELECT count(*) FROM practice_ratings p WHERE p.study_id = r.study_id AND p.reviewer_id = r.reviewer_id) AS practice,"
-        " (SELECT max(p.updated_at) FROM practice_ratings p WHERE p.study_id = r.study_id AND p.reviewer_id = r.reviewer_id)"
-        " AS practice_saved FROM study_reviewers r JOIN accounts a ON a.id = r.reviewer_id WHERE r.study_id = ? ORDER BY a.username",
-        [study.id],
-    ).fetchall()
-    ratings = pd.DataFrame(
-        [tuple(row) for row in store.db.execute("SELECT reviewer_id, seconds, updated_at FROM ratings WHERE study_id = ?", [study.id])],
-        columns=["reviewer_id", "seconds", "updated_at"],
-    )
-    by_reviewer = ratings.groupby("reviewer_id")
-    rated, median, saved = by_reviewer.size(), by_reviewer["seconds"].median(), by_reviewer["updated_at"].max()
-    rows = []
-    for row in reviewers:
-        latest = [t for t in (saved.get(row["id"]), row["practice_saved"]) if isinstance(t, str)]
-        seconds = median.get(row["id"])  # NaN where every rating lacks its time
-        rows.append((row["username"], int(rated.get(row["id"], 0)), row["total"], None if seconds is None else float(seconds),
-                     max(latest) if latest else None, bool(row["disabled"]), row["practice"]))
-    return pd.DataFrame(rows, columns=ACTIVITY_COLUMNS)

@@ -41,6 +41,14 @@ def make_study(home: Path, name: str, n_per_arm: int, reviewers: list[str], seed
         assert result.returncode == 0, result.stderr
 
 
+def phantom_arms(root: Path, n: int = 40, size: int = 64) -> tuple[Path, Path]:
+    """Two phantom sets as a study's arms (manifests): HAM10000-like as real, balanced as synthetic, seeds apart."""
+    from fairskin_core.phantoms.dataset import write_phantom_dataset
+
+    return (write_phantom_dataset(root / "real", n=n, preset="ham10000", size=size, seed=0, workers=1),
+            write_phantom_dataset(root / "synthetic", n=n, preset="balanced", size=size, seed=1, workers=1))
+
+
 def database(home: Path) -> sqlite3.Connection:
     return sqlite3.connect(home / "review.db")
 

@@ -7,6 +7,7 @@ for a signed-in user; what only a browser shows (how Markdown renders) runs in C
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import gradio as gr
@@ -68,9 +69,9 @@ def refusal(app: list[gr.Blocks], api_name: str, *inputs, user: str) -> str:
 
 def test_a_reviewer_is_told_which_answers_are_missing(app):
     state = call(app, "review_start", "pilot", user="ana")[0]
-    message = call(app, "review_save", state, None, None, *CHECKLIST, "", user="ana")[-1]
+    message = call(app, "review_save", state, None, None, *CHECKLIST, "", None, user="ana")[-1]
     assert message == "**Not saved:** pick whether the image looks real or synthetic; pick a realism score from 1 to 7"
-    message = call(app, "review_save", state, "real", "4", "yes", None, "no", None, "", user="ana")[-1]
+    message = call(app, "review_save", state, "real", "4", "yes", None, "no", None, "", None, user="ana")[-1]
     assert message == "**Not saved:** answer “B: border realistic?”; answer “D: diameter appropriate for the lesion type?”"
 
 
@@ -85,7 +86,7 @@ def test_enrolling_asks_for_a_study_and_a_username_first(app, store):
 
 def test_a_study_name_taken_or_inputs_missing_are_said_in_the_admins_words(app, arms, store):
     real, synthetic = map(str, arms)
-    *_, message = call(app, "study_create", "pilot", real, synthetic, 2, 0, False, 0, False, 0, "", 0, user="chief")
+    *_, message = call(app, "study_create", "pilot", real, synthetic, 2, 0, False, 0, False, 0, "", 0, False, user="chief")
     assert message == "**Study not created:** a study named **pilot** exists already: choose another name."
     for inputs, words in [
         (["", real, synthetic, 2, 0], "give the study a name."),
@@ -94,7 +95,7 @@ def test_a_study_name_taken_or_inputs_missing_are_said_in_the_admins_words(app, 
         (["second", real, synthetic, None, 0], "give the number of images per arm."),
         (["second", real, synthetic, 2, None], "give a seed (any whole number)."),
     ]:
-        assert call(app, "study_create", *inputs, False, 0, False, 0, "", 0, user="chief")[-1] == f"**Study not created:** {words}"
+        assert call(app, "study_create", *inputs, False, 0, False, 0, "", 0, False, user="chief")[-1] == f"**Study not created:** {words}"
     assert store.db.execute("SELECT count(*) FROM studies").fetchone()[0] == 1
 
 
@@ -162,16 +163,19 @@ def test_typed_html_and_markdown_show_as_typed_in_a_browser(browser, started_hom
 
 
 def attention_checks_on_the_dashboard(page, home: Path, shots: Path) -> None:
-    """A study made with hidden repeats and gold-standard images in the Studies tab; a reviewer who calls every image
-    real, so misses the (phantom: obviously synthetic) gold ones, is flagged on the dashboard, on screen at 1366 × 768."""
+    """A study made with hidden repeats and gold-standard images in the Studies tab, its blinding check said beside the
+    button; a reviewer who calls every image real, so misses the (phantom: obviously synthetic) gold ones, is flagged on
+    the dashboard, whose per-skin-type figures are drawn; the export holds the checks' files. At 1366 × 768."""
     expect = pytest.importorskip("playwright.sync_api").expect
     real, synthetic = arm_manifests(home)
     for field, value in (("study-name", "checked"), ("study-real", real), ("study-synthetic", synthetic), ("study-repeats", 2),
                          ("study-gold", real), ("study-n-gold", 2)):
         page.locator(f"#{field} input, #{field} textarea").fill(str(value))
     page.get_by_role("button", name="Create study").click()
-    expect(page.locator("#create-message")).to_contain_text(
-        "hidden among them for each reviewer, 2 repeated and 2 gold-standard images", timeout=60_000)
+    created = page.locator("#create-message")
+    expect(created).to_contain_text("Hidden among them for each reviewer: 2 repeated and 2 gold-standard images", timeout=60_000)
+    expect(created).to_contain_text(re.compile(r"(A|No) trivial feature tells the arms apart: a logistic regression on file and "
+                                               r"pixel statistics predicts the arm with cross-validated AUC [01]\.\d\d"))
     store = ReviewStore(home / "review.db")
     add_reviewer(store, "checked", "gil", "password-gil")
     _, total, _ = progress(store, "checked", "gil")
@@ -191,8 +195,23 @@ def attention_checks_on_the_dashboard(page, home: Path, shots: Path) -> None:
     checks.scroll_into_view_if_needed()
     expect(checks).to_be_in_viewport(ratio=1)
     page.screenshot(path=str(shots / "dashboard-checks-1366x768.png"))
+    for title in (r"Detection by Fitzpatrick skin type \(", r"Realism \(1–7\) by Fitzpatrick"):  # the per-type figures, drawn
+        figure = page.locator(".js-plotly-plot").filter(has_text=re.compile(title))
+        expect(figure).to_have_count(1)
+        figure.scroll_into_view_if_needed()
+        expect(figure).to_be_in_viewport()
+    page.screenshot(path=str(shots / "dashboard-by-type-1366x768.png"))
     page.set_viewport_size({"width": 1920, "height": 1080})
+    checks.scroll_into_view_if_needed()
     page.screenshot(path=str(shots / "dashboard-checks-1920x1080.png"))
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.get_by_role("tab", name="Studies").click()
+    page.locator("#export-study input").click()
+    page.get_by_role("option", name="checked", exact=True).click()
+    page.get_by_role("button", name="Export CSV").click()
+    expect(page.locator("#export-message")).to_contain_text("Exported checked: 7 files below.", timeout=60_000)
+    for name in ("ratings.csv", "study_summary.csv", "checks.csv", "reader_checks.csv", "imrmc_key.csv", "ratings.imrmc"):
+        expect(page.locator("#export-files")).to_contain_text(name.replace(".", " .", 1))  # Gradio shows "checks .csv"
 
 
 def test_typed_counts_of_the_fairness_tab_are_refused_in_words_never_rounded(app, arms):

@@ -46,7 +46,7 @@ def server(home):
 
 
 def answers(call: str, realism: int) -> list:
-    return [None, call, str(realism), *ANSWER, ""]
+    return [None, call, str(realism), *ANSWER, "", None]  # no certainty: these studies do not ask it
 
 
 @pytest.mark.slow
@@ -396,7 +396,7 @@ def test_the_probe_database_path_typed_other_processes_and_a_kill_lose_no_acknow
         with ThreadPoolExecutor(len(reviewers) + 1) as pool:
             saving = [pool.submit(review, name) for name in reviewers]
             for event, inputs in {"data_open": [review_db, None], "generate_sources": [review_db], "quality_run": [review_db, review_db],
-                                  "study_create": ["typed", review_db, review_db, 2, 0, False, 0, False, 0, "", 0]}.items():
+                                  "study_create": ["typed", review_db, review_db, 2, 0, False, 0, False, 0, "", 0, False]}.items():
                 assert "never read as a manifest" in str(admin.call(event, *inputs)), event
             backups = pool.submit(other_processes)
             time.sleep(1)  # let the other processes open and close the database a few times under the running server
@@ -459,7 +459,7 @@ def test_a_reviewer_reaches_no_admin_endpoint_key_export_or_other_answers(server
     with pytest.raises(CallError, match="login as 'snoop' failed"):
         AppSession(admin_url, "snoop", "password-snoop")  # the admins' app lets no reviewer sign in
     real, synthetic = arm_manifests(home)
-    for event, inputs in {"study_create": ["stolen", str(real), str(synthetic), 2, 0, False, 0, False, 0, "", 0],
+    for event, inputs in {"study_create": ["stolen", str(real), str(synthetic), 2, 0, False, 0, False, 0, "", 0, False],
                           "study_enrol": ["guarded", "mole", "password-mole", ""], "study_export": ["guarded"]}.items():
         joined = snoop.http.post(f"{admin_url}gradio_api/queue/join", timeout=30, json={  # the reviewer's cookie, an admin event
             "data": inputs, "event_data": None, "fn_index": admin.events[event], "trigger_id": None, "session_hash": "snoop"})
@@ -557,10 +557,10 @@ def test_bad_requests_change_nothing(server, home):
     make_study(home, "strict", 3, ["careful"], seed=7)
     session = AppSession(server, "careful", "password-careful")
     session.call("review_start", "strict")
-    for bad in (answers("real", 4)[:2] + ["9"] + ANSWER + [""], [None, "maybe", "4", *ANSWER, ""]):
+    for bad in (answers("real", 4)[:2] + ["9"] + ANSWER + ["", None], [None, "maybe", "4", *ANSWER, "", None]):
         with pytest.raises(CallError, match="not in the list of choices"):
             session.call("review_save", *bad)
-    outputs = session.call("review_save", None, "real", None, *ANSWER, "")  # a missing answer
+    outputs = session.call("review_save", None, "real", None, *ANSWER, "", None)  # a missing answer
     assert "Not saved" in outputs[-1] and "realism" in outputs[-1]
     with database(home) as db:
         assert db.execute(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import running_app, with_embedded_defaults
-from .review_helpers import database, fairskin, make_study, reviewing, saved_ratings
+from .review_helpers import arm_manifests, database, fairskin, make_study, reviewing, saved_ratings
 
 pytestmark = pytest.mark.browser
 SCREENS = {"laptop": (1366, 768), "desktop": (1920, 1080), "tablet": (1024, 768), "tablet-portrait": (768, 1024)}
@@ -278,3 +278,44 @@ def test_an_image_the_reviewer_cannot_judge_is_set_aside_with_a_reason_and_can_b
     expect()(progress).to_contain_text("Image 2 of 2 · 1 / 2 rated", timeout=30_000)
     page.close()
     assert saved_ratings(home, "doubter", "unsure-reader", "g.position, r.call, r.comment") == [(0, "real", "out of focus")]
+
+
+def test_a_study_that_asks_how_sure_takes_the_certainty_by_key_refuses_a_call_without_it_and_fits_one_screen(
+        browser, server, home, tmp_path):
+    real, synthetic = arm_manifests(home)
+    made = fairskin(home, "study", "create", "--name", "how-sure", "--real", real, "--synthetic", synthetic, "--n-per-arm", 1,
+                    "--seed", 4, "--ask-certainty")
+    assert made.returncode == 0, made.stderr
+    enrolled = fairskin(home, "study", "add-reviewer", "--name", "how-sure", "--username", "surer", "--password-stdin",
+                        stdin="password-surer\n")
+    assert enrolled.returncode == 0, enrolled.stderr
+    width, height = SCREENS["laptop"]
+    page = reviewing(browser, server, home, "how-sure", "surer", viewport=(width, height), made=True)
+    progress = page.locator("#review-progress")
+    expect()(progress).to_contain_text("Image 1 of 2 · 0 / 2 rated", timeout=30_000)
+    expect()(page.locator("#answer-certainty")).to_be_visible()
+    for size in ((1280, 720), (1024, 768), (width, height)):  # one more control, still one screen (the certainty's choices too)
+        page.set_viewport_size({"width": size[0], "height": size[1]})
+        page.wait_for_function("([w, h]) => document.scrollingElement.scrollHeight <= h && document.scrollingElement.scrollWidth <= w",
+                               arg=list(size), timeout=10_000)
+        for control in (*CONTROLS, "#answer-certainty", "#answer-certainty label:last-child"):
+            expect()(page.locator(control).first).to_be_in_viewport(ratio=1)
+        inside = page.locator("#answer-certainty").evaluate(  # no choice cut off by its box
+            "e => [...e.querySelectorAll('label')].every(l => l.getBoundingClientRect().right <= e.getBoundingClientRect().right + 1)")
+        assert inside, size
+    press(page, "s5yyyy")
+    page.keyboard.press("Enter")  # no certainty yet: asked for, nothing saved, the image stays
+    expect()(page.locator("#review-message")).to_contain_text("pick how sure you are of the call", timeout=30_000)
+    press(page, "v")
+    assert checked(page)["answer-certainty"] == "3"
+    page.wait_for_function(  # the chosen one is filled, as the call's is: the choice shows without a radio circle
+        "() => getComputedStyle(document.querySelector('#answer-certainty label:has(input:checked)')).color === 'rgb(255, 255, 255)'",
+        timeout=10_000)
+    page.screenshot(path=str(Path(os.environ.get("FAIRSKIN_SCREENSHOTS", tmp_path)) / "review-certainty-1366x768.png"))
+    page.keyboard.press("Enter")
+    expect()(progress).to_contain_text("Image 2 of 2 · 1 / 2 rated", timeout=30_000)
+    press(page, "rg2nnnn")
+    page.keyboard.press("Enter")
+    expect()(progress).to_contain_text("2 / 2 rated", timeout=30_000)
+    page.close()
+    assert saved_ratings(home, "surer", "how-sure", "r.call, r.certainty, r.realism") == [("synthetic", 3, 5), ("real", 1, 2)]

@@ -18,7 +18,9 @@ from fairskin_core.manifest import ManifestError, read_manifest, write_manifest
 from fairskin_core.phantoms.dataset import write_phantom_dataset
 from fairskin_core.sqlite import connect
 from review_data.accounts import AccountError, account_id, authenticate, create_account, reset_password, role_of, set_disabled
+from review_data.activity import reviewer_activity
 from review_data.answers import ABCD_QUESTIONS
+from review_data.arm_separability import FILE_FEATURES, PIXEL_FEATURES, SEPARABLE_AUC, arm_separability, from_json
 from review_data.export import export_study, ratings_table
 from review_data.sampling import SamplingError, matched_sample, strata
 from review_data.schema import migrations
@@ -34,7 +36,7 @@ from review_data.session import (
 )
 from review_data.stats import study_report
 from review_data.store import ReviewStore, backup
-from review_data.study import StudyError, add_reviewer, close_study, create_study, get_study, reviewer_activity
+from review_data.study import StudyError, add_reviewer, close_study, create_study, get_study
 
 ANSWERS = {"call": "real", "realism": 5, "abcd_asymmetry": "yes", "abcd_border": "no", "abcd_colour": "unsure", "abcd_diameter": "yes"}
 
@@ -238,7 +240,7 @@ def test_ratings_upsert_keep_history_and_resume(store, study):
     second = item_at(store, study, "ana", 1)
     save_rating(store, study, "ana", second.image_id, ANSWERS, 2.0)
     assert progress(store, study, "ana") == (2, 40, 2)
-    assert item_at(store, study, "ana", 0).answers == {**ANSWERS, "call": "synthetic", "realism": 2, "comment": ""}
+    assert item_at(store, study, "ana", 0).answers == {**ANSWERS, "call": "synthetic", "realism": 2, "comment": "", "certainty": None}
     history = store.db.execute("SELECT call, realism, revision FROM rating_history ORDER BY id").fetchall()
     assert [tuple(r) for r in history] == [("real", 5, 1), ("synthetic", 2, 2), ("real", 5, 1)]
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
@@ -408,7 +410,7 @@ def test_practice_answers_return_the_truth_and_never_reach_ratings_or_statistics
         assert save_practice_rating(store, practice_study, "ana", item.image_id, {**ANSWERS, "call": answer}, 3.0) == truth[item.image_id]
     first = practice_item_at(store, practice_study, "ana", 0)
     assert save_practice_rating(store, practice_study, "ana", first.image_id, {**ANSWERS, "realism": 2}, 1.0) == truth[first.image_id]
-    assert practice_item_at(store, practice_study, "ana", 0).answers == {**ANSWERS, "realism": 2, "comment": ""}  # overwritten
+    assert practice_item_at(store, practice_study, "ana", 0).answers == {**ANSWERS, "realism": 2, "comment": "", "certainty": None}
     assert practice_progress(store, practice_study, "ana") == (5, 5)
 
     with pytest.raises(ReviewError, match="realism must be a whole number from 1 to 7"):  # checked as save_rating checks
@@ -638,11 +640,27 @@ def test_arms_a_trivial_feature_separates_are_warned_about_with_numbers_and_arms
     assert dict(told.blinding.strongest(2)).keys() & {"JPEG source", "native short side"}
     (warning,) = [w for w in told.warnings if "A trivial feature tells the arms apart" in w]
     assert f"cross-validated AUC {told.blinding.auc['all']:.2f}" in warning and "export both arms at similar sizes" in warning
+    assert told.blinding.p_value < 0.05 and f"permutation p = {told.blinding.p_value:.2f} against chance" in warning
+    assert parity.blinding.p_value is None or parity.blinding.p_value >= 0.05  # tested only above 0.7: chance if at all
     assert get_study(store, "told").warnings == told.warnings  # stored with the study, said again wherever it is shown
     export_study(store, "told", tmp_path / "export")
     summary = pd.read_csv(tmp_path / "export" / "study_summary.csv")
     rows = summary[summary["group"] == "blinding check"].set_index("metric")
     assert rows.loc["arm_auc_all", "estimate"] == pytest.approx(told.blinding.auc["all"]) and rows.loc["arm_auc_all", "n"] == 40
+
+
+def test_an_auc_above_the_threshold_by_chance_is_tested_against_shuffled_arms_and_not_warned_about():
+    """Small arms of one distribution reach a cross-validated AUC above 0.7 now and then: the permutation test says chance."""
+    names = [*FILE_FEATURES, *PIXEL_FEATURES]
+    for seed in range(200):
+        rng = np.random.default_rng(seed)
+        features = {arm: [dict(zip(names, rng.normal(size=len(names)), strict=True)) for _ in range(8)] for arm in ("real", "synthetic")}
+        check = arm_separability(features, seed)
+        if max(check.auc.values()) > SEPARABLE_AUC:
+            break
+    assert max(check.auc.values()) > SEPARABLE_AUC, "no chance AUC above the threshold in 200 draws"
+    assert check.p_value >= 0.05 and not check.separable and "No trivial feature tells the arms apart" in check.sentence()
+    assert from_json({k: v for k, v in check.to_json().items() if k != "p_value"}).separable  # a study stored before: AUC alone
 
 
 def read_imrmc_as_rjafroc_does(path: Path) -> tuple[dict, pd.DataFrame]:

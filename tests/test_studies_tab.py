@@ -11,21 +11,19 @@ import pandas as pd
 import pytest
 
 from app.studies_tab import UNDERSTOOD, build_studies_tab
-from fairskin_core.phantoms.dataset import write_phantom_dataset
 from review_data.accounts import authenticate, create_account, role_of, set_disabled
 from review_data.session import ReviewError, item_at, practice_progress, save_rating
 from review_data.store import ReviewStore
 from review_data.study import add_reviewer, create_study, get_study, list_studies
+
+from .review_helpers import phantom_arms
 
 ANSWERS = {"call": "real", "realism": 5, "abcd_asymmetry": "yes", "abcd_border": "no", "abcd_colour": "unsure", "abcd_diameter": "yes"}
 
 
 @pytest.fixture(scope="module")
 def arms(tmp_path_factory):
-    root = tmp_path_factory.mktemp("arms")
-    real = write_phantom_dataset(root / "real", n=40, preset="ham10000", size=64, seed=0, workers=1)
-    synthetic = write_phantom_dataset(root / "synthetic", n=40, preset="balanced", size=64, seed=1, workers=1)
-    return real, synthetic
+    return phantom_arms(tmp_path_factory.mktemp("arms"))
 
 
 @pytest.fixture
@@ -69,25 +67,25 @@ def test_the_refresh_fills_every_output_it_names(tab, store):
 
 def test_a_study_with_practice_images_and_the_small_size_note(tab, store, arms):
     real, synthetic = map(str, arms)
-    message = call(tab, "study_create", "tab-practice", real, synthetic, 3, 0, False, 4, False, 0, "", 0)[-1]
+    message = call(tab, "study_create", "tab-practice", real, synthetic, 3, 0, False, 4, False, 0, "", 0, False)[-1]
     assert message.startswith("Created study **tab-practice**: 6 images and 4 practice images at 64 px")
     assert "**Note:** The study's images are 64 × 64 px, too small for a clinical reading" in message
     assert get_study(store, "tab-practice").n_practice == 4
     add_reviewer(store, "tab-practice", "ben", "password-ben")
     assert practice_progress(store, "tab-practice", "ben") == (0, 4)
-    message = call(tab, "study_create", "tab-none", real, synthetic, 3, 0, False, -2, False, 0, "", 0)[-1]
+    message = call(tab, "study_create", "tab-none", real, synthetic, 3, 0, False, -2, False, 0, "", 0, False)[-1]
     assert message == "**Study not created:** Practice images must be a whole number from 0 to 10,000, not -2"
     for typed in (0, 2.5, 20_000):  # typed counts are refused in our words, never rounded or clamped
-        message = call(tab, "study_create", "tab-none", real, synthetic, typed, 0, False, 0, False, 0, "", 0)[-1]
+        message = call(tab, "study_create", "tab-none", real, synthetic, typed, 0, False, 0, False, 0, "", 0, False)[-1]
         assert message == f"**Study not created:** Images per arm must be a whole number from 1 to 10,000, not {typed:g}"
     assert "tab-none" not in list_studies(store)
-    missing = call(tab, "study_create", "tab-none", real, synthetic, 3, 0, False, None, False, 0, "", 0)[-1]
+    missing = call(tab, "study_create", "tab-none", real, synthetic, 3, 0, False, None, False, 0, "", 0, False)[-1]
     assert missing == "**Study not created:** give the number of practice images (0 for none)."
 
 
 def test_an_existing_reviewer_is_enrolled_in_a_second_study_by_name_alone(tab, store, arms):
     real, synthetic = map(str, arms)
-    call(tab, "study_create", "second", real, synthetic, 3, 0, False, 0, False, 0, "", 0)
+    call(tab, "study_create", "second", real, synthetic, 3, 0, False, 0, False, 0, "", 0, False)
     *refreshed, password, message = call(tab, "study_enrol", "second", "ana", "", "")
     assert message == "**ana** now reviews **second**." and password == ""
     assert refreshed[5]["choices"] == ["ana"]  # the username box offers the existing reviewers

@@ -165,7 +165,7 @@ def test_no_manifest_box_opens_the_review_database_or_a_nul_path(app, home):
     admin = admin_session(app, home)
     database = str(home / "review.db")
     for event, inputs in {"data_open": [database, None], "generate_sources": [database], "quality_run": [database, database],
-                          "study_create": ["from-db", database, database, 2, 0, False, 0, False, 0, "", 0],
+                          "study_create": ["from-db", database, database, 2, 0, False, 0, False, 0, "", 0, False],
                           "fairness_run": [database, database, database, "", ["mixed"], "test", 1, 10, 0, False, ""]}.items():
         outputs = str(admin.call(event, *inputs))
         assert "a database file is never read as a manifest" in outputs, event

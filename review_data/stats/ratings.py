@@ -22,9 +22,11 @@ RATING_COLUMNS = (
     "reviewer", "image", "source", "call", "realism", *ABCD_ITEMS, "seconds", "fst_group", "diagnosis",
 )
 # Blank where a table lacks them: for the analysis per skin type, the image's type (1-6, or I-VI) and how it is known
-# (the manifest's fst_source: annotated, learned, requested for a generator's image, ...); per reviewer group, the group.
-OPTIONAL_COLUMNS = ("fst", "fst_source", "reviewer_group")
-_NUMBER_COLUMNS = ("realism", "seconds")
+# (the manifest's fst_source: annotated, learned, requested for a generator's image, ...); per reviewer group, the group;
+# where the study asks how sure each call is, the call with its certainty as one score, 1-6 (answers.call_score).
+OPTIONAL_COLUMNS = ("fst", "fst_source", "reviewer_group", "call_score")
+_NUMBER_COLUMNS = ("realism", "seconds", "call_score")
+CALL_SCORES = range(1, 7)
 _ROMAN_OF = {**{str(t): label for t, label in ROMAN.items()}, **{label: label for label in ROMAN.values()}}
 
 
@@ -58,6 +60,8 @@ def checked_ratings(ratings: pd.DataFrame) -> pd.DataFrame:
         _refuse_other_values(table, column, (*ABCD_ANSWERS, ""))
     if not table["realism"].dropna().isin(REALISM_LEVELS).all():
         raise ValueError("realism must be a whole number from 1 to 7 (or missing)")
+    if not table["call_score"].dropna().isin(CALL_SCORES).all():
+        raise ValueError("call_score must be a whole number from 1 to 6 (or missing)")
     if (table.groupby("image")["source"].nunique() > 1).any():
         raise ValueError("an image is listed as both real and synthetic")
     return table

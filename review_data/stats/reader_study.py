@@ -1,6 +1,7 @@
-"""The review study's reader-averaged AUC: how well reviewers' realism scores tell synthetic from real images.
+"""The review study's reader-averaged AUC: how well reviewers' scores tell synthetic from real images.
 
-The single-treatment Obuchowski–Rockette analysis of `mrmc.py`, applied to the study's ratings.
+The single-treatment Obuchowski–Rockette analysis of `mrmc.py`, applied to the study's ratings, on one of two scores
+(`SCORES`): realism (every study), or the call with its certainty (studies that ask how sure each call is).
 """
 
 from __future__ import annotations
@@ -13,9 +14,16 @@ from .mrmc import FIGURE_OF_MERIT, MIN_CASES_PER_CLASS, MIN_READERS, MRMC_METHOD
 from .ratings import ARMS, POSITIVE, checked_ratings
 
 _REALISM_FLIP = 8  # confidence that an image is synthetic = 8 - realism: realism 7 (indistinguishable) is least synthetic
+SCORES = {  # score: (the ratings' column, the score from it, in words, what reviewers give to have one)
+    "realism": ("realism", lambda values: _REALISM_FLIP - values, f"{_REALISM_FLIP} - realism: confidence that an image is {POSITIVE}",
+                "realism"),
+    "call_score": ("call_score", lambda values: values,
+                   "the call with its certainty, 1 (real, very sure) to 6 (synthetic, very sure): how synthetic the image looked",
+                   "certainty"),
+}
 
 
-def study_mrmc_auc(ratings: pd.DataFrame, *, confidence: float = 0.95) -> dict:
+def study_mrmc_auc(ratings: pd.DataFrame, *, confidence: float = 0.95, score: str = "realism") -> dict:
     """How well reviewers' realism scores tell synthetic from real images, averaged over reviewers, with an RRRC interval.
 
     Synthetic is the positive class and the score is 8 − realism, the confidence that an image is
@@ -29,13 +37,17 @@ def study_mrmc_auc(ratings: pd.DataFrame, *, confidence: float = 0.95) -> dict:
     anyone) are used, because the method needs a fully crossed design; the others are listed with
     how many images they lack. "Not estimable", with the reason, when fewer than 2 reviewers are
     complete or there are fewer than 2 synthetic or 2 real images.
+
+    ``score="call_score"``: the same analysis on the call with its certainty (`answers.call_score`, 1-6), for a study
+    that asks how sure each call is.
     """
-    return _study_mrmc_auc(checked_ratings(ratings), confidence=confidence)
+    return _study_mrmc_auc(checked_ratings(ratings), confidence=confidence, score=score)
 
 
-def _study_mrmc_auc(table: pd.DataFrame, *, confidence: float) -> dict:
+def _study_mrmc_auc(table: pd.DataFrame, *, confidence: float, score: str = "realism") -> dict:
     """`study_mrmc_auc` of a checked table."""
-    scored = table[table["realism"].notna()]
+    column, to_score, in_words, noun = SCORES[score]
+    scored = table[table[column].notna()]
     images = scored.groupby("image")["source"].first()
     n_by_source = {arm: int((images == arm).sum()) for arm in ARMS}
     per_reviewer = scored.groupby("reviewer")["image"].nunique()
@@ -49,11 +61,11 @@ def _study_mrmc_auc(table: pd.DataFrame, *, confidence: float) -> dict:
         "statistic": "reader_averaged_auc",
         "method": MRMC_METHOD,
         "figure_of_merit": FIGURE_OF_MERIT,
-        "score": f"{_REALISM_FLIP} - realism: confidence that an image is {POSITIVE}",
+        "score": in_words,
         "meaning": (
-            "Averaged over reviewers: the probability that a reviewer scores a randomly chosen synthetic image as less "
-            "realistic than a randomly chosen real one (ties count half). 0.5: realism scores do not separate synthetic "
-            "from real images; 1: every synthetic image is rated less realistic than every real one. The interval treats "
+            "Averaged over reviewers: the probability that a reviewer scores a randomly chosen synthetic image as more "
+            "synthetic-looking than a randomly chosen real one (ties count half). 0.5: the scores do not separate synthetic "
+            "from real images; 1: every synthetic image is scored above every real one. The interval treats "
             "reviewers and images as random (RRRC), so it speaks for other dermatologists and other images like these."
         ),
         "estimate": None, "ci_low": None, "ci_high": None, "std_err": None, "df": None, "confidence": confidence,
@@ -63,22 +75,22 @@ def _study_mrmc_auc(table: pd.DataFrame, *, confidence: float) -> dict:
         "reader_aucs": [], "ms_r": None, "cov2": None, "var_error": None,
         "note": None,
     }
-    reason = _not_estimable_reason(table, scored, n_by_source, complete)
+    reason = _not_estimable_reason(table, scored, n_by_source, complete, noun)
     notes = [f"not estimable: {reason}"] if reason else []
     if left_out:
         notes.append(
-            f"{len(left_out)} reviewer(s) left out because they did not score the realism of all {len(images)} images "
+            f"{len(left_out)} reviewer(s) left out because they did not score the {noun} of all {len(images)} images "
             "(the method needs every reviewer to score every image): "
             + ", ".join(f"{row['reviewer']} ({row['n_missing']} missing)" for row in left_out)
         )
     unscored = table.loc[~table["image"].isin(images.index), "image"].nunique()
     if unscored:
-        notes.append(f"{unscored} image(s) without any realism score are not counted")
+        notes.append(f"{unscored} image(s) without any {noun} score are not counted")
     if reason:
         return jsonable({**result, "note": "; ".join(notes)})
     used = scored[scored["reviewer"].isin(complete)]
     readings = (
-        used.assign(truth=(used["source"] == POSITIVE).astype(int), score=_REALISM_FLIP - used["realism"])
+        used.assign(truth=(used["source"] == POSITIVE).astype(int), score=to_score(used[column]))
         .groupby(["reviewer", "image"], as_index=False)
         .agg(truth=("truth", "first"), score=("score", "mean"), n=("score", "size"))
     )
@@ -103,19 +115,19 @@ def _study_mrmc_auc(table: pd.DataFrame, *, confidence: float) -> dict:
     return jsonable({**result, "note": "; ".join(notes) or None})
 
 
-def _not_estimable_reason(table: pd.DataFrame, scored: pd.DataFrame, n_by_source: dict, complete: list) -> str | None:
-    """Why the study's MRMC AUC cannot be computed, or None when it can."""
+def _not_estimable_reason(table: pd.DataFrame, scored: pd.DataFrame, n_by_source: dict, complete: list, noun: str) -> str | None:
+    """Why the study's MRMC AUC cannot be computed, or None when it can (``noun``: what was scored, realism or certainty)."""
     if len(table) == 0:
         return "no ratings"
     if len(scored) == 0:
-        return "no realism scores"
+        return f"no {noun} scores"
     missing = [arm for arm in ARMS if n_by_source[arm] == 0]
     if missing:
-        return f"no {missing[0]} images with a realism score: the AUC needs both synthetic and real images"
+        return f"no {missing[0]} images with a {noun} score: the AUC needs both synthetic and real images"
     if min(n_by_source.values()) < MIN_CASES_PER_CLASS:
         return (f"{n_by_source[POSITIVE]} synthetic and {n_by_source['real']} real image(s) scored; the jackknife needs at "
                 f"least {MIN_CASES_PER_CLASS} of each")
     if len(complete) < MIN_READERS:
-        return (f"{len(complete)} reviewer(s) scored the realism of every image; at least {MIN_READERS} are needed to "
+        return (f"{len(complete)} reviewer(s) scored the {noun} of every image; at least {MIN_READERS} are needed to "
                 "estimate the variation between reviewers")
     return None

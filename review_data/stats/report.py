@@ -46,7 +46,8 @@ def study_report(
     Overall and per reviewer / skin type / FST group / diagnosis (and, where reviewers have groups, per reviewer group
     alone, by skin type and by diagnosis): detection and realism. Study-wide: agreement
     between reviewers, the reader-averaged AUC of realism with its multi-reader multi-case interval
-    (``mrmc_auc``, see `study_mrmc_auc`), ABCD answers, a row per image and per reviewer, and notes. Bootstraps use
+    (``mrmc_auc``, see `study_mrmc_auc`; ``mrmc_auc_certainty`` the same of the call with its certainty, where the study
+    asks how sure each call is), ABCD answers, a row per image and per reviewer, and notes. Bootstraps use
     ``n_boot`` replicates from ``seed``, so the same ratings always give the same report.
     """
     table = checked_ratings(ratings)
@@ -71,6 +72,8 @@ def study_report(
            if by not in READER_GROUP_KINDS or (table["reviewer_group"] != "").any()},
         "agreement": {"calls": _call_agreement(table, **bootstrap), "realism": _realism_agreement(table, **bootstrap)},
         "mrmc_auc": _study_mrmc_auc(table, confidence=confidence),
+        **({"mrmc_auc_certainty": _study_mrmc_auc(table, confidence=confidence, score="call_score")}
+           if table["call_score"].notna().any() else {}),
         "abcd": _abcd_answers(table, seed=seed),
         "images": _image_summary(table).to_dict("records"),
         "reviewers": _reviewer_summary(table).to_dict("records"),

@@ -1,0 +1,38 @@
+"""What each reviewer of a study has done so far: for the admin following a study while it runs."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .store import ReviewStore
+from .study import get_study
+
+ACTIVITY_COLUMNS = ["username", "rated", "total", "median_seconds", "last_active", "disabled", "practice_answered"]
+
+
+def reviewer_activity(store: ReviewStore, study_name: str) -> pd.DataFrame:
+    """One row per enrolled reviewer: images rated of their total, median seconds per rated image, the time of
+    their latest save (UTC, ISO 8601; practice answers count as activity), whether their account is disabled,
+    and how many practice images they answered."""
+    study = get_study(store, study_name)
+    reviewers = store.db.execute(
+        "SELECT a.id, a.username, a.disabled,"
+        " (SELECT count(*) FROM assignments g WHERE g.study_id = r.study_id AND g.reviewer_id = r.reviewer_id) AS total,"
+        " (SELECT count(*) FROM practice_ratings p WHERE p.study_id = r.study_id AND p.reviewer_id = r.reviewer_id) AS practice,"
+        " (SELECT max(p.updated_at) FROM practice_ratings p WHERE p.study_id = r.study_id AND p.reviewer_id = r.reviewer_id)"
+        " AS practice_saved FROM study_reviewers r JOIN accounts a ON a.id = r.reviewer_id WHERE r.study_id = ? ORDER BY a.username",
+        [study.id],
+    ).fetchall()
+    ratings = pd.DataFrame(
+        [tuple(row) for row in store.db.execute("SELECT reviewer_id, seconds, updated_at FROM ratings WHERE study_id = ?", [study.id])],
+        columns=["reviewer_id", "seconds", "updated_at"],
+    )
+    by_reviewer = ratings.groupby("reviewer_id")
+    rated, median, saved = by_reviewer.size(), by_reviewer["seconds"].median(), by_reviewer["updated_at"].max()
+    rows = []
+    for row in reviewers:
+        latest = [t for t in (saved.get(row["id"]), row["practice_saved"]) if isinstance(t, str)]
+        seconds = median.get(row["id"])  # NaN where every rating lacks its time
+        rows.append((row["username"], int(rated.get(row["id"], 0)), row["total"], None if seconds is None else float(seconds),
+                     max(latest) if latest else None, bool(row["disabled"]), row["practice"]))
+    return pd.DataFrame(rows, columns=ACTIVITY_COLUMNS)
