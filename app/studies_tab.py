@@ -10,11 +10,11 @@ import pandas as pd
 
 from fairskin_core.manifest import ManifestError
 from fairskin_core.numbers import seed_number, whole_number
-from review_data.accounts import AccountError, reset_password, set_disabled
-from review_data.activity import reviewer_activity
+from review_data.accounts import AccountError, reset_password, reviewer_usernames, set_disabled
+from review_data.activity import reviewer_activity, study_overview
 from review_data.export import export_study, ratings_table
 from review_data.planning import assumed_components, pilot_components, plan_study
-from review_data.sampling import MATCH_ON, SamplingError
+from review_data.sampling import SamplingError
 from review_data.store import ReviewStore, workspace_studies_dir
 from review_data.study import StudyError, add_reviewer, close_study, create_study, get_study, list_studies
 
@@ -27,24 +27,6 @@ MAX_PER_ARM = 10_000  # more images per arm than any reader study could rate: a 
 UNDERSTOOD = "I understand answers can no longer change"
 GONE = "There is no study of that name: choose one from the list (reload the page to see the latest)."
 ACTIVITY_HEADERS = ["reviewer", "rated", "of", "median seconds per image", "last active (UTC)", "practice answered", "account"]
-
-
-def study_overview(store: ReviewStore) -> pd.DataFrame:
-    """Per study: images, how the arms were matched, practice images and hidden checks, reviewers, ratings saved, and when it
-    was made."""
-    rows = store.db.execute(
-        "SELECT s.name AS study, s.n_per_arm * 2 AS images, s.image_size AS size_px, s.matched_on, s.fst_estimated,"
-        " (SELECT count(*) FROM practice_images p WHERE p.study_id = s.id) AS practice,"
-        " (SELECT count(*) FROM check_images c WHERE c.study_id = s.id) AS checks,"
-        " (SELECT count(*) FROM study_reviewers r WHERE r.study_id = s.id) AS reviewers,"
-        " (SELECT count(*) FROM ratings g WHERE g.study_id = s.id) AS ratings, s.created_at AS created,"
-        " CASE WHEN s.closed_at IS NULL THEN 'open' ELSE 'closed' END AS status"
-        " FROM studies s ORDER BY s.id"
-    ).fetchall()
-    table = [(name, images, size, MATCH_ON[on] + (" (ITA-estimated types)" if estimated else ""), *rest)
-             for name, images, size, on, estimated, *rest in rows]
-    columns = ["study", "images", "size_px", "matched on", "practice", "hidden checks", "reviewers", "ratings", "created", "status"]
-    return pd.DataFrame(table, columns=columns)
 
 
 def activity_table(store: ReviewStore, study_name: str) -> pd.DataFrame:
@@ -60,14 +42,6 @@ def activity_table(store: ReviewStore, study_name: str) -> pd.DataFrame:
         "account": ["disabled" if d else "active" for d in table["disabled"]],
     })
     return shown[ACTIVITY_HEADERS]
-
-
-def reviewer_accounts(store: ReviewStore) -> list[str]:
-    return [row[0] for row in store.db.execute("SELECT username FROM accounts WHERE role = 'reviewer' ORDER BY username")]
-
-
-def open_studies(store: ReviewStore) -> list[str]:
-    return [row[0] for row in store.db.execute("SELECT name FROM studies WHERE closed_at IS NULL ORDER BY id")]
 
 
 def said_no(action: str, user: str, heading: str, why: str) -> str:
@@ -167,10 +141,10 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
                     interactive=False, elem_id="export-files")
 
     def refreshed():
-        names, reviewers = list_studies(store), reviewer_accounts(store)
+        names, reviewers = list_studies(store), reviewer_usernames(store)
         return (study_overview(store), gr.update(choices=names), gr.update(choices=names), gr.update(choices=names),
                 gr.update(choices=reviewers), gr.update(choices=reviewers), gr.update(choices=names),
-                gr.update(choices=open_studies(store)))
+                gr.update(choices=list_studies(store, open_only=True)))
 
     # Each section answers beside its own button (a refusal included): never at the page's bottom, never as a pop-up.
     refresh_outputs = [overview, enrol_study, export_choice, activity_study, account, username, plan_pilot, close_choice]
@@ -257,8 +231,7 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
         """Why the chosen account cannot be managed here (none chosen, or not a reviewer's), else None."""
         if not username_:
             return "Choose a reviewer first."
-        role = store.db.execute("SELECT role FROM accounts WHERE username = ?", [username_]).fetchone()
-        if role is None or role[0] != "reviewer":
+        if username_ not in reviewer_usernames(store):  # disabled ones included: they are enabled here
             return "That is not a reviewer's account: choose a reviewer from the list."
         return None
 

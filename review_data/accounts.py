@@ -90,6 +90,11 @@ def authenticate(store: ReviewStore, username: str, password: str) -> str | None
     return row["role"] if verify_password(password, row["password_hash"]) and not row["disabled"] else None
 
 
+def reviewer_usernames(store: ReviewStore) -> list[str]:
+    """Every reviewer account's username, disabled ones included, in alphabetical order."""
+    return [row["username"] for row in store.db.execute("SELECT username FROM accounts WHERE role = 'reviewer' ORDER BY username")]
+
+
 def role_of(store: ReviewStore, username: str | None) -> str | None:
     """The role of a signed-in user (None for no user, an unknown one or a disabled one).
 

@@ -1,9 +1,10 @@
-"""What each reviewer of a study has done so far: for the admin following a study while it runs."""
+"""What each study and each of its reviewers has done so far: for the admin following studies while they run."""
 
 from __future__ import annotations
 
 import pandas as pd
 
+from .sampling import MATCH_ON
 from .store import ReviewStore
 from .study import get_study
 
@@ -36,3 +37,21 @@ def reviewer_activity(store: ReviewStore, study_name: str) -> pd.DataFrame:
         rows.append((row["username"], int(rated.get(row["id"], 0)), row["total"], None if seconds is None else float(seconds),
                      max(latest) if latest else None, bool(row["disabled"]), row["practice"]))
     return pd.DataFrame(rows, columns=ACTIVITY_COLUMNS)
+
+
+def study_overview(store: ReviewStore) -> pd.DataFrame:
+    """Per study: images, how the arms were matched, practice images and hidden checks, reviewers, ratings saved, and when it
+    was made."""
+    rows = store.db.execute(
+        "SELECT s.name AS study, s.n_per_arm * 2 AS images, s.image_size AS size_px, s.matched_on, s.fst_estimated,"
+        " (SELECT count(*) FROM practice_images p WHERE p.study_id = s.id) AS practice,"
+        " (SELECT count(*) FROM check_images c WHERE c.study_id = s.id) AS checks,"
+        " (SELECT count(*) FROM study_reviewers r WHERE r.study_id = s.id) AS reviewers,"
+        " (SELECT count(*) FROM ratings g WHERE g.study_id = s.id) AS ratings, s.created_at AS created,"
+        " CASE WHEN s.closed_at IS NULL THEN 'open' ELSE 'closed' END AS status"
+        " FROM studies s ORDER BY s.id"
+    ).fetchall()
+    table = [(name, images, size, MATCH_ON[on] + (" (estimated skin types)" if estimated else ""), *rest)
+             for name, images, size, on, estimated, *rest in rows]
+    columns = ["study", "images", "size_px", "matched on", "practice", "hidden checks", "reviewers", "ratings", "created", "status"]
+    return pd.DataFrame(table, columns=columns)

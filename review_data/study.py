@@ -134,8 +134,10 @@ def get_study(store: ReviewStore, name: str) -> Study:
                  n_repeats=row["n_repeats"], n_gold=row["n_gold"], asks_certainty=bool(row["asks_certainty"]))
 
 
-def list_studies(store: ReviewStore) -> list[str]:
-    return [row["name"] for row in store.db.execute("SELECT name FROM studies ORDER BY id")]
+def list_studies(store: ReviewStore, open_only: bool = False) -> list[str]:
+    """The studies' names in the order they were made (``open_only``: those still taking answers)."""
+    where = " WHERE closed_at IS NULL" if open_only else ""
+    return [row["name"] for row in store.db.execute(f"SELECT name FROM studies{where} ORDER BY id")]
 
 
 def _load_arm(path: Path, arm: str, allowed_roots: list[Path] | None, estimate_fst: bool) -> Manifest:
