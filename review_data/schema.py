@@ -24,6 +24,16 @@ _ANSWERS = """
 """
 
 
+# What a practice or check image is (study_images, m001, spells the same with comments): its manifest id and row, skin
+# type, diagnosis and re-rendered file.
+_IMAGE_COLUMNS = """image_id TEXT NOT NULL,
+            manifest_row TEXT NOT NULL,
+            fst INTEGER CHECK (fst IS NULL OR fst BETWEEN 1 AND 6),
+            fst_group TEXT NOT NULL,
+            diagnosis TEXT NOT NULL,
+            file TEXT NOT NULL"""
+
+
 def _answers_table(name: str, images: str, assignments: str) -> str:
     """A table of reviewers' answers, one row per reviewer and image of ``images`` assigned to them in ``assignments``."""
     return f"""
@@ -231,19 +241,14 @@ def _review_sequence(answers: str) -> str:
         LEFT JOIN check_cannot_assess x ON x.reviewer_id = a.reviewer_id AND x.image_id = a.image_id
     """
 _M008 = [
-    """
+    f"""
         CREATE TABLE check_images (
             id TEXT PRIMARY KEY,  -- random and opaque, like study_images.id
             study_id INTEGER NOT NULL REFERENCES studies(id),
             kind TEXT NOT NULL CHECK (kind IN ('repeat', 'gold')),
             repeat_of TEXT REFERENCES study_images(id),  -- the study image a repeat shows again
             truth TEXT NOT NULL CHECK (truth IN ('real', 'synthetic')),
-            image_id TEXT NOT NULL,
-            manifest_row TEXT NOT NULL,
-            fst INTEGER CHECK (fst IS NULL OR fst BETWEEN 1 AND 6),
-            fst_group TEXT NOT NULL,
-            diagnosis TEXT NOT NULL,
-            file TEXT NOT NULL,
+            {_IMAGE_COLUMNS},
             CHECK ((kind = 'repeat') = (repeat_of IS NOT NULL))
         ) STRICT
     """,
@@ -293,17 +298,12 @@ def _refuse_when_closed(table: str, event: str, row: str) -> str:
 _M003 = [
     "ALTER TABLE studies ADD COLUMN closed_at TEXT",  # NULL while reviewers may still answer
     "ALTER TABLE accounts ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1))",
-    """
+    f"""
         CREATE TABLE practice_images (
             id TEXT PRIMARY KEY,  -- random and opaque, like study_images.id
             study_id INTEGER NOT NULL REFERENCES studies(id),
             source TEXT NOT NULL CHECK (source IN ('real', 'synthetic')),  -- the answer shown after each one
-            image_id TEXT NOT NULL,
-            manifest_row TEXT NOT NULL,
-            fst INTEGER CHECK (fst IS NULL OR fst BETWEEN 1 AND 6),
-            fst_group TEXT NOT NULL,
-            diagnosis TEXT NOT NULL,
-            file TEXT NOT NULL,
+            {_IMAGE_COLUMNS},
             UNIQUE (study_id, source, image_id)
         ) STRICT
     """,
