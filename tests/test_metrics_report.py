@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +22,9 @@ from skimage.metrics import structural_similarity
 
 from fairskin_core.analysis.pipeline import analyse_manifest
 from fairskin_core.manifest import read_manifest, write_manifest
+from fairskin_core.measurement_cache import MeasurementCache
 from fairskin_core.metrics.abcd_realism import abcd_realism
+from fairskin_core.metrics.diversity import real_diversity
 from fairskin_core.metrics.features import extract_features
 from fairskin_core.metrics.fid import fid
 from fairskin_core.metrics.fidelity import fst_fidelity
@@ -168,6 +171,22 @@ def test_abcd_realism_compares_diameters_across_resolutions_in_millimetres_or_re
         assert rows and all(r["unit"] == unit for r in rows), rows
         assert max(r["ks"] for r in rows) < 0.5, rows  # in pixels every synthetic diameter is half: KS 1.00
     assert (synthetic["diameter_px"] / real["diameter_px"]).median() == pytest.approx(0.5, abs=0.1)
+
+
+def test_the_real_sets_diversity_is_measured_once_per_content_and_seed(tmp_path):
+    real = read_manifest(write_phantom_dataset(tmp_path / "real", n=24, preset="balanced", size=64, seed=5, workers=1))
+    cache = MeasurementCache(tmp_path / "measurements.sqlite")
+    first = real_diversity(real, 0, None, cache)
+    assert first["pairs"] > 0 and 0 < first["ms_ssim"]["mean"] < 1 and first["lpips"] is None
+    with sqlite3.connect(cache.path) as db:
+        (key, measurer), = db.execute("SELECT key, measurer FROM measurements").fetchall()
+    marked = {**first, "pairs": -1}
+    cache.put({key: marked}, measurer)
+    assert real_diversity(real, 0, None, cache) == marked  # read back, not measured again
+    assert real_diversity(real, 1, None, cache)["pairs"] > 0  # another seed is another measurement
+    image = real.image_file(real.table["image_path"].iat[0])
+    Image.open(image).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(image)
+    assert real_diversity(read_manifest(real.path), 0, None, cache)["pairs"] > 0  # a changed image: measured afresh
 
 
 def test_fst_fidelity_reads_requested_against_measured():

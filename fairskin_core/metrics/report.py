@@ -30,10 +30,11 @@ from PIL import Image
 from ..analysis.pipeline import analyse_manifest
 from ..atomic import atomic_dir, atomic_file
 from ..fst import FST_GROUPS, ROMAN
-from ..images import ImageFileError, read_rgb, square
 from ..manifest import Manifest, read_manifest
+from ..measurement_cache import MeasurementCache
 from ..spreadsheet_csv import write_report_csv
 from .abcd_realism import abcd_realism
+from .diversity import DIVERSITY_SIZE, bootstrap_mean, load_squares, real_diversity, synthetic_diversity
 from .features import extract_features
 from .fid import MIN_IMAGES, RankDeficientCovarianceWarning, fid, fid_infinity, small_sample_bias
 from .fidelity import fst_fidelity
@@ -44,13 +45,9 @@ from .inception_score import inception_score
 from .kid import kid
 from .lpips_distance import LpipsDistance, LpipsUnavailable
 from .memorization import LPIPS_CANDIDATES, copy_summary, k_nearest, nearest, rerank
-from .msssim import ms_ssim, sample_pairs
 
-DIVERSITY_SIZE = 128  # side the images are compared at for MS-SSIM and LPIPS
 KID_SUBSET = 1000
 CLOSEST_PAIRS = 8
-MAX_PAIRS = 300  # image pairs per FST × diagnosis cell for diversity
-BOOTSTRAP = 500
 Progress = Callable[[float, str], None]
 
 
@@ -109,81 +106,6 @@ def _compare_groups(
     return rows
 
 
-def _bootstrap_mean(values: np.ndarray, seed: int) -> dict:
-    if len(values) == 0:
-        return {"mean": None, "ci_low": None, "ci_high": None}
-    rng = np.random.default_rng(seed)
-    means = rng.choice(values, size=(BOOTSTRAP, len(values))).mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return {"mean": float(values.mean()), "ci_low": float(low), "ci_high": float(high)}
-
-
-def _diversity(images: dict[int, np.ndarray], synthetic: pd.DataFrame, seed: int, lpips: LpipsDistance | None) -> tuple[dict, pd.DataFrame]:
-    """Pairwise MS-SSIM (and LPIPS) within each FST × diagnosis cell of the synthetic set, and per skin type.
-
-    Pairs are drawn within a cell, so a skin type's diversity is not inflated by its mix of
-    diagnoses. Returns the section and every measured pair (the report's diversity_pairs.csv)."""
-    rng = np.random.default_rng(seed)
-    measured = []
-    cells = {"ms_ssim": [], "lpips": [] if lpips else None}
-    fst_labels = synthetic["fst"].astype("string").fillna("unknown")
-    for (fst, diagnosis), rows in synthetic.groupby([fst_labels, "diagnosis"]):
-        positions = [i for i in rows.index if i in images]
-        pairs = sample_pairs(len(positions), MAX_PAIRS, rng)
-        a = np.stack([images[positions[i]] for i in pairs[:, 0]]) if len(pairs) else None
-        b = np.stack([images[positions[j]] for j in pairs[:, 1]]) if len(pairs) else None
-        scores = ms_ssim(a, b) if len(pairs) else np.array([])
-        distances = lpips(a, b) if lpips and len(pairs) else np.array([])
-        cells["ms_ssim"].append({"fst": fst, "diagnosis": diagnosis, "n": len(positions), **_bootstrap_mean(scores, seed)})
-        if lpips:
-            cells["lpips"].append({"fst": fst, "diagnosis": diagnosis, "n": len(positions), **_bootstrap_mean(distances, seed)})
-        ids = synthetic["image_id"]
-        for k, (i, j) in enumerate(pairs):
-            measured.append({"fst": fst, "diagnosis": diagnosis, "image_a": ids[positions[i]], "image_b": ids[positions[j]],
-                             "ms_ssim": float(scores[k]), "lpips": float(distances[k]) if lpips else None})
-    pairs_table = pd.DataFrame(measured, columns=["fst", "diagnosis", "image_a", "image_b", "ms_ssim", "lpips"])
-    by_fst = {}
-    for metric in ("ms_ssim", "lpips"):
-        if metric == "lpips" and not lpips:
-            by_fst[metric] = None
-            continue
-        by_fst[metric] = [{"fst": fst, "n_pairs": int(len(group)), **_bootstrap_mean(group[metric].to_numpy(dtype=float), seed)}
-                          for fst, group in pairs_table.groupby("fst")]
-    cells.update(by_fst=by_fst, pairs_measured=int(len(pairs_table)), pairs_file="diversity_pairs.csv")
-    return cells, pairs_table
-
-
-def _real_diversity(real: Manifest, seed: int, lpips: LpipsDistance | None) -> dict:
-    """Pairwise MS-SSIM (and LPIPS) of real images within each diagnosis, pooled: the diversity a generator should reach."""
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 0xD1]))
-    table, scores, distances = real.table, [], []
-    for _, rows in table.groupby("diagnosis"):
-        positions = rows.index.to_numpy()
-        pairs = positions[sample_pairs(len(positions), MAX_PAIRS, rng)] if len(positions) >= 2 else np.empty((0, 2), int)
-        loaded = _load_images(real, sorted(set(pairs.ravel().tolist())))
-        pairs = np.array([p for p in pairs if p[0] in loaded and p[1] in loaded], dtype=int).reshape(-1, 2)
-        if len(pairs):
-            a, b = np.stack([loaded[i] for i in pairs[:, 0]]), np.stack([loaded[j] for j in pairs[:, 1]])
-            scores.append(ms_ssim(a, b))
-            if lpips:
-                distances.append(lpips(a, b))
-    scores = np.concatenate(scores) if scores else np.array([])
-    result = {"pairs": int(len(scores)), "ms_ssim": _bootstrap_mean(scores, seed)}
-    result["lpips"] = _bootstrap_mean(np.concatenate(distances) if distances else np.array([]), seed) if lpips else None
-    return result
-
-
-def _load_images(manifest: Manifest, rows) -> dict[int, np.ndarray]:
-    """Rows (positions) of a manifest as DIVERSITY_SIZE squares (rows that cannot be decoded are left out)."""
-    images, table = {}, manifest.table
-    for row in rows:
-        try:
-            images[row] = square(read_rgb(manifest.image_file(table["image_path"].iat[row], table["image_root"].iat[row])), DIVERSITY_SIZE)
-        except ImageFileError:
-            pass
-    return images
-
-
 def _memorization(real: Manifest, real_features, synthetic_table, synthetic_features, synthetic_images, lpips):
     """Nearest real training image of each synthetic image by Inception features and, where it runs, LPIPS.
 
@@ -214,13 +136,13 @@ def _memorization(real: Manifest, real_features, synthetic_table, synthetic_feat
         def lpips_to_train(query_images: dict[int, np.ndarray], query_features: np.ndarray):
             candidates = k_nearest(query_features, train_features, LPIPS_CANDIDATES).index
             needed = set(train_rows[np.unique(candidates)]) - set(real_images)
-            real_images.update(_load_images(real, sorted(needed)))
+            real_images.update(load_squares(real, sorted(needed)))
             return rerank(
                 candidates, lambda q, r: lpips(np.stack([query_images[i] for i in q]), np.stack([real_images[train_rows[j]] for j in r]))
             )
 
         by_lpips = lpips_to_train(synthetic_images, synthetic_features)
-        heldout_images = _load_images(real, heldout_rows)
+        heldout_images = load_squares(real, heldout_rows)
         heldout_by_lpips = lpips_to_train(dict(enumerate(heldout_images[r] for r in heldout_rows)), real_features[heldout])
         section["by"]["lpips"] = copy_summary(by_lpips.distance, heldout_by_lpips.distance)
         columns.update(
@@ -230,7 +152,7 @@ def _memorization(real: Manifest, real_features, synthetic_table, synthetic_feat
     section["closest_by"] = "lpips" if lpips else "inception"
     order = np.argsort(closest.distance)[:CLOSEST_PAIRS]
     pairs = [(int(i), int(train_rows[closest.index[i]]), float(closest.distance[i])) for i in order]
-    real_images.update(_load_images(real, sorted({r for _, r, _ in pairs} - set(real_images))))
+    real_images.update(load_squares(real, sorted({r for _, r, _ in pairs} - set(real_images))))
     section["closest_pairs"] = [
         {"synthetic": synthetic_table["image_id"].iat[s], "real": real_table["image_id"].iat[r], "distance": d,
          "synthetic_thumbnail": _thumbnail(synthetic_images[s]), "real_thumbnail": _thumbnail(real_images[r])}
@@ -324,19 +246,19 @@ def build_report(
     synthetic_measured = analyse_manifest(synthetic_measurable, workers=workers)
 
     step(0.85, "diversity and memorization")
-    synthetic_images = _load_images(synthetic_measurable, range(len(synthetic_table)))
+    synthetic_images = load_squares(synthetic_measurable, range(len(synthetic_table)))
     try:
         lpips, lpips_note = LpipsDistance(), ""
     except LpipsUnavailable as exc:
         lpips, lpips_note = None, str(exc)
-    diversity, diversity_pairs = _diversity(synthetic_images, synthetic_table, seed, lpips)
+    diversity, diversity_pairs = synthetic_diversity(synthetic_images, synthetic_table, seed, lpips)
     diversity["lpips_note"] = lpips_note
     floor = real_floor(real_features, synthetic_features, seed)
     floor["diversity"] = {
-        "real": _real_diversity(real_measurable, seed, lpips),
+        "real": real_diversity(real_measurable, seed, lpips, MeasurementCache()),
         "synthetic": {"pairs": diversity["pairs_measured"],
-                      "ms_ssim": _bootstrap_mean(diversity_pairs["ms_ssim"].to_numpy(dtype=float), seed),
-                      "lpips": _bootstrap_mean(diversity_pairs["lpips"].to_numpy(dtype=float), seed) if lpips else None},
+                      "ms_ssim": bootstrap_mean(diversity_pairs["ms_ssim"].to_numpy(dtype=float), seed),
+                      "lpips": bootstrap_mean(diversity_pairs["lpips"].to_numpy(dtype=float), seed) if lpips else None},
         "note": "pairs within a diagnosis (real) and within a skin type × diagnosis cell (synthetic)",
     }
     memorization, nearest_real = _memorization(real_measurable, real_features, synthetic_table, synthetic_features, synthetic_images, lpips)
