@@ -136,7 +136,7 @@ def _images_progress(done: int, total: int, rate: float) -> None:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from fairskin_core.generation.run import generate_images
+    from fairskin_core.generation.generate import generate_images
 
     made = generate_images(
         args.out, model=args.model, stable_diffusion=args.stable_diffusion, allow_download=args.allow_download, loras=args.lora,
@@ -204,7 +204,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 TONE_DEFAULTS = {"strength": 0.6, "steps": 25, "guidance": 7.5, "scheduler": "dpm-solver++"}  # img2img tone transfer
 SD_ONLY_OPTIONS = {f"--{name}": name for name in TONE_DEFAULTS}
-SCHEDULER_NAMES = "ddim, dpm-solver, dpm-solver++, unipc, euler or ddpm"  # fairskin_core.generation.schedulers (not imported: start-up)
+SCHEDULER_NAMES = "ddim, dpm-solver, dpm-solver++, unipc, euler or ddpm"  # fairskin_core.diffusion.schedulers (not imported: start-up)
 
 
 def _lora(text: str) -> tuple[Path, float]:

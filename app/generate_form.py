@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fairskin_core.diffusion.model_folder import DEFAULT_MODEL, INDEX_FILE, ModelFolderError, read_index
 from fairskin_core.fst import ROMAN
-from fairskin_core.generation.backends import DEFAULT_MODEL, SIZE_MULTIPLE, stable_diffusion_size
-from fairskin_core.generation.model_folder import INDEX_FILE, ModelFolderError, read_index
-from fairskin_core.generation.runs import MAX_IMAGES, MAX_STEPS, GenerationRequest
+from fairskin_core.generation.backends import SIZE_MULTIPLE, stable_diffusion_size
+from fairskin_core.generation.run_folders import MAX_IMAGES, MAX_STEPS, GenerationRequest
 from fairskin_core.numbers import seed_number, whole_number
 from fairskin_core.workspace import workspace_dir
 

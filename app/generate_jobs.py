@@ -3,7 +3,7 @@
 A generation holds the GPU (or every CPU core) for its whole length, so the server runs one at a
 time, whoever asked: a small request waits on the page that asked for it, a large one runs in
 the background while the page shows its progress. Each job is a run folder
-(`fairskin_core.generation.runs`), so a job the server was stopped in can be resumed later.
+(`fairskin_core.generation.run_folders`), so a job the server was stopped in can be resumed later.
 The last model used stays loaded for the next job.
 
 Each model's measured speed (images per second, of the last job that ran it) gives the time a new
@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fairskin_core.generation.runs import GenerationRequest, load_request_backend, run_request, set_status
+from fairskin_core.generation.run_folders import GenerationRequest, load_request_backend, run_request, set_status
 
 from .access import USER_MISTAKES
 

@@ -3,7 +3,7 @@ images moved to another skin type (physically based, or img2img); every run kept
 downloadable.
 
 Every request goes through the same calls as `fairskin generate` / `fairskin tone-transfer`
-(`fairskin_core.generation.runs`), one at a time (`generate_jobs.GenerationQueue`). Up to
+(`fairskin_core.generation.run_folders`), one at a time (`generate_jobs.GenerationQueue`). Up to
 `INTERACTIVE` images the page waits with a progress bar; more run in the background while the page
 shows their progress. Each image is captioned with its measured skin tone, so a researcher sees
 at once whether the model gave the type asked for.
@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 
 from fairskin_core.analysis.pipeline import analyse_image
+from fairskin_core.diffusion.model_folder import ModelFolderError
+from fairskin_core.diffusion.schedulers import SCHEDULERS
 from fairskin_core.fst import FST_TYPES, ROMAN
-from fairskin_core.generation.batch import add_to_set
-from fairskin_core.generation.model_folder import ModelFolderError
-from fairskin_core.generation.runs import (
+from fairskin_core.generation.planned_set import add_to_set
+from fairskin_core.generation.run_folders import (
     GenerationRequest,
     RunRecord,
     new_run,
@@ -30,7 +31,6 @@ from fairskin_core.generation.runs import (
     recent_runs,
     zip_run,
 )
-from fairskin_core.generation.schedulers import SCHEDULERS
 from fairskin_core.generation.tone_transfer import compare_tone, parse_source_image
 from fairskin_core.images import read_rgb
 from fairskin_core.manifest import read_manifest

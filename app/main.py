@@ -14,8 +14,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from fairskin_core.defaults import default_phantom_manifest, default_phantom_manifest_path
 from fairskin_core.manifest import read_manifest
+from fairskin_core.phantoms.workspace_sets import default_phantom_manifest, default_phantom_manifest_path
 from fairskin_core.workspace import ADMIN_DOWNLOADS, readable_roots, workspace_dir
 from review_data.accounts import role_of
 from review_data.store import ReviewStore

@@ -20,10 +20,9 @@ import uvicorn
 from fastapi.responses import FileResponse, PlainTextResponse
 from starlette.routing import Mount
 
-from fairskin_core.defaults import default_synthetic_manifest_path
 from fairskin_core.workspace import ADMIN_DOWNLOADS, private_paths, readable_roots, workspace_dir, workspace_root
 from review_data.accounts import authenticate, role_of
-from review_data.demo import ensure_demo_accounts, remove_old_credentials_file
+from review_data.demo import default_synthetic_manifest_path, ensure_demo_accounts, remove_old_credentials_file
 from review_data.sign_in_throttle import SignInThrottle
 from review_data.store import ReviewStore, workspace_store
 

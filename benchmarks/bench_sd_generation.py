@@ -36,9 +36,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from fairskin_core.diagnoses import DIAGNOSES
+from fairskin_core.diffusion.schedulers import make_scheduler
 from fairskin_core.finetune.random_pipeline import build_random_stable_diffusion
 from fairskin_core.generation.backends import StableDiffusionBackend, to_uint8
-from fairskin_core.generation.schedulers import make_scheduler
 from fairskin_core.metrics.fid import RankDeficientCovarianceWarning, fid
 from fairskin_core.metrics.inception import InceptionWeightsError, load_inception
 

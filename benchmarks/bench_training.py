@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from fairskin_core.diagnoses import DIAGNOSES
-from fairskin_core.generation.conditioned_unet import FSTConditionedUNet
+from fairskin_core.diffusion.conditioned_unet import FSTConditionedUNet
 
 SHAPES = {
     "pixels (reference)": {"patch_size": 1, "block_out_channels": (32, 64, 96, 128), "attention_levels": (False, False, False, True)},

@@ -129,7 +129,7 @@ def generator_config(out: Path, train: Path, steps: int) -> Path:
 def generated(out: Path, model: Path, n_images: int, seed: int) -> Path:
     """``n_images`` V–VI images of our model (half each), diagnoses in its training rows' proportions; ``other`` is benign."""
     from fairskin_core.generation.backends import load_backend
-    from fairskin_core.generation.batch import generate_set, plan_images
+    from fairskin_core.generation.planned_set import generate_set, plan_images
 
     folder = out / "generated"
     training = pd.read_csv(out / "generator" / "manifest.csv", dtype=str, keep_default_na=False)

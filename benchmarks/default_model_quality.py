@@ -40,9 +40,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from fairskin_core.analysis.pipeline import analyse_manifest
+from fairskin_core.diffusion.model_folder import DEFAULT_MODEL
 from fairskin_core.fst import FST_TYPES, ROMAN
-from fairskin_core.generation.backends import DEFAULT_MODEL, FSTModelBackend
-from fairskin_core.generation.batch import generate_set, plan_images
+from fairskin_core.generation.backends import FSTModelBackend
+from fairskin_core.generation.planned_set import generate_set, plan_images
 from fairskin_core.manifest import read_manifest
 from fairskin_core.metrics.features import extract_features
 from fairskin_core.metrics.fid import RankDeficientCovarianceWarning, fid

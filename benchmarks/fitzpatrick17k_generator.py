@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 
 from fairskin_core.analysis.agreement import agreement_report
 from fairskin_core.generation.backends import load_backend
-from fairskin_core.generation.batch import generate_set, plan_per_cell
+from fairskin_core.generation.planned_set import generate_set, plan_per_cell
 from fairskin_core.images import read_rgb, square
 from fairskin_core.importers import import_dataset
 from fairskin_core.manifest import read_manifest, write_manifest

@@ -26,7 +26,7 @@ from PIL import Image
 
 from fairskin_core.fst import FST_TYPES
 from fairskin_core.generation.backends import FSTModelBackend
-from fairskin_core.generation.batch import generate_set, plan_images
+from fairskin_core.generation.planned_set import generate_set, plan_images
 from fairskin_core.images import read_rgb
 from fairskin_core.importers import import_dataset
 from fairskin_core.manifest import read_manifest

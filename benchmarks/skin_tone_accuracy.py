@@ -24,11 +24,11 @@ from fairskin_core.analysis.fst_mapping import GROH, KINYANJUI
 from fairskin_core.analysis.pipeline import analyse_image, analyse_manifest, with_mappings
 from fairskin_core.analysis.segmentation import segment_lesion
 from fairskin_core.analysis.skin_tone import fit_mapping
-from fairskin_core.defaults import DEFAULT_PHANTOMS
 from fairskin_core.images import read_mask, read_rgb
 from fairskin_core.manifest import read_manifest
 from fairskin_core.phantoms import render_phantom
 from fairskin_core.phantoms.dataset import write_phantom_dataset
+from fairskin_core.phantoms.workspace_sets import DEFAULT_PHANTOMS
 
 REAL = Path(os.environ.get("FAIRSKIN_REAL_SAMPLES") or Path(__file__).resolve().parents[2] / "shared" / "real_samples")
 

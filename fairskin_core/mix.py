@@ -2,7 +2,7 @@
 
 A mix gives each skin type and each diagnosis a share; `cell_counts` turns n images and a mix
 into exact counts per (skin type, diagnosis) cell. Phantom presets (`phantoms/dataset.py`)
-and `fairskin generate`'s plans (`generation/batch.py`) are both built on it. Mixes come from
+and `fairskin generate`'s plans (`generation/planned_set.py`) are both built on it. Mixes come from
 text (``"1:1,5:2"``, `parse_mix`) or from the diagnoses of a manifest (`diagnosis_mix_of`).
 """
 

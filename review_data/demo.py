@@ -1,9 +1,10 @@
 """The ready-made demo study a fresh `fairskin serve` offers, with accounts to try it.
 
-Real arm: the default phantom set. Synthetic arm: images of the shipped default model
-(`fairskin_core.defaults`), so the demo is a real test of our generator. The accounts' passwords are
-random and handed back once, by the call that creates them (`fairskin serve` prints them on that
-start only): never stored in plain text. A ``demo-credentials.txt`` left by an earlier version is removed.
+Real arm: the default phantom set (`fairskin_core.phantoms.workspace_sets`). Synthetic arm: images
+of the shipped default model, generated into the workspace once, so the demo is a real test of our
+generator. The accounts' passwords are random and handed back once, by the call that creates them
+(`fairskin serve` prints them on that start only): never stored in plain text. A
+``demo-credentials.txt`` left by an earlier version is removed.
 """
 
 from __future__ import annotations
@@ -13,8 +14,14 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from fairskin_core.defaults import default_phantom_manifest, default_synthetic_manifest
-from fairskin_core.workspace import workspace_root
+from fairskin_core.diffusion.model_folder import DEFAULT_MODEL, WEIGHTS_FILE
+from fairskin_core.fst import FST_TYPES
+from fairskin_core.generation.backends import FSTModelBackend
+from fairskin_core.generation.planned_set import generate_set, plan_per_cell
+from fairskin_core.hashing import file_sha256
+from fairskin_core.manifest import read_manifest
+from fairskin_core.phantoms.workspace_sets import default_phantom_manifest
+from fairskin_core.workspace import workspace_dir, workspace_root
 
 from .accounts import account_id, create_account, role_of
 from .store import ReviewStore, workspace_studies_dir
@@ -23,6 +30,34 @@ from .study import create_study, enrol_reviewer, list_studies
 DEMO_STUDY = "demo"
 DEMO_ADMIN = "admin"
 DEMO_REVIEWERS = ("reviewer1", "reviewer2")
+
+
+# The synthetic arm: the shipped default model's images, `per_cell` of every FST × diagnosis pair.
+DEFAULT_SYNTHETIC = {"per_cell": 2, "seed": 0, "steps": 25, "guidance": 3.0, "scheduler": "ddim"}
+
+
+def default_synthetic_manifest_path() -> Path:
+    """Where the demo's synthetic arm's manifest is (or will be): its folder name carries the default weights' hash."""
+    p = DEFAULT_SYNTHETIC
+    weights_hash = file_sha256(DEFAULT_MODEL / "unet" / WEIGHTS_FILE)[:16]
+    return workspace_dir("synthetic") / f"default-model-{weights_hash}-{p['per_cell']}-per-cell-s{p['seed']}" / "manifest.csv"
+
+
+def default_synthetic_manifest(progress: Callable[[int, int], None] | None = None) -> Path:
+    """The demo's synthetic arm: the default model's images, generated into the workspace once.
+
+    The folder name carries the weights' hash, so a new default model generates a new set. An
+    interrupted first start resumes where it stopped (batch generation is resumable).
+    """
+    backend = FSTModelBackend(DEFAULT_MODEL)
+    p = DEFAULT_SYNTHETIC
+    plan = plan_per_cell(p["per_cell"], list(FST_TYPES), list(backend.diagnoses), p["seed"])
+    manifest = default_synthetic_manifest_path()
+    folder = manifest.parent
+    if manifest.is_file() and len(read_manifest(manifest, check_files="none").table) == len(plan):
+        return manifest
+    return generate_set(backend, plan, folder, steps=p["steps"], guidance=p["guidance"], scheduler=p["scheduler"], batch_size=24,
+                        progress=(lambda done, total, rate: progress(done, total)) if progress else None)
 
 
 def remove_old_credentials_file() -> Path | None:

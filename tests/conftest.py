@@ -78,7 +78,8 @@ def embedded_defaults(tmp_path_factory) -> list[Path]:
     run's own (under a lock), and every worker copies them into its workspace."""
     from filelock import FileLock
 
-    from fairskin_core.defaults import default_phantom_manifest, default_synthetic_manifest
+    from fairskin_core.phantoms.workspace_sets import default_phantom_manifest
+    from review_data.demo import default_synthetic_manifest
 
     run = tmp_path_factory.getbasetemp()
     shared = (run.parent if os.environ.get("PYTEST_XDIST_WORKER") else run) / "embedded-defaults-home"  # the run's, not a worker's

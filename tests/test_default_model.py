@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from fairskin_core.analysis.pipeline import analyse_image
+from fairskin_core.diffusion.model_folder import DEFAULT_MODEL
+from fairskin_core.diffusion.pipeline import FSTDiffusionPipeline
 from fairskin_core.fst import FST_TYPES
-from fairskin_core.generation.backends import DEFAULT_MODEL, FSTModelBackend
-from fairskin_core.generation.pipeline import FSTDiffusionPipeline
+from fairskin_core.generation.backends import FSTModelBackend
 from fairskin_core.images import read_rgb
 from fairskin_core.manifest import read_manifest
 

@@ -15,7 +15,7 @@ import pytest
 from app.generate_tab import SHOWN, run_gallery
 from app.outline import OUTLINE_COLOUR, at_shown_size, lesion_outline, shown_size
 from fairskin_core.finetune.random_pipeline import build_random_stable_diffusion
-from fairskin_core.generation.runs import read_run, recent_runs
+from fairskin_core.generation.run_folders import read_run, recent_runs
 from fairskin_core.generation.tone_transfer import compare_tone, parse_source_image
 from fairskin_core.images import read_rgb
 from fairskin_core.manifest import read_manifest

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from fairskin_core.generation.backends import FSTModelBackend
-from fairskin_core.generation.batch import generate_set, merge_parts, plan_images, plan_per_cell
+from fairskin_core.generation.planned_set import generate_set, merge_parts, plan_images, plan_per_cell
 from fairskin_core.images import read_rgb
 from fairskin_core.manifest import read_manifest
 from fairskin_core.mix import parse_mix

@@ -14,8 +14,8 @@ from app.generate_form import MODES, request_from_form
 from app.generate_jobs import GenerationQueue
 from app.generate_tab import keep, run_gallery
 from fairskin_core.generation.backends import FSTModelBackend
-from fairskin_core.generation.batch import SEED_STRIDE
-from fairskin_core.generation.runs import GenerationRequest, new_run, read_run, recent_runs, run_request, zip_run
+from fairskin_core.generation.planned_set import SEED_STRIDE
+from fairskin_core.generation.run_folders import GenerationRequest, new_run, read_run, recent_runs, run_request, zip_run
 from fairskin_core.images import read_rgb
 from fairskin_core.manifest import read_manifest
 

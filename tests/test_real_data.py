@@ -294,7 +294,7 @@ def create_a_study_on_estimated_types(page, expect, real: Path, synthetic: Path,
 def test_tone_transfer_of_real_jpegs_without_skin_types_as_the_generate_tab_runs_it(ham, tmp_path):
     from app.generate_tab import run_gallery
     from fairskin_core.finetune.random_pipeline import build_random_stable_diffusion
-    from fairskin_core.generation.runs import GenerationRequest, load_request_backend, new_run, run_request
+    from fairskin_core.generation.run_folders import GenerationRequest, load_request_backend, new_run, run_request
 
     sample = real_sample("ham10000_sample70")
     before = folder_state(sample)

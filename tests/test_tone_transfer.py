@@ -185,7 +185,7 @@ def test_held_out_type_i_ii_photographs_moved_to_type_vi_land_among_real_dark_sk
 def test_the_generate_queue_runs_a_model_request_then_a_physical_transfer_each_on_its_own_method(phantoms, tmp_path):
     """The Generate tab's queue keeps the last model loaded: a transfer after the default model must not reuse it."""
     from app.generate_jobs import GenerationQueue
-    from fairskin_core.generation.runs import GenerationRequest, new_run
+    from fairskin_core.generation.run_folders import GenerationRequest, new_run
 
     jobs = GenerationQueue(allowed_roots=[phantoms.parent, tmp_path])
     ids = tuple(read_manifest(phantoms).table["image_id"][:2])

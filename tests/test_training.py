@@ -16,10 +16,12 @@ import torch
 from diffusers import AutoencoderKL, DDPMScheduler, UNet2DModel
 from scipy.stats import chisquare
 
-from fairskin_core.generation.conditioned_unet import FSTConditionedUNet
-from fairskin_core.generation.model_folder import ModelFolderError, load_model
+from fairskin_core.diffusion.conditioned_unet import FSTConditionedUNet
+from fairskin_core.diffusion.model_folder import ModelFolderError, load_model
+from fairskin_core.hashing import file_sha256
 from fairskin_core.manifest import read_manifest, write_manifest
 from fairskin_core.phantoms.dataset import write_phantom_dataset
+from fairskin_core.phantoms.workspace_sets import phantom_set
 from fairskin_core.training.config import TrainConfig
 from fairskin_core.training.latents import load_vae
 from fairskin_core.training.sampler import BalancedCellSampler
@@ -85,17 +87,34 @@ def test_train_save_load_generate_round_trip(trained):
 
 
 def test_a_trained_model_folder_is_a_stock_diffusers_pipeline(trained, tmp_path):
-    from fairskin_core.generation.pipeline import FSTDiffusionPipeline
+    from fairskin_core.diffusion.pipeline import FSTDiffusionPipeline
 
     index = json.loads((trained / "model_index.json").read_text())
     assert index["_class_name"] == "FSTDiffusionPipeline"
-    assert index["unet"] == ["fairskin_core.generation.conditioned_unet", "FSTConditionedUNet"] and index["vae"] == [None, None]
+    assert index["unet"] == ["fairskin_core.diffusion.conditioned_unet", "FSTConditionedUNet"] and index["vae"] == [None, None]
     stock = FSTDiffusionPipeline.from_pretrained(trained)  # diffusers' loader, without fairskin's checks
     request = ([1, 6], ["nevus", "melanoma"], [0, 1])
     assert np.array_equal(stock(*request, steps=3), load_model(trained)(*request, steps=3))
     stock.save_pretrained(tmp_path / "again")  # and diffusers writes it back in the same layout (plus where it was loaded from)
     again = json.loads((tmp_path / "again" / "model_index.json").read_text())
     assert {k: v for k, v in again.items() if k != "_name_or_path"} == index
+
+
+def test_a_model_folder_saved_before_the_model_moved_to_fairskin_core_diffusion_still_loads(trained, tmp_path):
+    old = tmp_path / "old"
+    shutil.copytree(trained, old, ignore=shutil.ignore_patterns("checkpoints"))
+    index = json.loads((old / "model_index.json").read_text())
+    former = ["fairskin_core.generation.conditioned_unet", "FSTConditionedUNet"]  # where save_pretrained recorded it then
+    (old / "model_index.json").write_text(json.dumps({**index, "unet": former}))
+    request = ([1, 6], ["nevus", "melanoma"], [0, 1])
+    assert np.array_equal(load_model(old)(*request, steps=3), load_model(trained)(*request, steps=3))
+
+
+def test_a_config_naming_phantoms_trains_on_that_set_rendered_into_the_workspace(tmp_path):
+    config = tiny_config("", tmp_path / "on-phantoms", phantoms={"n": 60, "preset": "balanced", "size": 32, "seed": 3}, steps=1)
+    model = train(config)
+    rendered = phantom_set(config.phantoms)  # the set `train` rendered, found again without rendering
+    assert json.loads((model / "fairskin_model.json").read_text())["manifest_sha256"] == file_sha256(rendered)
 
 
 def test_resume_continues_from_the_exact_step(phantoms, trained, tmp_path):

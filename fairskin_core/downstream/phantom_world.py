@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..generation.run import generate_images
+from ..generation.generate import generate_images
 from ..phantoms.dataset import write_phantom_dataset
 
 N_TRAIN, N_TEST, PER_CELL, SIZE = 2000, 600, 10, 64

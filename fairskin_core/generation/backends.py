@@ -19,13 +19,12 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from ..defaults import DEFAULT_MODEL
+from ..diffusion.model_folder import DEFAULT_MODEL, WEIGHTS_FILE, load_model
+from ..diffusion.schedulers import make_scheduler
 from ..finetune.base_model import base_fingerprint, check_base, model_not_available, read_finetune
 from ..finetune.prompts import DEFAULT_TEMPLATE, cell_prompt, check_template
 from ..finetune.textual_inversion import token_files
 from ..hashing import file_sha256
-from .model_folder import WEIGHTS_FILE, load_model
-from .schedulers import make_scheduler
 
 LORA_WEIGHTS = "pytorch_lora_weights.safetensors"  # the file stock save_lora_weights writes
 SIZE_MULTIPLE, MAX_SIZE = 8, 2048  # the image sides diffusers' Stable Diffusion pipelines take; larger is a typo or out of memory

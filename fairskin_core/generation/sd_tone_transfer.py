@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..diffusion.schedulers import make_scheduler
 from .backends import StableDiffusionBackend, to_uint8
-from .schedulers import make_scheduler
 from .tone_transfer import check_target_types
 
 BATCH = 8  # images of one size denoised together

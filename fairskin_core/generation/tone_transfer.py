@@ -33,7 +33,7 @@ from ..hashing import file_sha256
 from ..images import read_rgb
 from ..manifest import read_manifest, write_manifest
 from ..skin_type.estimator import estimate_images
-from .batch import SEED_STRIDE, finished_rows
+from .planned_set import SEED_STRIDE, finished_rows
 
 BATCH = 8  # source images transferred, measured and saved together
 KEPT_COLUMNS = ("split", "lesion_id", "patient_id")  # so a transfer stays on its source's side of any split

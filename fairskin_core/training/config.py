@@ -25,7 +25,7 @@ BOOK_KEEPING = ("output_dir", "checkpoint_every", "keep_checkpoints", "log_every
 class TrainConfig:
     manifest: str  # "" with `phantoms` set: train on that phantom set
     output_dir: str
-    phantoms: dict | None = None  # {"n", "preset", "size", "seed"}: rendered into the workspace once
+    phantoms: dict | None = None  # {"n", "preset", "size", "seed"}: rendered into the workspace once, by `train`
     split: str = "train"  # manifest rows used; "" = every row
     image_size: int = 64  # pixels per side of the generated images
     vae: str = ""  # latent space: an AutoencoderKL folder or hub id (see latents.py); "" = pixel space
@@ -87,14 +87,6 @@ class TrainConfig:
             problems.append(f"phantoms needs exactly n, preset, size and seed, not {sorted(self.phantoms)}")
         if problems:
             raise ValueError("training config: " + "; ".join(problems))
-
-    def manifest_path(self) -> Path:
-        """The training manifest: the given one, or the phantom set (rendered on first use)."""
-        if self.manifest:
-            return Path(self.manifest)
-        from ..defaults import phantom_set
-
-        return phantom_set(self.phantoms)
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: object) -> TrainConfig:

@@ -15,7 +15,7 @@ generator seeded by (seed, step, process), so a run resumed from a checkpoint co
 as if it had never stopped: `checkpoints/step-NNNNNN/` holds model, optimiser, learning-rate
 schedule, EMA and the counts of what was drawn. `train` reads top to bottom: set up, resume,
 then per step draw a batch, take an optimiser step, log and checkpoint; at the end save the EMA
-weights as a model folder (`generation/model_folder.py`).
+weights as a model folder (`diffusion/model_folder.py`).
 """
 
 from __future__ import annotations
@@ -40,9 +40,10 @@ from diffusers.schedulers.scheduling_ddpm import DDPMScheduler
 from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 
-from ..generation.conditioned_unet import UNCONDITIONED, FSTConditionedUNet
-from ..generation.model_folder import save_model
-from ..generation.pipeline import FSTDiffusionPipeline, vae_scale_factor
+from ..diffusion.conditioned_unet import UNCONDITIONED, FSTConditionedUNet
+from ..diffusion.model_folder import save_model
+from ..diffusion.pipeline import FSTDiffusionPipeline, vae_scale_factor
+from ..phantoms.workspace_sets import phantom_set
 from .config import BOOK_KEEPING, TrainConfig
 from .data import TrainingImages, load_training_images
 from .latents import encode_images, load_vae
@@ -305,7 +306,8 @@ def train(config: TrainConfig, *, resume: bool = True, progress: Progress | None
     """Train as ``config`` says; return the model folder (``config.output_dir``)."""
     out = Path(config.output_dir)
     accelerator = _accelerator(config.mixed_precision)
-    data = load_training_images(config.manifest_path(), config.image_size, config.split)
+    manifest = Path(config.manifest) if config.manifest else phantom_set(config.phantoms)  # rendered into the workspace once
+    data = load_training_images(manifest, config.image_size, config.split)
     vae, latents = _latent_space(config, data, accelerator.device)
     diagnoses = tuple(sorted(set(data.diagnosis)))
     diagnosis_index = {name: i + 1 for i, name in enumerate(diagnoses)}

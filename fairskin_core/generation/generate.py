@@ -19,7 +19,7 @@ from ..diagnoses import DIAGNOSES
 from ..fst import FST_TYPES
 from ..mix import diagnosis_mix_of, parse_mix
 from .backends import GenerationBackend, StableDiffusionBackend, load_backend
-from .batch import PlannedImage, generate_set, merge_parts, plan_images, plan_per_cell
+from .planned_set import PlannedImage, generate_set, merge_parts, plan_images, plan_per_cell
 
 Mix = str | Mapping  # "KEY:WEIGHT,..." or {key: weight}
 SD_GUIDANCE, FST_GUIDANCE = 7.5, 3.0  # the guidance each kind of model works best at by default

@@ -1,4 +1,4 @@
-"""Generation runs: each request in a folder of its own, its settings and status beside its images.
+"""Run folders: each Generate-tab request in a folder of its own, its settings and status beside its images.
 
 The Generate tab keeps every request it runs (a few images or 60,000) as a run folder: `run.json`
 (the request, the `fairskin` command that does the same, when it was made, its status) next to
@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..atomic import atomic_file
+from ..diffusion.schedulers import SCHEDULERS
 from ..fst import FST_TYPES
 from ..manifest import read_manifest
 from ..numbers import whole_number
 from .backends import GenerationBackend, load_backend
+from .generate import generate_images
 from .melanin_transfer import MelaninToneTransfer
-from .run import generate_images
-from .schedulers import SCHEDULERS
 from .sd_tone_transfer import StableDiffusionToneTransfer, check_strength
 from .tone_transfer import tone_transfer_set
 

@@ -1,4 +1,4 @@
-"""Batch generation: N images over an FST × diagnosis mix, resumable, sharded, with full provenance.
+"""A planned set: N images over an FST × diagnosis mix, generated resumably and sharded, with full provenance.
 
 The plan comes first: image k of the set has a fixed skin type, diagnosis and seed
 (``seed`` × 1,000,003 + k), decided before anything is generated. A process generates its

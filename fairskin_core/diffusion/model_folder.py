@@ -8,22 +8,27 @@
       vae/                  only for latent-space models
       model_card.md, train_config.json, training_log.csv, mix.json   (written by training)
 
-Saving and loading are diffusers' own (`save_pretrained`, `FSTDiffusionPipeline.from_pretrained`).
-What this module adds is our index and the checks before a folder is trusted, each saying what
-is wrong and what to do: no such folder, a Stable Diffusion pipeline or another diffusers model
-(wrong backend), a missing or damaged file, a model of another kind or a newer format.
+Saving is diffusers' own `save_pretrained`, and so is loading each component (`from_pretrained`):
+`load_model` builds the pipeline from them rather than from the module paths `model_index.json`
+recorded, so a folder saved before the model's code moved (to `fairskin_core.diffusion`) still
+loads. What this module adds is our index and the checks before a folder is trusted, each saying
+what is wrong and what to do: no such folder, a Stable Diffusion pipeline or another diffusers
+model (wrong backend), a missing or damaged file, a model of another kind or a newer format.
+The shipped default model is the folder `DEFAULT_MODEL`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from diffusers.utils import logging as diffusers_logging
+from diffusers.models.autoencoders.autoencoder_kl import AutoencoderKL
+from diffusers.schedulers.scheduling_ddpm import DDPMScheduler
 
+from .conditioned_unet import FSTConditionedUNet
 from .pipeline import FSTDiffusionPipeline
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "default_model"  # shipped as package data of fairskin_core
 
 MODEL_KIND = "fairskin-fst-diffusion"
 MODEL_FORMAT = 1
@@ -94,25 +99,15 @@ def check_files(folder: Path, index: dict) -> None:
             raise ModelFolderError(f"{folder / name / WEIGHTS_FILE}: {incomplete}")
 
 
-@contextmanager
-def _no_loading_bar() -> Iterator[None]:
-    """Without diffusers' "Loading pipeline components" bar, which would land in the CLI's and the app's output."""
-    shown = diffusers_logging.is_progress_bar_enabled()
-    diffusers_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if shown:
-            diffusers_logging.enable_progress_bar()
-
-
 def load_model(folder: str | Path, device: str | None = None) -> FSTDiffusionPipeline:
-    """The pipeline saved in ``folder``, after the checks of the module docstring."""
+    """The pipeline saved in ``folder``, after the checks of the module docstring, from its components."""
     folder = Path(folder)
-    check_files(folder, read_index(folder))
+    index = read_index(folder)
+    check_files(folder, index)
     try:
-        with _no_loading_bar():
-            pipeline = FSTDiffusionPipeline.from_pretrained(folder)
+        pipeline = FSTDiffusionPipeline(FSTConditionedUNet.from_pretrained(folder / "unet"),
+                                        DDPMScheduler.from_pretrained(folder / "scheduler"),
+                                        AutoencoderKL.from_pretrained(folder / "vae") if index.get("latent") else None)
     except Exception as exc:  # noqa: BLE001 - safetensors, json and torch each raise their own
         raise ModelFolderError(f"{folder}: the weights cannot be read ({type(exc).__name__}: {str(exc)[:200]}); "
                                "the file is damaged — copy it again, or retrain") from None
