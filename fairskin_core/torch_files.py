@@ -1,4 +1,4 @@
-"""Where torch runs and how its weight files are fetched: one choice of device, one hash-checked download.
+"""Where torch runs and how its weight files are fetched: one choice of device and precision, one hash-checked download.
 
 A weight file is downloaded only where no local copy exists and the user has not asked for offline
 runs; the connection is probed first so that an offline machine fails in seconds, not after a TCP
@@ -7,6 +7,7 @@ timeout, and the file is checked against the hash prefix in its name (torch.hub'
 
 from __future__ import annotations
 
+import logging
 import socket
 import urllib.parse
 from pathlib import Path
@@ -14,11 +15,20 @@ from pathlib import Path
 import torch
 
 CONNECT_TIMEOUT_S = 5
+logger = logging.getLogger(__name__)
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
     """``device`` when one is asked for, else the first CUDA GPU where there is one, else the CPU."""
     return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+def usable_precision(requested: str) -> str:
+    """The mixed precision to train in: fp16 autocast exists only on GPUs; bf16 also runs on CPUs."""
+    if requested == "fp16" and not torch.cuda.is_available():
+        logger.warning("mixed_precision fp16 needs a GPU: training in fp32 (bf16 works on CPUs)")
+        return "no"
+    return requested
 
 
 def download_checked(url: str, path: Path) -> str | None:

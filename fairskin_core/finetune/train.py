@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 
 from ..atomic import atomic_file
 from ..hashing import file_sha256
+from ..torch_files import usable_precision
 from ..training.data import TrainingImages, load_training_images
 from ..training.sampler import BalancedCellSampler, step_seed
 from .base_model import FINETUNE_FILE, BaseModel, load_base
@@ -55,12 +56,8 @@ VALIDATION_FIELDS = ("step", "fst", "diagnosis", "seed", "prompt", "image", "sta
 
 def _accelerator(config: FinetuneConfig) -> Accelerator:
     """The process's accelerator; its precision is the config's unless `accelerate launch` fixed another."""
-    requested = config.mixed_precision
-    if requested == "fp16" and not torch.cuda.is_available():
-        logger.warning("mixed_precision fp16 needs a GPU: training in fp32 (bf16 works on CPUs)")
-        requested = "no"
     try:
-        return Accelerator(mixed_precision=requested)
+        return Accelerator(mixed_precision=usable_precision(config.mixed_precision))
     except ValueError:  # accelerate fixed the precision for the whole process already: it is the setting
         return Accelerator()
 

@@ -25,6 +25,7 @@ from ..finetune.base_model import base_fingerprint, check_base, model_not_availa
 from ..finetune.prompts import DEFAULT_TEMPLATE, cell_prompt, check_template
 from ..finetune.textual_inversion import token_files
 from ..hashing import file_sha256
+from ..torch_files import pick_device
 
 LORA_WEIGHTS = "pytorch_lora_weights.safetensors"  # the file stock save_lora_weights writes
 SIZE_MULTIPLE, MAX_SIZE = 8, 2048  # the image sides diffusers' Stable Diffusion pipelines take; larger is a typo or out of memory
@@ -43,16 +44,12 @@ class GenerationBackend(Protocol):
         """N × H × W × 3 uint8 images (``size`` × ``size``, default `image_size`), image i from seed i alone."""
 
 
-def _device(device: str | None) -> str:
-    return device or ("cuda" if torch.cuda.is_available() else "cpu")
-
-
 class FSTModelBackend:
     """fairskin's FST × diagnosis conditioned model from a model folder (default: the shipped one)."""
 
     def __init__(self, folder: str | Path | None = None, device: str | None = None):
         self.folder = Path(folder) if folder else DEFAULT_MODEL
-        self.pipeline = load_model(self.folder, device=_device(device))
+        self.pipeline = load_model(self.folder, device=pick_device(device))
         self.model_id = "fairskin-default" if self.folder == DEFAULT_MODEL else f"fairskin-fst:{self.folder.name}"
         self.model_hash = file_sha256(self.folder / "unet" / WEIGHTS_FILE)[:16]
         self.image_size = self.pipeline.image_size
@@ -171,7 +168,7 @@ class StableDiffusionBackend:
 
     def __init__(self, model: str, device: str | None = None, allow_download: bool = False, loras=(), textual_inversions=(),
                  dtype: torch.dtype | None = None, fast: bool = False):
-        device = _device(device)
+        device = pick_device(device)
         self.pipeline = _load_pipeline(model, allow_download)
         self.pipeline.set_progress_bar_config(disable=True)
         self.training_scheduler = self.pipeline.scheduler

@@ -44,6 +44,7 @@ from ..diffusion.conditioned_unet import UNCONDITIONED, FSTConditionedUNet
 from ..diffusion.model_folder import save_model
 from ..diffusion.pipeline import FSTDiffusionPipeline, vae_scale_factor
 from ..phantoms.workspace_sets import phantom_set
+from ..torch_files import usable_precision
 from .config import BOOK_KEEPING, TrainConfig
 from .data import TrainingImages, load_training_images
 from .latents import encode_images, load_vae
@@ -79,14 +80,6 @@ def _diversity_penalty(x0: torch.Tensor, cells: list[tuple[int, str]]) -> torch.
     return similarity[same].mean()
 
 
-def _mixed_precision(requested: str) -> str:
-    """fp16 autocast exists only on GPUs; bf16 also runs on CPUs (≈1.5× faster where they have bf16 instructions)."""
-    if requested == "fp16" and not torch.cuda.is_available():
-        logger.warning("mixed_precision fp16 needs a GPU: training in fp32 (bf16 works on CPUs)")
-        return "no"
-    return requested
-
-
 def _min_snr_weight(noise_scheduler: DDPMScheduler, timesteps: torch.Tensor, gamma: float) -> torch.Tensor:
     """Per-image loss weight so that each timestep counts as x₀-error × min(SNR, γ) (Hang et al. 2023).
 
@@ -118,7 +111,7 @@ def _clean_estimate(noise_scheduler: DDPMScheduler, noisy: torch.Tensor, model_o
 def _accelerator(mixed_precision: str) -> Accelerator:
     """The process's accelerator, refused by name when an earlier run here fixed another precision."""
     try:
-        return Accelerator(mixed_precision=_mixed_precision(mixed_precision))
+        return Accelerator(mixed_precision=usable_precision(mixed_precision))
     except ValueError as exc:  # accelerate fixes the precision for the whole process at the first run
         raise ValueError(f"mixed_precision {mixed_precision!r}: this process already trained with another precision, "
                          f"and accelerate allows one per process; run `fairskin train` in a new process ({exc})") from None
