@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import argparse
 import gc
-import math
 import os
 import sys
 from pathlib import Path
 
+from fairskin_core.errors import USER_MISTAKES, ParameterError
+
 from .cli_downstream import add_downstream_verb
 from .cli_finetune import add_finetune_verbs
+from .cli_generate import add_generation_verbs
 from .cli_skin_type import add_skin_type_verbs
 from .cli_study import add_study_verbs
-from .cli_types import seed
+from .cli_types import option_name, seed
 
 
 def _phantoms(args: argparse.Namespace) -> int:
@@ -131,56 +133,6 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _images_progress(done: int, total: int, rate: float) -> None:
-    print(f"\r{done} / {total} images ({rate:.2f} images/s on this process)", end="", file=sys.stderr, flush=True)
-
-
-def _generate(args: argparse.Namespace) -> int:
-    from fairskin_core.generation.generate import generate_images
-
-    made = generate_images(
-        args.out, model=args.model, stable_diffusion=args.stable_diffusion, allow_download=args.allow_download, loras=args.lora,
-        textual_inversions=args.textual_inversion, fast=args.fast, fst=args.fst, diagnosis=args.diagnosis, fst_mix=args.fst_mix,
-        diagnosis_mix=args.diagnosis_mix, diagnosis_mix_from=args.diagnosis_mix_from, n=args.n, per_cell=args.per_cell, seed=args.seed,
-        steps=args.steps, guidance=args.guidance, scheduler=args.scheduler, size=args.size, batch_size=args.batch_size,
-        progress=_images_progress,
-    )
-    if made.manifest:
-        print(f"\n{made.images} images by {made.model_id} in {args.out}; manifest {made.manifest}")
-    return 0
-
-
-def _tone_transfer(args: argparse.Namespace) -> int:
-    from fairskin_core.generation.tone_transfer import check_target_types, skipped_images, tone_transfer_set
-
-    fsts = check_target_types(args.fst)
-    if args.stable_diffusion:
-        from fairskin_core.generation.backends import StableDiffusionBackend
-        from fairskin_core.generation.sd_tone_transfer import StableDiffusionToneTransfer, check_strength
-
-        check_strength(args.strength, args.steps)  # before the model loads
-        method = StableDiffusionToneTransfer(
-            StableDiffusionBackend(args.stable_diffusion, allow_download=args.allow_download, loras=args.lora,
-                                   textual_inversions=args.textual_inversion, fast=args.fast),
-            strength=args.strength, steps=args.steps, guidance=args.guidance, scheduler=args.scheduler)
-    else:
-        from fairskin_core.generation.melanin_transfer import MelaninToneTransfer
-
-        given = [option for option, name in SD_ONLY_OPTIONS.items() if getattr(args, name) != TONE_DEFAULTS[name]]
-        if given or args.lora or args.textual_inversion or args.fast:
-            raise ValueError(f"{', '.join(given) or '--lora/--textual-inversion/--fast'}: only with --stable-diffusion "
-                             "(the physically based transfer has no denoising settings)")
-        method = MelaninToneTransfer()
-    manifest = tone_transfer_set(method, args.manifest, args.out, fsts, seed=args.seed, limit=args.limit,
-                                 image_ids=args.image_id or None, progress=_images_progress)
-    skipped = skipped_images(args.out)
-    print(f"\nimages of {args.manifest} on skin type {', '.join(map(str, fsts))} by {method.model_id} in {args.out}; manifest {manifest}")
-    if len(skipped):
-        first = skipped.iloc[0]
-        print(f"skipped {len(skipped)} (listed in {args.out / 'skipped.csv'}), first {first['source_image_id']}: {first['reason']}")
-    return 0
-
-
 def _serve(args: argparse.Namespace) -> int:
     """Serve until stopped, then end the process at once.
 
@@ -200,40 +152,6 @@ def _serve(args: argparse.Namespace) -> int:
           "finishes it)", file=sys.stderr, flush=True)
     sys.stdout.flush()
     os._exit(code)
-
-
-TONE_DEFAULTS = {"strength": 0.6, "steps": 25, "guidance": 7.5, "scheduler": "dpm-solver++"}  # img2img tone transfer
-SD_ONLY_OPTIONS = {f"--{name}": name for name in TONE_DEFAULTS}
-SCHEDULER_NAMES = "ddim, dpm-solver, dpm-solver++, unipc, euler or ddpm"  # fairskin_core.diffusion.schedulers (not imported: start-up)
-
-
-def _lora(text: str) -> tuple[Path, float]:
-    """``DIR`` or ``DIR:WEIGHT`` of --lora, as (folder, weight)."""
-    folder, colon, weight = text.rpartition(":")
-    if not colon:
-        return Path(text), 1.0
-    try:
-        value = float(weight)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: the weight after ':' must be a number, e.g. {folder}:0.8") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r}: the weight after ':' must be a finite number, e.g. {folder}:0.8")
-    return Path(folder), value
-
-
-def _stable_diffusion_options() -> argparse.ArgumentParser:
-    """The options of a Stable Diffusion model's fine-tunes and speed, shared by `generate` and `tone-transfer`."""
-    options = argparse.ArgumentParser(add_help=False)
-    options.add_argument("--lora", type=_lora, action="append", default=[], metavar="DIR[:WEIGHT]",
-                         help="a LoRA folder (from `fairskin lora`, or diffusers' save_lora_weights) and its weight, default 1; "
-                              "repeat to combine several")
-    options.add_argument("--textual-inversion", type=Path, action="append", default=[], metavar="FILE",
-                         help="a learned-token file, or a `fairskin textual-inversion` folder; repeatable")
-    options.add_argument("--fast", action="store_true",
-                         help="speed-ups for a GPU: LoRAs merged into the weights, fused attention projections, channels-last, "
-                              "a compiled UNet on CUDA (images the same within rounding)")
-    options.add_argument("--allow-download", action="store_true", help="let --stable-diffusion fetch from the Hugging Face hub")
-    return options
 
 
 class _Parser(argparse.ArgumentParser):
@@ -376,50 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     trainer.add_argument("--restart", action="store_true", help="ignore checkpoints in --out and start from step 0")
     trainer.set_defaults(run=_train)
 
-    generate = verbs.add_parser("generate", parents=[_stable_diffusion_options()],
-                                help="generate images for skin types and diagnoses, with a manifest (resumable)")
-    generate.add_argument("--model", type=Path, help="a model folder from `fairskin train` (default: the shipped default model)")
-    generate.add_argument("--stable-diffusion", metavar="ID_OR_FOLDER", help="use a diffusers Stable Diffusion pipeline instead")
-    generate.add_argument("--fst", type=int, help="one skin type, 1-6 (with --diagnosis)")
-    generate.add_argument("--diagnosis", help="one diagnosis (with --fst)")
-    generate.add_argument("--n", type=int, help="number of images")
-    generate.add_argument("--fst-mix", help='weights per skin type, e.g. "1:1,2:1,3:1,4:1,5:2,6:2" (default: equal)')
-    generate.add_argument("--diagnosis-mix", help='weights per diagnosis, e.g. "melanoma:1,nevus:1" (default: equal over the model\'s)')
-    generate.add_argument("--diagnosis-mix-from", type=Path, metavar="MANIFEST",
-                          help="the diagnosis mix of this manifest (e.g. your real training set; skin types not needed)")
-    generate.add_argument("--per-cell", type=int, help="K images of every skin type × diagnosis pair of the mixes")
-    generate.add_argument("--seed", type=seed, default=0)
-    generate.add_argument("--steps", type=int, default=25)
-    generate.add_argument("--guidance", type=float, help="classifier-free guidance (default 3 for fairskin's models, 7.5 for Stable "
-                                                         "Diffusion)")
-    generate.add_argument("--scheduler", default="ddim", help=f"{SCHEDULER_NAMES} (default ddim)")
-    generate.add_argument("--size", type=int, help="image side in px, for Stable Diffusion (a multiple of 8; default: the model's own)")
-    generate.add_argument("--batch-size", type=int, default=16)
-    generate.add_argument("--out", type=Path, required=True, help="folder for images/ and manifest.csv (rerun to resume)")
-    generate.set_defaults(run=_generate)
-
-    tone = verbs.add_parser("tone-transfer", parents=[_stable_diffusion_options()],
-                            help="a manifest's images on other skin types, the lesion kept (physically based, offline; or img2img)",
-                            description="Each image of --manifest on every skin type of --fst; the results and a manifest recording "
-                                        "each source image, the parameters and the measured type go to --out. Without a model: "
-                                        "physically based (melanin and haemoglobin in optical density, targets measured on real "
-                                        "annotated skin; CPU, offline). With --stable-diffusion: img2img, each image noised to "
-                                        "--strength and denoised with the prompt of the target type and its own diagnosis.")
-    tone.add_argument("--manifest", type=Path, required=True, help="the manifest of the source images")
-    tone.add_argument("--fst", type=int, nargs="+", required=True, help="the skin type(s) to move them to, 1-6")
-    tone.add_argument("--stable-diffusion", metavar="ID_OR_FOLDER", help="a diffusers Stable Diffusion pipeline: img2img instead")
-    tone.add_argument("--out", type=Path, required=True, help="folder for images/ and manifest.csv (rerun to resume)")
-    tone.add_argument("--strength", type=float, default=TONE_DEFAULTS["strength"],
-                      help="img2img: how much is redrawn, above 0 and at most 1 (default 0.6: the skin changes, the lesion stays)")
-    tone.add_argument("--steps", type=int, default=TONE_DEFAULTS["steps"],
-                      help="img2img: denoising steps of a full schedule; strength × steps of them run (default 25)")
-    tone.add_argument("--guidance", type=float, default=TONE_DEFAULTS["guidance"], help="img2img: classifier-free guidance (default 7.5)")
-    tone.add_argument("--scheduler", default=TONE_DEFAULTS["scheduler"], help=f"img2img: {SCHEDULER_NAMES} (default dpm-solver++)")
-    tone.add_argument("--seed", type=seed, default=0,
-                      help="image k to type j uses seed × 1,000,003 + k × (number of types) + j (which real skin is the target)")
-    tone.add_argument("--limit", type=int, help="only the manifest's first N images (of those --image-id names, if given)")
-    tone.add_argument("--image-id", action="append", default=[], metavar="ID", help="only this image of the manifest; repeatable")
-    tone.set_defaults(run=_tone_transfer)
+    add_generation_verbs(verbs)
     add_downstream_verb(verbs)
     add_finetune_verbs(verbs)
 
@@ -432,8 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError) as exc:
-        print(f"fairskin {args.verb}: error: {exc}", file=sys.stderr)
+    except USER_MISTAKES as exc:
+        message = exc.say(option_name) if isinstance(exc, ParameterError) else exc
+        print(f"fairskin {args.verb}: error: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"fairskin {args.verb}: interrupted; nothing was left half-written", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""Option types the `fairskin` verbs share: a bad value is refused by argparse with the checks' own words."""
+"""Option types the `fairskin` verbs share (a bad value is refused by argparse with the checks' own words), and the option
+that takes each library parameter."""
 
 from __future__ import annotations
 
@@ -17,3 +18,12 @@ def seed(text: str) -> int:
         return seed_number(number, "--seed")
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+# library parameters that an option of another name takes
+OPTION_OF = {"source_manifest": "manifest", "source_ids": "image_id", "loras": "lora", "textual_inversions": "textual_inversion"}
+
+
+def option_name(parameter: str) -> str:
+    """The option that takes library parameter ``parameter``: ``fst_mix`` is ``--fst-mix``, ``loras`` ``--lora``."""
+    return "--" + OPTION_OF.get(parameter, parameter).replace("_", "-")

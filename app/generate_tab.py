@@ -38,6 +38,7 @@ from fairskin_core.workspace import workspace_dir
 from review_data.store import ReviewStore
 
 from .access import USER_MISTAKES, only, refused
+from .cli_generate import request_command
 from .downloads import download_folder
 from .generate_form import (
     DEFAULT_CHOICE,
@@ -245,7 +246,7 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
         if zipped is None and record.made:
             more += f" Too many images to zip here: they are in `{plain(folder)}` on the server."
         text = (f"{note}{record.made} image(s) in `{plain(folder)}`.{more}<br>The same from the command line: "
-                f"`{plain(record.command)}`")
+                f"`{plain(request_command(record.request, folder))}`")
         return [gr.update(value=images, columns=2 if record.request.kind == "tone-transfer" else 4),
                 gr.update(choices=[caption.split(" ·")[0] for _, caption in images], value=[]), {"run": str(folder)},
                 gr.update(value=zipped, visible=zipped is not None), text]

@@ -12,6 +12,8 @@ import re
 
 import gradio as gr
 
+from fairskin_core.errors import ParameterError
+
 # What Markdown gives a meaning to within a line (Gradio's: GFM, $$ LaTeX). An underscore between
 # two letters or digits never starts or ends emphasis, so names like image_id are left as they are.
 _MARKUP = re.compile(r"[\\`*~\[\]#$]|(?<![^\W_])_|_(?![^\W_])")
@@ -44,3 +46,15 @@ def ask_for_missing(*inputs: tuple[object, str]) -> None:
 def toast(text: object) -> str:
     """``text`` for a gr.Error pop-up, which renders HTML: shown as written, its line breaks kept."""
     return html.escape(str(text), quote=False).replace("\n", "<br>")
+
+
+# The field in which a person sets each library parameter a refusal may name (fairskin_core.errors.ParameterError).
+FIELDS = {"fst": "Fitzpatrick skin type", "diagnosis": "Diagnosis", "n": "Images", "seed": "Seed", "steps": "Steps",
+          "guidance": "Guidance", "scheduler": "Scheduler", "size": "Image size", "strength": "Strength",
+          "stable_diffusion": "Stable Diffusion model", "loras": "LoRAs", "textual_inversions": "Learned tokens",
+          "source_manifest": "Source images", "source_ids": "Source images"}
+
+
+def said(exc: Exception) -> str:
+    """A library's refusal in the page's words: each parameter it names called by its field's label."""
+    return exc.say(lambda parameter: f"“{FIELDS.get(parameter, parameter)}”") if isinstance(exc, ParameterError) else str(exc)

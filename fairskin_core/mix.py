@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import ParameterError
 from .manifest import read_manifest
 
 
@@ -70,23 +71,24 @@ def image_cells(n: int, preset: Preset) -> list[tuple[int, str]]:
     return [cell for cell, count in cell_counts(n, preset).items() for _ in range(count)]
 
 
-def parse_mix(text: str, allowed: tuple, what: str) -> dict:
-    """``"1:1,2:1,5:2"`` → {1: 1.0, 2: 1.0, 5: 2.0}; refuses unknown keys and bad weights by name."""
+def parse_mix(text: str, allowed: tuple, parameter: str) -> dict:
+    """``"1:1,2:1,5:2"`` → {1: 1.0, 2: 1.0, 5: 2.0}; refuses unknown keys and bad weights, naming ``parameter``."""
     mix = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         key, sep, weight = part.partition(":")
         key = key.strip()
         value = int(key) if key.isdigit() else key
         if not sep or value not in allowed:
-            raise ValueError(f"{what} mix entry {part!r}: write KEY:WEIGHT with KEY one of {', '.join(map(str, allowed))}")
+            raise ParameterError(f"{{{parameter}}} mix entry {part!r}: write KEY:WEIGHT with KEY one of {', '.join(map(str, allowed))}",
+                                 parameter)
         try:
             mix[value] = float(weight)
         except ValueError:
-            raise ValueError(f"{what} mix entry {part!r}: the weight {weight!r} is not a number") from None
+            raise ParameterError(f"{{{parameter}}} mix entry {part!r}: the weight {weight!r} is not a number", parameter) from None
         if mix[value] < 0:
-            raise ValueError(f"{what} mix entry {part!r}: weights cannot be negative")
+            raise ParameterError(f"{{{parameter}}} mix entry {part!r}: weights cannot be negative", parameter)
     if not mix or sum(mix.values()) <= 0:
-        raise ValueError(f"{what} mix {text!r} gives no weight to anything")
+        raise ParameterError(f"{{{parameter}}} mix {text!r} gives no weight to anything", parameter)
     return mix
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.cli_generate import request_command
 from app.generate_tab import SHOWN, run_gallery
 from app.outline import OUTLINE_COLOUR, at_shown_size, lesion_outline, shown_size
 from fairskin_core.finetune.random_pipeline import build_random_stable_diffusion
@@ -251,7 +252,8 @@ def test_tone_transfer_shows_each_source_beside_its_result_measured_and_outlined
     record = runs(home)[0]
     table = read_manifest(record.manifest, check_files="decode").table
     assert record.request.kind == "tone-transfer" and table["source_image"].str.startswith("method=melanin-density;").all()
-    assert record.command.startswith("fairskin tone-transfer --manifest") and "--steps" not in record.command
+    command = request_command(record.request, record.folder)
+    assert command.startswith("fairskin tone-transfer --manifest") and "--steps" not in command
     assert table["measured_fst_status"].notna().all()
     # what the gallery shows: source | gap | result, each at the shown size, outlined exactly along its measured lesion
     pair, _ = run_gallery(record.folder)[0]

@@ -37,19 +37,19 @@ def backend(tiny_model):
 
 
 def test_plans_hit_their_mix_exactly_and_refuse_bad_mixes():
-    plan = plan_images(60, parse_mix("1:1,5:2,6:2", range(1, 7), "--fst-mix"),
-                       parse_mix("melanoma:1,nevus:2", ("melanoma", "nevus"), "--diagnosis-mix"), seed=3)
+    plan = plan_images(60, parse_mix("1:1,5:2,6:2", range(1, 7), "fst_mix"),
+                       parse_mix("melanoma:1,nevus:2", ("melanoma", "nevus"), "diagnosis_mix"), seed=3)
     assert Counter(p.fst for p in plan) == {1: 12, 5: 24, 6: 24} and Counter(p.diagnosis for p in plan) == {"melanoma": 20, "nevus": 40}
     assert len({p.seed for p in plan}) == 60 and [p.index for p in plan] == list(range(60))
     assert plan == plan_images(60, {1: 1, 5: 2, 6: 2}, {"melanoma": 1, "nevus": 2}, seed=3)  # a plan is a function of its inputs
     per_cell = Counter((p.fst, p.diagnosis) for p in plan_per_cell(3, [1, 6], ["melanoma", "nevus"], seed=0))
     assert per_cell == {(1, "melanoma"): 3, (1, "nevus"): 3, (6, "melanoma"): 3, (6, "nevus"): 3}
     with pytest.raises(ValueError, match="'7:1'.*one of 1, 2, 3, 4, 5, 6"):
-        parse_mix("1:1,7:1", tuple(range(1, 7)), "--fst-mix")
+        parse_mix("1:1,7:1", tuple(range(1, 7)), "fst_mix")
     with pytest.raises(ValueError, match="'pizza:1'"):
-        parse_mix("pizza:1", ("melanoma",), "--diagnosis-mix")
+        parse_mix("pizza:1", ("melanoma",), "diagnosis_mix")
     with pytest.raises(ValueError, match="not a number"):
-        parse_mix("1:x", tuple(range(1, 7)), "--fst-mix")
+        parse_mix("1:x", tuple(range(1, 7)), "fst_mix")
 
 
 def test_a_crash_keeps_a_valid_manifest_and_a_rerun_finishes_the_same_set(backend, tmp_path):
@@ -128,3 +128,14 @@ def test_the_stable_diffusion_backend_shares_the_interface(tmp_path):
     assert np.abs(again[0].astype(int) - saved).max() <= 1
     with pytest.raises(ValueError, match="could not be loaded.*huggingface-cli download"):
         StableDiffusionBackend("someone/not-cached-model")
+
+
+def test_every_scheduler_name_the_front_ends_offer_builds_that_scheduler():
+    from diffusers import DDPMScheduler
+
+    from fairskin_core.diffusion.sampling_settings import DEFAULT_SCHEDULER, SCHEDULER_NAMES, TONE_TRANSFER
+    from fairskin_core.diffusion.schedulers import SCHEDULERS, make_scheduler
+
+    assert tuple(SCHEDULERS) == SCHEDULER_NAMES and {DEFAULT_SCHEDULER, TONE_TRANSFER["scheduler"]} <= set(SCHEDULER_NAMES)
+    for name in SCHEDULER_NAMES:
+        assert isinstance(make_scheduler(name, DDPMScheduler()), SCHEDULERS[name][0])

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from app.cli import main
+from app.cli_generate import request_command
 from app.generate_form import MODES, request_from_form
 from app.generate_jobs import GenerationQueue
 from app.generate_tab import keep, run_gallery
@@ -60,7 +61,7 @@ def test_a_run_holds_the_images_of_its_own_command_resumes_and_zips_whole(tiny_m
     table = read_manifest(record.manifest, check_files="decode").table
     assert table["seed"].tolist() == [10 * SEED_STRIDE + k for k in range(3)] and set(table["fst"]) == {6}
 
-    words = shlex.split(record.command)  # the command it records makes the same images
+    words = shlex.split(request_command(record.request, folder))  # the command it shows makes the same images
     assert words[:2] == ["fairskin", "generate"] and words[-2:] == ["--out", str(folder)]
     assert main([*words[1:-1], str(tmp_path / "cli")]) == 0
     for path in table["image_path"]:

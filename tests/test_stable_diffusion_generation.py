@@ -153,7 +153,7 @@ def test_tone_transfer_keeps_the_size_and_follows_the_skin_type(base):
     results = tone_transfer(base, np.concatenate([source, source]), [1, 6], ["melanoma", "melanoma"], [7, 7], steps=4)
     assert results.shape == (2, 100, 80, 3) and results.dtype == np.uint8
     assert np.abs(results[0].astype(int) - results[1]).max() > 10
-    with pytest.raises(ValueError, match="--strength 0: give a number above 0 and at most 1"):
+    with pytest.raises(ValueError, match="^strength 0: give a number above 0 and at most 1"):  # the library names its parameter
         tone_transfer(base, source, [6], ["melanoma"], [0], strength=0)
 
 

@@ -24,9 +24,8 @@ from diffusers.pipelines.pipeline_utils import DiffusionPipeline
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
 from .conditioned_unet import UNCONDITIONED, FSTConditionedUNet
+from .sampling_settings import DEFAULT_SCHEDULER, DEFAULT_STEPS, FST_GUIDANCE, MAX_STEPS
 from .schedulers import make_scheduler
-
-MAX_STEPS = 1000
 
 
 def vae_scale_factor(vae: AutoencoderKL | None) -> int:
@@ -80,9 +79,9 @@ class FSTDiffusionPipeline(DiffusionPipeline):
         diagnosis: Sequence[str],
         seeds: Sequence[int],
         *,
-        steps: int = 25,
-        guidance: float = 3.0,
-        scheduler: str = "ddim",
+        steps: int = DEFAULT_STEPS,
+        guidance: float = FST_GUIDANCE,
+        scheduler: str = DEFAULT_SCHEDULER,
         progress: Callable[[int, int], None] | None = None,
     ) -> np.ndarray:
         """Images (N × H × W × 3, uint8) for the N (skin type, diagnosis, seed) triples.

@@ -17,7 +17,7 @@ from diffusers.schedulers.scheduling_euler_discrete import EulerDiscreteSchedule
 from diffusers.schedulers.scheduling_unipc_multistep import UniPCMultistepScheduler
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
-# name: (class, options that override the stored config)
+# name (one of SCHEDULER_NAMES, in its order): (class, options that override the stored config)
 SCHEDULERS: dict[str, tuple[type[SchedulerMixin], dict]] = {
     "ddim": (DDIMScheduler, {}),
     "dpm-solver": (DPMSolverMultistepScheduler, {}),

@@ -39,6 +39,7 @@ from tqdm.auto import tqdm
 from ..atomic import atomic_file
 from ..hashing import file_sha256
 from ..torch_files import usable_precision
+from ..training.checkpoints import cells_drawn, checkpoint_to_resume, refuse_another_config
 from ..training.data import TrainingImages, load_training_images
 from ..training.sampler import BalancedCellSampler, step_seed
 from .base_model import FINETUNE_FILE, BaseModel, load_base
@@ -101,11 +102,6 @@ def _set_precision(base: BaseModel, method: Lora | TextualInversion, dtype: torc
     return {"frozen": ",".join(sorted(frozen)), "trainable": ",".join(sorted({str(p.dtype) for p in method.parameters()}))}
 
 
-def _latest_checkpoint(out: Path) -> Path | None:
-    found = sorted((out / "checkpoints").glob("step-*"))
-    return found[-1] if found else None
-
-
 def _save_checkpoint(out: Path, step: int, method, optimizer, lr_schedule, drawn: Counter, config: FinetuneConfig) -> None:
     folder = out / "checkpoints" / f"step-{step:06d}"
     staging = folder.with_name(folder.name + ".partial")
@@ -121,21 +117,16 @@ def _save_checkpoint(out: Path, step: int, method, optimizer, lr_schedule, drawn
 
 
 def _resume(out: Path, config: FinetuneConfig, resume: bool, method, optimizer, lr_schedule) -> tuple[int, Counter]:
-    checkpoint = _latest_checkpoint(out) if resume else None
+    checkpoint = checkpoint_to_resume(out, resume)
     if checkpoint is None:
-        if not resume and (out / "checkpoints").exists():
-            shutil.rmtree(out / "checkpoints")
         return 0, Counter()
     state = json.loads((checkpoint / "state.json").read_text())
-    changed = config.weights_changed(state["config"])
-    if changed:
-        raise ValueError(f"{checkpoint}: saved by a run with another config (changed: {', '.join(changed)}); "
-                         "resume with the same config, pass --restart, or train into a new folder")
+    refuse_another_config(checkpoint, config.weights_changed(state["config"]), "pass --restart, or ")
     method.load_state_dict(load_file(checkpoint / "trainable.safetensors"))
     saved = torch.load(checkpoint / "optimizer.pt", weights_only=True)
     optimizer.load_state_dict(saved["optimizer"])
     lr_schedule.load_state_dict(saved["lr_schedule"])
-    return state["step"], Counter({(f, d): n for f, d, n in state["drawn"]})
+    return state["step"], cells_drawn(state)
 
 
 def _encode_prompts(base: BaseModel, text_encoder, prompts: list[str], device) -> torch.Tensor:

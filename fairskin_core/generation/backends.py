@@ -21,6 +21,7 @@ import torch
 
 from ..diffusion.model_folder import DEFAULT_MODEL, WEIGHTS_FILE, load_model
 from ..diffusion.schedulers import make_scheduler
+from ..errors import ParameterError
 from ..finetune.base_model import base_fingerprint, check_base, model_not_available, read_finetune
 from ..finetune.prompts import DEFAULT_TEMPLATE, cell_prompt, check_template
 from ..finetune.textual_inversion import token_files
@@ -225,5 +226,6 @@ def load_backend(model: str | Path | None = None, stable_diffusion: str | None =
         return StableDiffusionBackend(stable_diffusion, device=device, allow_download=allow_download, loras=loras,
                                       textual_inversions=textual_inversions, fast=fast)
     if loras or textual_inversions or fast:
-        raise ValueError("--lora, --textual-inversion and --fast apply to Stable Diffusion: give --stable-diffusion MODEL with them")
+        raise ParameterError("{loras}, {textual_inversions} and {fast} apply to Stable Diffusion: give {stable_diffusion} MODEL with them",
+                             "loras", "textual_inversions", "fast", "stable_diffusion")
     return FSTModelBackend(model, device=device)

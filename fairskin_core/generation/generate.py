@@ -16,13 +16,14 @@ from pathlib import Path
 from accelerate import PartialState
 
 from ..diagnoses import DIAGNOSES
+from ..diffusion.sampling_settings import DEFAULT_SCHEDULER, DEFAULT_STEPS, FST_GUIDANCE, SD_GUIDANCE
+from ..errors import ParameterError
 from ..fst import FST_TYPES
 from ..mix import diagnosis_mix_of, parse_mix
 from .backends import GenerationBackend, StableDiffusionBackend, load_backend
 from .planned_set import PlannedImage, generate_set, merge_parts, plan_images, plan_per_cell
 
 Mix = str | Mapping  # "KEY:WEIGHT,..." or {key: weight}
-SD_GUIDANCE, FST_GUIDANCE = 7.5, 3.0  # the guidance each kind of model works best at by default
 
 
 @dataclass(frozen=True)
@@ -56,19 +57,21 @@ def build_plan(
     """The images of a request (module docstring) to a model that can make ``diagnoses``; wrong combinations refused by name."""
     if fst is not None or diagnosis is not None:
         if fst is None or diagnosis is None or fst_mix or diagnosis_mix or diagnosis_mix_from or per_cell:
-            raise ValueError("--fst and --diagnosis go together, without --fst-mix, --diagnosis-mix, --diagnosis-mix-from or --per-cell")
-        fst_weights, diagnosis_weights = parse_mix(f"{fst}:1", FST_TYPES, "--fst"), parse_mix(f"{diagnosis}:1", diagnoses, "--diagnosis")
+            raise ParameterError("{fst} and {diagnosis} go together, without {fst_mix}, {diagnosis_mix}, {diagnosis_mix_from} "
+                                 "or {per_cell}",
+                                 "fst", "diagnosis", "fst_mix", "diagnosis_mix", "diagnosis_mix_from", "per_cell")
+        fst_weights, diagnosis_weights = parse_mix(f"{fst}:1", FST_TYPES, "fst"), parse_mix(f"{diagnosis}:1", diagnoses, "diagnosis")
     else:
         if diagnosis_mix and diagnosis_mix_from:
-            raise ValueError("give --diagnosis-mix or --diagnosis-mix-from, not both")
-        fst_weights = parse_mix(_mix_text(fst_mix, FST_TYPES), FST_TYPES, "--fst-mix")
+            raise ParameterError("give {diagnosis_mix} or {diagnosis_mix_from}, not both", "diagnosis_mix", "diagnosis_mix_from")
+        fst_weights = parse_mix(_mix_text(fst_mix, FST_TYPES), FST_TYPES, "fst_mix")
         diagnosis_weights = (diagnosis_mix_of(diagnosis_mix_from, diagnoses) if diagnosis_mix_from
-                             else parse_mix(_mix_text(diagnosis_mix, diagnoses), diagnoses, "--diagnosis-mix"))
+                             else parse_mix(_mix_text(diagnosis_mix, diagnoses), diagnoses, "diagnosis_mix"))
     if per_cell:
         return plan_per_cell(per_cell, sorted(fst_weights), sorted(diagnosis_weights), seed)
     if n:
         return plan_images(n, fst_weights, diagnosis_weights, seed)
-    raise ValueError("say how many images: --n N, or --per-cell K")
+    raise ParameterError("say how many images: {n} N, or {per_cell} K", "n", "per_cell")
 
 
 def generate_images(
@@ -89,9 +92,9 @@ def generate_images(
     n: int | None = None,
     per_cell: int | None = None,
     seed: int = 0,
-    steps: int = 25,
+    steps: int = DEFAULT_STEPS,
     guidance: float | None = None,
-    scheduler: str = "ddim",
+    scheduler: str = DEFAULT_SCHEDULER,
     size: int | None = None,
     batch_size: int = 16,
     progress: Callable[[int, int, float], None] | None = None,

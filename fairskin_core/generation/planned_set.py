@@ -22,6 +22,8 @@ from PIL import Image
 
 from ..atomic import atomic_file
 from ..diagnoses import MALIGNANCY
+from ..diffusion.sampling_settings import DEFAULT_SCHEDULER, DEFAULT_STEPS, FST_GUIDANCE
+from ..errors import ParameterError
 from ..fst import fst_group
 from ..manifest import read_manifest, write_manifest
 from ..mix import Preset, image_cells, normalised
@@ -45,7 +47,7 @@ class PlannedImage:
 def plan_images(n: int, fst_mix: dict[int, float], diagnosis_mix: dict[str, float], seed: int) -> list[PlannedImage]:
     """Exact counts per cell (largest remainder on both margins), in a seeded random order."""
     if n < 1:
-        raise ValueError(f"--n must be at least 1, not {n}")
+        raise ParameterError(f"{{n}} must be at least 1, not {n}", "n")
     cells = image_cells(n, Preset("requested", normalised(fst_mix), normalised(diagnosis_mix)))
     order = np.random.default_rng(np.random.SeedSequence([seed, 0x6E4])).permutation(len(cells))
     return [PlannedImage(k, int(cells[i][0]), cells[i][1], seed * SEED_STRIDE + k) for k, i in enumerate(order)]
@@ -95,9 +97,9 @@ def generate_set(
     plan: list[PlannedImage],
     out: str | Path,
     *,
-    steps: int = 25,
-    guidance: float = 3.0,
-    scheduler: str = "ddim",
+    steps: int = DEFAULT_STEPS,
+    guidance: float = FST_GUIDANCE,
+    scheduler: str = DEFAULT_SCHEDULER,
     batch_size: int = 16,
     size: int | None = None,
     process_index: int = 0,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import secrets
-import shlex
 import time
 import zipfile
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..atomic import atomic_file
-from ..diffusion.schedulers import SCHEDULERS
+from ..diffusion.sampling_settings import DEFAULT_SCHEDULER, DEFAULT_STEPS, MAX_STEPS, SCHEDULER_NAMES, TONE_TRANSFER
 from ..fst import FST_TYPES
 from ..manifest import read_manifest
 from ..numbers import whole_number
@@ -32,7 +31,6 @@ from .tone_transfer import tone_transfer_set
 
 RUN_FILE = "run.json"
 MAX_IMAGES = 100_000  # more in one request is a typo, not a dataset (the research plan's largest is 60,000)
-MAX_STEPS = 1000
 
 
 @dataclass(frozen=True)
@@ -51,13 +49,13 @@ class GenerationRequest:
     loras: tuple[tuple[str, float], ...] = ()
     textual_inversions: tuple[str, ...] = ()
     allow_download: bool = False
-    steps: int = 25
+    steps: int = DEFAULT_STEPS
     guidance: float | None = None  # None: the model kind's default (generate_images)
-    scheduler: str = "ddim"
+    scheduler: str = DEFAULT_SCHEDULER
     size: int | None = None  # None: the model's own
     source_manifest: str | None = None
     source_ids: tuple[str, ...] = ()
-    strength: float = 0.6
+    strength: float = TONE_TRANSFER["strength"]
 
     @property
     def kind(self) -> str:
@@ -81,8 +79,8 @@ class GenerationRequest:
         whole_number(self.steps, "the number of steps", 1, MAX_STEPS)
         if self.guidance is not None and not 0 <= self.guidance <= 30:
             raise ValueError(f"guidance {self.guidance:g}: give a number from 0 to 30")
-        if self.scheduler not in SCHEDULERS:
-            raise ValueError(f"scheduler {self.scheduler!r}: choose one of {', '.join(SCHEDULERS)}")
+        if self.scheduler not in SCHEDULER_NAMES:
+            raise ValueError(f"scheduler {self.scheduler!r}: choose one of {', '.join(SCHEDULER_NAMES)}")
         if self.kind == "tone-transfer":
             if not self.source_ids:
                 raise ValueError("choose the source images to redraw")
@@ -99,37 +97,6 @@ class GenerationRequest:
     def backend_settings(self) -> tuple:
         """What loading the model depends on: equal settings, the same loaded model (the physically based transfer has none)."""
         return self.physically_based, self.model, self.stable_diffusion, self.loras, self.textual_inversions, self.allow_download
-
-    def command(self, out: str | Path) -> str:
-        """The `fairskin` command line that makes the same images into ``out``."""
-        words = ["fairskin", "tone-transfer" if self.kind == "tone-transfer" else "generate"]
-        if self.stable_diffusion:
-            words += ["--stable-diffusion", self.stable_diffusion]
-            for folder, weight in self.loras:
-                words += ["--lora", f"{folder}:{weight:g}"]
-            for tokens in self.textual_inversions:
-                words += ["--textual-inversion", tokens]
-            if self.allow_download:
-                words.append("--allow-download")
-        elif self.model:
-            words += ["--model", self.model]
-        if self.kind == "tone-transfer":
-            words += ["--manifest", self.source_manifest, "--fst", str(self.fst)]
-            if self.stable_diffusion:
-                words += ["--strength", f"{self.strength:g}"]
-            for image_id in self.source_ids:
-                words += ["--image-id", image_id]
-        else:
-            words += ["--fst", str(self.fst), "--diagnosis", self.diagnosis, "--n", str(self.n)]
-        words += ["--seed", str(self.seed)]
-        if self.physically_based:
-            return shlex.join([*words, "--out", str(out)])  # the physically based transfer has no denoising settings
-        words += ["--steps", str(self.steps), "--scheduler", self.scheduler]
-        if self.guidance is not None:
-            words += ["--guidance", f"{self.guidance:g}"]
-        if self.size is not None:
-            words += ["--size", str(self.size)]
-        return shlex.join([*words, "--out", str(out)])
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -157,8 +124,8 @@ def run_request(request: GenerationRequest, folder: str | Path, backend: Generat
     tone transfer's source manifest and images may be read from (the web app's rule)."""
     if request.kind == "tone-transfer":
         method = backend if isinstance(backend, MelaninToneTransfer) else StableDiffusionToneTransfer(
-            backend, strength=request.strength, steps=request.steps, guidance=7.5 if request.guidance is None else request.guidance,
-            scheduler=request.scheduler)
+            backend, strength=request.strength, steps=request.steps, scheduler=request.scheduler,
+            guidance=TONE_TRANSFER["guidance"] if request.guidance is None else request.guidance)
         return tone_transfer_set(method, request.source_manifest, folder, [request.fst], seed=request.seed,
                                  image_ids=request.source_ids, allowed_roots=allowed_roots, progress=progress)
     return generate_images(folder, backend=backend, fst=request.fst, diagnosis=request.diagnosis, n=request.n, seed=request.seed,
@@ -173,7 +140,6 @@ class RunRecord:
     folder: Path
     request: GenerationRequest
     created: str
-    command: str  # the `fairskin` command line that makes the same images
     status: str  # queued, running, finished, failed or cancelled (a "running" run of a stopped server is unfinished)
     error: str | None
     made: int
@@ -188,8 +154,7 @@ def new_run(request: GenerationRequest, runs: str | Path) -> Path:
     request.check()
     folder = Path(runs) / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
     folder.mkdir(parents=True)
-    _write(folder, {"request": request.to_json(), "command": request.command(folder), "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-                    "status": "queued", "error": None})
+    _write(folder, {"request": request.to_json(), "created": time.strftime("%Y-%m-%d %H:%M:%S"), "status": "queued", "error": None})
     return folder
 
 
@@ -208,7 +173,7 @@ def read_run(folder: str | Path) -> RunRecord:
     folder = Path(folder)
     values = json.loads((folder / RUN_FILE).read_text())
     made = len(read_manifest(folder / "manifest.csv", check_files="exists").table) if (folder / "manifest.csv").is_file() else 0
-    return RunRecord(folder, GenerationRequest.from_json(values["request"]), values["created"], values["command"], values["status"],
+    return RunRecord(folder, GenerationRequest.from_json(values["request"]), values["created"], values["status"],
                      values["error"], made)
 
 

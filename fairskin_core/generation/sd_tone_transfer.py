@@ -20,19 +20,23 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..diffusion.sampling_settings import TONE_TRANSFER
 from ..diffusion.schedulers import make_scheduler
+from ..errors import ParameterError
 from .backends import StableDiffusionBackend, to_uint8
 from .tone_transfer import check_target_types
 
 BATCH = 8  # images of one size denoised together
 
 
-def check_strength(strength: float, steps: int = 25) -> None:
+def check_strength(strength: float, steps: int = TONE_TRANSFER["steps"]) -> None:
     """Refuse a strength that cannot work, before anything is loaded or written."""
     if not (isinstance(strength, (int, float)) and 0 < strength <= 1):
-        raise ValueError(f"--strength {strength}: give a number above 0 and at most 1 (0.6 keeps the lesion, 1 redraws everything)")
+        raise ParameterError(f"{{strength}} {strength}: give a number above 0 and at most 1 (0.6 keeps the lesion, 1 redraws everything)",
+                             "strength")
     if int(steps * strength) < 1:
-        raise ValueError(f"--strength {strength} of {steps} steps runs no denoising step: raise --strength or --steps")
+        raise ParameterError(f"{{strength}} {strength} of {steps} steps runs no denoising step: raise {{strength}} or {{steps}}",
+                             "strength", "steps")
 
 
 def working_size(height: int, width: int, backend: StableDiffusionBackend) -> tuple[int, int]:
@@ -44,7 +48,8 @@ def working_size(height: int, width: int, backend: StableDiffusionBackend) -> tu
 
 
 def tone_transfer(backend: StableDiffusionBackend, images: np.ndarray, fst: list[int], diagnosis: list[str], seeds: list[int], *,
-                  strength: float = 0.6, steps: int = 25, guidance: float = 7.5, scheduler: str = "dpm-solver++") -> np.ndarray:
+                  strength: float = TONE_TRANSFER["strength"], steps: int = TONE_TRANSFER["steps"],
+                  guidance: float = TONE_TRANSFER["guidance"], scheduler: str = TONE_TRANSFER["scheduler"]) -> np.ndarray:
     """``images`` (N × H × W × 3 uint8) redrawn on skin types ``fst``, image i from seed i alone; N × H × W × 3 uint8."""
     from diffusers import StableDiffusionImg2ImgPipeline
 
@@ -70,8 +75,8 @@ def tone_transfer(backend: StableDiffusionBackend, images: np.ndarray, fst: list
 class StableDiffusionToneTransfer:
     """`tone_transfer` as a method of `tone_transfer.tone_transfer_set`: same-size images denoised together."""
 
-    def __init__(self, backend: StableDiffusionBackend, *, strength: float = 0.6, steps: int = 25, guidance: float = 7.5,
-                 scheduler: str = "dpm-solver++"):
+    def __init__(self, backend: StableDiffusionBackend, *, strength: float = TONE_TRANSFER["strength"], steps: int = TONE_TRANSFER["steps"],
+                 guidance: float = TONE_TRANSFER["guidance"], scheduler: str = TONE_TRANSFER["scheduler"]):
         check_strength(strength, steps)
         self.backend, self.strength, self.steps, self.guidance, self.scheduler = backend, strength, steps, float(guidance), scheduler
         self.model_id, self.model_hash = backend.model_id, backend.model_hash

@@ -28,6 +28,7 @@ from PIL import Image
 
 from ..analysis.pipeline import analyse_image
 from ..atomic import atomic_file
+from ..errors import ParameterError
 from ..fst import FST_TYPES, fst_group
 from ..hashing import file_sha256
 from ..images import read_rgb
@@ -44,10 +45,10 @@ SKIPPED_FILE = "skipped.csv"
 def check_target_types(fsts: Sequence[int]) -> list[int]:
     """The requested target types, each once, or an error naming the one that is not a type."""
     if not fsts:
-        raise ValueError("--fst: give at least one target skin type, 1-6")
+        raise ParameterError("{fst}: give at least one target skin type, 1-6", "fst")
     for fst in fsts:
         if fst not in FST_TYPES:
-            raise ValueError(f"--fst {fst}: a Fitzpatrick skin type is 1-6 (I-VI)")
+            raise ParameterError(f"{{fst}} {fst}: a Fitzpatrick skin type is 1-6 (I-VI)", "fst")
     return list(dict.fromkeys(int(fst) for fst in fsts))
 
 
@@ -70,7 +71,7 @@ def _check_writable(out: Path) -> None:
             handle.write("")
         (out / ".write-test").unlink()
     except OSError as exc:
-        raise PermissionError(f"{out}: cannot write there ({exc.strerror or exc}); choose another --out") from None
+        raise PermissionError(f"{out}: cannot write there ({exc.strerror or exc}); choose another output folder") from None
 
 
 def _plan(method, manifest_path: Path, rows: list[dict], hashes: list[str], fsts: list[int], seed: int) -> list[dict]:
@@ -110,7 +111,7 @@ def tone_transfer_set(method, manifest_path: str | Path, out: str | Path, fsts: 
     """
     fsts = check_target_types(fsts)
     if limit is not None and limit < 1:
-        raise ValueError(f"--limit {limit}: give at least 1 (or leave it out for every image)")
+        raise ParameterError(f"{{limit}} {limit}: give at least 1 (or leave it out for every image)", "limit")
     manifest_path, out = Path(manifest_path), Path(out)
     manifest = read_manifest(manifest_path, check_files="exists", allowed_roots=allowed_roots)
     table = manifest.table

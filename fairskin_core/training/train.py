@@ -45,6 +45,7 @@ from ..diffusion.model_folder import save_model
 from ..diffusion.pipeline import FSTDiffusionPipeline, vae_scale_factor
 from ..phantoms.workspace_sets import phantom_set
 from ..torch_files import usable_precision
+from .checkpoints import cells_drawn, checkpoint_to_resume, refuse_another_config
 from .config import BOOK_KEEPING, TrainConfig
 from .data import TrainingImages, load_training_images
 from .latents import encode_images, load_vae
@@ -161,30 +162,20 @@ def _new_denoiser(config: TrainConfig, diagnoses: tuple[str, ...], vae: Autoenco
     return _Denoiser(model, optimizer, lr_schedule, ema)
 
 
-def _latest_checkpoint(folder: Path) -> Path | None:
-    checkpoints = sorted((folder / "checkpoints").glob("step-*"))
-    return checkpoints[-1] if checkpoints else None
-
-
 def _resume(accelerator: Accelerator, out: Path, config: TrainConfig, resume: bool) -> tuple[int, Counter]:
     """The step to start from and the cells drawn so far: restored from the latest checkpoint, or (0, nothing).
 
     A checkpoint of a run with another config (book-keeping fields aside) is refused; without
     ``resume`` old checkpoints are deleted.
     """
-    checkpoint = _latest_checkpoint(out) if resume else None
+    checkpoint = checkpoint_to_resume(out, resume, accelerator.is_main_process)
     if checkpoint is None:
-        if not resume and accelerator.is_main_process and (out / "checkpoints").exists():
-            shutil.rmtree(out / "checkpoints")
         return 0, Counter()
     accelerator.load_state(checkpoint)
     state = json.loads((checkpoint / "fairskin_state.json").read_text())
-    changed = sorted(k for k in {*state["config"], *config.to_dict()}
-                     if k not in BOOK_KEEPING and state["config"].get(k) != config.to_dict().get(k))
-    if changed:
-        raise ValueError(f"{checkpoint}: saved by a run with another config (changed: {', '.join(changed)}); "
-                         "resume with the same config, or train into a new folder")
-    return state["step"], Counter({(f, d): n for f, d, n in state["drawn"]})
+    refuse_another_config(checkpoint, sorted(k for k in {*state["config"], *config.to_dict()}
+                                             if k not in BOOK_KEEPING and state["config"].get(k) != config.to_dict().get(k)), "or ")
+    return state["step"], cells_drawn(state)
 
 
 @dataclass
