@@ -131,7 +131,7 @@ def build_dashboard_tab(store: ReviewStore):
             plots += [gr.Plot(label=title) for _, title in FIGURES[index : index + 2]]
 
     @admin
-    def on_refresh(study_name: str, user: str):
+    def on_refresh(study_name: str, request: gr.Request):
         if not study_name:
             raise gr.Error("Choose a study.", print_exception=False)
         try:

@@ -291,11 +291,11 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
         return view
 
     @admin
-    def on_mode(chosen: str, user: str):
+    def on_mode(chosen: str, request: gr.Request):
         return mode_view(chosen)
 
     @admin
-    def on_model(model_name: str, user: str):
+    def on_model(model_name: str, request: gr.Request):
         try:
             names = model_diagnoses(model_name or DEFAULT_CHOICE)
         except ModelFolderError as exc:
@@ -303,15 +303,15 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
         return gr.update(choices=names, value=names[0] if names else None), ""
 
     @admin
-    def on_stable_diffusion(name: str, user: str):
+    def on_stable_diffusion(name: str, request: gr.Request):
         return gr.update(choices=size_choices(name.strip()) if name and name.strip() else [OWN_SIZE], value=OWN_SIZE)
 
     @admin
-    def on_sources(path: str, user: str):
+    def on_sources(path: str, request: gr.Request):
         try:
             manifest = read_manifest((path or "").strip(), check_files="none", allowed_roots=roots)
         except USER_MISTAKES as exc:
-            refused("generate_tab.on_sources", user, exc)
+            refused("generate_tab.on_sources", request.username, exc)
             return gr.update(choices=[], value=[]), f"**No source images:** {plain(exc)}"
         rows = manifest.table.head(SOURCE_CHOICES)
         choices = [(f"{r.image_id} · {r.diagnosis} · type {ROMAN[int(r.fst)] if pd.notna(r.fst) else 'unknown'}", r.image_id)
@@ -343,7 +343,7 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
 
     @admin
     def on_generate(chosen_mode, model_name, sd_name, lora_lines, token_lines, fetch, fst_label, diagnosis_name, n, first_seed,
-                    n_steps, weight, sampler, side, sources, ids, power, current: dict, progress=gr.Progress(), user: str = ""):
+                    n_steps, weight, sampler, side, sources, ids, power, current: dict, request: gr.Request, progress=gr.Progress()):
         try:
             request = request_from_form(chosen_mode, model_name, sd_name, lora_lines, token_lines, fetch, fst_label, diagnosis_name, n,
                                         first_seed, n_steps, weight, sampler, side, sources, ids, power)
@@ -353,7 +353,7 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
                 return [gr.skip(), gr.skip(), current, gr.skip(), unconfirmed, *unchanged_panel, *listed_now()]
             folder = new_run(request, runs)
         except USER_MISTAKES as exc:
-            refused("generate_tab.on_generate", user, exc)
+            refused("generate_tab.on_generate", request.username, exc)
             return [*cleared(f"**Not generated:** {plain(exc)}"), *unchanged_panel, *listed_now()]
         job = jobs.submit(request, folder)
         if request.count > INTERACTIVE:
@@ -369,7 +369,7 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
         return [*showing(folder), *unchanged_panel, *listed_now()]
 
     @admin
-    def on_cancel(current: dict, user: str):
+    def on_cancel(current: dict, request: gr.Request):
         """Stop the followed background run after the batch being made is saved; what is made stays, resumable."""
         job = jobs.cancel(current["watching"]) if current.get("watching") else None
         if job is None:
@@ -377,7 +377,7 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
         return f"Background generation: {jobs.describe(job)}", gr.update(visible=False)
 
     @admin
-    def on_follow(current: dict, user: str):
+    def on_follow(current: dict, request: gr.Request):
         """While a background run is going: where it is; once done, its images.
 
         A page whose state lost the run it watched (its first load answered after Generate was pressed, on a busy
@@ -397,7 +397,7 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
         return [*showing(job.folder, "**Background generation finished.** "), "", *done, *listed_now()]
 
     @admin
-    def on_reopen(name: str | None, current: dict, user: str):
+    def on_reopen(name: str | None, current: dict, request: gr.Request):
         if not name:
             return {message: "Choose a run first."}
         folder = runs / Path(name).name
@@ -409,7 +409,7 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
         return {**dict(zip([*shown, *panel], [*showing(folder), "", gr.update(visible=False), gr.skip()], strict=True)), **form_now}
 
     @admin
-    def on_resume(name: str | None, user: str):
+    def on_resume(name: str | None, request: gr.Request):
         if not name:
             return [*[gr.skip()] * (len(shown) - 1), "Choose a run first.", *unchanged_panel, *listed_now()]
         record = read_run(runs / Path(name).name)
@@ -422,7 +422,7 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
         return [*followed(job, text), *listed_now()]
 
     @admin
-    def on_add(name: str, ticked: list[str], current: dict, user: str):
+    def on_add(name: str, ticked: list[str], current: dict, request: gr.Request):
         return keep(name, ticked, current.get("run"))
 
     def page_load() -> list:

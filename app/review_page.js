@@ -400,14 +400,21 @@
   }
 
   // ---- signed out while the page is open (a new password, a disabled account, a restarted server): Gradio answers 401
-  // and shows nothing, so the page says so, and that the answer on screen was not saved, instead of waiting for ever
-  const gradioFetch = window.fetch.bind(window);
-  window.fetch = async (resource, options) => {
-    const response = await gradioFetch(resource, options);
-    const url = typeof resource === "string" ? resource : (resource && resource.url) || String(resource);
-    if (response.status === 401 && url.includes("/queue/join")) signedOut();
-    return response;
-  };
+  // and shows nothing, so the page asks the server (GET session: 204 signed in, 401 not) when "Save & next" is pressed,
+  // when it comes back into view, and every 10 s; signed out, it says so, and that the answer on screen was not saved
+  async function checkSignedIn() {
+    if ($("#review-signed-out")) return;
+    try {
+      const response = await fetch("session", {cache: "no-store", credentials: "same-origin"});
+      if (response.status === 401) signedOut();
+    } catch (unreachable) {}  // a restart or a network hiccup: asked again at the next occasion
+  }
+  document.addEventListener("click", (event) => {
+    if (event.target.closest && event.target.closest("#save-next")) checkSignedIn();
+  }, true);
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) checkSignedIn(); });
+  window.addEventListener("focus", checkSignedIn);
+  setInterval(checkSignedIn, 10000);
   function signedOut() {
     if ($("#review-signed-out")) return;
     const notice = document.createElement("div");
