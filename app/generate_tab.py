@@ -177,8 +177,8 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
                 sd_model = gr.Textbox(label="Stable Diffusion model: a hub id or a diffusers folder",
                                       placeholder="stable-diffusion-v1-5/stable-diffusion-v1-5", elem_id="generate-sd-model")
                 loras = gr.Textbox(label="LoRAs, one per line: FOLDER or FOLDER:WEIGHT", lines=2, elem_id="generate-loras")
-                tokens = gr.Textbox(label="Learned tokens (textual inversion): one file or folder per line", lines=1,
-                                    elem_id="generate-tokens")
+                inversions = gr.Textbox(label="Learned tokens (textual inversion): one file or folder per line", lines=1,
+                                        elem_id="generate-inversions")
                 allow_download = gr.Checkbox(label="fetch the model from the Hugging Face hub if it is not here", elem_id="generate-fetch")
             with gr.Group(visible=False) as tone_box:
                 source_manifest = gr.Textbox(value=default_manifest, label="Source images: a manifest (press Enter to list them)",
@@ -226,7 +226,7 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
                     reopen = gr.Button("Open", elem_id="generate-reopen", scale=1, min_width=80)
                     resume = gr.Button("Resume", elem_id="generate-resume", scale=1, min_width=80)
     follow = gr.Timer(1.0, active=False)
-    form = [mode, model, sd_model, loras, tokens, allow_download, fst, diagnosis, count, seed, steps, guidance, scheduler, size,
+    form = [mode, model, sd_model, loras, inversions, allow_download, fst, diagnosis, count, seed, steps, guidance, scheduler, size,
             source_manifest, source_ids, strength]
     shown = [gallery, selected, on_screen, download, message]
     panel = [background, cancel, follow]
@@ -272,7 +272,7 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
         model_name = request.model or DEFAULT_CHOICE
         values = {
             mode: chosen, model: model_name, sd_model: request.stable_diffusion or "",
-            loras: "\n".join(f"{folder}:{weight:g}" for folder, weight in request.loras), tokens: "\n".join(request.textual_inversions),
+            loras: "\n".join(f"{folder}:{weight:g}" for folder, weight in request.loras), inversions: "\n".join(request.textual_inversions),
             allow_download: request.allow_download, fst: ROMAN[request.fst], count: request.n, seed: request.seed, steps: request.steps,
             guidance: request.guidance if request.guidance is not None else (7.5 if sd else 3.0), scheduler: request.scheduler,
             size: str(request.size) if request.size else OWN_SIZE, source_manifest: request.source_manifest or "",
@@ -342,24 +342,24 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
                 "time and keeps the images made (Resume, under History, makes the rest).")
 
     @admin
-    def on_generate(chosen_mode, model_name, sd_name, lora_lines, token_lines, fetch, fst_label, diagnosis_name, n, first_seed,
+    def on_generate(chosen_mode, model_name, sd_name, lora_lines, inversion_lines, fetch, fst_label, diagnosis_name, n, first_seed,
                     n_steps, weight, sampler, side, sources, ids, power, current: dict, request: gr.Request, progress=gr.Progress()):
         try:
-            request = request_from_form(chosen_mode, model_name, sd_name, lora_lines, token_lines, fetch, fst_label, diagnosis_name, n,
+            wanted = request_from_form(chosen_mode, model_name, sd_name, lora_lines, inversion_lines, fetch, fst_label, diagnosis_name, n,
                                         first_seed, n_steps, weight, sampler, side, sources, ids, power)
             current = dict(current)
-            unconfirmed = long_run_unconfirmed(request, current)
+            unconfirmed = long_run_unconfirmed(wanted, current)
             if unconfirmed:
                 return [gr.skip(), gr.skip(), current, gr.skip(), unconfirmed, *unchanged_panel, *listed_now()]
-            folder = new_run(request, runs)
+            folder = new_run(wanted, runs)
         except USER_MISTAKES as exc:
             refused("generate_tab.on_generate", request.username, exc)
             return [*cleared(f"**Not generated:** {plain(exc)}"), *unchanged_panel, *listed_now()]
-        job = jobs.submit(request, folder)
-        if request.count > INTERACTIVE:
-            estimate = jobs.estimate_seconds(request)
+        job = jobs.submit(wanted, folder)
+        if wanted.count > INTERACTIVE:
+            estimate = jobs.estimate_seconds(wanted)
             took = f", about {duration(estimate[0])} at the speed measured here" if estimate else ""
-            text = (f"**{request.count:,} images are being made in the background**{took} into `{plain(folder)}`; they appear here "
+            text = (f"**{wanted.count:,} images are being made in the background**{took} into `{plain(folder)}`; they appear here "
                     "when done.")
             return [*followed(job, text), *listed_now()]
         while not job.finished.wait(0.25):
