@@ -144,7 +144,7 @@ def build_dashboard_tab(store: ReviewStore):
         return [f"{headline(report)}\n\n*What reviewers saw:* {plain(chosen.shown_size)}.",
                 checks_text(chosen.n_repeats, chosen.n_gold, readers), *(figures[name] for name, _ in FIGURES)]
 
-    refresh.click(on_refresh, study, [summary, checks, *plots], api_name="dashboard_refresh", api_visibility="private")
+    refresh.click(on_refresh, study, [summary, checks, *plots], api_name="dashboard_refresh", api_visibility="undocumented")
 
     def studies():
         names = list_studies(store)

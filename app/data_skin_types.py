@@ -153,12 +153,12 @@ def build_skin_type_section(current: gr.State, admin, load_manifest, thumbnail, 
         shown, ids = audit_gallery(path, table, group_)
         return table, shown, ids, text
 
-    private = {"api_visibility": "private"}
+    hidden = {"api_visibility": "undocumented"}
     estimate.click(on_estimate, [current, method, group],
                    [estimates, distribution, confusion, summary, gallery, audit_ids, selected, chosen, said], api_name="data_skin_types",
-                   **private)
-    group.input(on_group, [current, estimates, group], [gallery, audit_ids, said], api_name="data_audit", **private)
-    gallery.select(on_pick, [estimates, audit_ids], [selected, chosen], api_name="data_audit_pick", **private)
+                   **hidden)
+    group.input(on_group, [current, estimates, group], [gallery, audit_ids, said], api_name="data_audit", **hidden)
+    gallery.select(on_pick, [estimates, audit_ids], [selected, chosen], api_name="data_audit_pick", **hidden)
     save.click(on_save, [current, estimates, selected, corrected_type, method, group], [estimates, gallery, audit_ids, said],
-               api_name="data_audit_save", **private)
+               api_name="data_audit_save", **hidden)
     return [estimates, summary, distribution, confusion, gallery, audit_ids, selected, said], (None, "", None, None, [], [], None, "")

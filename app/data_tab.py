@@ -321,14 +321,14 @@ def build_data_tab(default_manifest: str, store: ReviewStore, roots: list[Path])
     def on_measure(path: str, request: gr.Request, progress=gr.Progress()):
         return measure_manifest(path, progress, roots)
 
-    private = {"api_visibility": "private"}
-    open_button.click(on_open, [path_box, current], [*opened, *shown, path_box], api_name="data_open", **private)
-    path_box.submit(on_open, [path_box, current], [*opened, *shown, path_box], api_name="data_open_submit", **private)
-    gr.on([fst_filter.input, dx_filter.input], on_filter, [current, fst_filter, dx_filter], browsed, api_name="data_filter", **private)
+    hidden = {"api_visibility": "undocumented"}
+    open_button.click(on_open, [path_box, current], [*opened, *shown, path_box], api_name="data_open", **hidden)
+    path_box.submit(on_open, [path_box, current], [*opened, *shown, path_box], api_name="data_open_submit", **hidden)
+    gr.on([fst_filter.input, dx_filter.input], on_filter, [current, fst_filter, dx_filter], browsed, api_name="data_filter", **hidden)
     browse = [current, fst_filter, dx_filter, page]
-    page.submit(turn(0), browse, browsed, api_name="data_page", **private)
-    previous_button.click(turn(-1), browse, browsed, api_name="data_previous", **private)
-    next_button.click(turn(+1), browse, browsed, api_name="data_next", **private)
-    gallery.select(on_select, [current, shown_ids], [detail, skin_view, measured, metadata], api_name="data_select", **private)
-    measure.click(on_measure, current, [ita_plot, confusion_plot, agreement], api_name="data_measure", **private)
+    page.submit(turn(0), browse, browsed, api_name="data_page", **hidden)
+    previous_button.click(turn(-1), browse, browsed, api_name="data_previous", **hidden)
+    next_button.click(turn(+1), browse, browsed, api_name="data_next", **hidden)
+    gallery.select(on_select, [current, shown_ids], [detail, skin_view, measured, metadata], api_name="data_select", **hidden)
+    measure.click(on_measure, current, [ita_plot, confusion_plot, agreement], api_name="data_measure", **hidden)
     return path_box, opened

@@ -146,10 +146,10 @@ def build_fairness_tab(store: ReviewStore, train_default: str, synthetic_default
         running = job is not None and job.state == "running"
         return gr.Timer(active=running), plain(job.describe()) if running else gr.skip()
 
-    show.click(on_open, picker, outputs, api_name="fairness_open", api_visibility="private")
+    show.click(on_open, picker, outputs, api_name="fairness_open", api_visibility="undocumented")
     run.click(on_run, [train, test, synthetic, oracle, strategies, test_split, seeds, steps, audit, drop, verdict],
-              [verdict, status, follow], api_name="fairness_run", api_visibility="private")
-    follow.tick(on_follow, None, [status, follow, picker, *outputs], api_name="fairness_follow", api_visibility="private",
+              [verdict, status, follow], api_name="fairness_run", api_visibility="undocumented")
+    follow.tick(on_follow, None, [status, follow, picker, *outputs], api_name="fairness_follow", api_visibility="undocumented",
                 show_progress="hidden")
-    cancel.click(on_cancel, None, status, api_name="fairness_cancel", api_visibility="private")
+    cancel.click(on_cancel, None, status, api_name="fairness_cancel", api_visibility="undocumented")
     return picker, on_page_load, [follow, status]

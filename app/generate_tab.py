@@ -433,18 +433,18 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
         return [*listed_now(), {"watching": str(busy.folder)}, f"Background generation: {jobs.describe(busy)}", gr.update(visible=True),
                 gr.Timer(active=True)]
 
-    private = {"api_visibility": "private"}
+    hidden = {"api_visibility": "undocumented"}
     # .input, not .change: a reopened run sets the mode and the model with its own sampler and diagnosis, which must stay.
     mode.input(on_mode, mode, [fairskin_box, sd_box, tone_box, diagnosis, count, size, guidance, scheduler, strength, sampler_box],
-               api_name="generate_mode", **private)
-    model.input(on_model, model, [diagnosis, message], api_name="generate_model", **private)
-    gr.on([sd_model.submit, sd_model.blur], on_stable_diffusion, sd_model, size, api_name="generate_sizes", **private)
-    source_manifest.submit(on_sources, source_manifest, [source_ids, message], api_name="generate_sources", **private)
-    run.click(on_generate, [*form, on_screen], [*shown, *panel, *listed], api_name="generate_run", **private)
-    follow.tick(on_follow, on_screen, [*shown, *panel, *listed], api_name="generate_follow", show_progress="hidden", **private)
+               api_name="generate_mode", **hidden)
+    model.input(on_model, model, [diagnosis, message], api_name="generate_model", **hidden)
+    gr.on([sd_model.submit, sd_model.blur], on_stable_diffusion, sd_model, size, api_name="generate_sizes", **hidden)
+    source_manifest.submit(on_sources, source_manifest, [source_ids, message], api_name="generate_sources", **hidden)
+    run.click(on_generate, [*form, on_screen], [*shown, *panel, *listed], api_name="generate_run", **hidden)
+    follow.tick(on_follow, on_screen, [*shown, *panel, *listed], api_name="generate_follow", show_progress="hidden", **hidden)
     reopen.click(on_reopen, [picked, on_screen], [*shown, *panel, *form, fairskin_box, sd_box, tone_box, sampler_box],
-                 api_name="generate_reopen", **private)
-    resume.click(on_resume, picked, [*shown, *panel, *listed], api_name="generate_resume", **private)
-    cancel.click(on_cancel, on_screen, [background, cancel], api_name="generate_cancel", **private)
-    add.click(on_add, [set_name, selected, on_screen], message, api_name="generate_add", **private)
+                 api_name="generate_reopen", **hidden)
+    resume.click(on_resume, picked, [*shown, *panel, *listed], api_name="generate_resume", **hidden)
+    cancel.click(on_cancel, on_screen, [background, cancel], api_name="generate_cancel", **hidden)
+    add.click(on_add, [set_name, selected, on_screen], message, api_name="generate_add", **hidden)
     return page_load, [*listed, on_screen, background, cancel, follow]

@@ -132,8 +132,8 @@ def build_admin_app(
             return (preparation.status(), gr.Timer(active=False), *filled_tabs(path))
 
         demo.load(on_load, path_box, [account, startup, preparing, *tab_outputs, *generate_outputs, *fairness_outputs],
-                  api_name="page_load", api_visibility="private")
-        preparing.tick(on_preparing, path_box, [startup, preparing, *tab_outputs], api_name="preparing", api_visibility="private",
+                  api_name="page_load", api_visibility="undocumented")
+        preparing.tick(on_preparing, path_box, [startup, preparing, *tab_outputs], api_name="preparing", api_visibility="undocumented",
                        show_progress="hidden")
     return demo
 
@@ -162,7 +162,7 @@ def build_reviewer_app(store: ReviewStore, image_cache: Path | None = None, prep
                 header = f"{header}<br>{preparation.status()} Reload this page in a minute."
             return header, reviewer_studies(username) if role == "reviewer" else gr.skip()
 
-        resume_after(demo.load(on_load, None, [account, study_picker], api_name="page_load", api_visibility="private"))
+        resume_after(demo.load(on_load, None, [account, study_picker], api_name="page_load", api_visibility="undocumented"))
     return demo
 
 

@@ -85,4 +85,4 @@ def build_quality_tab(store: ReviewStore, real_default: str, synthetic_default: 
         files_written = [str(p) for p in sorted(folder.iterdir())]
         return [_summary_html(report), *(figures[name] for name in names), _closest_pairs(report), files_written]
 
-    run.click(on_run, [real, synthetic], [summary, *plots, pairs, files], api_name="quality_run", api_visibility="private")
+    run.click(on_run, [real, synthetic], [summary, *plots, pairs, files], api_name="quality_run", api_visibility="undocumented")

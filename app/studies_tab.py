@@ -286,20 +286,20 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
         files_ = [str(p) for p in export_study(store, study_name, download_folder("export"))]
         return files_, f"Exported **{plain(study_name)}**: {len(files_)} files below."
 
-    private = {"api_visibility": "private"}
+    hidden = {"api_visibility": "undocumented"}
     create.click(on_create, [name, real, synthetic, n_per_arm, seed, estimate, practice, accept_tones, repeats, gold, n_gold,
                              ask_certainty],
-                 [*refresh_outputs, create_message], api_name="study_create", **private)
+                 [*refresh_outputs, create_message], api_name="study_create", **hidden)
     enrol.click(on_enrol, [enrol_study, username, password, group], [*refresh_outputs, password, enrol_message], api_name="study_enrol",
-                **private)
-    plan.click(on_plan, [plan_pilot, plan_detection, plan_auc], plan_message, api_name="study_plan", **private)
-    activity_study.change(on_activity, activity_study, [activity, activity_message], api_name="study_activity", **private)
-    refresh_activity.click(on_activity, activity_study, [activity, activity_message], api_name="study_activity_refresh", **private)
-    reset.click(on_reset, [account, new_password], [new_password, account_message], api_name="study_reset_password", **private)
+                **hidden)
+    plan.click(on_plan, [plan_pilot, plan_detection, plan_auc], plan_message, api_name="study_plan", **hidden)
+    activity_study.change(on_activity, activity_study, [activity, activity_message], api_name="study_activity", **hidden)
+    refresh_activity.click(on_activity, activity_study, [activity, activity_message], api_name="study_activity_refresh", **hidden)
+    reset.click(on_reset, [account, new_password], [new_password, account_message], api_name="study_reset_password", **hidden)
     disable.click(toggled(True), [account, activity_study], [activity, account_message], api_name="study_disable_reviewer",
-                  **private)
-    enable.click(toggled(False), [account, activity_study], [activity, account_message], api_name="study_enable_reviewer", **private)
+                  **hidden)
+    enable.click(toggled(False), [account, activity_study], [activity, account_message], api_name="study_enable_reviewer", **hidden)
     close.click(on_close, [close_choice, understood], [*refresh_outputs, understood, close_message], api_name="study_close",
-                **private)
-    export.click(on_export, export_choice, [files, export_message], api_name="study_export", **private)
+                **hidden)
+    export.click(on_export, export_choice, [files, export_message], api_name="study_export", **hidden)
     return refreshed, refresh_outputs
