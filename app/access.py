@@ -2,7 +2,9 @@
 
 Hiding a tab is not access control — any event can be called over HTTP by a signed-in user —
 so each handler is wrapped by `only(store, role)`, which reads the username from the request
-(set by Gradio's login, never sent by the page) and refuses other roles before the handler runs.
+(set by our sign-in, `app.sign_in`, never sent by the page) and refuses other roles before the
+handler runs. Each handler takes the request as Gradio documents it, a ``request: gr.Request``
+parameter, and finds the signed-in username in ``request.username``.
 
 The same wrapper keeps the server log readable: a user's mistake (what the libraries refuse with a
 message, see `USER_MISTAKES`) is logged as one line with its reason and shown as that message,
@@ -15,7 +17,6 @@ import functools
 import inspect
 import logging
 import textwrap
-import typing
 
 import gradio as gr
 
@@ -32,40 +33,35 @@ logger = logging.getLogger(__name__)
 USER_MISTAKES = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError)
 
 
-def signed_in(request: gr.Request | None) -> str | None:
-    return getattr(request, "username", None) if request is not None else None
-
-
 def refused(action: str, username: str | None, reason: object) -> None:
     """Log a user's mistake as one line with its reason: no traceback, that is kept for faults in the code."""
     logger.info("%s refused for %s: %s", action, username or "no signed-in user", textwrap.shorten(str(reason), 400, placeholder=" …"))
 
 
 def only(store: ReviewStore, role: str):
-    """Decorate a handler so that only users of ``role`` can run it; it receives their username.
+    """Decorate a handler so that only users of ``role`` can run it.
 
-    The wrapped handler gets the signed-in username as an extra last argument; Gradio sees a
-    ``request: gr.Request`` parameter in its place and fills it in. A `gr.Error` or one of
-    `USER_MISTAKES` it raises is logged in one line and shown as a pop-up with its message.
+    The handler has a ``request: gr.Request`` parameter, which Gradio fills in (it sees the handler's own signature
+    through `functools.wraps`). A `gr.Error` or one of `USER_MISTAKES` it raises is logged in one line and shown as a
+    pop-up with its message.
     """
 
     def decorate(fn):
-        signature = inspect.signature(fn)
-        *kept, username_slot = signature.parameters.values()
-        # A default, so the signature stays valid after parameters that have one (gr.Progress).
-        request = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=gr.Request)
-        hints = {k: v for k, v in typing.get_type_hints(fn).items() if k not in (username_slot.name, "return")}
+        parameters = list(inspect.signature(fn).parameters)
+        if "request" not in parameters:
+            raise TypeError(f"{fn.__qualname__} needs a `request: gr.Request` parameter for `only` to check its user")
+        position = parameters.index("request")
         action = f"{fn.__module__.rpartition('.')[2]}.{fn.__name__}"
 
         @functools.wraps(fn)
-        def wrapper(*args):
-            *inputs, request = args
-            username = signed_in(request)
+        def wrapper(*args, **kwargs):
+            request = args[position] if position < len(args) else kwargs.get("request")
+            username = getattr(request, "username", None)
             if role_of(store, username) != role:
                 refused(action, username, f"needs a signed-in {role} account")
                 raise gr.Error(f"This needs a signed-in {role} account.", print_exception=False)
             try:
-                return fn(*inputs, username)
+                return fn(*args, **kwargs)
             except gr.Error as exc:
                 refused(action, username, exc.message)
                 exc.print_exception = False
@@ -74,10 +70,6 @@ def only(store: ReviewStore, role: str):
                 refused(action, username, exc)
                 raise gr.Error(toast(exc), print_exception=False) from None
 
-        # Gradio finds gr.Request / gr.SelectData parameters through these two.
-        del wrapper.__wrapped__
-        wrapper.__signature__ = signature.replace(parameters=[*kept, request], return_annotation=inspect.Signature.empty)
-        wrapper.__annotations__ = {**hints, "request": gr.Request}
         return wrapper
 
     return decorate

@@ -131,7 +131,7 @@ def build_dashboard_tab(store: ReviewStore):
             plots += [gr.Plot(label=title) for _, title in FIGURES[index : index + 2]]
 
     @admin
-    def on_refresh(study_name: str, user: str):
+    def on_refresh(study_name: str, request: gr.Request):
         if not study_name:
             raise gr.Error("Choose a study.", print_exception=False)
         try:
@@ -144,7 +144,7 @@ def build_dashboard_tab(store: ReviewStore):
         return [f"{headline(report)}\n\n*What reviewers saw:* {plain(chosen.shown_size)}.",
                 checks_text(chosen.n_repeats, chosen.n_gold, readers), *(figures[name] for name, _ in FIGURES)]
 
-    refresh.click(on_refresh, study, [summary, checks, *plots], api_name="dashboard_refresh", api_visibility="private")
+    refresh.click(on_refresh, study, [summary, checks, *plots], api_name="dashboard_refresh", api_visibility="undocumented")
 
     def studies():
         names = list_studies(store)

@@ -120,45 +120,45 @@ def build_skin_type_section(current: gr.State, admin, load_manifest, thumbnail, 
         return [(thumbnail(files[r["image_id"]], 160), _caption(r)) for _, r in rows.iterrows()], list(rows["image_id"])
 
     @admin
-    def on_estimate(path: str, method_: str, group_: str | None, progress=gr.Progress(), username: str = ""):
+    def on_estimate(path: str, method_: str, group_: str | None, request: gr.Request, progress=gr.Progress()):
         table, figure, matrix, text = estimate_manifest(load_manifest(path, roots), method_, progress)
         shown, ids = audit_gallery(path, table, group_)
         return table, figure, matrix, text, shown, ids, None, "Click an image to correct its type.", ""
 
     @admin
-    def on_group(path: str, table: pd.DataFrame | None, group_: str | None, username: str):
+    def on_group(path: str, table: pd.DataFrame | None, group_: str | None, request: gr.Request):
         if table is None:
             return [], [], "Estimate every image first."
         shown, ids = audit_gallery(path, table, group_)
         return shown, ids, f"{len(audit_rows(table, group_))} images in {group_}; the first {len(ids)} shown." if group_ else ""
 
     @admin
-    def on_pick(table: pd.DataFrame | None, ids: list[str], evt: gr.SelectData, username: str):
+    def on_pick(table: pd.DataFrame | None, ids: list[str], evt: gr.SelectData, request: gr.Request):
         row = table[table["image_id"] == ids[evt.index]].iloc[0]
         annotated = f"annotated type {ROMAN[int(row['fst'])]}" if row["fst_source"] == "annotated" else "no annotated type"
         return row["image_id"], f"**{plain(row['image_id'])}**: estimated {plain(estimate_was(row))}; {annotated}."
 
     @admin
     def on_save(path: str, table: pd.DataFrame | None, image_id: str | None, fst_roman: str | None, method_: str, group_: str | None,
-                username: str):
+                request: gr.Request):
         if table is None or not image_id or not fst_roman:
             return gr.skip(), gr.skip(), gr.skip(), "Choose an image and the type it should be."
         manifest = load_manifest(path, roots)
         try:
             text = correct_estimate(manifest, table[table["image_id"] == image_id].iloc[0],
-                                    {v: k for k, v in ROMAN.items()}[fst_roman], username)
+                                    {v: k for k, v in ROMAN.items()}[fst_roman], request.username)
         except ValueError as exc:
             return gr.skip(), gr.skip(), gr.skip(), f"**Not corrected:** {plain(exc)}"
         table = skin_type_table(manifest, method_)
         shown, ids = audit_gallery(path, table, group_)
         return table, shown, ids, text
 
-    private = {"api_visibility": "private"}
+    hidden = {"api_visibility": "undocumented"}
     estimate.click(on_estimate, [current, method, group],
                    [estimates, distribution, confusion, summary, gallery, audit_ids, selected, chosen, said], api_name="data_skin_types",
-                   **private)
-    group.input(on_group, [current, estimates, group], [gallery, audit_ids, said], api_name="data_audit", **private)
-    gallery.select(on_pick, [estimates, audit_ids], [selected, chosen], api_name="data_audit_pick", **private)
+                   **hidden)
+    group.input(on_group, [current, estimates, group], [gallery, audit_ids, said], api_name="data_audit", **hidden)
+    gallery.select(on_pick, [estimates, audit_ids], [selected, chosen], api_name="data_audit_pick", **hidden)
     save.click(on_save, [current, estimates, selected, corrected_type, method, group], [estimates, gallery, audit_ids, said],
-               api_name="data_audit_save", **private)
+               api_name="data_audit_save", **hidden)
     return [estimates, summary, distribution, confusion, gallery, audit_ids, selected, said], (None, "", None, None, [], [], None, "")

@@ -286,7 +286,7 @@ def build_data_tab(default_manifest: str, store: ReviewStore, roots: list[Path])
     shown = [detail, skin_view, measured, metadata, ita_plot, confusion_plot, agreement, *skin_types]
 
     @admin
-    def on_open(path: str, open_path: str, username: str):
+    def on_open(path: str, open_path: str, request: gr.Request):
         """Open the typed manifest; if it cannot be, say which and why, and which one is still shown; the box keeps what was
         typed, to be corrected (a long path with one typo is not retyped)."""
         path = (path or "").strip()
@@ -297,38 +297,38 @@ def build_data_tab(default_manifest: str, store: ReviewStore, roots: list[Path])
             except OPEN_FAILURES as exc:
                 reason = why_not_opened(path, exc)
         if reason:
-            refused("data_tab.on_open", username, f"{path}: {reason}" if path else reason)
+            refused("data_tab.on_open", request.username, f"{path}: {reason}" if path else reason)
             said = f"{_not_opened(path, reason)}<br>Still showing {plain(open_path)}."
             return *([gr.skip()] * (len(opened) - 1)), said, *([gr.skip()] * len(shown)), gr.skip()
         return *open_manifest(path, roots), None, None, "", None, None, None, "", *cleared, path
 
     @admin
-    def on_filter(path: str, categories: list[str], diagnoses: list[str], username: str):
+    def on_filter(path: str, categories: list[str], diagnoses: list[str], request: gr.Request):
         return browse_page(path, categories, diagnoses, 1, roots)
 
     def turn(step: int):
         @admin
-        def on_turn(path: str, categories: list[str], diagnoses: list[str], number: float | None, username: str):
+        def on_turn(path: str, categories: list[str], diagnoses: list[str], number: float | None, request: gr.Request):
             return browse_page(path, categories, diagnoses, None if number is None else number + step, roots)
 
         return on_turn
 
     @admin
-    def on_select(path: str, image_ids: list[str], evt: gr.SelectData, username: str):
+    def on_select(path: str, image_ids: list[str], evt: gr.SelectData, request: gr.Request):
         return image_detail(path, image_ids, evt, roots)
 
     @admin
-    def on_measure(path: str, progress=gr.Progress(), username: str = ""):
+    def on_measure(path: str, request: gr.Request, progress=gr.Progress()):
         return measure_manifest(path, progress, roots)
 
-    private = {"api_visibility": "private"}
-    open_button.click(on_open, [path_box, current], [*opened, *shown, path_box], api_name="data_open", **private)
-    path_box.submit(on_open, [path_box, current], [*opened, *shown, path_box], api_name="data_open_submit", **private)
-    gr.on([fst_filter.input, dx_filter.input], on_filter, [current, fst_filter, dx_filter], browsed, api_name="data_filter", **private)
+    hidden = {"api_visibility": "undocumented"}
+    open_button.click(on_open, [path_box, current], [*opened, *shown, path_box], api_name="data_open", **hidden)
+    path_box.submit(on_open, [path_box, current], [*opened, *shown, path_box], api_name="data_open_submit", **hidden)
+    gr.on([fst_filter.input, dx_filter.input], on_filter, [current, fst_filter, dx_filter], browsed, api_name="data_filter", **hidden)
     browse = [current, fst_filter, dx_filter, page]
-    page.submit(turn(0), browse, browsed, api_name="data_page", **private)
-    previous_button.click(turn(-1), browse, browsed, api_name="data_previous", **private)
-    next_button.click(turn(+1), browse, browsed, api_name="data_next", **private)
-    gallery.select(on_select, [current, shown_ids], [detail, skin_view, measured, metadata], api_name="data_select", **private)
-    measure.click(on_measure, current, [ita_plot, confusion_plot, agreement], api_name="data_measure", **private)
+    page.submit(turn(0), browse, browsed, api_name="data_page", **hidden)
+    previous_button.click(turn(-1), browse, browsed, api_name="data_previous", **hidden)
+    next_button.click(turn(+1), browse, browsed, api_name="data_next", **hidden)
+    gallery.select(on_select, [current, shown_ids], [detail, skin_view, measured, metadata], api_name="data_select", **hidden)
+    measure.click(on_measure, current, [ita_plot, confusion_plot, agreement], api_name="data_measure", **hidden)
     return path_box, opened

@@ -87,7 +87,7 @@ def build_fairness_tab(store: ReviewStore, train_default: str, synthetic_default
     outputs = [verdict, auroc, eod, calibration, calibration_dark, table]
 
     @admin
-    def on_open(name: str, user: str = ""):
+    def on_open(name: str, request: gr.Request):
         """A report's verdict, figures and table; a missing or unknown name is said in the verdict's place (no pop-up, and
         no error badge on every figure)."""
         if not name:
@@ -98,7 +98,7 @@ def build_fairness_tab(store: ReviewStore, train_default: str, synthetic_default
 
     @admin
     def on_run(train_path: str, test_path: str, synthetic_path: str, oracle_path: str, chosen: list, split: str, n_seeds: float,
-               n_steps: float, n_audit: float, drop_overlap: bool, shown_verdict: str, user: str = ""):
+               n_steps: float, n_audit: float, drop_overlap: bool, shown_verdict: str, request: gr.Request):
         missing = missing_input((train_path, "give the path of the real training manifest."),
                                 (test_path, "give the path of the test manifest."))
         if missing:
@@ -115,13 +115,13 @@ def build_fairness_tab(store: ReviewStore, train_default: str, synthetic_default
                 read_manifest(path, allowed_roots=roots, check_files="none")  # a wrong path is said at once, not minutes later
             job = runner.start(settings, name)
         except ValueError as exc:
-            refused("fairness_tab.on_run", user, exc)
+            refused("fairness_tab.on_run", request.username, exc)
             return {verdict: f"{NO_REPORT} {plain(exc)}", status: "", follow: gr.Timer(active=False)}
         stale = shown_verdict.startswith(NO_REPORT)  # the last run's refusal, not a report's verdict
         return {status: plain(job.describe()), follow: gr.Timer(active=True), verdict: "" if stale else gr.skip()}
 
     @admin
-    def on_follow(user: str = ""):
+    def on_follow(request: gr.Request):
         job = runner.job
         if job is None:
             return {status: "", follow: gr.Timer(active=False)}
@@ -136,7 +136,7 @@ def build_fairness_tab(store: ReviewStore, train_default: str, synthetic_default
                 **dict(zip(outputs, shown, strict=True))}
 
     @admin
-    def on_cancel(user: str = ""):
+    def on_cancel(request: gr.Request):
         job = runner.cancel()
         return plain(job.describe()) if job else "No experiment is running."
 
@@ -146,10 +146,10 @@ def build_fairness_tab(store: ReviewStore, train_default: str, synthetic_default
         running = job is not None and job.state == "running"
         return gr.Timer(active=running), plain(job.describe()) if running else gr.skip()
 
-    show.click(on_open, picker, outputs, api_name="fairness_open", api_visibility="private")
+    show.click(on_open, picker, outputs, api_name="fairness_open", api_visibility="undocumented")
     run.click(on_run, [train, test, synthetic, oracle, strategies, test_split, seeds, steps, audit, drop, verdict],
-              [verdict, status, follow], api_name="fairness_run", api_visibility="private")
-    follow.tick(on_follow, None, [status, follow, picker, *outputs], api_name="fairness_follow", api_visibility="private",
+              [verdict, status, follow], api_name="fairness_run", api_visibility="undocumented")
+    follow.tick(on_follow, None, [status, follow, picker, *outputs], api_name="fairness_follow", api_visibility="undocumented",
                 show_progress="hidden")
-    cancel.click(on_cancel, None, status, api_name="fairness_cancel", api_visibility="private")
+    cancel.click(on_cancel, None, status, api_name="fairness_cancel", api_visibility="undocumented")
     return picker, on_page_load, [follow, status]

@@ -59,7 +59,7 @@ def _loras(text: str) -> tuple[tuple[str, float], ...]:
     return tuple(loras)
 
 
-def request_from_form(mode: str, model: str, stable_diffusion: str, loras: str, tokens: str, allow_download: bool, fst_label: str,
+def request_from_form(mode: str, model: str, stable_diffusion: str, loras: str, inversions: str, allow_download: bool, fst_label: str,
                       diagnosis: str | None, count: float | None, seed: float | None, steps: float | None, guidance: float | None,
                       scheduler: str, size: str | None, source_manifest: str, source_ids: list[str] | None,
                       strength: float) -> GenerationRequest:
@@ -79,7 +79,7 @@ def request_from_form(mode: str, model: str, stable_diffusion: str, loras: str, 
         fst={v: k for k, v in ROMAN.items()}[fst_label], diagnosis=None if tone else diagnosis, n=n,
         seed=seed_number(seed, "Seed"), model=None if sd or model == DEFAULT_CHOICE else model,
         stable_diffusion=stable_diffusion.strip() if sd else None, loras=_loras(loras) if sd else (),
-        textual_inversions=tuple(_lines(tokens)) if sd else (), allow_download=bool(allow_download) and sd,
+        textual_inversions=tuple(_lines(inversions)) if sd else (), allow_download=bool(allow_download) and sd,
         steps=whole_number(steps, "Steps", 1, MAX_STEPS), guidance=guidance, scheduler=scheduler,
         size=int(size) if mode == MODES[1] and size and size != OWN_SIZE else None,
         source_manifest=source_manifest.strip() if tone else None, source_ids=tuple(source_ids or ()) if tone else (),

@@ -178,8 +178,8 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
                 sd_model = gr.Textbox(label="Stable Diffusion model: a hub id or a diffusers folder",
                                       placeholder="stable-diffusion-v1-5/stable-diffusion-v1-5", elem_id="generate-sd-model")
                 loras = gr.Textbox(label="LoRAs, one per line: FOLDER or FOLDER:WEIGHT", lines=2, elem_id="generate-loras")
-                tokens = gr.Textbox(label="Learned tokens (textual inversion): one file or folder per line", lines=1,
-                                    elem_id="generate-tokens")
+                inversions = gr.Textbox(label="Learned tokens (textual inversion): one file or folder per line", lines=1,
+                                        elem_id="generate-inversions")
                 allow_download = gr.Checkbox(label="fetch the model from the Hugging Face hub if it is not here", elem_id="generate-fetch")
             with gr.Group(visible=False) as tone_box:
                 source_manifest = gr.Textbox(value=default_manifest, label="Source images: a manifest (press Enter to list them)",
@@ -227,7 +227,7 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
                     reopen = gr.Button("Open", elem_id="generate-reopen", scale=1, min_width=80)
                     resume = gr.Button("Resume", elem_id="generate-resume", scale=1, min_width=80)
     follow = gr.Timer(1.0, active=False)
-    form = [mode, model, sd_model, loras, tokens, allow_download, fst, diagnosis, count, seed, steps, guidance, scheduler, size,
+    form = [mode, model, sd_model, loras, inversions, allow_download, fst, diagnosis, count, seed, steps, guidance, scheduler, size,
             source_manifest, source_ids, strength]
     shown = [gallery, selected, on_screen, download, message]
     panel = [background, cancel, follow]
@@ -273,7 +273,7 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
         model_name = request.model or DEFAULT_CHOICE
         values = {
             mode: chosen, model: model_name, sd_model: request.stable_diffusion or "",
-            loras: "\n".join(f"{folder}:{weight:g}" for folder, weight in request.loras), tokens: "\n".join(request.textual_inversions),
+            loras: "\n".join(f"{folder}:{weight:g}" for folder, weight in request.loras), inversions: "\n".join(request.textual_inversions),
             allow_download: request.allow_download, fst: ROMAN[request.fst], count: request.n, seed: request.seed, steps: request.steps,
             guidance: request.guidance if request.guidance is not None else (7.5 if sd else 3.0), scheduler: request.scheduler,
             size: str(request.size) if request.size else OWN_SIZE, source_manifest: request.source_manifest or "",
@@ -292,11 +292,11 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
         return view
 
     @admin
-    def on_mode(chosen: str, user: str):
+    def on_mode(chosen: str, request: gr.Request):
         return mode_view(chosen)
 
     @admin
-    def on_model(model_name: str, user: str):
+    def on_model(model_name: str, request: gr.Request):
         try:
             names = model_diagnoses(model_name or DEFAULT_CHOICE)
         except ModelFolderError as exc:
@@ -304,15 +304,15 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
         return gr.update(choices=names, value=names[0] if names else None), ""
 
     @admin
-    def on_stable_diffusion(name: str, user: str):
+    def on_stable_diffusion(name: str, request: gr.Request):
         return gr.update(choices=size_choices(name.strip()) if name and name.strip() else [OWN_SIZE], value=OWN_SIZE)
 
     @admin
-    def on_sources(path: str, user: str):
+    def on_sources(path: str, request: gr.Request):
         try:
             manifest = read_manifest((path or "").strip(), check_files="none", allowed_roots=roots)
         except USER_MISTAKES as exc:
-            refused("generate_tab.on_sources", user, exc)
+            refused("generate_tab.on_sources", request.username, exc)
             return gr.update(choices=[], value=[]), f"**No source images:** {plain(exc)}"
         rows = manifest.table.head(SOURCE_CHOICES)
         choices = [(f"{r.image_id} · {r.diagnosis} · type {ROMAN[int(r.fst)] if pd.notna(r.fst) else 'unknown'}", r.image_id)
@@ -343,24 +343,24 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
                 "time and keeps the images made (Resume, under History, makes the rest).")
 
     @admin
-    def on_generate(chosen_mode, model_name, sd_name, lora_lines, token_lines, fetch, fst_label, diagnosis_name, n, first_seed,
-                    n_steps, weight, sampler, side, sources, ids, power, current: dict, progress=gr.Progress(), user: str = ""):
+    def on_generate(chosen_mode, model_name, sd_name, lora_lines, inversion_lines, fetch, fst_label, diagnosis_name, n, first_seed,
+                    n_steps, weight, sampler, side, sources, ids, power, current: dict, request: gr.Request, progress=gr.Progress()):
         try:
-            request = request_from_form(chosen_mode, model_name, sd_name, lora_lines, token_lines, fetch, fst_label, diagnosis_name, n,
+            wanted = request_from_form(chosen_mode, model_name, sd_name, lora_lines, inversion_lines, fetch, fst_label, diagnosis_name, n,
                                         first_seed, n_steps, weight, sampler, side, sources, ids, power)
             current = dict(current)
-            unconfirmed = long_run_unconfirmed(request, current)
+            unconfirmed = long_run_unconfirmed(wanted, current)
             if unconfirmed:
                 return [gr.skip(), gr.skip(), current, gr.skip(), unconfirmed, *unchanged_panel, *listed_now()]
-            folder = new_run(request, runs)
+            folder = new_run(wanted, runs)
         except USER_MISTAKES as exc:
-            refused("generate_tab.on_generate", user, exc)
+            refused("generate_tab.on_generate", request.username, exc)
             return [*cleared(f"**Not generated:** {plain(exc)}"), *unchanged_panel, *listed_now()]
-        job = jobs.submit(request, folder)
-        if request.count > INTERACTIVE:
-            estimate = jobs.estimate_seconds(request)
+        job = jobs.submit(wanted, folder)
+        if wanted.count > INTERACTIVE:
+            estimate = jobs.estimate_seconds(wanted)
             took = f", about {duration(estimate[0])} at the speed measured here" if estimate else ""
-            text = (f"**{request.count:,} images are being made in the background**{took} into `{plain(folder)}`; they appear here "
+            text = (f"**{wanted.count:,} images are being made in the background**{took} into `{plain(folder)}`; they appear here "
                     "when done.")
             return [*followed(job, text), *listed_now()]
         while not job.finished.wait(0.25):
@@ -370,7 +370,7 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
         return [*showing(folder), *unchanged_panel, *listed_now()]
 
     @admin
-    def on_cancel(current: dict, user: str):
+    def on_cancel(current: dict, request: gr.Request):
         """Stop the followed background run after the batch being made is saved; what is made stays, resumable."""
         job = jobs.cancel(current["watching"]) if current.get("watching") else None
         if job is None:
@@ -378,7 +378,7 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
         return f"Background generation: {jobs.describe(job)}", gr.update(visible=False)
 
     @admin
-    def on_follow(current: dict, user: str):
+    def on_follow(current: dict, request: gr.Request):
         """While a background run is going: where it is; once done, its images.
 
         A page whose state lost the run it watched (its first load answered after Generate was pressed, on a busy
@@ -398,7 +398,7 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
         return [*showing(job.folder, "**Background generation finished.** "), "", *done, *listed_now()]
 
     @admin
-    def on_reopen(name: str | None, current: dict, user: str):
+    def on_reopen(name: str | None, current: dict, request: gr.Request):
         if not name:
             return {message: "Choose a run first."}
         folder = runs / Path(name).name
@@ -410,7 +410,7 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
         return {**dict(zip([*shown, *panel], [*showing(folder), "", gr.update(visible=False), gr.skip()], strict=True)), **form_now}
 
     @admin
-    def on_resume(name: str | None, user: str):
+    def on_resume(name: str | None, request: gr.Request):
         if not name:
             return [*[gr.skip()] * (len(shown) - 1), "Choose a run first.", *unchanged_panel, *listed_now()]
         record = read_run(runs / Path(name).name)
@@ -423,7 +423,7 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
         return [*followed(job, text), *listed_now()]
 
     @admin
-    def on_add(name: str, ticked: list[str], current: dict, user: str):
+    def on_add(name: str, ticked: list[str], current: dict, request: gr.Request):
         return keep(name, ticked, current.get("run"))
 
     def page_load() -> list:
@@ -434,18 +434,18 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
         return [*listed_now(), {"watching": str(busy.folder)}, f"Background generation: {jobs.describe(busy)}", gr.update(visible=True),
                 gr.Timer(active=True)]
 
-    private = {"api_visibility": "private"}
+    hidden = {"api_visibility": "undocumented"}
     # .input, not .change: a reopened run sets the mode and the model with its own sampler and diagnosis, which must stay.
     mode.input(on_mode, mode, [fairskin_box, sd_box, tone_box, diagnosis, count, size, guidance, scheduler, strength, sampler_box],
-               api_name="generate_mode", **private)
-    model.input(on_model, model, [diagnosis, message], api_name="generate_model", **private)
-    gr.on([sd_model.submit, sd_model.blur], on_stable_diffusion, sd_model, size, api_name="generate_sizes", **private)
-    source_manifest.submit(on_sources, source_manifest, [source_ids, message], api_name="generate_sources", **private)
-    run.click(on_generate, [*form, on_screen], [*shown, *panel, *listed], api_name="generate_run", **private)
-    follow.tick(on_follow, on_screen, [*shown, *panel, *listed], api_name="generate_follow", show_progress="hidden", **private)
+               api_name="generate_mode", **hidden)
+    model.input(on_model, model, [diagnosis, message], api_name="generate_model", **hidden)
+    gr.on([sd_model.submit, sd_model.blur], on_stable_diffusion, sd_model, size, api_name="generate_sizes", **hidden)
+    source_manifest.submit(on_sources, source_manifest, [source_ids, message], api_name="generate_sources", **hidden)
+    run.click(on_generate, [*form, on_screen], [*shown, *panel, *listed], api_name="generate_run", **hidden)
+    follow.tick(on_follow, on_screen, [*shown, *panel, *listed], api_name="generate_follow", show_progress="hidden", **hidden)
     reopen.click(on_reopen, [picked, on_screen], [*shown, *panel, *form, fairskin_box, sd_box, tone_box, sampler_box],
-                 api_name="generate_reopen", **private)
-    resume.click(on_resume, picked, [*shown, *panel, *listed], api_name="generate_resume", **private)
-    cancel.click(on_cancel, on_screen, [background, cancel], api_name="generate_cancel", **private)
-    add.click(on_add, [set_name, selected, on_screen], message, api_name="generate_add", **private)
+                 api_name="generate_reopen", **hidden)
+    resume.click(on_resume, picked, [*shown, *panel, *listed], api_name="generate_resume", **hidden)
+    cancel.click(on_cancel, on_screen, [background, cancel], api_name="generate_cancel", **hidden)
+    add.click(on_add, [set_name, selected, on_screen], message, api_name="generate_add", **hidden)
     return page_load, [*listed, on_screen, background, cancel, follow]

@@ -20,7 +20,7 @@ from fairskin_core.workspace import ADMIN_DOWNLOADS, readable_roots, workspace_d
 from review_data.accounts import role_of
 from review_data.store import ReviewStore
 
-from .access import only, signed_in
+from .access import only
 from .dashboard_tab import build_dashboard_tab
 from .data_tab import build_data_tab, open_manifest
 from .fairness_tab import build_fairness_tab, report_folders
@@ -113,10 +113,10 @@ def build_admin_app(
         tab_outputs = [dashboard_picker, fairness_picker, *opened, *study_outputs]
 
         @only(store, "admin")
-        def on_load(path: str, username: str):
+        def on_load(path: str, request: gr.Request):
             """Fill the tabs for a signed-in admin (the sign-in lets no one else in)."""
-            return (
-                f"Signed in as **{plain(username)}** (admin) · [Sign out](logout) · [Reviewer page](../)",  # relative: also behind a proxy
+            return (  # relative links: also behind a proxy
+                f"Signed in as **{plain(request.username)}** (admin) · [Sign out](logout) · [Reviewer page](../)",
                 preparation.status() if preparation else "",
                 gr.Timer(active=still_preparing()),  # a page opened once the defaults exist never re-fills its tabs
                 *filled_tabs(path),
@@ -125,15 +125,15 @@ def build_admin_app(
             )
 
         @only(store, "admin")
-        def on_preparing(path: str, username: str):
+        def on_preparing(path: str, request: gr.Request):
             """While the defaults are being made: their progress; once made, the tabs filled and the timer stopped."""
             if still_preparing():
                 return (preparation.status(), gr.skip(), *([gr.skip()] * len(tab_outputs)))
             return (preparation.status(), gr.Timer(active=False), *filled_tabs(path))
 
         demo.load(on_load, path_box, [account, startup, preparing, *tab_outputs, *generate_outputs, *fairness_outputs],
-                  api_name="page_load", api_visibility="private")
-        preparing.tick(on_preparing, path_box, [startup, preparing, *tab_outputs], api_name="preparing", api_visibility="private",
+                  api_name="page_load", api_visibility="undocumented")
+        preparing.tick(on_preparing, path_box, [startup, preparing, *tab_outputs], api_name="preparing", api_visibility="undocumented",
                        show_progress="hidden")
     return demo
 
@@ -152,7 +152,7 @@ def build_reviewer_app(store: ReviewStore, image_cache: Path | None = None, prep
 
         def on_load(request: gr.Request):
             """A reviewer gets their studies; anyone else is told where to go."""
-            username = signed_in(request)
+            username = request.username
             role = role_of(store, username)
             if role == "admin":
                 return (f"Signed in as **{plain(username)}** (admin): this page is for reviewers. "
@@ -162,7 +162,7 @@ def build_reviewer_app(store: ReviewStore, image_cache: Path | None = None, prep
                 header = f"{header}<br>{preparation.status()} Reload this page in a minute."
             return header, reviewer_studies(username) if role == "reviewer" else gr.skip()
 
-        resume_after(demo.load(on_load, None, [account, study_picker], api_name="page_load", api_visibility="private"))
+        resume_after(demo.load(on_load, None, [account, study_picker], api_name="page_load", api_visibility="undocumented"))
     return demo
 
 

@@ -71,7 +71,7 @@ def build_quality_tab(store: ReviewStore, real_default: str, synthetic_default: 
     files = gr.File(label="report.json, report.html and per-image CSVs", file_count="multiple", interactive=False, elem_id="quality-files")
 
     @admin
-    def on_run(real_path: str, synthetic_path: str, progress=gr.Progress(), user: str = ""):
+    def on_run(real_path: str, synthetic_path: str, request: gr.Request, progress=gr.Progress()):
         ask_for_missing((real_path, "Give the path of the real manifest."), (synthetic_path, "Give the path of the synthetic manifest."))
         try:
             report, folder = quality_report(
@@ -79,10 +79,10 @@ def build_quality_tab(store: ReviewStore, real_default: str, synthetic_default: 
                 progress=lambda f, what: progress(f, desc=what), allowed_roots=roots,
             )
         except (ManifestError, FileNotFoundError, ValueError, InceptionWeightsError) as exc:
-            refused("quality_tab.on_run", user, exc)
+            refused("quality_tab.on_run", request.username, exc)
             return [f"<p><strong>No report:</strong> {escape(str(exc))}</p>", *[None] * len(plots), [], None]
         figures = report_figures(report)
         files_written = [str(p) for p in sorted(folder.iterdir())]
         return [_summary_html(report), *(figures[name] for name in names), _closest_pairs(report), files_written]
 
-    run.click(on_run, [real, synthetic], [summary, *plots, pairs, files], api_name="quality_run", api_visibility="private")
+    run.click(on_run, [real, synthetic], [summary, *plots, pairs, files], api_name="quality_run", api_visibility="undocumented")

@@ -10,8 +10,8 @@ file of a study has the same format, dimensions and byte size, no metadata, and 
 nothing. No download or share buttons, no feedback, no counts of real and synthetic images.
 
 Speed: the page is told the next image's address and fetches it while the reviewer rates the
-current one (`review_page.js`), so "Save & next" draws it at once; the form waits, locked, until
-the server has stored the answer, and only then does the position move.
+current one (`review_screen.js`), so "Save & next" draws it at once (`review_page.js`); the form
+waits, locked, until the server has stored the answer, and only then does the position move.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from review_data.session import (
 )
 from review_data.store import ReviewStore
 
-from .access import only, signed_in
+from .access import only
 from .messages import ask_for_missing, plain
 
 SERVED_FORMAT = "bmp"  # uncompressed: byte size depends on dimensions only, never on content
@@ -56,7 +56,8 @@ IMAGE_ROUTE = "review/image"  # relative: the page lives at the server's root (o
 # the choice controls, in the order of the form's values (the comment, a text box, follows them)
 CHOICE_CONTROLS = ("answer-call", "answer-realism", *(f"answer-{key.replace('_', '-')}" for key in ABCD_QUESTIONS))
 HERE = Path(__file__).parent
-HEAD = f"<script>{(HERE / 'review_page.js').read_text()}</script>"
+# one script, the screen first: the page's keys and buttons use what it sets up
+HEAD = f"<script>{(HERE / 'review_screen.js').read_text()}\n{(HERE / 'review_page.js').read_text()}</script>"
 CSS = (HERE / "review_page.css").read_text()
 REALISM_LABEL = "Realism (keys 1–7): 1 clearly artificial … 7 indistinguishable from real"
 CERTAINTY_LABEL = "How sure? (G / L / V)"
@@ -287,25 +288,26 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_i
             return show_practice(study_name, practised, username, first_visit=practised == 0)
         return show(study_name, first_open, username, first_visit=rated == 0 and practice_total == 0)
 
-    on_start = reviewer(open_study)
+    @reviewer
+    def on_start(study_name: str, request: gr.Request):
+        return open_study(study_name, request.username)
 
     def on_page_load(study_name: str | None, request: gr.Request):
         """A page just signed in or reloaded goes straight back to work: the study `resume_study` picked opens at the
         reviewer's first unrated image (or the instructions, for a first visit); nothing for anyone else."""
-        username = signed_in(request)
-        if not study_name or role_of(store, username) != "reviewer":
+        if not study_name or role_of(store, request.username) != "reviewer":
             return [gr.skip()] * len(shown)
-        return open_study(study_name, username)
+        return open_study(study_name, request.username)
 
     @reviewer
-    def on_begin(current: dict, username: str):
+    def on_begin(current: dict, request: gr.Request):
         """Leave the instructions: the image's time starts now."""
         if "study" not in current:
             raise gr.Error("Press Start / continue first.", print_exception=False)
         return {**current, "shown_at": time.monotonic()}, gr.update(visible=False), gr.update(visible=True)
 
     @reviewer
-    def on_help(current: dict, username: str):
+    def on_help(current: dict, request: gr.Request):
         return gr.update(visible=True), gr.update(visible=False)
 
     def on_practice_save(current: dict, values: dict, username: str):
@@ -326,7 +328,8 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_i
 
     @reviewer
     def on_save(current: dict, call: str, realism: str, a: str, b: str, c: str, d: str, comment: str, certainty: str | None,
-                username: str):
+                request: gr.Request):
+        username = request.username
         values = dict(zip(("call", "realism", *ABCD_QUESTIONS, "comment", "certainty"), (call, realism, a, b, c, d, comment, certainty),
                           strict=True))
         if current.get("practice"):
@@ -349,8 +352,9 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_i
                     username)
 
     @reviewer
-    def on_cannot_assess(current: dict, comment: str, username: str):
+    def on_cannot_assess(current: dict, comment: str, request: gr.Request):
         """Set the image aside as one the reviewer cannot judge (the comment is the reason), and go on."""
+        username = request.username
         if current.get("practice"):
             return [gr.skip()] * (len(shown) - 1) + ["**Not set aside:** practice images are for practising the answers."]
         if "image_id" not in current:
@@ -359,12 +363,12 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_i
             store, current["study"], username, current["image_id"], comment, time.monotonic() - current["shown_at"]))
 
     @reviewer
-    def on_back(current: dict, username: str):
+    def on_back(current: dict, request: gr.Request):
         if "study" not in current:
             raise gr.Error("Press Start / continue first.", print_exception=False)
         if current.get("practice"):
-            return show_practice(current["study"], max(current["position"] - 1, 0), username)
-        return show(current["study"], max(current["position"] - 1, 0), username)
+            return show_practice(current["study"], max(current["position"] - 1, 0), request.username)
+        return show(current["study"], max(current["position"] - 1, 0), request.username)
 
     def studies(username: str):
         """The study picker for a signed-in reviewer (called by the page load, which checks the role), at the study to resume."""

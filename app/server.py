@@ -1,11 +1,11 @@
 """One web server for both apps: the reviewer's page at ``/``, the admin tools at ``/admin/``.
 
-Each app is mounted with its own sign-in: any account may sign in at ``/`` (an admin is pointed
-to ``/admin/``), only admin accounts at ``/admin/``. Study images reach reviewers through one route
-of our own, ``/review/image/<hash>.bmp``, which serves only the blinded copies, only to a signed-in
-reviewer whose page was given that image, under a name that says nothing of the server's folders.
-Every request passes `app.web_guard.WebGuard` first: origins, cookies, headers, closed routes,
-body sizes and the sign-in back-off (docs/deployment.md).
+Each app has its own sign-in, with sessions of our own (`app.sign_in`, `app.sessions`): any account
+may sign in at ``/`` (an admin is pointed to ``/admin/``), only admin accounts at ``/admin/``.
+Study images reach reviewers through one route of our own, ``/review/image/<hash>.bmp``, which
+serves only the blinded copies, only to a signed-in reviewer whose page was given that image, under
+a name that says nothing of the server's folders. Every request passes `app.web_guard.WebGuard`
+first: origins, cookies, headers, closed routes and body sizes (docs/deployment.md).
 """
 
 from __future__ import annotations
@@ -18,18 +18,18 @@ import fastapi
 import gradio as gr
 import uvicorn
 from fastapi.responses import FileResponse, PlainTextResponse
-from starlette.routing import Mount
 
 from fairskin_core.workspace import ADMIN_DOWNLOADS, private_paths, readable_roots, workspace_dir, workspace_root
-from review_data.accounts import authenticate, role_of
+from review_data.accounts import role_of
 from review_data.demo import default_synthetic_manifest_path, ensure_demo_accounts, remove_old_credentials_file
 from review_data.sign_in_throttle import SignInThrottle
 from review_data.store import ReviewStore, workspace_store
 
 from .downloads import remove_downloads
-from .main import build_admin_app, build_reviewer_app, manifest_folders
+from .main import TITLE, build_admin_app, build_reviewer_app, manifest_folders
 from .review_page import CSS, HEAD, IMAGE_ROUTE, SERVED_FORMAT, ShownImages
-from .sessions import SignedInSessions
+from .sessions import Sessions
+from .sign_in import SignInApp, SignInFirst, add_sign_in
 from .startup import DefaultsPreparation
 from .web_guard import GuardedMount, WebGuard
 
@@ -37,19 +37,10 @@ ADMIN_PATH = "/admin"
 REVIEWER_MAX_BODY = 64 * 1024  # a saved answer with a 2,000-character comment is a few kilobytes
 ADMIN_MAX_BODY = 1024 * 1024  # the admin tools take typed paths and numbers, never an upload
 BACK_OFF = "After 5 wrong passwords, each new try waits longer (up to 15 minutes)."
+REVIEWER_SIGN_IN = f"Sign in with the account your study admin gave you. {BACK_OFF}"
+ADMIN_SIGN_IN = f"Study admins sign in here. Reviewers: your page is at the server's address without /admin. {BACK_OFF}"
 ADMIN_CSS = (Path(__file__).parent / "admin.css").read_text()
 _SERVED_NAME = re.compile(rf"[0-9a-f]{{64}}\.{SERVED_FORMAT}")
-
-
-def _signed_in_user(gradio_app, request: fastapi.Request) -> str | None:
-    """The user a mounted Gradio app signed in, from its session cookie (as its own ``/user`` route reads it)."""
-    cookie = f"access-token-{gradio_app.cookie_id}"
-    token = request.cookies.get(cookie) or request.cookies.get(f"access-token-unsecure-{gradio_app.cookie_id}")
-    return gradio_app.tokens.get(token)
-
-
-def _mounted(server: fastapi.FastAPI, path: str):
-    return next(route.app for route in server.routes if isinstance(route, Mount) and route.path == path.rstrip("/"))
 
 
 def _blocked_paths() -> list[str]:
@@ -72,10 +63,16 @@ def build_server(
     reviewer = build_reviewer_app(store, image_cache, preparation, shown_images).queue(default_concurrency_limit=32)
     admin = build_admin_app(store, manifest, synthetic_manifest, roots, preparation).queue(default_concurrency_limit=32)
     server = fastapi.FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    # Any account signs in to the reviewers' app (an admin is pointed to /admin/), only admins to theirs.
+    reviewers = SignInApp("", Sessions(store, "fairskin-review"), ("admin", "reviewer"), f"{TITLE} · review", REVIEWER_SIGN_IN)
+    admins = SignInApp(ADMIN_PATH, Sessions(store, "fairskin-admin"), ("admin",), f"{TITLE} · admin", ADMIN_SIGN_IN)
+    throttle = throttle or SignInThrottle()
+    for app in (reviewers, admins):
+        add_sign_in(server, store, app, throttle)
 
     @server.get(f"/{IMAGE_ROUTE}/{{name}}")
     def study_image(name: str, request: fastapi.Request):
-        username = _signed_in_user(_mounted(server, "/"), request)
+        username = reviewers.sessions.username(request)
         if role_of(store, username) != "reviewer":
             return PlainTextResponse("Sign in as a reviewer to see study images.", status_code=401)
         path = image_cache / name
@@ -92,19 +89,13 @@ def build_server(
                 "status": preparation.status() if preparation else ""}
 
     common = {"show_error": True, "ssr_mode": False, "run_history": False, "blocked_paths": _blocked_paths()}
-    gr.mount_gradio_app(
-        server, admin, ADMIN_PATH, footer_links=["gradio"], **common, css=ADMIN_CSS,
-        auth=lambda username, password: (user := authenticate(store, username, password)) is not None and role_of(store, user) == "admin",
-        auth_message=f"Study admins sign in here. Reviewers: your page is at the server's address without /admin. {BACK_OFF}",
-    )
-    gr.mount_gradio_app(
-        server, reviewer, "/", footer_links=[], **common, head=HEAD, css=CSS,
-        auth=lambda username, password: authenticate(store, username, password) is not None,
-        auth_message=f"Sign in with the account your study admin gave you. {BACK_OFF}",
-    )
-    for path in (ADMIN_PATH, "/"):  # a new password or a disabled account signs out the browsers already signed in
-        _mounted(server, path).tokens = SignedInSessions(store)
-    server.add_middleware(WebGuard, throttle=throttle, mounts=[
+    # Gradio answers 401 to a browser without a session, and gives every handler the signed-in username (gr.Request).
+    gr.mount_gradio_app(server, admin, ADMIN_PATH, footer_links=["gradio"], **common, css=ADMIN_CSS,
+                        auth_dependency=admins.sessions.username)
+    gr.mount_gradio_app(server, reviewer, "/", footer_links=[], **common, head=HEAD, css=CSS,
+                        auth_dependency=reviewers.sessions.username)
+    server.add_middleware(SignInFirst, pages={f"{app.prefix}/": app.sessions for app in (reviewers, admins)})
+    server.add_middleware(WebGuard, mounts=[
         GuardedMount("", REVIEWER_MAX_BODY, serves_files=False, events=_event_ids(reviewer)),
         GuardedMount(ADMIN_PATH, ADMIN_MAX_BODY, serves_files=True, events=_event_ids(admin)),
     ])

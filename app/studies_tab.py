@@ -155,7 +155,7 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
 
     @admin
     def on_create(name_: str, real_: str, synthetic_: str, n: float, seed_: float, estimate_fst: bool, n_practice: float,
-                  accept_tone_difference: bool, n_repeats: float, gold_: str, n_gold_: float, ask_certainty_: bool, user: str):
+                  accept_tone_difference: bool, n_repeats: float, gold_: str, n_gold_: float, ask_certainty_: bool, request: gr.Request):
         missing = missing_input((name_, "give the study a name."), (real_, "give the path of the real manifest."),
                                 (synthetic_, "give the path of the synthetic manifest."), (n, "give the number of images per arm."),
                                 (seed_, "give a seed (any whole number)."),
@@ -163,10 +163,10 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
                                 (n_repeats, "give the number of repeated images (0 for none)."),
                                 (n_gold_, "give the number of gold-standard images (0 for none)."))
         if missing:
-            return not_created(missing, user)
+            return not_created(missing, request.username)
         name_ = name_.strip()
         if name_ in list_studies(store):
-            return not_created(f"a study named **{plain(name_)}** exists already: choose another name.", user)
+            return not_created(f"a study named **{plain(name_)}** exists already: choose another name.", request.username)
         try:
             study = create_study(store, workspace_studies_dir(), name_, real_.strip(), synthetic_.strip(),
                                  n_per_arm=whole_number(n, "Images per arm", 1, MAX_PER_ARM),
@@ -177,7 +177,7 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
                                  gold_manifest=(gold_ or "").strip() or None,
                                  n_gold=whole_number(n_gold_, "Gold-standard images", 0, MAX_PER_ARM), ask_certainty=bool(ask_certainty_))
         except REFUSALS as exc:
-            return not_created(plain(exc), user)
+            return not_created(plain(exc), request.username)
         extra = f" and {study.n_practice} practice images" if study.n_practice else ""
         design = ""
         if study.n_repeats or study.n_gold:
@@ -194,33 +194,33 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
                               f"{study.design}.{design}{notes}{tones}")
 
     @admin
-    def on_enrol(study_name: str, username_: str, password_: str, group_: str, user: str):
+    def on_enrol(study_name: str, username_: str, password_: str, group_: str, request: gr.Request):
         missing = missing_input((study_name, "choose a study first."), (username_, "give the reviewer's username."))
         if missing:
-            return (*unchanged, gr.skip(), said_no("on_enrol", user, "Not enrolled", missing))
+            return (*unchanged, gr.skip(), said_no("on_enrol", request.username, "Not enrolled", missing))
         try:
             add_reviewer(store, study_name, username_.strip(), password_ or None, group=group_ or "")
         except REFUSALS as exc:
-            return (*unchanged, gr.skip(), said_no("on_enrol", user, "Not enrolled", plain(exc)))
+            return (*unchanged, gr.skip(), said_no("on_enrol", request.username, "Not enrolled", plain(exc)))
         in_group = f" (group: {plain(' '.join(group_.split()))})" if (group_ or "").strip() else ""
         return (*refreshed(), "", f"**{plain(username_.strip())}** now reviews **{plain(study_name)}**{in_group}.")
 
     @admin
-    def on_plan(pilot: str | None, detection: float | None, auc: float | None, user: str):
+    def on_plan(pilot: str | None, detection: float | None, auc: float | None, request: gr.Request):
         missing = missing_input((detection, "give the detection rate's half-width (e.g. 0.05)."),
                                 (auc, "give the AUC's half-width (e.g. 0.05)."))
         if missing:
-            return said_no("on_plan", user, "Not planned", missing)
+            return said_no("on_plan", request.username, "Not planned", missing)
         try:
             components = pilot_components(ratings_table(store, pilot), pilot) if pilot else assumed_components()
             planned = plan_study(components, float(detection), float(auc))
         except REFUSALS as exc:
-            return said_no("on_plan", user, "Not planned", plain(exc))
+            return said_no("on_plan", request.username, "Not planned", plain(exc))
         table = planned.table.round(3).to_markdown(index=False)
         return f"{plain(planned.summary())}\n\n{table}"
 
     @admin
-    def on_activity(study_name: str, user: str):
+    def on_activity(study_name: str, request: gr.Request):
         if not study_name:
             return pd.DataFrame(columns=ACTIVITY_HEADERS), ""
         if study_name not in list_studies(store):
@@ -236,26 +236,26 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
         return None
 
     @admin
-    def on_reset(username_: str, password_: str, user: str):
+    def on_reset(username_: str, password_: str, request: gr.Request):
         why = _not_a_reviewer(username_) or missing_input((password_, "Give the new password."))
         if why:
-            return gr.skip(), said_no("on_reset", user, "Password not changed", why)
+            return gr.skip(), said_no("on_reset", request.username, "Password not changed", why)
         try:
             reset_password(store, username_, password_)
         except REFUSALS as exc:
-            return gr.skip(), said_no("on_reset", user, "Password not changed", plain(exc))
+            return gr.skip(), said_no("on_reset", request.username, "Password not changed", plain(exc))
         return "", f"**{plain(username_)}** has a new password; the old one no longer works."
 
     def toggled(disabled: bool):
         @admin
-        def on_toggle(username_: str, study_name: str, user: str):
+        def on_toggle(username_: str, study_name: str, request: gr.Request):
             why = _not_a_reviewer(username_)
             if why:
-                return gr.skip(), said_no("on_toggle", user, "Not changed", why)
+                return gr.skip(), said_no("on_toggle", request.username, "Not changed", why)
             try:
                 set_disabled(store, username_, disabled)
             except REFUSALS as exc:
-                return gr.skip(), said_no("on_toggle", user, "Not changed", plain(exc))
+                return gr.skip(), said_no("on_toggle", request.username, "Not changed", plain(exc))
             table = activity_table(store, study_name) if study_name else gr.skip()
             said = ("disabled: it can no longer sign in, and a page it still has open can do nothing more; its ratings are kept "
                     "and still count" if disabled else "enabled again: it can sign in")
@@ -263,14 +263,14 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
         return on_toggle
 
     @admin
-    def on_close(study_name: str, confirmed: bool, user: str):
+    def on_close(study_name: str, confirmed: bool, request: gr.Request):
         why = missing_input((study_name, "Choose a study to close."))
         if not why and not confirmed:
             why = f"Tick “{UNDERSTOOD}” to close the study."
         if not why and study_name not in list_studies(store):
             why = GONE
         if why:
-            return (*unchanged, gr.skip(), said_no("on_close", user, "Not closed", why))
+            return (*unchanged, gr.skip(), said_no("on_close", request.username, "Not closed", why))
         was_closed = get_study(store, study_name).closed_at
         study = close_study(store, study_name)
         if was_closed:
@@ -279,27 +279,27 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
                                      "and its exports are final.")
 
     @admin
-    def on_export(study_name: str, user: str):
+    def on_export(study_name: str, request: gr.Request):
         why = missing_input((study_name, "Choose a study to export."))
         if why:
-            return gr.skip(), said_no("on_export", user, "Not exported", why)
+            return gr.skip(), said_no("on_export", request.username, "Not exported", why)
         files_ = [str(p) for p in export_study(store, study_name, download_folder("export"))]
         return files_, f"Exported **{plain(study_name)}**: {len(files_)} files below."
 
-    private = {"api_visibility": "private"}
+    hidden = {"api_visibility": "undocumented"}
     create.click(on_create, [name, real, synthetic, n_per_arm, seed, estimate, practice, accept_tones, repeats, gold, n_gold,
                              ask_certainty],
-                 [*refresh_outputs, create_message], api_name="study_create", **private)
+                 [*refresh_outputs, create_message], api_name="study_create", **hidden)
     enrol.click(on_enrol, [enrol_study, username, password, group], [*refresh_outputs, password, enrol_message], api_name="study_enrol",
-                **private)
-    plan.click(on_plan, [plan_pilot, plan_detection, plan_auc], plan_message, api_name="study_plan", **private)
-    activity_study.change(on_activity, activity_study, [activity, activity_message], api_name="study_activity", **private)
-    refresh_activity.click(on_activity, activity_study, [activity, activity_message], api_name="study_activity_refresh", **private)
-    reset.click(on_reset, [account, new_password], [new_password, account_message], api_name="study_reset_password", **private)
+                **hidden)
+    plan.click(on_plan, [plan_pilot, plan_detection, plan_auc], plan_message, api_name="study_plan", **hidden)
+    activity_study.change(on_activity, activity_study, [activity, activity_message], api_name="study_activity", **hidden)
+    refresh_activity.click(on_activity, activity_study, [activity, activity_message], api_name="study_activity_refresh", **hidden)
+    reset.click(on_reset, [account, new_password], [new_password, account_message], api_name="study_reset_password", **hidden)
     disable.click(toggled(True), [account, activity_study], [activity, account_message], api_name="study_disable_reviewer",
-                  **private)
-    enable.click(toggled(False), [account, activity_study], [activity, account_message], api_name="study_enable_reviewer", **private)
+                  **hidden)
+    enable.click(toggled(False), [account, activity_study], [activity, account_message], api_name="study_enable_reviewer", **hidden)
     close.click(on_close, [close_choice, understood], [*refresh_outputs, understood, close_message], api_name="study_close",
-                **private)
-    export.click(on_export, export_choice, [files, export_message], api_name="study_export", **private)
+                **hidden)
+    export.click(on_export, export_choice, [files, export_message], api_name="study_export", **hidden)
     return refreshed, refresh_outputs

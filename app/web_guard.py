@@ -1,9 +1,9 @@
 """The web surface's own rules, applied to every request before either Gradio app sees it.
 
 Gradio's defaults suit a public demo, not a study whose export holds the answer key: it echoes
-any ``Origin`` with credentials allowed once the host is not localhost, sets its session cookie
-``SameSite=None``, hands the session token to any page at ``/gradio_api/token``, and serves or
-accepts files on every mount. `WebGuard` (pure ASGI, outermost) owns the policy instead:
+any ``Origin`` with credentials allowed once the host is not localhost, has a route that hands its
+own sign-in's token to any page (``/gradio_api/token``), and serves or accepts files on every
+mount. `WebGuard` (pure ASGI, outermost) owns the policy instead:
 
 - **No foreign origin.** A request whose ``Origin`` is not this server's own (its ``Host``, or
   the ``X-Forwarded-Host`` a reverse proxy sets) is refused before Gradio sees it, and no
@@ -12,14 +12,16 @@ accepts files on every mount. `WebGuard` (pure ASGI, outermost) owns the policy 
   own CORS headers off, would do the second half too, but made "Save & next" under 20 reviewers
   about 20% slower at the median here, 241 vs 203 ms: measured in docs/benchmarks.md.)
 - **Cookies** ``SameSite=Lax`` (never sent by another site's forms or scripts), ``Secure`` when the
-  request came over HTTPS (directly, or ``X-Forwarded-Proto`` from a trusted proxy).
+  request came over HTTPS (directly, or ``X-Forwarded-Proto`` from a trusted proxy): the session
+  cookie (`app.sessions`) is set so, and any other cookie is made so.
 - **Every page** ``X-Frame-Options: DENY``, ``frame-ancestors 'none'``, ``nosniff``, ``Referrer-Policy: same-origin``.
 - **Closed routes**: ``/gradio_api/token`` and ``openapi.json`` on both mounts; uploads on both (no
   component takes one); on the reviewers' mount every Gradio file route (their page shows images
   through the server's own ``/review/image`` route only). ``GET /logout`` only from the app's own pages.
 - **Bodies capped** (the reviewers' answers are a few kilobytes), and ``queue/join`` for an event
   the app does not have is a 404, not a logged KeyError.
-- **Sign-in back-off** (`review_data.sign_in_throttle`), every failed sign-in logged with its address.
+
+The sign-in itself, with its back-off, is `app.sign_in`.
 """
 
 from __future__ import annotations
@@ -31,11 +33,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from review_data.sign_in_throttle import SignInThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +78,13 @@ def same_origin(origin: str, headers: Headers) -> bool:
     return any(origin_host == _host(value.strip(), parts.scheme) for value in served_as if value.strip())
 
 
+def route_path(scope: Scope) -> str:
+    """The request's path on this server: without the prefix a reverse proxy serves it under (uvicorn's ``--root-path``,
+    which it puts in front of ``path``)."""
+    path, root = scope["path"], scope.get("root_path", "")
+    return (path[len(root):] or "/") if root and path.startswith(root) else path
+
+
 def _plain(status: int, text: str, headers: dict | None = None) -> PlainTextResponse:
     return PlainTextResponse(text, status_code=status, headers=headers)
 
@@ -86,10 +92,9 @@ def _plain(status: int, text: str, headers: dict | None = None) -> PlainTextResp
 class WebGuard:
     """ASGI middleware: the rules in the module docstring, for the server's mounts (longest prefix first)."""
 
-    def __init__(self, app: ASGIApp, mounts: list[GuardedMount], throttle: SignInThrottle | None = None):
+    def __init__(self, app: ASGIApp, mounts: list[GuardedMount]):
         self.app = app
         self.mounts = sorted(mounts, key=lambda m: -len(m.prefix))
-        self.throttle = throttle or SignInThrottle()
 
     def _mount(self, path: str) -> tuple[GuardedMount, str]:
         for mount in self.mounts:
@@ -104,7 +109,7 @@ class WebGuard:
         headers = Headers(scope=scope)
         secure = scope.get("scheme") == "https"
         send = self._hardened(send, secure)
-        mount, path = self._mount(scope["path"])
+        mount, path = self._mount(route_path(scope))
         refusal = self._refusal(scope, headers, mount, path)
         if refusal is not None:
             await refusal(scope, receive, send)
@@ -115,9 +120,6 @@ class WebGuard:
         body = await self._body(receive, mount.max_body, headers)
         if body is None:
             await _plain(413, f"Request body over {mount.max_body:,} bytes refused.")(scope, receive, send)
-            return
-        if re.fullmatch(r"/login/?", path):
-            await self._sign_in(scope, body, receive, send)
             return
         if re.fullmatch(r"/(gradio_api/)?queue/join/?", path) and not self._known_event(body, mount):
             await JSONResponse({"detail": "No such event in this app."}, status_code=404)(scope, _replay(body), send)
@@ -173,31 +175,6 @@ class WebGuard:
         except (ValueError, AttributeError):
             return True  # not JSON, or not an object: Gradio's own validation answers 422
         return not isinstance(fn_index, int) or fn_index in mount.events
-
-    async def _sign_in(self, scope: Scope, body: bytes, receive: Receive, send: Send) -> None:
-        """Gradio's sign-in, behind the back-off; every failure logged with the address it came from."""
-        form = await Request(scope, _replay(body)).form()
-        username, address = str(form.get("username") or "").strip(), (scope.get("client") or ("unknown",))[0]
-        wait = self.throttle.wait(username, address)
-        if wait > 0:
-            logger.warning("sign-in refused for %r from %s: too many wrong passwords, next try in %.0f s", username[:64], address, wait)
-            seconds = max(1, round(wait))
-            await JSONResponse({"detail": f"Too many failed sign-ins: try again in {seconds} s."}, status_code=400,
-                               headers={"retry-after": str(seconds)})(scope, _replay(b""), send)
-            return
-        status = {}
-
-        async def noted(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-            await send(message)
-
-        await self.app(scope, _replay(body, receive), noted)
-        if status.get("code") == 200:
-            self.throttle.succeeded(username, address)
-        elif status.get("code") == 400:
-            count = self.throttle.failed(username, address)
-            logger.warning("sign-in failed for %r from %s (%d in a row)", username[:64], address, count)
 
     @staticmethod
     def _hardened(send: Send, secure: bool) -> Send:

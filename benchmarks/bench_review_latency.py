@@ -3,9 +3,10 @@
     python benchmarks/bench_review_latency.py [--reviewers 20] [--ratings 100] [--browser-ratings 25] [--http-think 0]
 
 Starts `fairskin serve` on a fresh workspace, creates a study of 100 images with N reviewers, then:
-1. Server side: every reviewer rates at the same time with no pause, each in its own thread speaking
-   the browser's protocol; one latency = from sending "Save & next" until the next image's bytes
-   have arrived. References: the same with one reviewer, and fetching an already-served image.
+1. Server side: every reviewer rates at the same time with no pause, each in its own thread calling
+   the app over HTTP as the tests do (`tests/gradio_http.py`: the sign-in cookie, Gradio's documented
+   /gradio_api/call API, then the next image); one latency = from sending "Save & next" until the next
+   image's bytes have arrived. References: the same with one reviewer, and fetching an already-served image.
    ``--http-think S``: each reviewer looks S seconds on average (exponential) before each save,
    a paced load instead of the stress test.
 2. In the browser (Debian's chromium): K reviewers (default 1) rate in browser pages while the

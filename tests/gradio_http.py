@@ -1,9 +1,10 @@
-"""A minimal client for a running fairskin app that speaks the browser's own protocol.
+"""A client for a running fairskin app that uses its public routes only, as a script (or an attacker imitating one) can.
 
-Signs in through Gradio's login form (cookie), then calls events the way the page does —
-POST /gradio_api/queue/join with the event's id, results over the SSE stream
-/gradio_api/queue/data — so tests exercise exactly what a browser (or an attacker imitating
-one) can reach, private endpoints included.
+Signs in with the app's own form (``POST login``, which gives a session cookie), reads the page's
+``config``, and calls events through Gradio's documented HTTP API: ``POST gradio_api/call/<api_name>``
+with every input's value, then the result from ``GET gradio_api/call/<api_name>/<event_id>`` (a
+server-sent event stream). A session hash of its own keeps this session's server-side state
+(``gr.State``) between calls, as a browser's page has.
 """
 
 from __future__ import annotations
@@ -36,34 +37,26 @@ class AppSession:
         load = next(d for d in config["dependencies"] if d.get("api_name") == "page_load")
         self.page = self.call("page_load", *(initial.get(i) for i in load["inputs"]))
 
-    def call(self, api_name: str, *data, event_data: dict | None = None):
+    def call(self, api_name: str, *data):
         """Run one event with the given input values (None for gr.State inputs); return its outputs."""
-        joined = self.http.post(
-            f"{self.base}/gradio_api/queue/join",
-            json={
-                "data": list(data), "event_data": event_data, "fn_index": self.events[api_name], "trigger_id": None,
-                "session_hash": self.session_hash,
-            },
-            timeout=self.timeout,
-        )
+        joined = self.http.post(f"{self.base}/gradio_api/call/{api_name}", json={"data": list(data), "session_hash": self.session_hash},
+                                timeout=self.timeout)
         if joined.status_code != 200:
             raise CallError(f"{api_name}: join refused with {joined.status_code}: {joined.text[:200]}")
-        event_id = joined.json()["event_id"]
-        with self.http.get(
-            f"{self.base}/gradio_api/queue/data", params={"session_hash": self.session_hash}, stream=True, timeout=self.timeout
-        ) as stream:
+        return self.result(api_name, joined.json()["event_id"])
+
+    def result(self, api_name: str, event_id: str):
+        """The outputs of an event this session joined the queue with (by `call`, or by a request made by hand)."""
+        with self.http.get(f"{self.base}/gradio_api/call/{api_name}/{event_id}", stream=True, timeout=self.timeout) as stream:
+            event = None
             for line in stream.iter_lines(decode_unicode=True):
-                if not line or not line.startswith("data:"):
-                    continue
-                message = json.loads(line[5:])
-                if message.get("event_id") not in (None, event_id):
-                    continue
-                if message.get("msg") == "process_completed":
-                    if not message.get("success"):
-                        raise CallError(f"{api_name}: {message.get('output', {}).get('error') or message.get('title') or message}")
-                    return message["output"]["data"]
-                if message.get("msg") == "unexpected_error":
-                    raise CallError(f"{api_name}: {message.get('message')}")
+                if line.startswith("event:"):
+                    event = line.removeprefix("event:").strip()
+                elif line.startswith("data:") and event in ("complete", "error"):
+                    result = json.loads(line.removeprefix("data:"))
+                    if event == "complete":
+                        return result
+                    raise CallError(f"{api_name}: {result.get('error') if isinstance(result, dict) else result}")
         raise CallError(f"{api_name}: the stream ended without a result")
 
     def get(self, url_or_path: str) -> requests.Response:

@@ -25,7 +25,7 @@ from .test_generation import tiny_model  # noqa: F401  (the module fixture: a ti
 
 def form(trained, **changes) -> dict:
     """The Generate tab's form for 3 images of a tiny fairskin model, with ``changes``."""
-    return {"mode": MODES[0], "model": str(trained), "stable_diffusion": "", "loras": "", "tokens": "", "allow_download": False,
+    return {"mode": MODES[0], "model": str(trained), "stable_diffusion": "", "loras": "", "inversions": "", "allow_download": False,
             "fst_label": "VI", "diagnosis": "nevus", "count": 3, "seed": 10, "steps": 2, "guidance": 3.0, "scheduler": "ddim",
             "size": None, "source_manifest": "", "source_ids": None, "strength": 0.6, **changes}
 
