@@ -7,7 +7,7 @@ handler runs. Each handler takes the request as Gradio documents it, a ``request
 parameter, and finds the signed-in username in ``request.username``.
 
 The same wrapper keeps the server log readable: a user's mistake (what the libraries refuse with a
-message, see `USER_MISTAKES`) is logged as one line with its reason and shown as that message,
+message, `fairskin_core.errors.USER_MISTAKES`) is logged as one line with its reason and shown as that message,
 while any other exception — a fault in the code — reaches Gradio unchanged, which logs its traceback.
 """
 
@@ -20,18 +20,13 @@ import textwrap
 
 import gradio as gr
 
+from fairskin_core.errors import USER_MISTAKES
 from review_data.accounts import role_of
 from review_data.store import ReviewStore
 
-from .messages import toast
+from .messages import said, toast
 
 logger = logging.getLogger(__name__)
-
-# What fairskin_core and review_data raise for input they refuse (ManifestError, ModelFolderError, StudyError,
-# ReviewError, AccountError, SamplingError, ImageFileError... are all ValueErrors), with a message for the
-# person; the command line treats the same exceptions as one-line errors (app/cli.py).
-USER_MISTAKES = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError)
-
 
 def refused(action: str, username: str | None, reason: object) -> None:
     """Log a user's mistake as one line with its reason: no traceback, that is kept for faults in the code."""
@@ -42,7 +37,7 @@ def only(store: ReviewStore, role: str):
     """Decorate a handler so that only users of ``role`` can run it.
 
     The handler has a ``request: gr.Request`` parameter, which Gradio fills in (it sees the handler's own signature
-    through `functools.wraps`). A `gr.Error` or one of `USER_MISTAKES` it raises is logged in one line and shown as a
+    through `functools.wraps`). A `gr.Error` or one of the libraries' `USER_MISTAKES` it raises is logged in one line and shown as a
     pop-up with its message.
     """
 
@@ -68,7 +63,7 @@ def only(store: ReviewStore, role: str):
                 raise
             except USER_MISTAKES as exc:
                 refused(action, username, exc)
-                raise gr.Error(toast(exc), print_exception=False) from None
+                raise gr.Error(toast(said(exc)), print_exception=False) from None
 
         return wrapper
 

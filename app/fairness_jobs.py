@@ -17,8 +17,7 @@ from pathlib import Path
 from fairskin_core.downstream.backbones import BackboneUnavailable
 from fairskin_core.downstream.report import downstream_report
 from fairskin_core.downstream.settings import ExperimentSettings
-
-from .access import USER_MISTAKES
+from fairskin_core.errors import USER_MISTAKES
 
 logger = logging.getLogger(__name__)
 

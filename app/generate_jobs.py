@@ -20,9 +20,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fairskin_core.errors import USER_MISTAKES
 from fairskin_core.generation.run_folders import GenerationRequest, load_request_backend, run_request, set_status
 
-from .access import USER_MISTAKES
+from .messages import said
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +164,7 @@ class GenerationQueue:
                 job.state = "cancelled"
             except USER_MISTAKES as exc:
                 logger.info("generation %s refused: %s", job.folder.name, exc)
-                job.state, job.error = "failed", str(exc)
+                job.state, job.error = "failed", said(exc)
             except Exception as exc:  # a fault: logged whole; the page says it happened, the server goes on
                 logger.exception("generation %s failed", job.folder.name)
                 job.state, job.error = "failed", f"an internal error ({type(exc).__name__}: {exc}); the server log has the details"

@@ -21,6 +21,7 @@ import pandas as pd
 from fairskin_core.analysis.pipeline import analyse_image
 from fairskin_core.diffusion.model_folder import ModelFolderError
 from fairskin_core.diffusion.schedulers import SCHEDULERS
+from fairskin_core.errors import USER_MISTAKES
 from fairskin_core.fst import FST_TYPES, ROMAN
 from fairskin_core.generation.planned_set import add_to_set
 from fairskin_core.generation.run_folders import (
@@ -37,7 +38,7 @@ from fairskin_core.manifest import read_manifest
 from fairskin_core.workspace import workspace_dir
 from review_data.store import ReviewStore
 
-from .access import USER_MISTAKES, only, refused
+from .access import only, refused
 from .cli_generate import request_command
 from .downloads import download_folder
 from .generate_form import (
@@ -52,7 +53,7 @@ from .generate_form import (
     size_choices,
 )
 from .generate_jobs import GenerationQueue, duration
-from .messages import plain
+from .messages import plain, said
 from .outline import outlined
 
 INTERACTIVE = 16  # more images than this run in the background
@@ -355,7 +356,7 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
             folder = new_run(wanted, runs)
         except USER_MISTAKES as exc:
             refused("generate_tab.on_generate", request.username, exc)
-            return [*cleared(f"**Not generated:** {plain(exc)}"), *unchanged_panel, *listed_now()]
+            return [*cleared(f"**Not generated:** {plain(said(exc))}"), *unchanged_panel, *listed_now()]
         job = jobs.submit(wanted, folder)
         if wanted.count > INTERACTIVE:
             estimate = jobs.estimate_seconds(wanted)
