@@ -10,7 +10,7 @@ file of a study has the same format, dimensions and byte size, no metadata, and 
 nothing. No download or share buttons, no feedback, no counts of real and synthetic images.
 
 Speed: the page is told the next image's address and fetches it while the reviewer rates the
-current one (`review_screen.js`), so "Save & next" draws it at once (`review_page.js`); the form
+current one (`review_screen.js`), so "Save & next" draws it at once (`review_keys.js`); the form
 waits, locked, until the server has stored the answer, and only then does the position move.
 """
 
@@ -57,7 +57,7 @@ IMAGE_ROUTE = "review/image"  # relative: the page lives at the server's root (o
 CHOICE_CONTROLS = ("answer-call", "answer-realism", *(f"answer-{key.replace('_', '-')}" for key in ABCD_QUESTIONS))
 HERE = Path(__file__).parent
 # one script, the screen first: the page's keys and buttons use what it sets up
-HEAD = f"<script>{(HERE / 'review_screen.js').read_text()}\n{(HERE / 'review_page.js').read_text()}</script>"
+HEAD = f"<script>{(HERE / 'review_screen.js').read_text()}\n{(HERE / 'review_keys.js').read_text()}</script>"
 CSS = (HERE / "review_page.css").read_text()
 REALISM_LABEL = "Realism (keys 1–7): 1 clearly artificial … 7 indistinguishable from real"
 CERTAINTY_LABEL = "How sure? (G / L / V)"

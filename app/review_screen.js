@@ -1,6 +1,6 @@
 // The reviewer's screen in the browser: one-screen sizing, zoom and pan, the next image fetched ahead, the marked ABCD
 // question. Everything here is display: what is saved, and where the reviewer is, is decided on the server. What the
-// reviewer does with keys and buttons is review_page.js, which runs after this and uses `window.fairskinReview.screen`.
+// reviewer does with keys and buttons is review_keys.js, which runs after this and uses `window.fairskinReview.screen`.
 (() => {
   const $ = (selector) => document.querySelector(selector);
   // (not offsetParent: it is null for the full-screen element itself)
@@ -176,7 +176,7 @@
     layout();
   });
 
-  // ---- the ABCD checklist: the question Y / N / U answer is marked (A–D pick one, review_page.js; default: the first open)
+  // ---- the ABCD checklist: the question Y / N / U answer is marked (A–D pick one, review_keys.js; default: the first open)
   function answered(question) {
     return document.querySelector(`#answer-abcd-${question} input:checked`) !== null;
   }
@@ -234,7 +234,7 @@
     markQuestion();
   }
 
-  // what the keys and buttons (review_page.js) act on
+  // what the keys and buttons (review_keys.js) act on
   review.screen = {$, shown, viewer, saveSettings, layout, zoomBy, zoomToNative, resetZoom, toggleFullScreen, QUESTIONS, markQuestion,
                    answerQuestion, onNewPage};
 
