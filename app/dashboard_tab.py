@@ -118,17 +118,17 @@ def checks_text(n_repeats: int, n_gold: int, readers: pd.DataFrame) -> str:
 
 
 def build_dashboard_tab(store: ReviewStore):
-    """Lay out the dashboard; returns the refresh function and its output for the page load."""
+    """Lay out the dashboard; returns, for the page load, the function that fills the study picker, and the picker."""
     admin = only(store, "admin")
     with gr.Row():
         study = gr.Dropdown(label="Study", choices=[], scale=4, elem_id="dashboard-study")
         refresh = gr.Button("Refresh", variant="primary", scale=1)
     summary = gr.Markdown(elem_id="dashboard-summary")
     checks = gr.Markdown(elem_id="dashboard-checks")
-    plots = []
+    plots = {}
     for index in range(0, len(FIGURES), 2):
         with gr.Row():
-            plots += [gr.Plot(label=title) for _, title in FIGURES[index : index + 2]]
+            plots |= {name: gr.Plot(label=title) for name, title in FIGURES[index : index + 2]}
 
     @admin
     def on_refresh(study_name: str, request: gr.Request):
@@ -141,13 +141,13 @@ def build_dashboard_tab(store: ReviewStore):
             raise gr.Error(str(exc), print_exception=False) from None
         figures = dashboard_figures(report)
         readers = reader_checks(check_answers_table(store, study_name))
-        return [f"{headline(report)}\n\n*What reviewers saw:* {plain(chosen.shown_size)}.",
-                checks_text(chosen.n_repeats, chosen.n_gold, readers), *(figures[name] for name, _ in FIGURES)]
+        return {summary: f"{headline(report)}\n\n*What reviewers saw:* {plain(chosen.shown_size)}.",
+                checks: checks_text(chosen.n_repeats, chosen.n_gold, readers), **{plot: figures[name] for name, plot in plots.items()}}
 
-    refresh.click(on_refresh, study, [summary, checks, *plots], api_name="dashboard_refresh", api_visibility="undocumented")
+    refresh.click(on_refresh, study, [summary, checks, *plots.values()], api_name="dashboard_refresh", api_visibility="undocumented")
 
     def studies():
         names = list_studies(store)
-        return gr.update(choices=names, value=names[0] if names else None)
+        return {study: gr.update(choices=names, value=names[0] if names else None)}
 
     return studies, study

@@ -85,10 +85,10 @@ def correct_estimate(manifest, row: pd.Series, fst: int, username: str, correcti
             f"(fst_source corrected; was {plain(correction.estimate_was)}).")
 
 
-def build_skin_type_section(current: gr.State, admin, load_manifest, thumbnail, roots: list[Path]) -> tuple[list, tuple]:
+def build_skin_type_section(current: gr.State, admin, load_manifest, thumbnail, roots: list[Path]) -> dict:
     """The accordion with the estimate, audit and correction controls, wired to the open manifest ``current``.
 
-    Returns what must be cleared when another manifest is opened, and the values that clear it."""
+    Returns what must be cleared when another manifest is opened: each component and the value that clears it."""
     estimates = gr.State(None)
     audit_ids = gr.State([])
     selected = gr.State(None)
@@ -111,47 +111,49 @@ def build_skin_type_section(current: gr.State, admin, load_manifest, thumbnail, 
             save = gr.Button("Save correction", elem_id="audit-save")
         said = gr.Markdown(elem_id="audit-message")
 
-    def audit_gallery(path: str, table: pd.DataFrame | None, group_: str | None):
+    def audit_gallery(path: str, table: pd.DataFrame | None, group_: str | None) -> dict:
+        """The audit gallery of ``group_`` and the ids of its images."""
         if table is None or not group_:
-            return [], []
+            return {gallery: [], audit_ids: []}
         manifest = load_manifest(path, roots)
         rows = audit_rows(table, group_).head(AUDIT_PAGE)
         files = {r["image_id"]: manifest.image_file(r["image_path"], r["image_root"]) for _, r in manifest.table.iterrows()}
-        return [(thumbnail(files[r["image_id"]], 160), _caption(r)) for _, r in rows.iterrows()], list(rows["image_id"])
+        return {gallery: [(thumbnail(files[r["image_id"]], 160), _caption(r)) for _, r in rows.iterrows()],
+                audit_ids: list(rows["image_id"])}
 
     @admin
     def on_estimate(path: str, method_: str, group_: str | None, request: gr.Request, progress=gr.Progress()):
         table, figure, matrix, text = estimate_manifest(load_manifest(path, roots), method_, progress)
-        shown, ids = audit_gallery(path, table, group_)
-        return table, figure, matrix, text, shown, ids, None, "Click an image to correct its type.", ""
+        return {estimates: table, distribution: figure, confusion: matrix, summary: text, **audit_gallery(path, table, group_),
+                selected: None, chosen: "Click an image to correct its type.", said: ""}
 
     @admin
     def on_group(path: str, table: pd.DataFrame | None, group_: str | None, request: gr.Request):
         if table is None:
-            return [], [], "Estimate every image first."
-        shown, ids = audit_gallery(path, table, group_)
-        return shown, ids, f"{len(audit_rows(table, group_))} images in {group_}; the first {len(ids)} shown." if group_ else ""
+            return {gallery: [], audit_ids: [], said: "Estimate every image first."}
+        audit = audit_gallery(path, table, group_)
+        count = f"{len(audit_rows(table, group_))} images in {group_}; the first {len(audit[audit_ids])} shown." if group_ else ""
+        return {**audit, said: count}
 
     @admin
     def on_pick(table: pd.DataFrame | None, ids: list[str], evt: gr.SelectData, request: gr.Request):
         row = table[table["image_id"] == ids[evt.index]].iloc[0]
         annotated = f"annotated type {ROMAN[int(row['fst'])]}" if row["fst_source"] == "annotated" else "no annotated type"
-        return row["image_id"], f"**{plain(row['image_id'])}**: estimated {plain(estimate_was(row))}; {annotated}."
+        return {selected: row["image_id"], chosen: f"**{plain(row['image_id'])}**: estimated {plain(estimate_was(row))}; {annotated}."}
 
     @admin
     def on_save(path: str, table: pd.DataFrame | None, image_id: str | None, fst_roman: str | None, method_: str, group_: str | None,
                 request: gr.Request):
         if table is None or not image_id or not fst_roman:
-            return gr.skip(), gr.skip(), gr.skip(), "Choose an image and the type it should be."
+            return {said: "Choose an image and the type it should be."}
         manifest = load_manifest(path, roots)
         try:
             text = correct_estimate(manifest, table[table["image_id"] == image_id].iloc[0],
                                     {v: k for k, v in ROMAN.items()}[fst_roman], request.username)
         except ValueError as exc:
-            return gr.skip(), gr.skip(), gr.skip(), f"**Not corrected:** {plain(exc)}"
+            return {said: f"**Not corrected:** {plain(exc)}"}
         table = skin_type_table(manifest, method_)
-        shown, ids = audit_gallery(path, table, group_)
-        return table, shown, ids, text
+        return {estimates: table, **audit_gallery(path, table, group_), said: text}
 
     hidden = {"api_visibility": "undocumented"}
     estimate.click(on_estimate, [current, method, group],
@@ -161,4 +163,4 @@ def build_skin_type_section(current: gr.State, admin, load_manifest, thumbnail, 
     gallery.select(on_pick, [estimates, audit_ids], [selected, chosen], api_name="data_audit_pick", **hidden)
     save.click(on_save, [current, estimates, selected, corrected_type, method, group], [estimates, gallery, audit_ids, said],
                api_name="data_audit_save", **hidden)
-    return [estimates, summary, distribution, confusion, gallery, audit_ids, selected, said], (None, "", None, None, [], [], None, "")
+    return {estimates: None, summary: "", distribution: None, confusion: None, gallery: [], audit_ids: [], selected: None, said: ""}

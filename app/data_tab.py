@@ -1,4 +1,7 @@
-"""The Data tab: browse any manifest by skin type and diagnosis, see each image's metadata."""
+"""The Data tab: browse any manifest by skin type and diagnosis, see each image's metadata.
+
+What the tab shows is made by views that name each value (`open_manifest`, `browse_page`, `image_detail`,
+`measure_manifest`: ``{"status": …, "gallery": …}``); the tab hands them to Gradio by the component that shows each name."""
 
 from __future__ import annotations
 
@@ -89,7 +92,7 @@ def browse_page(manifest_path: str, categories: list[str], diagnoses: list[str],
         for i, r in shown.iterrows()
     ]
     status = f"{len(rows)} of {len(manifest.table)} images match · page {page} of {pages}" + (f" · **{note}**" if note else "")
-    return gallery, status, gr.update(value=page), list(shown["image_id"])
+    return {"gallery": gallery, "status": status, "page": gr.update(value=page), "image_ids": list(shown["image_id"])}
 
 
 def learned_summary(record: dict) -> str:
@@ -125,8 +128,9 @@ def analysis_summary(analysis: ImageAnalysis, row: pd.Series, learned: dict | No
     return "\n\n".join(lines)
 
 
-def image_detail(manifest_path: str, image_ids: list[str], evt: gr.SelectData, roots: list[Path] | None = None):
-    """The selected image with its lesion outlined, the healthy skin used for ITA, the measurements and metadata."""
+def image_detail(manifest_path: str, image_ids: list[str], evt: gr.SelectData, roots: list[Path] | None = None) -> dict:
+    """The selected image with its lesion outlined ("detail"), the healthy skin used for ITA ("skin"), the measurements
+    ("analysis") and metadata."""
     manifest = load_manifest(manifest_path, roots)
     table = manifest.table
     row = table[table["image_id"] == image_ids[evt.index]].iloc[0]
@@ -149,27 +153,38 @@ def image_detail(manifest_path: str, image_ids: list[str], evt: gr.SelectData, r
         skin_view[ignored] = (skin_view[ignored] * 0.2).astype(np.uint8)  # what ITA ignores, dimmed
     fields = pd.DataFrame({"field": row.index, "value": ["" if pd.isna(v) else str(v) for v in row.values]})
     fields = fields[fields["value"] != ""]
-    return outlined(image, lesion), skin_view, analysis_summary(analysis, row, estimate_files([file])[0]), fields
+    return {"detail": outlined(image, lesion), "skin": skin_view, "analysis": analysis_summary(analysis, row, estimate_files([file])[0]),
+            "metadata": fields}
 
 
-_MEASURED: dict[tuple, pd.DataFrame] = {}  # per manifest version: measuring 600 images takes ~10 s
+class MeasuredManifests:
+    """The skin tone of every image of the last few manifests measured, per version of each file (measuring 600 images
+    takes ~10 s). One belongs to each admin app, made when it is built."""
+
+    KEPT = 4
+
+    def __init__(self) -> None:
+        self._tables: dict[tuple, pd.DataFrame] = {}
+
+    def table(self, manifest: Manifest, progress=None) -> pd.DataFrame:
+        """`analyse_manifest` of ``manifest``, measured once per version of its file."""
+        stat = manifest.path.stat()
+        key = (str(manifest.path), stat.st_mtime_ns, stat.st_size)
+        if key not in self._tables:
+            if len(self._tables) >= self.KEPT:
+                self._tables.clear()
+
+            def report(done: int, total: int) -> None:
+                if progress is not None:
+                    progress((done, total), desc="measuring skin tone")
+
+            self._tables[key] = analyse_manifest(manifest, progress=report)
+        return self._tables[key]
 
 
-def measure_manifest(manifest_path: str, progress=None, roots: list[Path] | None = None):
-    """Skin tone of every image: ITA per annotated type, the confusion matrix and the agreement figures."""
-    manifest = load_manifest(manifest_path, roots)
-    stat = manifest.path.stat()
-    key = (str(manifest.path), stat.st_mtime_ns, stat.st_size)
-    if key not in _MEASURED:
-        if len(_MEASURED) >= 4:
-            _MEASURED.clear()
-
-        def report(done: int, total: int) -> None:
-            if progress is not None:
-                progress((done, total), desc="measuring skin tone")
-
-        _MEASURED[key] = analyse_manifest(manifest, progress=report)
-    table = _MEASURED[key]
+def measure_manifest(manifest_path: str, measured: MeasuredManifests, progress=None, roots: list[Path] | None = None) -> dict:
+    """Skin tone of every image: ITA per annotated type ("ita"), the confusion matrix ("types") and the agreement figures."""
+    table = measured.table(load_manifest(manifest_path, roots), progress)
     statuses = ", ".join(f"{n} {status}" for status, n in table["status"].value_counts().items())
     distribution = tone_distribution(table)
     if not table["fst"].notna().any():
@@ -179,7 +194,7 @@ def measure_manifest(manifest_path: str, progress=None, roots: list[Path] | None
         summary = (f"{len(table)} images measured ({statuses}). No annotated skin types to compare with: the distribution "
                    "of measured ITA and of the types it gives is shown instead.\n\n"
                    + format_distribution(distribution).replace("\n", "  \n"))
-        return figure, bars, summary
+        return {"ita": figure, "types": bars, "agreement": summary}
     figure = ita_by_fst(table, KINYANJUI.thresholds, "Kinyanjui")
     report = agreement_report(table)
     confusion = pd.DataFrame(report["confusion"]).T
@@ -188,7 +203,7 @@ def measure_manifest(manifest_path: str, progress=None, roots: list[Path] | None
         f"{len(table)} images measured ({statuses}). Against the annotated types: exact agreement "
         f"**{report['exact']:.1%}**, within one type **{report['within_one']:.1%}**, Cohen's κ (linear) {report['kappa_linear']:.2f}."
     )
-    return figure, heatmap, summary
+    return {"ita": figure, "types": heatmap, "agreement": summary}
 
 
 def why_not_opened(path: str, exc: Exception) -> str:
@@ -208,35 +223,32 @@ def _not_opened(path: str, reason: str) -> str:
     return f"**Could not open {plain(path) or 'a manifest'}:** {plain(reason)}"
 
 
-def open_manifest(manifest_path: str, roots: list[Path] | None = None):
-    """Load a manifest and reset filters, heatmap and gallery to it; on failure say why and keep the current one."""
+def open_manifest(manifest_path: str, roots: list[Path] | None = None) -> dict:
+    """Load a manifest and reset the filters, heatmap and gallery to it; on failure only the "message" says why, and the
+    current one stays."""
     try:
         manifest = load_manifest(manifest_path, roots)
     except OPEN_FAILURES as exc:
-        return (gr.skip(),) * 8 + (_not_opened(manifest_path, why_not_opened(manifest_path, exc)),)
+        return {"message": _not_opened(manifest_path, why_not_opened(manifest_path, exc))}
     table = manifest.table
     counts = fst_diagnosis_counts(table)
     categories, diagnoses = list(counts.index), list(counts.columns)
-    heatmap = count_heatmap(counts, f"{Path(manifest_path).name}: {len(table)} images by skin type and diagnosis")
-    gallery, status, page, ids = browse_page(manifest_path, categories, diagnoses, 1, roots)
-    return (
-        manifest_path,
-        gr.update(choices=categories, value=categories),
-        gr.update(choices=diagnoses, value=diagnoses),
-        heatmap,
-        gallery,
-        status,
-        page,
-        ids,
-        "",
-    )
+    return {
+        "manifest": manifest_path,
+        "type_filter": gr.update(choices=categories, value=categories),
+        "diagnosis_filter": gr.update(choices=diagnoses, value=diagnoses),
+        "heatmap": count_heatmap(counts, f"{Path(manifest_path).name}: {len(table)} images by skin type and diagnosis"),
+        **browse_page(manifest_path, categories, diagnoses, 1, roots),
+        "message": "",
+    }
 
 
-def build_data_tab(default_manifest: str, store: ReviewStore, roots: list[Path]):
+def build_data_tab(default_manifest: str, store: ReviewStore, roots: list[Path], measured: MeasuredManifests):
     """Lay out the Data tab inside the current Blocks and wire its events (admins only).
 
-    Only manifests and images inside ``roots`` are read. Returns the manifest box and the
-    outputs of opening one, for the app to open the default manifest when an admin's page loads."""
+    Only manifests and images inside ``roots`` are read; the skin tone of a whole manifest is kept in ``measured``.
+    Returns the manifest box, the function that opens a manifest, and its outputs, for the app to open the default
+    manifest when an admin's page loads."""
     admin = only(store, "admin")
     current = gr.State(default_manifest)
     shown_ids = gr.State([])
@@ -267,7 +279,7 @@ def build_data_tab(default_manifest: str, store: ReviewStore, roots: list[Path])
         detail = gr.Image(label="Selected image (lesion outlined)", format="png", buttons=["fullscreen"], interactive=False,
                           elem_id="data-detail")
         skin_view = gr.Image(label="Healthy skin used for ITA (the rest dimmed)", format="png", buttons=["fullscreen"], interactive=False)
-    measured = gr.Markdown(elem_id="image-analysis")
+    analysis = gr.Markdown(elem_id="image-analysis")
     metadata = gr.Dataframe(headers=["field", "value"], label="Metadata", interactive=False, wrap=True, elem_id="image-metadata")
     with gr.Accordion("Skin colour (ITA) of the whole manifest", open=False):
         measure = gr.Button("Measure skin colour (ITA, and the type Kinyanjui's thresholds give) of every image",
@@ -277,13 +289,25 @@ def build_data_tab(default_manifest: str, store: ReviewStore, roots: list[Path])
             ita_plot = gr.Plot(label="ITA (by annotated type where the manifest has types)", elem_id="manifest-ita")
             confusion_plot = gr.Plot(label="Confusion matrix (or estimated types)", elem_id="manifest-types")
 
-    skin_types, cleared = build_skin_type_section(current, admin, load_manifest, _thumbnail, roots)
+    skin_types_cleared = build_skin_type_section(current, admin, load_manifest, _thumbnail, roots)
+
+    showing = {"manifest": current, "type_filter": fst_filter, "diagnosis_filter": dx_filter, "heatmap": heatmap, "gallery": gallery,
+               "status": status, "page": page, "image_ids": shown_ids, "message": message, "detail": detail, "skin": skin_view,
+               "analysis": analysis, "metadata": metadata, "ita": ita_plot, "types": confusion_plot, "agreement": agreement}
+
+    def shown(view: dict) -> dict:
+        """A view's values by the component that shows each of its names."""
+        return {showing[name]: value for name, value in view.items()}
+
+    def opened_view(path: str) -> dict:
+        """What opening ``path`` shows (for the page load)."""
+        return shown(open_manifest(path, roots))
 
     opened = [current, fst_filter, dx_filter, heatmap, gallery, status, page, shown_ids, message]
     browsed = [gallery, status, page, shown_ids]
-
     # What was shown of the previous manifest must not pass for this one's: cleared on opening another.
-    shown = [detail, skin_view, measured, metadata, ita_plot, confusion_plot, agreement, *skin_types]
+    cleared = {detail: None, skin_view: None, analysis: "", metadata: None, ita_plot: None, confusion_plot: None, agreement: "",
+               **skin_types_cleared}
 
     @admin
     def on_open(path: str, open_path: str, request: gr.Request):
@@ -298,37 +322,36 @@ def build_data_tab(default_manifest: str, store: ReviewStore, roots: list[Path])
                 reason = why_not_opened(path, exc)
         if reason:
             refused("data_tab.on_open", request.username, f"{path}: {reason}" if path else reason)
-            said = f"{_not_opened(path, reason)}<br>Still showing {plain(open_path)}."
-            return *([gr.skip()] * (len(opened) - 1)), said, *([gr.skip()] * len(shown)), gr.skip()
-        return *open_manifest(path, roots), None, None, "", None, None, None, "", *cleared, path
+            return {message: f"{_not_opened(path, reason)}<br>Still showing {plain(open_path)}."}
+        return {**opened_view(path), **cleared, path_box: path}
 
     @admin
     def on_filter(path: str, categories: list[str], diagnoses: list[str], request: gr.Request):
-        return browse_page(path, categories, diagnoses, 1, roots)
+        return shown(browse_page(path, categories, diagnoses, 1, roots))
 
     def turn(step: int):
         @admin
         def on_turn(path: str, categories: list[str], diagnoses: list[str], number: float | None, request: gr.Request):
-            return browse_page(path, categories, diagnoses, None if number is None else number + step, roots)
+            return shown(browse_page(path, categories, diagnoses, None if number is None else number + step, roots))
 
         return on_turn
 
     @admin
     def on_select(path: str, image_ids: list[str], evt: gr.SelectData, request: gr.Request):
-        return image_detail(path, image_ids, evt, roots)
+        return shown(image_detail(path, image_ids, evt, roots))
 
     @admin
     def on_measure(path: str, request: gr.Request, progress=gr.Progress()):
-        return measure_manifest(path, progress, roots)
+        return shown(measure_manifest(path, measured, progress, roots))
 
     hidden = {"api_visibility": "undocumented"}
-    open_button.click(on_open, [path_box, current], [*opened, *shown, path_box], api_name="data_open", **hidden)
-    path_box.submit(on_open, [path_box, current], [*opened, *shown, path_box], api_name="data_open_submit", **hidden)
+    open_button.click(on_open, [path_box, current], [*opened, *cleared, path_box], api_name="data_open", **hidden)
+    path_box.submit(on_open, [path_box, current], [*opened, *cleared, path_box], api_name="data_open_submit", **hidden)
     gr.on([fst_filter.input, dx_filter.input], on_filter, [current, fst_filter, dx_filter], browsed, api_name="data_filter", **hidden)
     browse = [current, fst_filter, dx_filter, page]
     page.submit(turn(0), browse, browsed, api_name="data_page", **hidden)
     previous_button.click(turn(-1), browse, browsed, api_name="data_previous", **hidden)
     next_button.click(turn(+1), browse, browsed, api_name="data_next", **hidden)
-    gallery.select(on_select, [current, shown_ids], [detail, skin_view, measured, metadata], api_name="data_select", **hidden)
+    gallery.select(on_select, [current, shown_ids], [detail, skin_view, analysis, metadata], api_name="data_select", **hidden)
     measure.click(on_measure, current, [ita_plot, confusion_plot, agreement], api_name="data_measure", **hidden)
-    return path_box, opened
+    return path_box, opened_view, opened

@@ -9,7 +9,6 @@ key does not outlive its download for long (Gradio's own sweep removes only file
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 import time
@@ -20,14 +19,10 @@ from fairskin_core.workspace import ADMIN_DOWNLOADS, workspace_dir
 KEEP_S = 3600
 
 
-def gradio_temp_folder() -> Path:
-    """Where Gradio keeps and serves its files (``GRADIO_TEMP_DIR``, set to `ADMIN_DOWNLOADS` by `app.main`)."""
-    return Path(os.environ.get("GRADIO_TEMP_DIR") or workspace_dir(ADMIN_DOWNLOADS))
-
-
-def remove_downloads(older_than_s: float = 0.0) -> None:
-    """Remove what the temp folder holds that is older than ``older_than_s`` seconds (everything by default)."""
-    folder = gradio_temp_folder()
+def remove_downloads(folder: Path | None = None, older_than_s: float = 0.0) -> None:
+    """Remove what ``folder`` (default: the workspace's `ADMIN_DOWNLOADS`, Gradio's temp folder in the admin app, set by
+    `app.main`) holds that is older than ``older_than_s`` seconds (everything by default)."""
+    folder = folder or workspace_dir(ADMIN_DOWNLOADS)
     if not folder.is_dir():
         return
     now = time.time()
@@ -43,7 +38,8 @@ def remove_downloads(older_than_s: float = 0.0) -> None:
             continue  # removed meanwhile by Gradio's sweep or another export
 
 
-def download_folder(kind: str) -> Path:
-    """A new folder (not created: the writer makes it atomically) for one download of ``kind``; older ones are swept."""
-    remove_downloads(older_than_s=KEEP_S)
-    return gradio_temp_folder() / f"{kind}-{secrets.token_hex(16)}"
+def download_folder(downloads: Path, kind: str) -> Path:
+    """A new folder in ``downloads`` (Gradio's temp folder; not created: the writer makes it atomically) for one download of
+    ``kind``; older ones are swept."""
+    remove_downloads(downloads, older_than_s=KEEP_S)
+    return downloads / f"{kind}-{secrets.token_hex(16)}"

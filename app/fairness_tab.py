@@ -26,7 +26,8 @@ from .fairness_jobs import ExperimentRunner
 from .messages import missing_input, plain
 
 NO_REPORT = "**No report:**"
-FIGURES = ("auroc", "equal_opportunity", "calibration", "calibration_dark")
+FIGURES = {"auroc": "AUROC by skin type", "equal_opportunity": "Equal opportunity", "calibration": "Calibration",
+           "calibration_dark": "Calibration, FST V–VI"}
 TABLE_COLUMNS = ["model", "group", "n", "n_positive", "auroc", "auroc_low", "auroc_high", "sensitivity_at_specificity", "tpr", "fpr", "ece",
                  "not_computable"]
 
@@ -37,12 +38,10 @@ def report_folders() -> list[str]:
     return [p.name for p in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)]
 
 
-def _shown(report: dict, by_group: pd.DataFrame) -> list:
+def verdict_text(report: dict) -> str:
+    """A report's verdict in Markdown: its summary lines, then its notes."""
     verdict = "\n".join(f"- {plain(line.strip())}" if line.startswith("  ") else f"\n**{plain(line)}**\n" for line in summary_lines(report))
-    notes = "".join(f"\n\n_{plain(note)}_" for note in report.get("notes", []))
-    figures = report_figures(report)
-    table = by_group[TABLE_COLUMNS].round(3)
-    return [verdict + notes, *(figures[name] for name in FIGURES), table]
+    return verdict + "".join(f"\n\n_{plain(note)}_" for note in report.get("notes", []))
 
 
 def build_fairness_tab(store: ReviewStore, train_default: str, synthetic_default: str, roots: list[Path]):
@@ -75,16 +74,21 @@ def build_fairness_tab(store: ReviewStore, train_default: str, synthetic_default
     status = gr.Markdown(elem_id="fairness-status")
     follow = gr.Timer(2.0, active=False)
     verdict = gr.Markdown(elem_id="fairness-verdict")
+    plots = {}
     with gr.Column(elem_id="fairness-figures"):
-        with gr.Row():
-            auroc = gr.Plot(label="AUROC by skin type")
-            eod = gr.Plot(label="Equal opportunity")
-        with gr.Row():
-            calibration = gr.Plot(label="Calibration")
-            calibration_dark = gr.Plot(label="Calibration, FST V–VI")
+        for index in range(0, len(FIGURES), 2):
+            with gr.Row():
+                plots |= {name: gr.Plot(label=title) for name, title in list(FIGURES.items())[index : index + 2]}
     table = gr.Dataframe(pd.DataFrame(columns=TABLE_COLUMNS), label="Per model and skin-type group", interactive=False,
                          elem_id="fairness-table")
-    outputs = [verdict, auroc, eod, calibration, calibration_dark, table]
+    outputs = [verdict, *plots.values(), table]
+
+    def shown_report(name: str) -> dict:
+        """The verdict, figures and table of the workspace's report ``name``."""
+        report, by_group = read_report(workspace_dir("downstream") / name)
+        figures = report_figures(report)
+        return {verdict: verdict_text(report), **{plot: figures[key] for key, plot in plots.items()},
+                table: by_group[TABLE_COLUMNS].round(3)}
 
     @admin
     def on_open(name: str, request: gr.Request):
@@ -94,7 +98,7 @@ def build_fairness_tab(store: ReviewStore, train_default: str, synthetic_default
             return {verdict: "Choose a report (or run an experiment first)."}
         if name not in report_folders():
             return {verdict: f"No report named {plain(name)} in the workspace."}
-        return dict(zip(outputs, _shown(*read_report(workspace_dir("downstream") / name)), strict=True))
+        return shown_report(name)
 
     @admin
     def on_run(train_path: str, test_path: str, synthetic_path: str, oracle_path: str, chosen: list, split: str, n_seeds: float,
@@ -131,20 +135,19 @@ def build_fairness_tab(store: ReviewStore, train_default: str, synthetic_default
             return {status: "", verdict: f"{NO_REPORT} {plain(job.error)}", follow: gr.Timer(active=False)}
         if job.state == "cancelled":
             return {status: plain(job.describe()), follow: gr.Timer(active=False)}
-        shown = _shown(*read_report(workspace_dir("downstream") / job.name))
         return {status: plain(job.describe()), follow: gr.Timer(active=False), picker: gr.update(choices=report_folders(), value=job.name),
-                **dict(zip(outputs, shown, strict=True))}
+                **shown_report(job.name)}
 
     @admin
     def on_cancel(request: gr.Request):
         job = runner.cancel()
-        return plain(job.describe()) if job else "No experiment is running."
+        return {status: plain(job.describe()) if job else "No experiment is running."}
 
-    def on_page_load() -> tuple:
+    def on_page_load() -> dict:
         """A page opened (or reloaded) while an experiment runs follows it again."""
         job = runner.job
         running = job is not None and job.state == "running"
-        return gr.Timer(active=running), plain(job.describe()) if running else gr.skip()
+        return {follow: gr.Timer(active=running), **({status: plain(job.describe())} if running else {})}
 
     show.click(on_open, picker, outputs, api_name="fairness_open", api_visibility="undocumented")
     run.click(on_run, [train, test, synthetic, oracle, strategies, test_split, seeds, steps, audit, drop, verdict],

@@ -155,16 +155,18 @@ def history(runs: Path, jobs: GenerationQueue) -> tuple[pd.DataFrame, list[tuple
     return table, choices
 
 
-def _download(folder: Path) -> str | None:
-    """A zip of the run for the browser (in Gradio's cache, which it may serve), or None for a run too large to zip here."""
+def _download(folder: Path, downloads: Path) -> str | None:
+    """A zip of the run for the browser (in ``downloads``, Gradio's temp folder, which it may serve), or None for a run too large
+    to zip here."""
     made = read_run(folder).made
     if not made or made > MAX_ZIPPED:
         return None
-    return str(zip_run(folder, download_folder("generate") / f"fairskin-{folder.name}.zip"))
+    return str(zip_run(folder, download_folder(downloads, "generate") / f"fairskin-{folder.name}.zip"))
 
 
-def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: str):
-    """Lay out the Generate tab and wire its events; tone transfer reads source images only inside ``roots``.
+def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: str, downloads: Path):
+    """Lay out the Generate tab and wire its events; tone transfer reads source images only inside ``roots``, zips of runs
+    are written into ``downloads`` (Gradio's temp folder).
 
     Returns the function that fills the history (and follows a background run) on page load, and its outputs."""
     admin = only(store, "admin")
@@ -234,29 +236,38 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
     panel = [background, cancel, follow]
     listed = [table, picked]
 
-    def listed_now() -> list:
+    def listed_now() -> dict:
+        """The history, and the run picker at the newest run."""
         rows, choices = history(runs, jobs)
-        return [rows, gr.update(choices=choices, value=choices[0][1] if choices else None)]
+        return {table: rows, picked: gr.update(choices=choices, value=choices[0][1] if choices else None)}
 
-    def showing(folder: Path, note: str = "") -> list:
+    def showing(folder: Path, note: str = "") -> dict:
         """The run on screen: its images, their keep boxes, its zip, and what it was."""
         record = read_run(folder)
         images = run_gallery(folder, roots)
         more = f" The gallery shows the first {SHOWN} of {record.made}; the zip holds them all." if record.made > SHOWN else ""
-        zipped = _download(folder)
+        zipped = _download(folder, downloads)
         if zipped is None and record.made:
             more += f" Too many images to zip here: they are in `{plain(folder)}` on the server."
         text = (f"{note}{record.made} image(s) in `{plain(folder)}`.{more}<br>The same from the command line: "
                 f"`{plain(request_command(record.request, folder))}`")
-        return [gr.update(value=images, columns=2 if record.request.kind == "tone-transfer" else 4),
-                gr.update(choices=[caption.split(" ·")[0] for _, caption in images], value=[]), {"run": str(folder)},
-                gr.update(value=zipped, visible=zipped is not None), text]
+        return {gallery: gr.update(value=images, columns=2 if record.request.kind == "tone-transfer" else 4),
+                selected: gr.update(choices=[caption.split(" ·")[0] for _, caption in images], value=[]), on_screen: {"run": str(folder)},
+                download: gr.update(value=zipped, visible=zipped is not None), message: text}
 
-    unchanged_panel = [gr.skip()] * 3  # the background line, its Cancel button, the timer
-
-    def cleared(text: str) -> list:
+    def cleared(text: str) -> dict:
         """Nothing on screen but the reason: never the previous images as if they were the new result."""
-        return [[], gr.update(choices=[], value=[]), {}, gr.update(value=None, visible=False), text]
+        return {gallery: [], selected: gr.update(choices=[], value=[]), on_screen: {}, download: gr.update(value=None, visible=False),
+                message: text}
+
+    def watching(job) -> dict:
+        """A background run followed by the page: its line, its Cancel button, and the timer that checks it."""
+        return {on_screen: {"watching": str(job.folder)}, background: f"Background generation: {jobs.describe(job)}",
+                cancel: gr.update(visible=True), follow: gr.Timer(active=True)}
+
+    def followed(job, text: str) -> dict:
+        """Nothing on screen but ``text``, and the background run followed."""
+        return {**cleared(text), **watching(job)}
 
     def mode_view(chosen: str) -> dict:
         """What the form shows for a way of generating, and its sampler's defaults."""
@@ -301,12 +312,12 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
         try:
             names = model_diagnoses(model_name or DEFAULT_CHOICE)
         except ModelFolderError as exc:
-            return gr.update(), f"**Model not loaded:** {plain(exc)}"
-        return gr.update(choices=names, value=names[0] if names else None), ""
+            return {message: f"**Model not loaded:** {plain(exc)}"}
+        return {diagnosis: gr.update(choices=names, value=names[0] if names else None), message: ""}
 
     @admin
     def on_stable_diffusion(name: str, request: gr.Request):
-        return gr.update(choices=size_choices(name.strip()) if name and name.strip() else [OWN_SIZE], value=OWN_SIZE)
+        return {size: gr.update(choices=size_choices(name.strip()) if name and name.strip() else [OWN_SIZE], value=OWN_SIZE)}
 
     @admin
     def on_sources(path: str, request: gr.Request):
@@ -314,19 +325,13 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
             manifest = read_manifest((path or "").strip(), check_files="none", allowed_roots=roots)
         except USER_MISTAKES as exc:
             refused("generate_tab.on_sources", request.username, exc)
-            return gr.update(choices=[], value=[]), f"**No source images:** {plain(exc)}"
+            return {source_ids: gr.update(choices=[], value=[]), message: f"**No source images:** {plain(exc)}"}
         rows = manifest.table.head(SOURCE_CHOICES)
         choices = [(f"{r.image_id} · {r.diagnosis} · type {ROMAN[int(r.fst)] if pd.notna(r.fst) else 'unknown'}", r.image_id)
                    for r in rows.itertuples()]
         total = len(manifest.table)
         more = f" (the first {SOURCE_CHOICES} of {total}; type an id to find one)" if total > SOURCE_CHOICES else ""
-        return gr.update(choices=choices, value=[]), f"{len(rows)} source images listed{more}."
-
-    def followed(job, text: str) -> list:
-        """A background run followed by the page: its line, its Cancel button, and the timer that checks it."""
-        gallery_now, keep_now, _, download_now, text = cleared(text)
-        return [gallery_now, keep_now, {"watching": str(job.folder)}, download_now, text, f"Background generation: {jobs.describe(job)}",
-                gr.update(visible=True), gr.Timer(active=True)]
+        return {source_ids: gr.update(choices=choices, value=[]), message: f"{len(rows)} source images listed{more}."}
 
     def long_run_unconfirmed(request, current: dict) -> str | None:
         """Why a large request waits for a second press (its time at the speed measured here, or an unmeasured speed), else None."""
@@ -352,31 +357,30 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
             current = dict(current)
             unconfirmed = long_run_unconfirmed(wanted, current)
             if unconfirmed:
-                return [gr.skip(), gr.skip(), current, gr.skip(), unconfirmed, *unchanged_panel, *listed_now()]
+                return {on_screen: current, message: unconfirmed, **listed_now()}
             folder = new_run(wanted, runs)
         except USER_MISTAKES as exc:
             refused("generate_tab.on_generate", request.username, exc)
-            return [*cleared(f"**Not generated:** {plain(said(exc))}"), *unchanged_panel, *listed_now()]
+            return {**cleared(f"**Not generated:** {plain(said(exc))}"), **listed_now()}
         job = jobs.submit(wanted, folder)
         if wanted.count > INTERACTIVE:
             estimate = jobs.estimate_seconds(wanted)
             took = f", about {duration(estimate[0])} at the speed measured here" if estimate else ""
             text = (f"**{wanted.count:,} images are being made in the background**{took} into `{plain(folder)}`; they appear here "
                     "when done.")
-            return [*followed(job, text), *listed_now()]
+            return {**followed(job, text), **listed_now()}
         while not job.finished.wait(0.25):
             progress(job.done / job.total if job.state == "running" else 0, desc=jobs.describe(job))
         if job.state == "failed":
-            return [*cleared(f"**Not generated:** {plain(job.error)}"), *unchanged_panel, *listed_now()]
-        return [*showing(folder), *unchanged_panel, *listed_now()]
+            return {**cleared(f"**Not generated:** {plain(job.error)}"), **listed_now()}
+        return {**showing(folder), **listed_now()}
 
     @admin
     def on_cancel(current: dict, request: gr.Request):
         """Stop the followed background run after the batch being made is saved; what is made stays, resumable."""
         job = jobs.cancel(current["watching"]) if current.get("watching") else None
-        if job is None:
-            return "Nothing is running in the background.", gr.update(visible=False)
-        return f"Background generation: {jobs.describe(job)}", gr.update(visible=False)
+        text = "Nothing is running in the background." if job is None else f"Background generation: {jobs.describe(job)}"
+        return {background: text, cancel: gr.update(visible=False)}
 
     @admin
     def on_follow(current: dict, request: gr.Request):
@@ -385,18 +389,15 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
         A page whose state lost the run it watched (its first load answered after Generate was pressed, on a busy
         server) follows the run the queue is busy with, rather than going blank."""
         job = jobs.job(current["watching"]) if current.get("watching") else jobs.busy()
+        done = {background: "", cancel: gr.update(visible=False), follow: gr.Timer(active=False)}
         if job is None:
-            return [*[gr.skip()] * len(shown), "", gr.update(visible=False), gr.Timer(active=False), *[gr.skip()] * len(listed)]
+            return done
         if not job.finished.is_set():
-            line = f"Background generation: {jobs.describe(job)}"
-            return [*[gr.skip()] * len(shown), line, gr.update(visible=not job.cancel_asked.is_set()), gr.skip(),
-                    *[gr.skip()] * len(listed)]
-        done = [gr.update(visible=False), gr.Timer(active=False)]
+            return {background: f"Background generation: {jobs.describe(job)}", cancel: gr.update(visible=not job.cancel_asked.is_set())}
         if job.state == "failed":
-            return [*cleared(f"**Background generation failed:** {plain(job.error)}"), "", *done, *listed_now()]
-        if job.state == "cancelled":
-            return [*showing(job.folder, f"**Background generation {jobs.describe(job)}.** "), "", *done, *listed_now()]
-        return [*showing(job.folder, "**Background generation finished.** "), "", *done, *listed_now()]
+            return {**cleared(f"**Background generation failed:** {plain(job.error)}"), **done, **listed_now()}
+        note = f"**Background generation {jobs.describe(job)}.** " if job.state == "cancelled" else "**Background generation finished.** "
+        return {**showing(job.folder, note), **done, **listed_now()}
 
     @admin
     def on_reopen(name: str | None, current: dict, request: gr.Request):
@@ -406,34 +407,30 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
         job = jobs.job(folder)
         form_now = request_view(read_run(folder).request)  # the form as it was for this run, not as it was left
         if job is not None and not job.finished.is_set():
-            return {**dict(zip([*shown, *panel], followed(job, "This run is still going; its images appear here when it is done."),
-                               strict=True)), **form_now}
-        return {**dict(zip([*shown, *panel], [*showing(folder), "", gr.update(visible=False), gr.skip()], strict=True)), **form_now}
+            return {**followed(job, "This run is still going; its images appear here when it is done."), **form_now}
+        return {**showing(folder), background: "", cancel: gr.update(visible=False), **form_now}
 
     @admin
     def on_resume(name: str | None, request: gr.Request):
         if not name:
-            return [*[gr.skip()] * (len(shown) - 1), "Choose a run first.", *unchanged_panel, *listed_now()]
+            return {message: "Choose a run first.", **listed_now()}
         record = read_run(runs / Path(name).name)
         job = jobs.job(record.folder)
         if record.status == "finished" or (job is not None and not job.finished.is_set()):
             note = "This run is finished: nothing to resume." if record.status == "finished" else "This run is still going."
-            return [*[gr.skip()] * (len(shown) - 1), note, *unchanged_panel, *listed_now()]
+            return {message: note, **listed_now()}
         job = jobs.submit(record.request, record.folder)
         text = f"**Resuming** `{plain(record.folder)}`: {record.made} of {record.request.count} images were made before."
-        return [*followed(job, text), *listed_now()]
+        return {**followed(job, text), **listed_now()}
 
     @admin
     def on_add(name: str, ticked: list[str], current: dict, request: gr.Request):
-        return keep(name, ticked, current.get("run"))
+        return {message: keep(name, ticked, current.get("run"))}
 
-    def page_load() -> list:
+    def page_load() -> dict:
         """The history, and the background run if one is going (for an admin who reloads the page)."""
-        busy = jobs.busy()
-        if busy is None:  # nothing to follow: leave the panel as it is (a Generate pressed before this answer came fills it)
-            return [*listed_now(), gr.skip(), gr.skip(), gr.skip(), gr.skip()]
-        return [*listed_now(), {"watching": str(busy.folder)}, f"Background generation: {jobs.describe(busy)}", gr.update(visible=True),
-                gr.Timer(active=True)]
+        busy = jobs.busy()  # none: the panel is left as it is (a Generate pressed before this answer came fills it)
+        return {**listed_now(), **(watching(busy) if busy is not None else {})}
 
     hidden = {"api_visibility": "undocumented"}
     # .input, not .change: a reopened run sets the mode and the model with its own sampler and diagnosis, which must stay.

@@ -22,7 +22,7 @@ from review_data.store import ReviewStore
 
 from .access import only
 from .dashboard_tab import build_dashboard_tab
-from .data_tab import build_data_tab, open_manifest
+from .data_tab import MeasuredManifests, build_data_tab
 from .fairness_tab import build_fairness_tab, report_folders
 from .generate_tab import build_generate_tab
 from .messages import plain
@@ -38,17 +38,20 @@ INTRO = (
 )
 
 
-def _configure_gradio_environment() -> None:
-    """Keep Gradio's uploads and caches in the workspace, its telemetry off, its queue lean.
+def _configure_gradio_environment() -> Path:
+    """Keep Gradio's uploads and caches in the workspace, its telemetry off, its queue lean; returns that temp folder, where
+    the admin tabs put what they hand to a browser.
 
     By default Gradio's queue recomputes its own monitoring statistics (a pandas group-by over
     up to 10,000 past events) after every event; with 20 reviewers saving at once that alone
     took about a tenth of the server's time. We never read those statistics.
     """
-    os.environ["GRADIO_TEMP_DIR"] = str(workspace_dir(ADMIN_DOWNLOADS))  # private (fairskin_core.workspace), swept: app/downloads.py
+    downloads = workspace_dir(ADMIN_DOWNLOADS)  # private (fairskin_core.workspace), swept: app/downloads.py
+    os.environ["GRADIO_TEMP_DIR"] = str(downloads)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "500")
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "500")
+    return downloads
 
 
 def build_admin_app(
@@ -66,7 +69,7 @@ def build_admin_app(
     ``manifest`` and its images). With ``preparation`` (a first start rendering the defaults in
     the background) the page shows its progress and opens the default manifest once it exists;
     without, a missing default phantom set is rendered before the app is built."""
-    _configure_gradio_environment()
+    downloads = _configure_gradio_environment()
     if manifest is None:
         manifest = default_phantom_manifest_path() if preparation else default_phantom_manifest(
             progress=partial(StartupProgress(), "rendering the default phantom set"))
@@ -82,13 +85,13 @@ def build_admin_app(
         preparing = gr.Timer(2.0, active=preparation is not None and not preparation.finished.is_set())
         with gr.Tabs(selected="data") as tabs:
             with gr.Tab("Data", id="data"):
-                path_box, opened = build_data_tab(manifest, store, roots)
+                path_box, show_manifest, opened = build_data_tab(manifest, store, roots, MeasuredManifests())
             with gr.Tab("Studies", id="studies"):
-                refresh_studies, study_outputs = build_studies_tab(store, roots)
+                refresh_studies, study_outputs = build_studies_tab(store, roots, downloads)
             with gr.Tab("Generate", id="generate"):
-                generate_load, generate_outputs = build_generate_tab(store, roots, manifest)
+                generate_load, generate_outputs = build_generate_tab(store, roots, manifest, downloads)
             with gr.Tab("Quality", id="quality"):
-                build_quality_tab(store, manifest, str(synthetic_manifest or ""), roots)
+                build_quality_tab(store, manifest, str(synthetic_manifest or ""), roots, downloads)
             with gr.Tab("Fairness", id="fairness"):
                 fairness_picker, fairness_load, fairness_outputs = build_fairness_tab(store, manifest, str(synthetic_manifest or ""),
                                                                                       roots)
@@ -100,36 +103,37 @@ def build_admin_app(
         def still_preparing() -> bool:
             return preparation is not None and not preparation.finished.is_set()
 
-        def filled_tabs(path: str) -> tuple:
+        def filled_tabs(path: str) -> dict:
             """What the tabs show: studies, reports and the open manifest (left as is while the defaults are being made)."""
             waiting = still_preparing() and not Path(path).is_file()
-            return (
-                dashboard_studies(),
-                gr.update(choices=report_folders(), value=next(iter(report_folders()), None)),
-                *([gr.skip()] * len(opened) if waiting else open_manifest(path, roots)),
-                *refresh_studies(),
-            )
+            return {
+                **dashboard_studies(),
+                fairness_picker: gr.update(choices=report_folders(), value=next(iter(report_folders()), None)),
+                **({} if waiting else show_manifest(path)),
+                **refresh_studies(),
+            }
 
         tab_outputs = [dashboard_picker, fairness_picker, *opened, *study_outputs]
 
         @only(store, "admin")
         def on_load(path: str, request: gr.Request):
             """Fill the tabs for a signed-in admin (the sign-in lets no one else in)."""
-            return (  # relative links: also behind a proxy
-                f"Signed in as **{plain(request.username)}** (admin) · [Sign out](logout) · [Reviewer page](../)",
-                preparation.status() if preparation else "",
-                gr.Timer(active=still_preparing()),  # a page opened once the defaults exist never re-fills its tabs
-                *filled_tabs(path),
-                *generate_load(),
-                *fairness_load(),
-            )
+            return {
+                # relative links: also behind a proxy
+                account: f"Signed in as **{plain(request.username)}** (admin) · [Sign out](logout) · [Reviewer page](../)",
+                startup: preparation.status() if preparation else "",
+                preparing: gr.Timer(active=still_preparing()),  # a page opened once the defaults exist never re-fills its tabs
+                **filled_tabs(path),
+                **generate_load(),
+                **fairness_load(),
+            }
 
         @only(store, "admin")
         def on_preparing(path: str, request: gr.Request):
             """While the defaults are being made: their progress; once made, the tabs filled and the timer stopped."""
             if still_preparing():
-                return (preparation.status(), gr.skip(), *([gr.skip()] * len(tab_outputs)))
-            return (preparation.status(), gr.Timer(active=False), *filled_tabs(path))
+                return {startup: preparation.status()}
+            return {startup: preparation.status(), preparing: gr.Timer(active=False), **filled_tabs(path)}
 
         demo.load(on_load, path_box, [account, startup, preparing, *tab_outputs, *generate_outputs, *fairness_outputs],
                   api_name="page_load", api_visibility="undocumented")
@@ -155,12 +159,12 @@ def build_reviewer_app(store: ReviewStore, image_cache: Path | None = None, prep
             username = request.username
             role = role_of(store, username)
             if role == "admin":
-                return (f"Signed in as **{plain(username)}** (admin): this page is for reviewers. "
-                        "The study tools are at [/admin/](admin/) · [Sign out](logout)"), gr.skip()
+                return {account: (f"Signed in as **{plain(username)}** (admin): this page is for reviewers. "
+                                  "The study tools are at [/admin/](admin/) · [Sign out](logout)")}
             header = f"Signed in as **{plain(username)}** · [Sign out](logout)" if role else ""
             if preparation is not None and preparation.status():
                 header = f"{header}<br>{preparation.status()} Reload this page in a minute."
-            return header, reviewer_studies(username) if role == "reviewer" else gr.skip()
+            return {account: header, **(reviewer_studies(username) if role == "reviewer" else {})}
 
         resume_after(demo.load(on_load, None, [account, study_picker], api_name="page_load", api_visibility="undocumented"))
     return demo

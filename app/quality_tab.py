@@ -50,8 +50,9 @@ def _decoded(png_base64: str) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(png_base64))).convert("RGB"))
 
 
-def build_quality_tab(store: ReviewStore, real_default: str, synthetic_default: str, roots: list[Path]):
-    """Lay out the Quality tab and wire its event; only manifests and images inside ``roots`` are read."""
+def build_quality_tab(store: ReviewStore, real_default: str, synthetic_default: str, roots: list[Path], downloads: Path):
+    """Lay out the Quality tab and wire its event; only manifests and images inside ``roots`` are read, reports are written
+    into ``downloads`` (Gradio's temp folder)."""
     admin = only(store, "admin")
     with gr.Row():
         real = gr.Textbox(value=real_default, label="Real manifest", scale=3)
@@ -59,11 +60,11 @@ def build_quality_tab(store: ReviewStore, real_default: str, synthetic_default: 
         run = gr.Button("Compute quality report", variant="primary", scale=1, elem_id="quality-run")
     summary = gr.HTML(elem_id="quality-summary", css_template=SUMMARY_CSS, js_on_load=None)
     names = ("groups", "fid_infinity", "fst_fidelity", "diversity", "memorization", "abcd_realism")
-    plots = []
+    plots = {}
     with gr.Column(elem_id="quality-figures"):
         for index in range(0, len(names), 2):
             with gr.Row():
-                plots += [gr.Plot(label=name.replace("_", " ")) for name in names[index : index + 2]]
+                plots |= {name: gr.Plot(label=name.replace("_", " ")) for name in names[index : index + 2]}
     pairs = gr.Gallery(
         label="Closest synthetic ↔ real training pairs", columns=4, object_fit="contain", height="fit-content", format="png",
         allow_preview=True, buttons=[], elem_id="quality-pairs", elem_classes=["whole-captions"],
@@ -75,14 +76,15 @@ def build_quality_tab(store: ReviewStore, real_default: str, synthetic_default: 
         ask_for_missing((real_path, "Give the path of the real manifest."), (synthetic_path, "Give the path of the synthetic manifest."))
         try:
             report, folder = quality_report(
-                real_path.strip(), synthetic_path.strip(), download_folder("quality"),
+                real_path.strip(), synthetic_path.strip(), download_folder(downloads, "quality"),
                 progress=lambda f, what: progress(f, desc=what), allowed_roots=roots,
             )
         except (ManifestError, FileNotFoundError, ValueError, InceptionWeightsError) as exc:
             refused("quality_tab.on_run", request.username, exc)
-            return [f"<p><strong>No report:</strong> {escape(str(exc))}</p>", *[None] * len(plots), [], None]
+            return {summary: f"<p><strong>No report:</strong> {escape(str(exc))}</p>", **dict.fromkeys(plots.values()), pairs: [],
+                    files: None}
         figures = report_figures(report)
-        files_written = [str(p) for p in sorted(folder.iterdir())]
-        return [_summary_html(report), *(figures[name] for name in names), _closest_pairs(report), files_written]
+        return {summary: _summary_html(report), **{plots[name]: figures[name] for name in names}, pairs: _closest_pairs(report),
+                files: [str(p) for p in sorted(folder.iterdir())]}
 
-    run.click(on_run, [real, synthetic], [summary, *plots, pairs, files], api_name="quality_run", api_visibility="undocumented")
+    run.click(on_run, [real, synthetic], [summary, *plots.values(), pairs, files], api_name="quality_run", api_visibility="undocumented")

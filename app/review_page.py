@@ -53,8 +53,6 @@ from .messages import ask_for_missing, plain
 
 SERVED_FORMAT = "bmp"  # uncompressed: byte size depends on dimensions only, never on content
 IMAGE_ROUTE = "review/image"  # relative: the page lives at the server's root (or under a proxy's prefix)
-# the choice controls, in the order of the form's values (the comment, a text box, follows them)
-CHOICE_CONTROLS = ("answer-call", "answer-realism", *(f"answer-{key.replace('_', '-')}" for key in ABCD_QUESTIONS))
 HERE = Path(__file__).parent
 # one script, the screen first: the page's keys and buttons use what it sets up
 HEAD = f"<script>{(HERE / 'review_screen.js').read_text()}\n{(HERE / 'review_keys.js').read_text()}</script>"
@@ -148,27 +146,27 @@ def served_image(study_image: Path, cache_dir: Path) -> tuple[str, int, int]:
     return name, *pixels.size
 
 
-def _form_values(saved: dict) -> list:
-    """What the answer controls show for an image: its saved answers (call, realism, A, B, C, D, comment, certainty), or
-    none yet."""
+def control_id(answer: str) -> str:
+    """The elem_id of the control of an answer ("call", "abcd_border" ...)."""
+    return f"answer-{answer.replace('_', '-')}"
+
+
+def _form_values(saved: dict) -> dict:
+    """What the answer controls show for an image, by answer (call, realism, A, B, C, D, comment, certainty): its saved
+    answers, or none yet."""
     realism, certainty = saved.get("realism"), saved.get("certainty")
-    return [saved.get("call"), None if realism is None else str(realism), *[saved.get(k) for k in ABCD_QUESTIONS], saved.get("comment", ""),
-            None if certainty is None else str(certainty)]
-
-
-def _with_certainty(values: list, asked: bool) -> list:
-    """The form's values with the certainty control shown only where the study asks how sure each call is."""
-    return [*values[:-1], gr.update(value=values[-1], visible=asked)]
+    return {"call": saved.get("call"), "realism": None if realism is None else str(realism), **{k: saved.get(k) for k in ABCD_QUESTIONS},
+            "comment": saved.get("comment", ""), "certainty": None if certainty is None else str(certainty)}
 
 
 def _viewer_html(shown: tuple[str, int, int], following: tuple[str, int, int] | None, label: str, optimistic: bool,
-                 values: list) -> str:
+                 values: dict) -> str:
     """The image frame: the picture, the address of the next one for the page to fetch ahead, and the answers the
     form is about to show for it (the page keeps the form locked until it shows them, so that nothing chosen in
     between is wiped out when Gradio draws them)."""
     name, width, height = shown
     after = f' data-next="{IMAGE_ROUTE}/{following[0]}"' if following else ""
-    choices = {**dict(zip(CHOICE_CONTROLS, values[:len(CHOICE_CONTROLS)], strict=True)), "answer-certainty": values[-1]}
+    choices = {control_id(answer): value for answer, value in values.items() if answer != "comment"}  # the comment is typed
     return (
         f'<div id="review-viewer" tabindex="-1" aria-label="Study image: answer keys act here"'
         f' data-width="{width}" data-height="{height}" data-optimistic="{int(optimistic)}"{after}'
@@ -229,10 +227,8 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_i
                 with gr.Column(elem_id="review-abcd"):
                     gr.HTML("ABCD: <kbd>Y</kbd> <kbd>N</kbd> <kbd>U</kbd> answer the marked question, <kbd>A</kbd>–<kbd>D</kbd> mark one",
                             elem_id="abcd-keys", padding=False)
-                    checklist = [
-                        gr.Radio(list(ABCD_ANSWERS), label=question, elem_id=f"answer-{key.replace('_', '-')}")
-                        for key, question in ABCD_QUESTIONS.items()
-                    ]
+                    checklist = {key: gr.Radio(list(ABCD_ANSWERS), label=question, elem_id=control_id(key))
+                                 for key, question in ABCD_QUESTIONS.items()}
                 comment = gr.Textbox(label="Comment (optional)", show_label=False, placeholder="Comment (optional): key M, Esc to leave",
                                      max_length=2000, lines=1, max_lines=3, elem_id="answer-comment")
             message = gr.Markdown(elem_id="review-message")
@@ -240,9 +236,17 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_i
                 back = gr.Button("◀ Back (←)", elem_id="back", scale=1, min_width=90)
                 unjudgeable = gr.Button("Cannot assess", elem_id="cannot-assess", scale=1, min_width=110)
                 save = gr.Button("Save & next ▶ (Enter)", variant="primary", elem_id="save-next", scale=2, min_width=150)
-    answers = [call, realism, *checklist, comment, certainty]
+    answers = {"call": call, "realism": realism, **checklist, "comment": comment, "certainty": certainty}
     # The message stays last, and the answers at their places: clients of the API read them by position.
-    shown = [state, status, form, image, *answers, answering, save, instructions, picture, message]
+    shown = [state, status, form, image, *answers.values(), answering, save, instructions, picture, message]
+
+    def answering_image(new_state: dict, status_html: str, viewer: str, values: dict, asks_certainty: bool, first_visit: bool) -> dict:
+        """An image to answer, its answers so far in the form (how sure, only where the study asks), after the instructions
+        on a first visit."""
+        return {state: new_state, status: status_html, form: gr.update(visible=not first_visit), image: viewer,
+                **{answers[answer]: value for answer, value in values.items()},
+                certainty: gr.update(value=values["certainty"], visible=asks_certainty), answering: gr.update(visible=True),
+                save: gr.update(visible=True), instructions: gr.update(visible=first_visit), picture: gr.update(visible=True), message: ""}
 
     def show_practice(study_name: str, position: int, username: str, first_visit: bool = False, truth: str | None = None):
         """A practice image (its answer shown once given): the image stays until the reviewer goes on."""
@@ -255,9 +259,8 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_i
                               optimistic=False, values=values)
         new_state = {"study": study_name, "position": position, "practice": True, "revealed": truth is not None,
                      "shown_at": time.monotonic()}
-        return [new_state, _practice_html(position, item.total, truth, saved.get("call")), gr.update(visible=not first_visit), viewer,
-                *_with_certainty(values, item.asks_certainty), gr.update(visible=True), gr.update(visible=True),
-                gr.update(visible=first_visit), gr.update(visible=True), ""]
+        return answering_image(new_state, _practice_html(position, item.total, truth, saved.get("call")), viewer, values,
+                               item.asks_certainty, first_visit)
 
     def show(study_name: str, position: int, username: str, first_visit: bool = False):
         """Everything the page shows for one position (or the thank-you note past the end)."""
@@ -265,8 +268,9 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_i
         if position >= total:
             done = f"<p><b>Study complete. All {total} images are rated. Thank you!</b> You can go back to change an answer.</p>"
             blank = _form_values({})  # no image, no answers, an empty comment
-            return [{"study": study_name, "position": total}, _progress_html(rated, total, None) + done, gr.update(visible=True),
-                    "", *blank, *[gr.update(visible=False)] * 4, ""]
+            return {state: {"study": study_name, "position": total}, status: _progress_html(rated, total, None) + done,
+                    form: gr.update(visible=True), image: "", **{answers[answer]: value for answer, value in blank.items()},
+                    **{hidden: gr.update(visible=False) for hidden in (answering, save, instructions, picture)}, message: ""}
         item = item_at(store, study_name, username, position)
         values = _form_values(item.answers or {})
         served, following = served_image(item.file, image_cache), item.following and served_image(item.following, image_cache)
@@ -277,8 +281,7 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_i
         if item.answers and item.answers.get(CANNOT_ASSESS):
             status_html += ('<p id="set-aside" role="status">You set this image aside: <b>cannot assess</b>. Answer it and Save '
                             '&amp; next to rate it after all.</p>')
-        return [new_state, status_html, gr.update(visible=not first_visit), viewer, *_with_certainty(values, item.asks_certainty),
-                gr.update(visible=True), gr.update(visible=True), gr.update(visible=first_visit), gr.update(visible=True), ""]
+        return answering_image(new_state, status_html, viewer, values, item.asks_certainty, first_visit)
 
     def open_study(study_name: str, username: str):
         ask_for_missing((study_name, "Choose a study first."))
@@ -295,20 +298,21 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_i
     def on_page_load(study_name: str | None, request: gr.Request):
         """A page just signed in or reloaded goes straight back to work: the study `resume_study` picked opens at the
         reviewer's first unrated image (or the instructions, for a first visit); nothing for anyone else."""
-        if not study_name or role_of(store, request.username) != "reviewer":
-            return [gr.skip()] * len(shown)
-        return open_study(study_name, request.username)
+        username = request.username
+        if not study_name or role_of(store, username) != "reviewer":
+            return gr.skip()  # every output as it is
+        return open_study(study_name, username)
 
     @reviewer
     def on_begin(current: dict, request: gr.Request):
         """Leave the instructions: the image's time starts now."""
         if "study" not in current:
             raise gr.Error("Press Start / continue first.", print_exception=False)
-        return {**current, "shown_at": time.monotonic()}, gr.update(visible=False), gr.update(visible=True)
+        return {state: {**current, "shown_at": time.monotonic()}, instructions: gr.update(visible=False), form: gr.update(visible=True)}
 
     @reviewer
     def on_help(current: dict, request: gr.Request):
-        return gr.update(visible=True), gr.update(visible=False)
+        return {instructions: gr.update(visible=True), form: gr.update(visible=False)}
 
     def on_practice_save(current: dict, values: dict, username: str):
         """A practice answer: saved apart from the study, then the truth; once seen, on to the next image."""
@@ -317,13 +321,13 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_i
             practised, practice_total = practice_progress(store, study_name, username)
             if position + 1 < practice_total:
                 return show_practice(study_name, position + 1, username)
-            outputs = show(study_name, progress(store, study_name, username)[2], username)
-            return [*outputs[:-1], "**Practice over.** The study's images begin now; they are counted and no answer is shown."]
+            return {**show(study_name, progress(store, study_name, username)[2], username),
+                    message: "**Practice over.** The study's images begin now; they are counted and no answer is shown."}
         item = practice_item_at(store, study_name, username, position)
         try:
             truth = save_practice_rating(store, study_name, username, item.image_id, values, time.monotonic() - current["shown_at"])
         except ReviewError as exc:
-            return [gr.skip()] * (len(shown) - 1) + [f"**Not saved:** {plain(exc)}"]
+            return {message: f"**Not saved:** {plain(exc)}"}
         return show_practice(study_name, position, username, truth=truth)
 
     @reviewer
@@ -340,13 +344,13 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_i
         return answered(current, username, "Not saved", lambda: save_rating(
             store, current["study"], username, current["image_id"], values, time.monotonic() - current["shown_at"]))
 
-    def answered(current: dict, username: str, refused_as: str, store_answer) -> list:
+    def answered(current: dict, username: str, refused_as: str, store_answer) -> dict:
         """Store the answer to the image on screen (``store_answer``), then show the next image; after the last, any image
         still open (skipped by going back). A refusal keeps this image, and says why after ``refused_as``."""
         try:
             store_answer()
         except ReviewError as exc:
-            return [gr.skip()] * (len(shown) - 1) + [f"**{refused_as}:** {plain(exc)}"]
+            return {message: f"**{refused_as}:** {plain(exc)}"}
         following = current["position"] + 1
         return show(current["study"], following if following < current["total"] else progress(store, current["study"], username)[2],
                     username)
@@ -356,7 +360,7 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_i
         """Set the image aside as one the reviewer cannot judge (the comment is the reason), and go on."""
         username = request.username
         if current.get("practice"):
-            return [gr.skip()] * (len(shown) - 1) + ["**Not set aside:** practice images are for practising the answers."]
+            return {message: "**Not set aside:** practice images are for practising the answers."}
         if "image_id" not in current:
             raise gr.Error("Nothing to set aside here: press Start / continue.", print_exception=False)
         return answered(current, username, "Not set aside", lambda: save_cannot_assess(
@@ -373,7 +377,7 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_i
     def studies(username: str):
         """The study picker for a signed-in reviewer (called by the page load, which checks the role), at the study to resume."""
         names = reviewer_studies(store, username)
-        return gr.update(choices=names, value=resume_study(store, username) or (names[0] if len(names) == 1 else None))
+        return {study: gr.update(choices=names, value=resume_study(store, username) or (names[0] if len(names) == 1 else None))}
 
     hidden = {"api_visibility": "undocumented"}
     refresh = {"fn": None, "js": "() => window.fairskinReview.refresh()"}  # focus, sizes and the image fetched ahead
@@ -382,7 +386,7 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_i
     helper.click(on_help, state, [instructions, form], api_name="review_help", **hidden).then(**refresh)
     # No progress animation on the 15 outputs: the page shows the next image itself, and the animation held the
     # browser's main thread for ~50 ms right when that image should be painted.
-    save.click(on_save, [state, *answers], shown, api_name="review_save", show_progress="hidden", **hidden).then(
+    save.click(on_save, [state, *answers.values()], shown, api_name="review_save", show_progress="hidden", **hidden).then(
         None, js="() => window.fairskinReview.settle()"
     )
     back.click(on_back, state, shown, api_name="review_back", **hidden).then(**refresh)

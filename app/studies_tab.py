@@ -11,7 +11,7 @@ import pandas as pd
 from fairskin_core.manifest import ManifestError
 from fairskin_core.numbers import seed_number, whole_number
 from review_data.accounts import AccountError, reset_password, reviewer_usernames, set_disabled
-from review_data.activity import reviewer_activity, study_overview
+from review_data.activity import ACTIVITY_HEADERS, activity_table, study_overview
 from review_data.export import export_study, ratings_table
 from review_data.planning import assumed_components, pilot_components, plan_study
 from review_data.sampling import SamplingError
@@ -26,22 +26,6 @@ REFUSALS = (StudyError, SamplingError, ManifestError, AccountError, FileNotFound
 MAX_PER_ARM = 10_000  # more images per arm than any reader study could rate: a typo
 UNDERSTOOD = "I understand answers can no longer change"
 GONE = "There is no study of that name: choose one from the list (reload the page to see the latest)."
-ACTIVITY_HEADERS = ["reviewer", "rated", "of", "median seconds per image", "last active (UTC)", "practice answered", "account"]
-
-
-def activity_table(store: ReviewStore, study_name: str) -> pd.DataFrame:
-    """`reviewer_activity` in the admin's words: times to the second, a dash for what is not known yet."""
-    table = reviewer_activity(store, study_name)
-    shown = pd.DataFrame({
-        "reviewer": table["username"],
-        "rated": table["rated"],
-        "of": table["total"],
-        "median seconds per image": [("—" if pd.isna(s) else f"{s:.1f}") for s in table["median_seconds"]],
-        "last active (UTC)": [(t[:19].replace("T", " ") if isinstance(t, str) else "—") for t in table["last_active"]],
-        "practice answered": table["practice_answered"],
-        "account": ["disabled" if d else "active" for d in table["disabled"]],
-    })
-    return shown[ACTIVITY_HEADERS]
 
 
 def said_no(action: str, user: str, heading: str, why: str) -> str:
@@ -50,10 +34,10 @@ def said_no(action: str, user: str, heading: str, why: str) -> str:
     return f"**{heading}:** {why}"
 
 
-def build_studies_tab(store: ReviewStore, roots: list[Path]):
+def build_studies_tab(store: ReviewStore, roots: list[Path], downloads: Path):
     """Lay out the Studies tab; returns the refresh function and its outputs for the page load.
 
-    Only manifests and images inside ``roots`` are read."""
+    Only manifests and images inside ``roots`` are read; exports are written into ``downloads`` (Gradio's temp folder)."""
     admin = only(store, "admin")
     overview = gr.Dataframe(label="Studies", interactive=False, elem_id="studies-overview")
     with gr.Accordion("Create a study", open=False):
@@ -116,7 +100,7 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
     with gr.Accordion("A reviewer's account", open=False):
         with gr.Row():
             account = gr.Dropdown(label="Reviewer", choices=[], elem_id="account-choice")
-            new_password = gr.Textbox(label="New password (at least 8 characters)", type="password")
+            new_password = gr.Textbox(label="New password (at least 8 characters)", type="password", elem_id="account-password")
         with gr.Row(equal_height=True):
             reset = gr.Button("Set new password")
             disable = gr.Button("Disable account (ratings are kept)", variant="stop")
@@ -140,18 +124,18 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
     files = gr.File(label="Ratings with the key, per-reviewer and study summaries, practice answers, hidden checks", file_count="multiple",
                     interactive=False, elem_id="export-files")
 
-    def refreshed():
+    def refreshed() -> dict:
+        """The overview, and every picker of studies and reviewers."""
         names, reviewers = list_studies(store), reviewer_usernames(store)
-        return (study_overview(store), gr.update(choices=names), gr.update(choices=names), gr.update(choices=names),
-                gr.update(choices=reviewers), gr.update(choices=reviewers), gr.update(choices=names),
-                gr.update(choices=list_studies(store, open_only=True)))
+        studies = {picker: gr.update(choices=names) for picker in (enrol_study, export_choice, activity_study, plan_pilot)}
+        return {overview: study_overview(store), **studies, account: gr.update(choices=reviewers), username: gr.update(choices=reviewers),
+                close_choice: gr.update(choices=list_studies(store, open_only=True))}
 
     # Each section answers beside its own button (a refusal included): never at the page's bottom, never as a pop-up.
     refresh_outputs = [overview, enrol_study, export_choice, activity_study, account, username, plan_pilot, close_choice]
-    unchanged = (gr.skip(),) * len(refresh_outputs)
 
     def not_created(why: str, user: str):
-        return (*unchanged, said_no("on_create", user, "Study not created", why))
+        return {create_message: said_no("on_create", user, "Study not created", why)}
 
     @admin
     def on_create(name_: str, real_: str, synthetic_: str, n: float, seed_: float, estimate_fst: bool, n_practice: float,
@@ -190,42 +174,42 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
             notes += f"<br>{plain(study.blinding.sentence())}"
         tones = (f"\n\nSkin types of the drawn images, measured the same way in both arms:\n\n{study.tones.markdown_table()}"
                  if study.tones else "")
-        return (*refreshed(), f"Created study **{plain(study.name)}**: {2 * study.n_per_arm} images{extra} at {study.image_size} px, "
-                              f"{study.design}.{design}{notes}{tones}")
+        return {**refreshed(), create_message: f"Created study **{plain(study.name)}**: {2 * study.n_per_arm} images{extra} at "
+                                               f"{study.image_size} px, {study.design}.{design}{notes}{tones}"}
 
     @admin
     def on_enrol(study_name: str, username_: str, password_: str, group_: str, request: gr.Request):
         missing = missing_input((study_name, "choose a study first."), (username_, "give the reviewer's username."))
         if missing:
-            return (*unchanged, gr.skip(), said_no("on_enrol", request.username, "Not enrolled", missing))
+            return {enrol_message: said_no("on_enrol", request.username, "Not enrolled", missing)}
         try:
             add_reviewer(store, study_name, username_.strip(), password_ or None, group=group_ or "")
         except REFUSALS as exc:
-            return (*unchanged, gr.skip(), said_no("on_enrol", request.username, "Not enrolled", plain(exc)))
+            return {enrol_message: said_no("on_enrol", request.username, "Not enrolled", plain(exc))}
         in_group = f" (group: {plain(' '.join(group_.split()))})" if (group_ or "").strip() else ""
-        return (*refreshed(), "", f"**{plain(username_.strip())}** now reviews **{plain(study_name)}**{in_group}.")
+        return {**refreshed(), password: "",
+                enrol_message: f"**{plain(username_.strip())}** now reviews **{plain(study_name)}**{in_group}."}
 
     @admin
     def on_plan(pilot: str | None, detection: float | None, auc: float | None, request: gr.Request):
         missing = missing_input((detection, "give the detection rate's half-width (e.g. 0.05)."),
                                 (auc, "give the AUC's half-width (e.g. 0.05)."))
         if missing:
-            return said_no("on_plan", request.username, "Not planned", missing)
+            return {plan_message: said_no("on_plan", request.username, "Not planned", missing)}
         try:
             components = pilot_components(ratings_table(store, pilot), pilot) if pilot else assumed_components()
             planned = plan_study(components, float(detection), float(auc))
         except REFUSALS as exc:
-            return said_no("on_plan", request.username, "Not planned", plain(exc))
-        table = planned.table.round(3).to_markdown(index=False)
-        return f"{plain(planned.summary())}\n\n{table}"
+            return {plan_message: said_no("on_plan", request.username, "Not planned", plain(exc))}
+        return {plan_message: f"{plain(planned.summary())}\n\n{planned.table.round(3).to_markdown(index=False)}"}
 
     @admin
     def on_activity(study_name: str, request: gr.Request):
         if not study_name:
-            return pd.DataFrame(columns=ACTIVITY_HEADERS), ""
+            return {activity: pd.DataFrame(columns=ACTIVITY_HEADERS), activity_message: ""}
         if study_name not in list_studies(store):
-            return gr.skip(), GONE
-        return activity_table(store, study_name), ""
+            return {activity_message: GONE}
+        return {activity: activity_table(store, study_name), activity_message: ""}
 
     def _not_a_reviewer(username_: str | None) -> str | None:
         """Why the chosen account cannot be managed here (none chosen, or not a reviewer's), else None."""
@@ -239,27 +223,27 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
     def on_reset(username_: str, password_: str, request: gr.Request):
         why = _not_a_reviewer(username_) or missing_input((password_, "Give the new password."))
         if why:
-            return gr.skip(), said_no("on_reset", request.username, "Password not changed", why)
+            return {account_message: said_no("on_reset", request.username, "Password not changed", why)}
         try:
             reset_password(store, username_, password_)
         except REFUSALS as exc:
-            return gr.skip(), said_no("on_reset", request.username, "Password not changed", plain(exc))
-        return "", f"**{plain(username_)}** has a new password; the old one no longer works."
+            return {account_message: said_no("on_reset", request.username, "Password not changed", plain(exc))}
+        return {new_password: "", account_message: f"**{plain(username_)}** has a new password; the old one no longer works."}
 
     def toggled(disabled: bool):
         @admin
         def on_toggle(username_: str, study_name: str, request: gr.Request):
             why = _not_a_reviewer(username_)
             if why:
-                return gr.skip(), said_no("on_toggle", request.username, "Not changed", why)
+                return {account_message: said_no("on_toggle", request.username, "Not changed", why)}
             try:
                 set_disabled(store, username_, disabled)
             except REFUSALS as exc:
-                return gr.skip(), said_no("on_toggle", request.username, "Not changed", plain(exc))
-            table = activity_table(store, study_name) if study_name else gr.skip()
+                return {account_message: said_no("on_toggle", request.username, "Not changed", plain(exc))}
             said = ("disabled: it can no longer sign in, and a page it still has open can do nothing more; its ratings are kept "
                     "and still count" if disabled else "enabled again: it can sign in")
-            return table, f"**{plain(username_)}** is {said}."
+            return {**({activity: activity_table(store, study_name)} if study_name else {}),
+                    account_message: f"**{plain(username_)}** is {said}."}
         return on_toggle
 
     @admin
@@ -270,21 +254,20 @@ def build_studies_tab(store: ReviewStore, roots: list[Path]):
         if not why and study_name not in list_studies(store):
             why = GONE
         if why:
-            return (*unchanged, gr.skip(), said_no("on_close", request.username, "Not closed", why))
+            return {close_message: said_no("on_close", request.username, "Not closed", why)}
         was_closed = get_study(store, study_name).closed_at
         study = close_study(store, study_name)
-        if was_closed:
-            return (*refreshed(), False, f"**{plain(study_name)}** was closed already, at {study.closed_at[:19].replace('T', ' ')} UTC.")
-        return (*refreshed(), False, f"**{plain(study_name)}** is closed: answers can no longer be saved or changed, "
-                                     "and its exports are final.")
+        said = (f"was closed already, at {study.closed_at[:19].replace('T', ' ')} UTC." if was_closed
+                else "is closed: answers can no longer be saved or changed, and its exports are final.")
+        return {**refreshed(), understood: False, close_message: f"**{plain(study_name)}** {said}"}
 
     @admin
     def on_export(study_name: str, request: gr.Request):
         why = missing_input((study_name, "Choose a study to export."))
         if why:
-            return gr.skip(), said_no("on_export", request.username, "Not exported", why)
-        files_ = [str(p) for p in export_study(store, study_name, download_folder("export"))]
-        return files_, f"Exported **{plain(study_name)}**: {len(files_)} files below."
+            return {export_message: said_no("on_export", request.username, "Not exported", why)}
+        files_ = [str(p) for p in export_study(store, study_name, download_folder(downloads, "export"))]
+        return {files: files_, export_message: f"Exported **{plain(study_name)}**: {len(files_)} files below."}
 
     hidden = {"api_visibility": "undocumented"}
     create.click(on_create, [name, real, synthetic, n_per_arm, seed, estimate, practice, accept_tones, repeats, gold, n_gold,

@@ -9,6 +9,7 @@ from .store import ReviewStore
 from .study import get_study
 
 ACTIVITY_COLUMNS = ["username", "rated", "total", "median_seconds", "last_active", "disabled", "practice_answered"]
+ACTIVITY_HEADERS = ["reviewer", "rated", "of", "median seconds per image", "last active (UTC)", "practice answered", "account"]
 
 
 def reviewer_activity(store: ReviewStore, study_name: str) -> pd.DataFrame:
@@ -37,6 +38,21 @@ def reviewer_activity(store: ReviewStore, study_name: str) -> pd.DataFrame:
         rows.append((row["username"], int(rated.get(row["id"], 0)), row["total"], None if seconds is None else float(seconds),
                      max(latest) if latest else None, bool(row["disabled"]), row["practice"]))
     return pd.DataFrame(rows, columns=ACTIVITY_COLUMNS)
+
+
+def activity_table(store: ReviewStore, study_name: str) -> pd.DataFrame:
+    """`reviewer_activity` as the admin reads it (`ACTIVITY_HEADERS`): times to the second, a dash for what is not known yet."""
+    table = reviewer_activity(store, study_name)
+    shown = pd.DataFrame({
+        "reviewer": table["username"],
+        "rated": table["rated"],
+        "of": table["total"],
+        "median seconds per image": [("—" if pd.isna(s) else f"{s:.1f}") for s in table["median_seconds"]],
+        "last active (UTC)": [(t[:19].replace("T", " ") if isinstance(t, str) else "—") for t in table["last_active"]],
+        "practice answered": table["practice_answered"],
+        "account": ["disabled" if d else "active" for d in table["disabled"]],
+    })
+    return shown[ACTIVITY_HEADERS]
 
 
 def study_overview(store: ReviewStore) -> pd.DataFrame:

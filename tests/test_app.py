@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy import ndimage
 
-from app.data_tab import browse_page, image_detail, measure_manifest, open_manifest
+from app.data_tab import MeasuredManifests, browse_page, image_detail, measure_manifest, open_manifest
 from fairskin_core.images import read_mask
 from fairskin_core.phantoms.dataset import write_phantom_dataset
 
@@ -25,13 +25,14 @@ def small_set(tmp_path_factory):
 
 def test_open_manifest_counts_and_gallery(small_set):
     table = pd.read_csv(small_set)
-    path, fst_update, dx_update, heatmap, gallery, status, page, ids, message = open_manifest(str(small_set))
-    assert message == ""
+    shown = open_manifest(str(small_set))
+    heatmap, fst_update, gallery = shown["heatmap"], shown["type_filter"], shown["gallery"]
+    assert shown["message"] == ""
     assert sum(sum(row) for row in heatmap.data[0].z) == 30
     assert heatmap.data[0].zmin == 0 and heatmap.data[0].zmax == max(max(row) for row in heatmap.data[0].z)
     present = set(table["fst"].map({1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "VI"}))
     assert fst_update["value"] == [c for c in ("I", "II", "III", "IV", "V", "VI") if c in present]
-    assert len(gallery) == len(ids) == 30 and status.startswith("30 of 30 images")
+    assert len(gallery) == len(shown["image_ids"]) == 30 and shown["status"].startswith("30 of 30 images")
     first_image, first_caption = gallery[0]
     assert first_image.shape[2] == 3 and first_caption.split(" · ")[0] in fst_update["value"]
 
@@ -39,11 +40,11 @@ def test_open_manifest_counts_and_gallery(small_set):
 def test_filters_and_pages(small_set):
     table = pd.read_csv(small_set)
     everything = ["I", "II", "III", "IV", "V", "VI"]
-    gallery, status, _, ids = browse_page(str(small_set), everything[1:], sorted(set(table["diagnosis"])), 1)
+    ids = browse_page(str(small_set), everything[1:], sorted(set(table["diagnosis"])), 1)["image_ids"]
     assert len(ids) == (table["fst"] != 1).sum() and set(ids) == set(table.loc[table["fst"] != 1, "image_id"])
-    gallery, status, page, ids = browse_page(str(small_set), ["V", "VI"], ["melanoma"], 99)  # clamps to the last page
+    shown = browse_page(str(small_set), ["V", "VI"], ["melanoma"], 99)  # clamps to the last page
     expected = table[table["fst"].isin([5, 6]) & (table["diagnosis"] == "melanoma")]
-    assert set(ids) == set(expected["image_id"]) and page["value"] == 1
+    assert set(shown["image_ids"]) == set(expected["image_id"]) and shown["page"]["value"] == 1
 
 
 def test_bad_manifest_is_reported_in_the_ui(small_set):
@@ -51,9 +52,9 @@ def test_bad_manifest_is_reported_in_the_ui(small_set):
     table = pd.read_csv(small_set, dtype=str, keep_default_na=False)
     table.loc[2, "fst"] = "0"
     table.to_csv(bad, index=False)
-    *kept, message = open_manifest(str(bad))
-    assert "row 3 (line 4) (image_id" in message and "field 'fst'" in message
-    assert all(isinstance(k, type(gr.skip())) for k in kept)  # the open manifest stays as it was
+    shown = open_manifest(str(bad))
+    assert "row 3 (line 4) (image_id" in shown["message"] and "field 'fst'" in shown["message"]
+    assert list(shown) == ["message"]  # the open manifest stays as it was
 
 
 @pytest.mark.slow
@@ -106,7 +107,8 @@ def test_data_tab_in_a_browser_on_the_embedded_defaults(browser, small_set, star
 def test_selected_image_shows_its_mask_outline_and_metadata(small_set):
     table = pd.read_csv(small_set, dtype=str, keep_default_na=False)
     ids = list(table["image_id"][:5])
-    picture, skin_view, measured, fields = image_detail(str(small_set), ids, gr.SelectData(None, {"index": 3, "value": None}))
+    shown = image_detail(str(small_set), ids, gr.SelectData(None, {"index": 3, "value": None}))
+    picture, skin_view, measured, fields = shown["detail"], shown["skin"], shown["analysis"], shown["metadata"]
     assert f"annotated: **{['I', 'II', 'III', 'IV', 'V', 'VI'][int(table.loc[3, 'fst']) - 1]} (annotated)**" in measured
     assert "ABCD" in measured and skin_view.shape == picture.shape
     row = dict(zip(fields["field"], fields["value"], strict=True))
@@ -119,12 +121,14 @@ def test_selected_image_shows_its_mask_outline_and_metadata(small_set):
 
 
 def test_measuring_a_manifest_gives_agreement_and_figures(small_set):
-    figure, confusion, summary = measure_manifest(str(small_set))
+    measured = MeasuredManifests()
+    shown = measure_manifest(str(small_set), measured)
+    figure, confusion, summary = shown["ita"], shown["types"], shown["agreement"]
     table = pd.read_csv(small_set)
     assert sum(len(trace.y) for trace in figure.data) == len(table)  # one ITA per image, grouped by type
     assert sum(sum(row) for row in confusion.data[0].z) == len(table)
     assert "30 images measured" in summary and "exact agreement" in summary
-    assert measure_manifest(str(small_set))[2] == summary  # measured once, then cached
+    assert measure_manifest(str(small_set), measured)["agreement"] == summary  # measured once, then cached
 
 
 @pytest.mark.slow

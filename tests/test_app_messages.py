@@ -21,6 +21,7 @@ from review_data.store import ReviewStore
 from review_data.study import add_reviewer, create_study
 
 from .conftest import WORDS_BROKEN, demo_credentials, running_app, sign_in
+from .handlers import by_id, run_event
 from .review_helpers import arm_manifests
 
 CHECKLIST = ["yes", "no", "unsure", "yes"]
@@ -54,10 +55,9 @@ def app(store, arms, tmp_path_factory):
             build_reviewer_app(store, tmp_path_factory.mktemp("served"))]
 
 
-def call(app: list[gr.Blocks], api_name: str, *inputs, user: str):
-    """Run an event's handler as Gradio does for the signed-in ``user``."""
-    handler = next(f.fn for blocks in app for f in blocks.fns.values() if f.api_name == api_name)
-    return handler(*inputs, gr.Request(username=user))
+def call(app: list[gr.Blocks], api_name: str, *inputs, user: str) -> dict:
+    """What an event shows, by elem_id, run as Gradio runs it for the signed-in ``user``."""
+    return by_id(run_event(app, api_name, *inputs, user=user))
 
 
 def refusal(app: list[gr.Blocks], api_name: str, *inputs, user: str) -> str:
@@ -68,25 +68,27 @@ def refusal(app: list[gr.Blocks], api_name: str, *inputs, user: str) -> str:
 
 
 def test_a_reviewer_is_told_which_answers_are_missing(app):
-    state = call(app, "review_start", "pilot", user="ana")[0]
-    message = call(app, "review_save", state, None, None, *CHECKLIST, "", None, user="ana")[-1]
+    state = next(value for component, value in run_event(app, "review_start", "pilot", user="ana").items()
+                 if isinstance(component, gr.State))
+    message = call(app, "review_save", state, None, None, *CHECKLIST, "", None, user="ana")["review-message"]
     assert message == "**Not saved:** pick whether the image looks real or synthetic; pick a realism score from 1 to 7"
-    message = call(app, "review_save", state, "real", "4", "yes", None, "no", None, "", None, user="ana")[-1]
+    message = call(app, "review_save", state, "real", "4", "yes", None, "no", None, "", None, user="ana")["review-message"]
     assert message == "**Not saved:** answer “B: border realistic?”; answer “D: diameter appropriate for the lesion type?”"
 
 
 def test_enrolling_asks_for_a_study_and_a_username_first(app, store):
-    assert call(app, "study_enrol", None, "newdoc", "password-newdoc", "", user="chief")[-1] == "**Not enrolled:** choose a study first."
-    assert call(app, "study_enrol", "pilot", "  ", "password-newdoc", "", user="chief")[-1] == (
+    assert call(app, "study_enrol", None, "newdoc", "password-newdoc", "", user="chief")["enrol-message"] == (
+        "**Not enrolled:** choose a study first.")
+    assert call(app, "study_enrol", "pilot", "  ", "password-newdoc", "", user="chief")["enrol-message"] == (
         "**Not enrolled:** give the reviewer's username.")
-    assert call(app, "study_enrol", "pilot", "newdoc", "", "", user="chief")[-1] == (
+    assert call(app, "study_enrol", "pilot", "newdoc", "", "", user="chief")["enrol-message"] == (
         "**Not enrolled:** there is no account 'newdoc' yet: a new account needs a password (at least 8 characters)")
     assert account_id(store, "newdoc") is None
 
 
 def test_a_study_name_taken_or_inputs_missing_are_said_in_the_admins_words(app, arms, store):
     real, synthetic = map(str, arms)
-    *_, message = call(app, "study_create", "pilot", real, synthetic, 2, 0, False, 0, False, 0, "", 0, False, user="chief")
+    message = call(app, "study_create", "pilot", real, synthetic, 2, 0, False, 0, False, 0, "", 0, False, user="chief")["create-message"]
     assert message == "**Study not created:** a study named **pilot** exists already: choose another name."
     for inputs, words in [
         (["", real, synthetic, 2, 0], "give the study a name."),
@@ -95,16 +97,17 @@ def test_a_study_name_taken_or_inputs_missing_are_said_in_the_admins_words(app, 
         (["second", real, synthetic, None, 0], "give the number of images per arm."),
         (["second", real, synthetic, 2, None], "give a seed (any whole number)."),
     ]:
-        assert call(app, "study_create", *inputs, False, 0, False, 0, "", 0, False, user="chief")[-1] == f"**Study not created:** {words}"
+        message = call(app, "study_create", *inputs, False, 0, False, 0, "", 0, False, user="chief")["create-message"]
+        assert message == f"**Study not created:** {words}"
     assert store.db.execute("SELECT count(*) FROM studies").fetchone()[0] == 1
 
 
 def test_what_a_user_typed_comes_back_escaped(app, arms):
-    *_, message = call(app, "study_enrol", "pilot", TYPED, "password-typed", "", user="chief")
+    message = call(app, "study_enrol", "pilot", TYPED, "password-typed", "", user="chief")["enrol-message"]
     assert message.startswith("**Not enrolled:** username 'Dr \\*\\*Smith\\*\\* &lt;b&gt;x&lt;/b&gt;':")
-    message = call(app, "data_open", f"/nowhere/{TYPED}.csv", str(arms[0]), user="chief")[8]
+    message = call(app, "data_open", f"/nowhere/{TYPED}.csv", str(arms[0]), user="chief")["data-message"]
     assert "<b>" not in message and "&lt;b&gt;x&lt;/b&gt;" in message
-    _, message = call(app, "generate_model", f"/nowhere/{TYPED}", user="chief")
+    message = call(app, "generate_model", f"/nowhere/{TYPED}", user="chief")["generate-message"]
     assert message == ("**Model not loaded:** /nowhere/Dr \\*\\*Smith\\*\\* &lt;b&gt;x&lt;/b&gt;: no such folder on the server; "
                        "choose a model from the list")
 
@@ -220,6 +223,5 @@ def test_typed_counts_of_the_fairness_tab_are_refused_in_words_never_rounded(app
                                        (2.5, 600, 0, "Seeds must be a whole number from 1 to 10, not 2.5"),
                                        (3, 5, 0, "Steps per classifier must be a whole number from 10 to 1,000,000, not 5"),
                                        (3, 600, 2.5, "Tone audit must be a whole number from 0 to 1,000, not 2.5")):
-        output = call(app, "fairness_run", real, test, "", "", [], "", seeds, steps, audit, False, "", user="chief")
-        verdict = next(value for component, value in output.items() if component.elem_id == "fairness-verdict")
+        verdict = call(app, "fairness_run", real, test, "", "", [], "", seeds, steps, audit, False, "", user="chief")["fairness-verdict"]
         assert verdict == f"**No report:** {words}"

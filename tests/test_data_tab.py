@@ -48,9 +48,11 @@ def isic_with_masks(folder: Path, n: int = 3) -> Path:
     return write_manifest(table, folder / "isic2017-with-masks.csv")
 
 
-def selected(manifest: Path, index: int):
+def selected(manifest: Path, index: int) -> tuple:
+    """The image at ``index`` as the tab shows it once clicked: outlined, its healthy skin, and what was measured."""
     ids = list(read_manifest(manifest).table["image_id"])
-    return image_detail(str(manifest), ids, gr.SelectData(None, {"index": index, "value": None}))
+    shown = image_detail(str(manifest), ids, gr.SelectData(None, {"index": index, "value": None}))
+    return shown["detail"], shown["skin"], shown["analysis"]
 
 
 def drawn(picture: np.ndarray) -> np.ndarray:
@@ -74,7 +76,7 @@ def screenshots(tmp_path: Path) -> Path:
 def test_the_outline_is_the_border_of_the_given_mask_on_phantoms(phantoms, tmp_path):
     table = read_manifest(phantoms).table
     for index in range(5):
-        picture, skin_view, measured, _ = selected(phantoms, index)
+        picture, skin_view, measured = selected(phantoms, index)
         mask = read_mask(phantoms.parent / table.iloc[index]["mask_path"])
         assert picture.shape[:2] == skin_view.shape[:2] == (DETAIL_PX, DETAIL_PX) and "lesion mask: given" in measured
         assert drawn(picture).any() and (drawn(picture) == border_as_shown(mask, picture)).all(), index
@@ -89,7 +91,7 @@ def test_a_mask_of_another_size_with_a_hole_and_two_parts_is_outlined_everywhere
     Image.fromarray(mask).save(phantoms.parent / "masks" / "ring-and-blob-32px.png")
     table = read_manifest(phantoms).table.head(1).assign(mask_path="masks/ring-and-blob-32px.png", image_root=str(phantoms.parent))
     manifest = write_manifest(table, tmp_path / "odd-mask.csv")
-    picture, _, measured, _ = selected(manifest, 0)
+    picture, _, measured = selected(manifest, 0)
     assert "lesion mask: given (32x32 px, resized to the image's 64x64)" in measured
     assert (drawn(picture) == border_as_shown(mask, picture)).all()
     assert ndimage.label(drawn(picture))[1] == 3  # around the ring, inside its hole, around the second part
@@ -99,7 +101,7 @@ def test_the_outline_is_the_border_of_the_official_mask_on_real_isic_images(tmp_
     manifest = isic_with_masks(tmp_path)
     table = read_manifest(manifest).table
     for index in range(len(table)):
-        picture, _, measured, _ = selected(manifest, index)
+        picture, _, measured = selected(manifest, index)
         image_size = Image.open(REAL_SAMPLES / "isic2017_val98_1024px" / table.iloc[index]["image_path"]).size
         assert picture.shape[1::-1] == image_size and "lesion mask: given" in measured  # 1024 px: shown as they are
         mask = read_mask(REAL_SAMPLES / "isic2017_val98_1024px" / table.iloc[index]["mask_path"])
@@ -113,16 +115,17 @@ def test_pages_that_do_not_exist_are_brought_within_range_and_said(phantoms):
         (2.5, 2, "there is no page 2.5; page 2 is shown instead"), (999, 2, "there is no page 999; page 2 is the last"),
         (None, 1, "type a page number; showing the first"), (2, 2, ""),
     ]:
-        gallery, status, box, ids = browse_page(str(phantoms), EVERY_TYPE, sorted(set(pd.read_csv(phantoms)["diagnosis"])), asked)
-        assert box == {"__type__": "update", "value": page} and len(ids) == len(gallery) == (48 if page == 1 else 12)
-        assert status == f"60 of 60 images match · page {page} of 2" + (f" · **{note}**" if note else ""), asked
+        shown = browse_page(str(phantoms), EVERY_TYPE, sorted(set(pd.read_csv(phantoms)["diagnosis"])), asked)
+        assert shown["page"] == {"__type__": "update", "value": page}
+        assert len(shown["image_ids"]) == len(shown["gallery"]) == (48 if page == 1 else 12)
+        assert shown["status"] == f"60 of 60 images match · page {page} of 2" + (f" · **{note}**" if note else ""), asked
 
 
 def test_a_file_that_is_no_manifest_is_refused_in_our_words(phantoms):
     image = next((phantoms.parent / "images").iterdir())
-    *kept, message = open_manifest(str(image))
-    assert message.startswith(f"**Could not open {image}:** this is not a manifest") and "codec" not in message
-    assert all(isinstance(k, type(gr.skip())) for k in kept)
+    shown = open_manifest(str(image))
+    assert shown["message"].startswith(f"**Could not open {image}:** this is not a manifest") and "codec" not in shown["message"]
+    assert list(shown) == ["message"]  # the open manifest stays as it was
 
 
 @pytest.fixture(scope="module")

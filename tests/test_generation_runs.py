@@ -22,6 +22,7 @@ from fairskin_core.generation.run_folders import GenerationRequest, new_run, rea
 from fairskin_core.images import read_rgb
 from fairskin_core.manifest import read_manifest
 
+from .handlers import by_id, run_event
 from .test_generation import tiny_model  # noqa: F401  (the module fixture: a tiny trained fairskin model)
 
 
@@ -150,13 +151,13 @@ def test_a_long_background_request_waits_for_a_second_press_and_makes_nothing_be
     store = ReviewStore(tmp_path / "review.db")
     create_account(store, "chief", "password-chief", "admin")
     with gr.Blocks() as blocks:
-        build_generate_tab(store, [tmp_path], "")
-    handler = next(f.fn for f in blocks.fns.values() if f.api_name == "generate_run")
+        build_generate_tab(store, [tmp_path], "", tmp_path / "served")
     values = form(tiny_model, count=100_000)
     values["size"] = "the model's own"
-    outputs = handler(*values.values(), {}, gr.Request(username="chief"))
-    state, message = outputs[2], outputs[4]
+    outputs = run_event([blocks], "generate_run", *values.values(), {}, user="chief")
+    state = next(value for component, value in outputs.items() if isinstance(component, gr.State))
+    message = by_id(outputs)["generate-message"]
     assert message.startswith("**Not started yet:** 100,000 images would take an unknown time") and "Press Generate again" in message
     assert "confirm" in state and not list((tmp_path / "home").rglob("run.json"))  # no run folder, no job
-    other = handler(*{**values, "count": 99_999}.values(), state, gr.Request(username="chief"))
-    assert other[4].startswith("**Not started yet:** 99,999 images")  # another request: asked again
+    other = by_id(run_event([blocks], "generate_run", *{**values, "count": 99_999}.values(), state, user="chief"))
+    assert other["generate-message"].startswith("**Not started yet:** 99,999 images")  # another request: asked again

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from app.cli import main as fairskin
-from app.data_tab import browse_page, image_detail, measure_manifest, open_manifest
+from app.data_tab import MeasuredManifests, browse_page, image_detail, measure_manifest, open_manifest
 from fairskin_core.importers import import_dataset
 from fairskin_core.manifest import ManifestError, read_manifest, write_manifest
 from fairskin_core.metrics.report import build_report, summary_lines, write_report
@@ -59,21 +59,24 @@ def synthetic_arm(embedded_defaults) -> Path:
 
 
 def test_data_tab_counts_filters_and_shows_real_images_without_skin_types(ham):
-    path, fst_update, dx_update, heatmap, gallery, status, page, ids, message = open_manifest(str(ham))
-    assert message == "" and fst_update["choices"] == ["unknown"]
+    shown = open_manifest(str(ham))
+    heatmap, diagnoses = shown["heatmap"], shown["diagnosis_filter"]["choices"]
+    assert shown["message"] == "" and shown["type_filter"]["choices"] == ["unknown"]
     assert list(heatmap.data[0].y) == ["unknown"] and sum(heatmap.data[0].z[0]) == 70
-    assert len(dx_update["choices"]) == 7 and status.startswith("70 of 70 images match")
-    assert len(gallery) == 48 and all(caption.startswith("unknown · ") for _, caption in gallery)
-    _, status, _, ids = browse_page(str(ham), ["unknown"], ["melanoma"], 1)
-    assert len(ids) == 10 and status.startswith("10 of 70")
-    assert browse_page(str(ham), ["I"], dx_update["choices"], 1)[3] == []
-    picture, _, measured, fields = image_detail(str(ham), ids, gr.SelectData(None, {"index": 0, "value": None}))
-    assert picture.shape[:2] == (450, 600) and "annotated: unknown" in measured
-    assert dict(zip(fields["field"], fields["value"], strict=True))["dataset"] == "ham10000"
+    assert len(diagnoses) == 7 and shown["status"].startswith("70 of 70 images match")
+    assert len(shown["gallery"]) == 48 and all(caption.startswith("unknown · ") for _, caption in shown["gallery"])
+    shown = browse_page(str(ham), ["unknown"], ["melanoma"], 1)
+    ids = shown["image_ids"]
+    assert len(ids) == 10 and shown["status"].startswith("10 of 70")
+    assert browse_page(str(ham), ["I"], diagnoses, 1)["image_ids"] == []
+    shown = image_detail(str(ham), ids, gr.SelectData(None, {"index": 0, "value": None}))
+    assert shown["detail"].shape[:2] == (450, 600) and "annotated: unknown" in shown["analysis"]
+    assert dict(zip(shown["metadata"]["field"], shown["metadata"]["value"], strict=True))["dataset"] == "ham10000"
 
 
 def test_skin_tone_of_a_whole_real_manifest_is_a_distribution_with_every_refusal_counted(ham):
-    figure, types, summary = measure_manifest(str(ham))
+    shown = measure_manifest(str(ham), MeasuredManifests())
+    figure, types, summary = shown["ita"], shown["types"], shown["agreement"]
     table = pd.read_csv(ham)
     assert "No annotated skin types" in summary and "images: 70; skin tone measured:" in summary
     measured = sum(figure.data[0].y)
