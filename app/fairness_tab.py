@@ -122,7 +122,7 @@ def build_fairness_tab(store: ReviewStore, train_default: str, synthetic_default
             refused("fairness_tab.on_run", user, exc)
             return {verdict: f"{NO_REPORT} {plain(exc)}", status: "", follow: gr.Timer(active=False)}
         stale = shown_verdict.startswith(NO_REPORT)  # the last run's refusal, not a report's verdict
-        return {status: plain(job.describe()), follow: gr.Timer(active=True), verdict: "" if stale else gr.skip()}
+        return {status: plain(job.describe()), follow: gr.Timer(active=True), **({verdict: ""} if stale else {})}
 
     @admin
     def on_follow(user: str = ""):

@@ -163,9 +163,9 @@ def test_study_on_estimated_skin_types_records_them_as_estimates(ham, synthetic_
 def test_app_roots_refuse_a_real_manifest_whose_images_lie_elsewhere(ham, tmp_path):
     with pytest.raises(ManifestError, match="outside the folders this app may read"):
         read_manifest(ham, allowed_roots=[ham.parent])
-    *kept, message = open_manifest(str(ham), [ham.parent])
-    assert "image_root" in message and "--data-root" in message and all(isinstance(k, type(gr.skip())) for k in kept)
-    assert open_manifest(str(ham), [ham.parent, real_sample("ham10000_sample70")])[-1] == ""
+    shown = open_manifest(str(ham), [ham.parent])
+    assert "image_root" in shown["message"] and "--data-root" in shown["message"] and list(shown) == ["message"]
+    assert open_manifest(str(ham), [ham.parent, real_sample("ham10000_sample70")])["message"] == ""
 
 
 @pytest.mark.slow
