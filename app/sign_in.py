@@ -46,7 +46,9 @@ FORM = """<!doctype html>
   body {{ font-family: system-ui, sans-serif; max-width: 26rem; margin: 12vh auto; padding: 0 1rem; color: #1f2937; }}
   label {{ display: block; margin: 1rem 0 .25rem; font-weight: 600; }}
   input {{ width: 100%; box-sizing: border-box; padding: .5rem; font-size: 1rem; }}
-  button {{ margin-top: 1.25rem; padding: .55rem 1.5rem; font-size: 1rem; }}
+  button {{ margin-top: 1.25rem; padding: .55rem 1.5rem; font-size: 1rem; font-weight: 600; color: #fff; background: #ea580c;
+           border: 0; border-radius: .4rem; cursor: pointer; }}
+  button:hover, button:focus-visible {{ background: #c2410c; }}
   .refused {{ color: #b91c1c; }}
 </style></head>
 <body><h1>{title}</h1><p>{message}</p>{refusal}
