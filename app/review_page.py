@@ -17,7 +17,6 @@ waits, locked, until the server has stored the answer, and only then does the po
 from __future__ import annotations
 
 import collections
-import functools
 import hashlib
 import html
 import io
@@ -122,12 +121,11 @@ class ShownImages:
             return username is not None and name in self._names.get(username, ())
 
 
-@functools.lru_cache(maxsize=4096)
 def served_image(study_image: Path, cache_dir: Path) -> tuple[str, int, int]:
     """(file name, width, height) of the study image's uncompressed BMP in ``cache_dir``, named by the hash of its name and bytes.
 
     The file appears atomically (written under a temporary name, then renamed), so a concurrent
-    download never reads it half-written. Study images never change, so this is computed once each.
+    download never reads it half-written.
     """
     buffer = io.BytesIO()
     with Image.open(study_image) as opened:
@@ -144,6 +142,24 @@ def served_image(study_image: Path, cache_dir: Path) -> tuple[str, int, int]:
             handle.write(data)
         os.replace(partial, path)
     return name, *pixels.size
+
+
+class ServedCopies:
+    """The served copy of each study image, made once per server: study images never change."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._known: dict[Path, tuple[str, int, int]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, study_image: Path) -> tuple[str, int, int]:
+        with self._lock:
+            known = self._known.get(study_image)
+        if known is None:
+            known = served_image(study_image, self.folder)
+            with self._lock:
+                self._known[study_image] = known
+        return known
 
 
 def control_id(answer: str) -> str:
@@ -200,6 +216,7 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_i
     Returns, for the page load: the signed-in line, the study picker, the function that fills it, and the function that
     chains the resume on that load."""
     reviewer = only(store, "reviewer")
+    copy_of = ServedCopies(image_cache)
     state = gr.State({})  # server-side, per browser session: study, position, when the image was shown
     with gr.Row(elem_id="review-header", equal_height=True):  # one line: the image gets the screen's height
         gr.Markdown(f"**{title}** · blinded image review", elem_id="review-title")
@@ -253,7 +270,7 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_i
         item = practice_item_at(store, study_name, username, position)
         saved = item.answers or {}
         values = _form_values(saved)
-        served = served_image(item.file, image_cache)
+        served = copy_of(item.file)
         shown_images.grant(username, served[0])
         viewer = _viewer_html(served, None, f"Practice image {position + 1} of {item.total}",
                               optimistic=False, values=values)
@@ -273,7 +290,7 @@ def build_review_page(store: ReviewStore, image_cache: Path, title: str, shown_i
                     **{hidden: gr.update(visible=False) for hidden in (answering, save, instructions, picture)}, message: ""}
         item = item_at(store, study_name, username, position)
         values = _form_values(item.answers or {})
-        served, following = served_image(item.file, image_cache), item.following and served_image(item.following, image_cache)
+        served, following = copy_of(item.file), item.following and copy_of(item.following)
         shown_images.grant(username, served[0], *([following[0]] if following else []))
         viewer = _viewer_html(served, following, f"Study image {position + 1} of {total}", optimistic=True, values=values)
         new_state = {"study": study_name, "position": position, "image_id": item.image_id, "total": total, "shown_at": time.monotonic()}
