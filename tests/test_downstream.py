@@ -244,7 +244,10 @@ def test_the_fairness_tab_opens_a_report_and_refuses_an_overlapping_test_set_in_
         expect(page.locator("#fairness-table")).to_contain_text("sensitivity_at_specificity")  # its columns, even empty: not "1 2 3"
         verdict = page.locator("#fairness-verdict")
         page.get_by_text("Run an experiment").click()
-        page.get_by_label("Real training manifest").fill("")
+        training = page.get_by_label("Real training manifest")
+        expect(training).not_to_have_value("", timeout=30_000)  # the opened form has its default: clearing it now is not undone
+        training.fill("")
+        expect(training).to_have_value("")
         page.locator("#fairness-run").click()  # a missing path: said in the verdict's place, no pop-up, no red badges
         expect(verdict).to_have_text("No report: give the path of the real training manifest.", timeout=60_000)
         expect(page.get_by_text("Error", exact=True)).to_have_count(0)
