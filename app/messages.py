@@ -1,28 +1,17 @@
 """What the app says to the person at the screen: what they typed shown as typed, and what is missing asked for.
 
-gr.Markdown renders HTML as well as Markdown (and $$…$$ as LaTeX), so a username like
-``Dr Smith <b>x</b>`` or a path with ``**`` in it would be rendered instead of shown: every
-value a person typed (names, paths, manifest values, errors that quote them) goes through `plain`.
+gr.Markdown renders HTML as well as Markdown, so every value a person typed goes through `plain`
+(`fairskin_core.markdown_text`, where the libraries' Markdown views use it too).
 """
 
 from __future__ import annotations
 
 import html
-import re
 
 import gradio as gr
 
 from fairskin_core.errors import ParameterError
-
-# What Markdown gives a meaning to within a line (Gradio's: GFM, $$ LaTeX). An underscore between
-# two letters or digits never starts or ends emphasis, so names like image_id are left as they are.
-_MARKUP = re.compile(r"[\\`*~\[\]#$]|(?<![^\W_])_|_(?![^\W_])")
-
-
-def plain(text: object) -> str:
-    """``text`` as Markdown that shows it literally, on one line (its line breaks as <br>), to put inside a sentence."""
-    escaped = _MARKUP.sub(lambda match: "\\" + match.group(), html.escape(str(text), quote=False))
-    return escaped.replace("\n", "<br>")
+from fairskin_core.markdown_text import plain as plain  # the app's one `plain`, re-exported
 
 
 def missing_input(*inputs: tuple[object, str]) -> str | None:

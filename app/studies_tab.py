@@ -17,6 +17,7 @@ from review_data.planning import assumed_components, pilot_components, plan_stud
 from review_data.sampling import SamplingError
 from review_data.store import ReviewStore, workspace_studies_dir
 from review_data.study import StudyError, add_reviewer, close_study, create_study, get_study, list_studies
+from review_data.study_markdown import created_text
 
 from .access import only, refused
 from .downloads import download_folder
@@ -162,20 +163,7 @@ def build_studies_tab(store: ReviewStore, roots: list[Path], downloads: Path):
                                  n_gold=whole_number(n_gold_, "Gold-standard images", 0, MAX_PER_ARM), ask_certainty=bool(ask_certainty_))
         except REFUSALS as exc:
             return not_created(plain(exc), request.username)
-        extra = f" and {study.n_practice} practice images" if study.n_practice else ""
-        design = ""
-        if study.n_repeats or study.n_gold:
-            design += (f" Hidden among them for each reviewer: {study.n_repeats} repeated and {study.n_gold} gold-standard images, "
-                       "never counted in the statistics.")
-        if study.asks_certainty:
-            design += " Reviewers say how sure they are of each call."
-        notes = "".join(f"<br>**Note:** {plain(warning)}" for warning in study.warnings)
-        if study.blinding and not study.blinding.separable:  # a separable study's check is among the notes
-            notes += f"<br>{plain(study.blinding.sentence())}"
-        tones = (f"\n\nSkin types of the drawn images, measured the same way in both arms:\n\n{study.tones.markdown_table()}"
-                 if study.tones else "")
-        return {**refreshed(), create_message: f"Created study **{plain(study.name)}**: {2 * study.n_per_arm} images{extra} at "
-                                               f"{study.image_size} px, {study.design}.{design}{notes}{tones}"}
+        return {**refreshed(), create_message: created_text(study)}
 
     @admin
     def on_enrol(study_name: str, username_: str, password_: str, group_: str, request: gr.Request):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -17,6 +18,7 @@ from review_data.session import ReviewError, item_at, progress, save_cannot_asse
 from review_data.stats import study_report
 from review_data.store import ReviewStore
 from review_data.study import StudyError, add_reviewer, close_study, create_study, get_study
+from review_data.study_markdown import checks_text, created_text
 
 ANSWERS = {"call": "real", "realism": 5, "abcd_asymmetry": "yes", "abcd_border": "no", "abcd_colour": "unsure", "abcd_diameter": "yes"}
 N_PER_ARM, N_REPEATS, N_GOLD = 10, 3, 4
@@ -129,6 +131,22 @@ def test_check_answers_are_kept_apart_and_give_each_readers_test_retest_and_gold
     gold_image = next(row["image_id"] for row in sequence(store, "ana") if row["kind"] == "gold")
     with pytest.raises(ReviewError, match="closed"):
         save_rating(store, checked, "ana", gold_image, ANSWERS, 1.0)
+
+
+def test_the_admin_is_told_of_the_checks_when_the_study_is_created_and_on_the_dashboard(store, checked):
+    study = get_study(store, checked)
+    assert (f"Hidden among them for each reviewer: {N_REPEATS} repeated and {N_GOLD} gold-standard images, never counted in the "
+            "statistics.") in created_text(study)
+    head = f"**Attention and consistency** ({N_REPEATS} repeated and {N_GOLD} gold-standard images hidden in each reviewer's"
+    assert checks_text(N_REPEATS, N_GOLD, reader_checks(check_answers_table(store, checked))).startswith(head)
+    assert checks_text(N_REPEATS, N_GOLD, pd.DataFrame()).endswith(": no check answered yet.")
+    assert checks_text(0, 0, pd.DataFrame()).startswith("*Attention and consistency:* this study has no hidden checks")
+    typed = pd.DataFrame({"reviewer": ["Dr **x**"], "repeats_answered": [2], "repeat_call_agreement": [0.5],
+                          "repeat_realism_within_1": [float("nan")], "repeat_realism_mean_abs_difference": [1.25],
+                          "gold_correct": [1], "gold_answered": [4], "flag": ["missed 3 of 4 gold-standard images: possibly inattentive"]})
+    row = checks_text(N_REPEATS, N_GOLD, typed).splitlines()[-1]  # the reviewer's name shown as typed
+    assert [cell.strip() for cell in row.strip("|").split("|")] == [
+        "Dr \\*\\*x\\*\\*", "2", "50%", "—", "1.25", "1 of 4", "**missed 3 of 4 gold-standard images: possibly inattentive**"]
 
 
 def test_a_check_is_rated_as_any_image_on_the_page_and_a_set_aside_one_can_be_rated_later(store, checked):

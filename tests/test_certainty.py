@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from app.dashboard_tab import headline
 from review_data.answers import call_score
 from review_data.export import export_study, ratings_table
 from review_data.session import ReviewError, item_at, practice_item_at, save_practice_rating, save_rating
 from review_data.stats import study_report
 from review_data.store import ReviewStore
 from review_data.study import add_reviewer, create_study, get_study
+from review_data.study_markdown import headline
 
 from .review_helpers import phantom_arms
 

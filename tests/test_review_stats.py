@@ -22,12 +22,12 @@ from sklearn.metrics import roc_auc_score
 from statsmodels.stats.inter_rater import fleiss_kappa as statsmodels_fleiss_kappa
 from statsmodels.stats.proportion import proportion_confint
 
-from app.dashboard_tab import headline
 from fairskin_core.fst import FST_GROUPS
 from fairskin_core.plots import TITLE_WIDTH
 from review_data import figures
 from review_data import stats as review_stats
 from review_data.export import SUMMARY_COLUMNS, study_summary
+from review_data.study_markdown import headline
 
 ANSWERS = ("yes", "no", "unsure")
 N_BOOT = 400  # enough for the properties tested here, and fast
