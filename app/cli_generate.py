@@ -10,7 +10,9 @@ from pathlib import Path
 from fairskin_core.diffusion.sampling_settings import (
     DEFAULT_SCHEDULER,
     DEFAULT_STEPS,
+    FST_GUIDANCE,
     SCHEDULER_NAMES,
+    SD_GUIDANCE,
     TONE_TRANSFER,
 )
 from fairskin_core.generation.lora_spec import parse_lora
@@ -111,8 +113,8 @@ def add_generation_verbs(verbs) -> None:
     generate.add_argument("--per-cell", type=int, help="K images of every skin type × diagnosis pair of the mixes")
     generate.add_argument("--seed", type=seed, default=0)
     generate.add_argument("--steps", type=int, default=DEFAULT_STEPS)
-    generate.add_argument("--guidance", type=float, help="classifier-free guidance (default 3 for fairskin's models, 7.5 for Stable "
-                                                         "Diffusion)")
+    generate.add_argument("--guidance", type=float, help=f"classifier-free guidance (default {FST_GUIDANCE:g} for fairskin's models, "
+                                                         f"{SD_GUIDANCE:g} for Stable Diffusion)")
     generate.add_argument("--scheduler", default=DEFAULT_SCHEDULER, help=f"{SCHEDULERS_HELP} (default {DEFAULT_SCHEDULER})")
     generate.add_argument("--size", type=int, help="image side in px, for Stable Diffusion (a multiple of 8; default: the model's own)")
     generate.add_argument("--batch-size", type=int, default=16)
@@ -131,11 +133,12 @@ def add_generation_verbs(verbs) -> None:
     tone.add_argument("--stable-diffusion", metavar="ID_OR_FOLDER", help="a diffusers Stable Diffusion pipeline: img2img instead")
     tone.add_argument("--out", type=Path, required=True, help="folder for images/ and manifest.csv (rerun to resume)")
     tone.add_argument("--strength", type=float, default=TONE_TRANSFER["strength"],
-                      help="img2img: how much is redrawn, above 0 and at most 1 (default 0.6: the skin changes, the lesion stays)")
+                      help="img2img: how much is redrawn, above 0 and at most 1 (default %(default)s: the skin changes, the lesion stays)")
     tone.add_argument("--steps", type=int, default=TONE_TRANSFER["steps"],
-                      help="img2img: denoising steps of a full schedule; strength × steps of them run (default 25)")
-    tone.add_argument("--guidance", type=float, default=TONE_TRANSFER["guidance"], help="img2img: classifier-free guidance (default 7.5)")
-    tone.add_argument("--scheduler", default=TONE_TRANSFER["scheduler"], help=f"img2img: {SCHEDULERS_HELP} (default dpm-solver++)")
+                      help="img2img: denoising steps of a full schedule; strength × steps of them run (default %(default)s)")
+    tone.add_argument("--guidance", type=float, default=TONE_TRANSFER["guidance"],
+                      help="img2img: classifier-free guidance (default %(default)s)")
+    tone.add_argument("--scheduler", default=TONE_TRANSFER["scheduler"], help=f"img2img: {SCHEDULERS_HELP} (default %(default)s)")
     tone.add_argument("--seed", type=seed, default=0,
                       help="image k to type j uses seed × 1,000,003 + k × (number of types) + j (which real skin is the target)")
     tone.add_argument("--limit", type=int, help="only the manifest's first N images (of those --image-id names, if given)")

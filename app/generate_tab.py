@@ -20,6 +20,7 @@ import pandas as pd
 
 from fairskin_core.analysis.pipeline import analyse_image
 from fairskin_core.diffusion.model_folder import ModelFolderError
+from fairskin_core.diffusion.sampling_settings import DEFAULT_SCHEDULER, DEFAULT_STEPS, FST_GUIDANCE, SD_GUIDANCE, TONE_TRANSFER
 from fairskin_core.diffusion.schedulers import SCHEDULERS
 from fairskin_core.errors import USER_MISTAKES
 from fairskin_core.fst import FST_TYPES, ROMAN
@@ -188,7 +189,8 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
                 source_manifest = gr.Textbox(value=default_manifest, label="Source images: a manifest (press Enter to list them)",
                                              elem_id="generate-source-manifest")
                 source_ids = gr.Dropdown([], multiselect=True, label="Source images", elem_id="generate-source-ids")
-                strength = gr.Slider(0.1, 1.0, value=0.6, step=0.05, label="Strength: 0.6 keeps the lesion, 1 redraws everything",
+                strength = gr.Slider(0.1, 1.0, value=TONE_TRANSFER["strength"], step=0.05,
+                                     label=f"Strength: {TONE_TRANSFER['strength']:g} keeps the lesion, 1 redraws everything",
                                      elem_id="generate-strength", visible=False)
                 gr.Markdown("Without Stable Diffusion the transfer is physically based: melanin added in optical density up to "
                             "the skin of a real annotated photograph of the chosen type, on the CPU, offline (docs/generation.md).",
@@ -202,10 +204,10 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
                 seed = gr.Number(value=0, label="Seed", elem_id="generate-seed", min_width=80)
             size = gr.Dropdown([OWN_SIZE], value=OWN_SIZE, label="Image size (px)", visible=False, elem_id="generate-size")
             with gr.Accordion("Sampler", open=False) as sampler_box:
-                steps = gr.Number(value=25, label="Steps", elem_id="generate-steps")
-                guidance = gr.Slider(0, 15, value=3.0, step=0.5, label="Guidance (0 = ignore the labels, 1 = plain conditional)",
+                steps = gr.Number(value=DEFAULT_STEPS, label="Steps", elem_id="generate-steps")
+                guidance = gr.Slider(0, 15, value=FST_GUIDANCE, step=0.5, label="Guidance (0 = ignore the labels, 1 = plain conditional)",
                                      elem_id="generate-guidance")
-                scheduler = gr.Dropdown(list(SCHEDULERS), value="ddim", label="Scheduler")
+                scheduler = gr.Dropdown(list(SCHEDULERS), value=DEFAULT_SCHEDULER, label="Scheduler")
             run = gr.Button("Generate", variant="primary", elem_id="generate-run")
         with gr.Column(scale=3):
             message = gr.Markdown(elem_id="generate-message")
@@ -275,7 +277,8 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
         physical = chosen == MODES[2]  # the physically based transfer: no model, nothing to sample
         return {fairskin_box: gr.update(visible=not sd and not physical), sd_box: gr.update(visible=sd), tone_box: gr.update(visible=tone),
                 diagnosis: gr.update(visible=not tone), count: gr.update(visible=not tone), size: gr.update(visible=chosen == MODES[1]),
-                guidance: gr.update(value=7.5 if sd else 3.0), scheduler: gr.update(value="dpm-solver++" if tone else "ddim"),
+                guidance: gr.update(value=SD_GUIDANCE if sd else FST_GUIDANCE),
+                scheduler: gr.update(value=TONE_TRANSFER["scheduler"] if tone else DEFAULT_SCHEDULER),
                 strength: gr.update(visible=chosen == MODES[3]), sampler_box: gr.update(visible=not physical)}
 
     def request_view(request: GenerationRequest) -> dict:
@@ -287,7 +290,8 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
             mode: chosen, model: model_name, sd_model: request.stable_diffusion or "",
             loras: "\n".join(f"{folder}:{weight:g}" for folder, weight in request.loras), inversions: "\n".join(request.textual_inversions),
             allow_download: request.allow_download, fst: ROMAN[request.fst], count: request.n, seed: request.seed, steps: request.steps,
-            guidance: request.guidance if request.guidance is not None else (7.5 if sd else 3.0), scheduler: request.scheduler,
+            guidance: request.guidance if request.guidance is not None else (SD_GUIDANCE if sd else FST_GUIDANCE),
+            scheduler: request.scheduler,
             size: str(request.size) if request.size else OWN_SIZE, source_manifest: request.source_manifest or "",
             source_ids: list(request.source_ids), strength: request.strength,
         }
