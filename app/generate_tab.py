@@ -67,9 +67,14 @@ MAX_ZIPPED = 5000  # a larger run is fetched from the server's folder, not throu
 SOURCE_CHOICES = 2000  # source images offered for tone transfer (type an id to find one)
 
 
+def _label(number: int) -> str:
+    """How an image of the run on screen is called under it and beside its keep box: its number in the run, from 1."""
+    return f"#{number}"
+
+
 def _caption(number: int, row: dict, image: np.ndarray) -> str:
     analysis = analyse_image(image)
-    head = f"#{number} · seed {row['seed']} · asked {ROMAN[int(row['fst'])]}"
+    head = f"{_label(number)} · seed {row['seed']} · asked {ROMAN[int(row['fst'])]}"
     if analysis.fst is None:
         return f"{head} · ITA not measurable ({analysis.status}) ⚠"
     miss = " · ⚠ misses the type asked for" if abs(analysis.fst - int(row["fst"])) > 1 else ""
@@ -94,7 +99,7 @@ def _side_by_side(number: int, row: dict, source: np.ndarray, result: np.ndarray
     iou = measured["lesion_iou"]
     kept = "lesion overlap not measurable" if iou is None else f"lesion overlap {iou:.2f}"
     source_id = parse_source_image(row["source_image"])["image_id"]
-    return pair, (f"#{number} · {source_id}: {_measured(measured['source'])} → asked {ROMAN[int(row['fst'])]}, "
+    return pair, (f"{_label(number)} · {source_id}: {_measured(measured['source'])} → asked {ROMAN[int(row['fst'])]}, "
                   f"got {_measured(measured['result'])} · {kept}")
 
 
@@ -117,15 +122,16 @@ def run_gallery(folder: str | Path, roots: list[Path] | None = None, limit: int 
     return shown
 
 
-def keep(set_name: str, selected: list[str], run: str | None) -> str:
-    """Add the ticked images of the run on screen to the named synthetic set in the workspace; returns a message."""
+def keep(set_name: str, selected: list[int], run: str | None) -> str:
+    """Add the ticked images of the run on screen (their numbers in the run's manifest, from 1, as under each image) to the named
+    synthetic set in the workspace; returns a message."""
     name = set_name.strip()
     if not name or not name.replace("-", "").replace("_", "").isalnum():
         return "**Not saved:** name the set with letters, digits, - or _ (it becomes a folder in the workspace's `synthetic/`)."
     if not run or not selected:
         return "**Not saved:** generate images and tick the ones to keep first."
     rows = read_manifest(Path(run) / "manifest.csv", check_files="exists").table.to_dict("records")
-    picked = [rows[int(label.split()[0].lstrip("#")) - 1] for label in selected]
+    picked = [rows[number - 1] for number in selected]
     manifest = add_to_set(workspace_dir("synthetic") / name, [read_rgb(Path(run) / row["image_path"]) for row in picked], picked)
     return f"Added {len(picked)} image(s) to {plain(manifest)}."
 
@@ -254,7 +260,8 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
         text = (f"{note}{record.made} image(s) in `{plain(folder)}`.{more}<br>The same from the command line: "
                 f"`{plain(request_command(record.request, folder))}`")
         return {gallery: gr.update(value=images, columns=2 if record.request.kind == "tone-transfer" else 4),
-                selected: gr.update(choices=[caption.split(" ·")[0] for _, caption in images], value=[]), on_screen: {"run": str(folder)},
+                selected: gr.update(choices=[(_label(number), number) for number in range(1, len(images) + 1)], value=[]),
+                on_screen: {"run": str(folder)},
                 download: gr.update(value=zipped, visible=zipped is not None), message: text}
 
     def cleared(text: str) -> dict:
@@ -428,7 +435,7 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
         return {**followed(job, text), **listed_now()}
 
     @admin
-    def on_add(name: str, ticked: list[str], current: dict, request: gr.Request):
+    def on_add(name: str, ticked: list[int], current: dict, request: gr.Request):
         return {message: keep(name, ticked, current.get("run"))}
 
     def page_load() -> dict:

@@ -84,7 +84,7 @@ def test_a_run_holds_the_images_of_its_own_command_resumes_and_zips_whole(tiny_m
     assert [c.split(" · ")[:3] for c in captions] == [[f"#{k + 1}", f"seed {10 * SEED_STRIDE + k}", "asked VI"] for k in range(3)]
     assert all("measured" in c or "not measurable" in c for c in captions)
 
-    message = keep("kept", ["#1", "#3"], str(folder))
+    message = keep("kept", [1, 3], str(folder))
     kept = read_manifest(tmp_path / "home" / "synthetic" / "kept" / "manifest.csv", check_files="decode").table
     assert "Added 2 image(s)" in message and kept["seed"].tolist() == [table["seed"][0], table["seed"][2]]
     assert np.array_equal(read_rgb(tmp_path / "home" / "synthetic" / "kept" / kept["image_path"][1]),
