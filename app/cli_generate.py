@@ -52,14 +52,14 @@ def _images_progress(done: int, total: int, rate: float) -> None:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from fairskin_core.generation.generate import generate_images
+    from fairskin_core.generation.generate import PlanRequest, generate_images
 
+    wanted = PlanRequest(fst=args.fst, diagnosis=args.diagnosis, fst_mix=args.fst_mix, diagnosis_mix=args.diagnosis_mix,
+                         diagnosis_mix_from=args.diagnosis_mix_from, n=args.n, per_cell=args.per_cell, seed=args.seed)
     made = generate_images(
-        args.out, model=args.model, stable_diffusion=args.stable_diffusion, allow_download=args.allow_download, loras=args.lora,
-        textual_inversions=args.textual_inversion, fast=args.fast, fst=args.fst, diagnosis=args.diagnosis, fst_mix=args.fst_mix,
-        diagnosis_mix=args.diagnosis_mix, diagnosis_mix_from=args.diagnosis_mix_from, n=args.n, per_cell=args.per_cell, seed=args.seed,
-        steps=args.steps, guidance=args.guidance, scheduler=args.scheduler, size=args.size, batch_size=args.batch_size,
-        progress=_images_progress,
+        args.out, wanted, model=args.model, stable_diffusion=args.stable_diffusion, allow_download=args.allow_download, loras=args.lora,
+        textual_inversions=args.textual_inversion, fast=args.fast, steps=args.steps, guidance=args.guidance, scheduler=args.scheduler,
+        size=args.size, batch_size=args.batch_size, progress=_images_progress,
     )
     if made.manifest:
         print(f"\n{made.images} images by {made.model_id} in {args.out}; manifest {made.manifest}")

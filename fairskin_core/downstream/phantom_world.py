@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..generation.generate import generate_images
+from ..generation.generate import PlanRequest, generate_images
 from ..phantoms.dataset import write_phantom_dataset
 
 N_TRAIN, N_TEST, PER_CELL, SIZE = 2000, 600, 10, 64
@@ -40,5 +40,5 @@ def phantom_world(folder: str | Path, *, n_train: int = N_TRAIN, n_test: int = N
     synthetic = folder / f"synthetic-default-model-{per_cell}-per-cell-s{seed + 3}"
     if progress:
         progress(f"generating {per_cell} images per skin type × diagnosis with the default model into {synthetic} (resumable)")
-    made = generate_images(synthetic, per_cell=per_cell, seed=seed + 3, batch_size=60)
+    made = generate_images(synthetic, PlanRequest(per_cell=per_cell, seed=seed + 3), batch_size=60)
     return PhantomWorld(manifests["train"], manifests["test"], Path(made.manifest))

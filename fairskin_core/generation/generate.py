@@ -1,10 +1,12 @@
 """`fairskin generate` as library calls: `build_plan` says which images to make, `generate_images` makes them.
 
-A request is one skin type and diagnosis (``fst`` with ``diagnosis``) or a mix of each (text
-as on the command line, ``"1:1,5:2"``, or a mapping ``{1: 1, 5: 2}``; by default equal weights
-over the six types and the model's diagnoses), for ``n`` images or ``per_cell`` of every pair.
-`generate_images` runs under `accelerate launch` as well: each process makes its share of the
-plan, and the main process merges the shares into one manifest.
+Which images is a `PlanRequest`: one skin type and diagnosis (``fst`` with ``diagnosis``) or a
+mix of each (text as on the command line, ``"1:1,5:2"``, or a mapping ``{1: 1, 5: 2}``; by
+default equal weights over the six types and the model's diagnoses), for ``n`` images or
+``per_cell`` of every pair. `generate_images` takes it whole, with how to make the images (the
+model, the sampler), and plans it for the model it loads. It runs under `accelerate launch` as
+well: each process makes its share of the plan, and the main process merges the shares into
+one manifest.
 """
 
 from __future__ import annotations
@@ -42,40 +44,46 @@ def _mix_text(mix: Mix | None, keys: tuple) -> str:
     return mix if isinstance(mix, str) else ",".join(f"{key}:{weight}" for key, weight in mix.items())
 
 
-def build_plan(
-    diagnoses: tuple[str, ...] = DIAGNOSES,
-    *,
-    fst: int | None = None,
-    diagnosis: str | None = None,
-    fst_mix: Mix | None = None,
-    diagnosis_mix: Mix | None = None,
-    diagnosis_mix_from: str | Path | None = None,
-    n: int | None = None,
-    per_cell: int | None = None,
-    seed: int = 0,
-) -> list[PlannedImage]:
-    """The images of a request (module docstring) to a model that can make ``diagnoses``; wrong combinations refused by name."""
-    if fst is not None or diagnosis is not None:
-        if fst is None or diagnosis is None or fst_mix or diagnosis_mix or diagnosis_mix_from or per_cell:
+@dataclass(frozen=True)
+class PlanRequest:
+    """Which images to make (module docstring); `build_plan` checks the combination and plans it."""
+
+    fst: int | None = None
+    diagnosis: str | None = None
+    fst_mix: Mix | None = None
+    diagnosis_mix: Mix | None = None
+    diagnosis_mix_from: str | Path | None = None
+    n: int | None = None
+    per_cell: int | None = None
+    seed: int = 0
+
+
+def build_plan(request: PlanRequest, diagnoses: tuple[str, ...] = DIAGNOSES) -> list[PlannedImage]:
+    """The images of ``request`` to a model that can make ``diagnoses``; wrong combinations refused by name."""
+    if request.fst is not None or request.diagnosis is not None:
+        if (request.fst is None or request.diagnosis is None or request.fst_mix or request.diagnosis_mix or request.diagnosis_mix_from
+                or request.per_cell):
             raise ParameterError("{fst} and {diagnosis} go together, without {fst_mix}, {diagnosis_mix}, {diagnosis_mix_from} "
                                  "or {per_cell}",
                                  "fst", "diagnosis", "fst_mix", "diagnosis_mix", "diagnosis_mix_from", "per_cell")
-        fst_weights, diagnosis_weights = parse_mix(f"{fst}:1", FST_TYPES, "fst"), parse_mix(f"{diagnosis}:1", diagnoses, "diagnosis")
+        fst_weights = parse_mix(f"{request.fst}:1", FST_TYPES, "fst")
+        diagnosis_weights = parse_mix(f"{request.diagnosis}:1", diagnoses, "diagnosis")
     else:
-        if diagnosis_mix and diagnosis_mix_from:
+        if request.diagnosis_mix and request.diagnosis_mix_from:
             raise ParameterError("give {diagnosis_mix} or {diagnosis_mix_from}, not both", "diagnosis_mix", "diagnosis_mix_from")
-        fst_weights = parse_mix(_mix_text(fst_mix, FST_TYPES), FST_TYPES, "fst_mix")
-        diagnosis_weights = (diagnosis_mix_of(diagnosis_mix_from, diagnoses) if diagnosis_mix_from
-                             else parse_mix(_mix_text(diagnosis_mix, diagnoses), diagnoses, "diagnosis_mix"))
-    if per_cell:
-        return plan_per_cell(per_cell, sorted(fst_weights), sorted(diagnosis_weights), seed)
-    if n:
-        return plan_images(n, fst_weights, diagnosis_weights, seed)
+        fst_weights = parse_mix(_mix_text(request.fst_mix, FST_TYPES), FST_TYPES, "fst_mix")
+        diagnosis_weights = (diagnosis_mix_of(request.diagnosis_mix_from, diagnoses) if request.diagnosis_mix_from
+                             else parse_mix(_mix_text(request.diagnosis_mix, diagnoses), diagnoses, "diagnosis_mix"))
+    if request.per_cell:
+        return plan_per_cell(request.per_cell, sorted(fst_weights), sorted(diagnosis_weights), request.seed)
+    if request.n:
+        return plan_images(request.n, fst_weights, diagnosis_weights, request.seed)
     raise ParameterError("say how many images: {n} N, or {per_cell} K", "n", "per_cell")
 
 
 def generate_images(
     out: str | Path,
+    request: PlanRequest,
     *,
     backend: GenerationBackend | None = None,
     model: str | Path | None = None,
@@ -84,14 +92,6 @@ def generate_images(
     loras: Sequence[tuple[str | Path, float]] = (),
     textual_inversions: Sequence[str | Path] = (),
     fast: bool = False,
-    fst: int | None = None,
-    diagnosis: str | None = None,
-    fst_mix: Mix | None = None,
-    diagnosis_mix: Mix | None = None,
-    diagnosis_mix_from: str | Path | None = None,
-    n: int | None = None,
-    per_cell: int | None = None,
-    seed: int = 0,
     steps: int = DEFAULT_STEPS,
     guidance: float | None = None,
     scheduler: str = DEFAULT_SCHEDULER,
@@ -99,7 +99,7 @@ def generate_images(
     batch_size: int = 16,
     progress: Callable[[int, int, float], None] | None = None,
 ) -> GeneratedSet:
-    """Generate a request into ``out`` (resumable: a rerun skips the images already there).
+    """Generate the images of ``request`` into ``out`` (resumable: a rerun skips the images already there).
 
     The model is the Stable Diffusion pipeline ``stable_diffusion`` names, with ``loras``
     ((folder, weight) pairs) and ``textual_inversions`` (token files or folders), else fairskin's
@@ -115,8 +115,7 @@ def generate_images(
                                textual_inversions=textual_inversions, fast=fast)
     if guidance is None:
         guidance = SD_GUIDANCE if isinstance(backend, StableDiffusionBackend) else FST_GUIDANCE
-    plan = build_plan(backend.diagnoses or DIAGNOSES, fst=fst, diagnosis=diagnosis, fst_mix=fst_mix, diagnosis_mix=diagnosis_mix,
-                      diagnosis_mix_from=diagnosis_mix_from, n=n, per_cell=per_cell, seed=seed)
+    plan = build_plan(request, backend.diagnoses or DIAGNOSES)
     generate_set(backend, plan, out, steps=steps, guidance=guidance, scheduler=scheduler, batch_size=batch_size, size=size,
                  process_index=state.process_index, num_processes=state.num_processes,
                  progress=progress if state.is_local_main_process else None)

@@ -24,7 +24,7 @@ from ..fst import FST_TYPES
 from ..manifest import read_manifest
 from ..numbers import whole_number
 from .backends import GenerationBackend, load_backend
-from .generate import generate_images
+from .generate import PlanRequest, generate_images
 from .melanin_transfer import MelaninToneTransfer
 from .sd_tone_transfer import StableDiffusionToneTransfer, check_strength
 from .tone_transfer import tone_transfer_set
@@ -128,9 +128,9 @@ def run_request(request: GenerationRequest, folder: str | Path, backend: Generat
             guidance=TONE_TRANSFER["guidance"] if request.guidance is None else request.guidance)
         return tone_transfer_set(method, request.source_manifest, folder, [request.fst], seed=request.seed,
                                  image_ids=request.source_ids, allowed_roots=allowed_roots, progress=progress)
-    return generate_images(folder, backend=backend, fst=request.fst, diagnosis=request.diagnosis, n=request.n, seed=request.seed,
-                           steps=request.steps, guidance=request.guidance, scheduler=request.scheduler, size=request.size,
-                           progress=progress).manifest
+    wanted = PlanRequest(fst=request.fst, diagnosis=request.diagnosis, n=request.n, seed=request.seed)
+    return generate_images(folder, wanted, backend=backend, steps=request.steps, guidance=request.guidance, scheduler=request.scheduler,
+                           size=request.size, progress=progress).manifest
 
 
 @dataclass(frozen=True)
