@@ -17,6 +17,7 @@ import functools
 import inspect
 import logging
 import textwrap
+from collections.abc import Mapping
 
 import gradio as gr
 
@@ -33,12 +34,12 @@ def refused(action: str, username: str | None, reason: object) -> None:
     logger.info("%s refused for %s: %s", action, username or "no signed-in user", textwrap.shorten(str(reason), 400, placeholder=" …"))
 
 
-def only(store: ReviewStore, role: str):
+def only(store: ReviewStore, role: str, fields: Mapping[str, str] | None = None):
     """Decorate a handler so that only users of ``role`` can run it.
 
     The handler has a ``request: gr.Request`` parameter, which Gradio fills in (it sees the handler's own signature
     through `functools.wraps`). A `gr.Error` or one of the libraries' `USER_MISTAKES` it raises is logged in one line and shown as a
-    pop-up with its message.
+    pop-up with its message, the parameters it names called by their labels in ``fields`` (the tab's, see `said`).
     """
 
     def decorate(fn):
@@ -63,7 +64,7 @@ def only(store: ReviewStore, role: str):
                 raise
             except USER_MISTAKES as exc:
                 refused(action, username, exc)
-                raise gr.Error(toast(said(exc)), print_exception=False) from None
+                raise gr.Error(toast(said(exc, fields)), print_exception=False) from None
 
         return wrapper
 

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from fairskin_core.errors import USER_MISTAKES, ParameterError
+from fairskin_core.errors import USER_MISTAKES, worded
 
 from .cli_downstream import add_downstream_verb
 from .cli_finetune import add_finetune_verbs
@@ -308,8 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except USER_MISTAKES as exc:
-        message = exc.say(option_name) if isinstance(exc, ParameterError) else exc
-        print(f"fairskin {args.verb}: error: {message}", file=sys.stderr)
+        print(f"fairskin {args.verb}: error: {worded(exc, option_name)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"fairskin {args.verb}: interrupted; nothing was left half-written", file=sys.stderr)

@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 
 from fairskin_core.downstream.settings import CLASSIFIERS, DEFAULT_CLASSIFIER, STRATEGIES, TASKS, ExperimentSettings, TrainingBudget
+from fairskin_core.errors import worded
+
+from .cli_types import option_name
 
 
 def _downstream(args: argparse.Namespace) -> int:
@@ -33,7 +36,7 @@ def _downstream(args: argparse.Namespace) -> int:
     try:
         report, folder = downstream_report(settings, args.out, overwrite=args.overwrite, progress=say)
     except BackboneUnavailable as exc:
-        print(f"fairskin downstream: error: {exc}", file=sys.stderr)
+        print(f"fairskin downstream: error: {worded(exc, option_name)}", file=sys.stderr)
         return 1
     print("\n".join(report["notes"] + summary_lines(report)))
     print(f"wrote {folder / 'report.json'}, {folder / 'by_group.csv'} and {folder / 'report.html'} ({report['seconds']:.0f} s)")

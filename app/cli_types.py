@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from fairskin_core.errors import worded
 from fairskin_core.numbers import seed_number
 
 
@@ -15,13 +16,14 @@ def seed(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"--seed must be a whole number, not {text!r}") from None
     try:
-        return seed_number(number, "--seed")
+        return seed_number(number, "{seed}")
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        raise argparse.ArgumentTypeError(worded(exc, option_name)) from None
 
 
-# library parameters that an option of another name takes
-OPTION_OF = {"source_manifest": "manifest", "source_ids": "image_id", "loras": "lora", "textual_inversions": "textual_inversion"}
+# library parameters that an option of another name takes (``resume=False``: the argument a training run's --restart passes)
+OPTION_OF = {"source_manifest": "manifest", "source_ids": "image_id", "loras": "lora", "textual_inversions": "textual_inversion",
+             "resume=False": "restart"}
 
 
 def option_name(parameter: str) -> str:

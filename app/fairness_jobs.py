@@ -19,6 +19,8 @@ from fairskin_core.downstream.report import downstream_report
 from fairskin_core.downstream.settings import ExperimentSettings
 from fairskin_core.errors import USER_MISTAKES
 
+from .messages import FAIRNESS_FIELDS, said
+
 logger = logging.getLogger(__name__)
 
 
@@ -84,7 +86,7 @@ class ExperimentRunner:
             job.state = "cancelled"
         except (*USER_MISTAKES, BackboneUnavailable) as exc:
             logger.info("experiment %s refused: %s", job.name, exc)
-            job.state, job.error = "failed", str(exc)
+            job.state, job.error = "failed", said(exc, FAIRNESS_FIELDS)
         except Exception as exc:  # a fault: logged whole; the page says it happened, the server goes on
             logger.exception("experiment %s failed", job.name)
             job.state, job.error = "failed", f"an internal error ({type(exc).__name__}: {exc}); the server log has the details"

@@ -23,7 +23,7 @@ from review_data.store import ReviewStore
 
 from .access import only, refused
 from .fairness_jobs import ExperimentRunner
-from .messages import missing_input, plain
+from .messages import FAIRNESS_FIELDS, missing_input, plain, said
 
 NO_REPORT = "**No report:**"
 FIGURES = {"auroc": "AUROC by skin type", "equal_opportunity": "Equal opportunity", "calibration": "Calibration",
@@ -47,7 +47,7 @@ def verdict_text(report: dict) -> str:
 def build_fairness_tab(store: ReviewStore, train_default: str, synthetic_default: str, roots: list[Path]):
     """Lay out the Fairness tab and wire its events; manifests are read only inside ``roots``. Returns the report picker,
     and what a page load shows of a running experiment (a function and its outputs)."""
-    admin = only(store, "admin")
+    admin = only(store, "admin", FAIRNESS_FIELDS)
     runner = ExperimentRunner(workspace_dir("downstream"), roots)
     with gr.Row():
         picker = gr.Dropdown(label="Report", choices=[], scale=3, elem_id="fairness-report")
@@ -120,7 +120,7 @@ def build_fairness_tab(store: ReviewStore, train_default: str, synthetic_default
             job = runner.start(settings, name)
         except ValueError as exc:
             refused("fairness_tab.on_run", request.username, exc)
-            return {verdict: f"{NO_REPORT} {plain(exc)}", status: "", follow: gr.Timer(active=False)}
+            return {verdict: f"{NO_REPORT} {plain(said(exc, FAIRNESS_FIELDS))}", status: "", follow: gr.Timer(active=False)}
         stale = shown_verdict.startswith(NO_REPORT)  # the last run's refusal, not a report's verdict
         return {status: plain(job.describe()), follow: gr.Timer(active=True), **({verdict: ""} if stale else {})}
 

@@ -28,7 +28,7 @@ def model_choices() -> list[str]:
 
 def model_diagnoses(model: str) -> list[str]:
     """A fairskin model's diagnoses, from its index (no weights loaded)."""
-    if model != DEFAULT_CHOICE and not Path(model).is_dir():  # the library's message here is the CLI's (--model)
+    if model != DEFAULT_CHOICE and not Path(model).is_dir():  # the library's advice here is the CLI's (`fairskin train`)
         raise ModelFolderError(f"{model}: no such folder on the server; choose a model from the list")
     return list(read_index(DEFAULT_MODEL if model == DEFAULT_CHOICE else Path(model))["diagnoses"])
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from fairskin_core.errors import USER_MISTAKES
 from fairskin_core.generation.run_folders import GenerationRequest, load_request_backend, run_request, set_status
 
-from .messages import said
+from .messages import GENERATE_FIELDS, said
 
 logger = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ class GenerationQueue:
                 job.state = "cancelled"
             except USER_MISTAKES as exc:
                 logger.info("generation %s refused: %s", job.folder.name, exc)
-                job.state, job.error = "failed", said(exc)
+                job.state, job.error = "failed", said(exc, GENERATE_FIELDS)
             except Exception as exc:  # a fault: logged whole; the page says it happened, the server goes on
                 logger.exception("generation %s failed", job.folder.name)
                 job.state, job.error = "failed", f"an internal error ({type(exc).__name__}: {exc}); the server log has the details"

@@ -54,7 +54,7 @@ from .generate_form import (
     size_choices,
 )
 from .generate_jobs import GenerationQueue, duration
-from .messages import plain, said
+from .messages import GENERATE_FIELDS, plain, said
 from .outline import outlined
 
 INTERACTIVE = 16  # more images than this run in the background
@@ -176,7 +176,7 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
     are written into ``downloads`` (Gradio's temp folder).
 
     Returns the function that fills the history (and follows a background run) on page load, and its outputs."""
-    admin = only(store, "admin")
+    admin = only(store, "admin", GENERATE_FIELDS)
     jobs, runs = GenerationQueue(roots), workspace_dir("generated")
     on_screen = gr.State({})  # {"run": the run folder shown, "watching": a background run followed}
     with gr.Row():
@@ -323,7 +323,7 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
         try:
             names = model_diagnoses(model_name or DEFAULT_CHOICE)
         except ModelFolderError as exc:
-            return {message: f"**Model not loaded:** {plain(exc)}"}
+            return {message: f"**Model not loaded:** {plain(said(exc, GENERATE_FIELDS))}"}
         return {diagnosis: gr.update(choices=names, value=names[0] if names else None), message: ""}
 
     @admin
@@ -372,7 +372,7 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
             folder = new_run(wanted, runs)
         except USER_MISTAKES as exc:
             refused("generate_tab.on_generate", request.username, exc)
-            return {**cleared(f"**Not generated:** {plain(said(exc))}"), **listed_now()}
+            return {**cleared(f"**Not generated:** {plain(said(exc, GENERATE_FIELDS))}"), **listed_now()}
         job = jobs.submit(wanted, folder)
         if wanted.count > INTERACTIVE:
             estimate = jobs.estimate_seconds(wanted)

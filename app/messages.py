@@ -7,10 +7,11 @@ gr.Markdown renders HTML as well as Markdown, so every value a person typed goes
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 
 import gradio as gr
 
-from fairskin_core.errors import ParameterError
+from fairskin_core.errors import worded
 from fairskin_core.markdown_text import plain as plain  # the app's one `plain`, re-exported
 
 
@@ -37,13 +38,22 @@ def toast(text: object) -> str:
     return html.escape(str(text), quote=False).replace("\n", "<br>")
 
 
-# The field in which a person sets each library parameter a refusal may name (fairskin_core.errors.ParameterError).
-FIELDS = {"fst": "Fitzpatrick skin type", "diagnosis": "Diagnosis", "n": "Images", "seed": "Seed", "steps": "Steps",
-          "guidance": "Guidance", "scheduler": "Scheduler", "size": "Image size", "strength": "Strength",
-          "stable_diffusion": "Stable Diffusion model", "loras": "LoRAs", "textual_inversions": "Learned tokens",
-          "source_manifest": "Source images", "source_ids": "Source images"}
+# The field in which a person sets each library parameter a refusal may name (fairskin_core.errors.NamesParameters), tab by
+# tab: one parameter may have different labels in two tabs (steps: the Generate tab's "Steps", the Fairness tab's "Steps
+# per classifier").
+GENERATE_FIELDS = {"fst": "Fitzpatrick skin type", "diagnosis": "Diagnosis", "n": "Images", "seed": "Seed", "steps": "Steps",
+                   "guidance": "Guidance", "scheduler": "Scheduler", "size": "Image size", "strength": "Strength",
+                   "stable_diffusion": "Stable Diffusion model", "loras": "LoRAs", "textual_inversions": "Learned tokens",
+                   "source_manifest": "Source images", "source_ids": "Source images", "model": "Model",
+                   "allow_download": "fetch the model from the Hugging Face hub if it is not here"}
+FAIRNESS_FIELDS = {"train": "Real training manifest", "test": "Test manifest", "synthetic": "Synthetic manifest",
+                   "oracle": "Oracle manifest", "seeds": "Seeds", "steps": "Steps per classifier", "tone_audit": "Tone audit",
+                   "drop_overlapping_test_images": "Leave out test images seen in training"}
+STUDY_FIELDS = {"accept_tone_difference": "Create even if the skin tones of the arms differ strongly"}
 
 
-def said(exc: Exception) -> str:
-    """A library's refusal in the page's words: each parameter it names called by its field's label."""
-    return exc.say(lambda parameter: f"“{FIELDS.get(parameter, parameter)}”") if isinstance(exc, ParameterError) else str(exc)
+def said(exc: Exception, fields: Mapping[str, str] | None = None) -> str:
+    """A library's refusal in the page's words: each parameter it names called by its field's label in ``fields`` (the
+    tab's ``*_FIELDS``), in quotes; a parameter without a field by its own name."""
+    labels = fields or {}
+    return worded(exc, lambda parameter: f"“{labels.get(parameter, parameter)}”")

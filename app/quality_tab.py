@@ -19,7 +19,7 @@ from review_data.store import ReviewStore
 
 from .access import only, refused
 from .downloads import download_folder
-from .messages import ask_for_missing
+from .messages import ask_for_missing, said
 
 # The summary's lines wrap within the box, continuing under the figures after a group's name ("  overall: ").
 SUMMARY_CSS = """
@@ -81,7 +81,7 @@ def build_quality_tab(store: ReviewStore, real_default: str, synthetic_default: 
             )
         except (ManifestError, FileNotFoundError, ValueError, InceptionWeightsError) as exc:
             refused("quality_tab.on_run", request.username, exc)
-            return {summary: f"<p><strong>No report:</strong> {escape(str(exc))}</p>", **dict.fromkeys(plots.values()), pairs: [],
+            return {summary: f"<p><strong>No report:</strong> {escape(said(exc))}</p>", **dict.fromkeys(plots.values()), pairs: [],
                     files: None}
         figures = report_figures(report)
         return {summary: _summary_html(report), **{plots[name]: figures[name] for name in names}, pairs: _closest_pairs(report),

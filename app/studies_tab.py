@@ -21,7 +21,7 @@ from review_data.study_markdown import created_text
 
 from .access import only, refused
 from .downloads import download_folder
-from .messages import missing_input, plain
+from .messages import STUDY_FIELDS, missing_input, plain, said
 
 REFUSALS = (StudyError, SamplingError, ManifestError, AccountError, FileNotFoundError, ValueError)
 MAX_PER_ARM = 10_000  # more images per arm than any reader study could rate: a typo
@@ -39,7 +39,7 @@ def build_studies_tab(store: ReviewStore, roots: list[Path], downloads: Path):
     """Lay out the Studies tab; returns the refresh function and its outputs for the page load.
 
     Only manifests and images inside ``roots`` are read; exports are written into ``downloads`` (Gradio's temp folder)."""
-    admin = only(store, "admin")
+    admin = only(store, "admin", STUDY_FIELDS)
     overview = gr.Dataframe(label="Studies", interactive=False, elem_id="studies-overview")
     with gr.Accordion("Create a study", open=False):
         with gr.Row():
@@ -162,7 +162,7 @@ def build_studies_tab(store: ReviewStore, roots: list[Path], downloads: Path):
                                  gold_manifest=(gold_ or "").strip() or None,
                                  n_gold=whole_number(n_gold_, "Gold-standard images", 0, MAX_PER_ARM), ask_certainty=bool(ask_certainty_))
         except REFUSALS as exc:
-            return not_created(plain(exc), request.username)
+            return not_created(plain(said(exc, STUDY_FIELDS)), request.username)
         return {**refreshed(), create_message: created_text(study)}
 
     @admin
@@ -228,10 +228,10 @@ def build_studies_tab(store: ReviewStore, roots: list[Path], downloads: Path):
                 set_disabled(store, username_, disabled)
             except REFUSALS as exc:
                 return {account_message: said_no("on_toggle", request.username, "Not changed", plain(exc))}
-            said = ("disabled: it can no longer sign in, and a page it still has open can do nothing more; its ratings are kept "
-                    "and still count" if disabled else "enabled again: it can sign in")
+            now = ("disabled: it can no longer sign in, and a page it still has open can do nothing more; its ratings are kept "
+                   "and still count" if disabled else "enabled again: it can sign in")
             return {**({activity: activity_table(store, study_name)} if study_name else {}),
-                    account_message: f"**{plain(username_)}** is {said}."}
+                    account_message: f"**{plain(username_)}** is {now}."}
         return on_toggle
 
     @admin
@@ -245,9 +245,9 @@ def build_studies_tab(store: ReviewStore, roots: list[Path], downloads: Path):
             return {close_message: said_no("on_close", request.username, "Not closed", why)}
         was_closed = get_study(store, study_name).closed_at
         study = close_study(store, study_name)
-        said = (f"was closed already, at {study.closed_at[:19].replace('T', ' ')} UTC." if was_closed
-                else "is closed: answers can no longer be saved or changed, and its exports are final.")
-        return {**refreshed(), understood: False, close_message: f"**{plain(study_name)}** {said}"}
+        now = (f"was closed already, at {study.closed_at[:19].replace('T', ' ')} UTC." if was_closed
+               else "is closed: answers can no longer be saved or changed, and its exports are final.")
+        return {**refreshed(), understood: False, close_message: f"**{plain(study_name)}** {now}"}
 
     @admin
     def on_export(study_name: str, request: gr.Request):

@@ -36,6 +36,8 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from .errors import NamesParameters
+
 _STAGING_SUFFIX = ".partial"
 _ASIDE_SUFFIX = ".old"
 # errno values meaning "the target is occupied" for a rename of a folder.
@@ -273,6 +275,11 @@ def _commit(staging: Path, path: Path, overwrite: bool) -> None:
         shutil.rmtree(aside, ignore_errors=True)
 
 
+class OutputExistsError(NamesParameters, FileExistsError):
+    """An output folder that is there already, refused: its message names the output's parameters as its callers take
+    them, ``{out}`` and ``{overwrite}`` (`NamesParameters`)."""
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
     """Build a folder under a temporary name beside ``path``; move it into place only on success.
@@ -282,11 +289,9 @@ def atomic_dir(path: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
-        raise FileExistsError(f"{path} exists and is not a folder; choose another --out")
+        raise OutputExistsError(f"{path} exists and is not a folder; choose another {{out}}", "out")
     if path.is_dir() and any(path.iterdir()) and not overwrite:
-        raise FileExistsError(
-            f"{path} already exists and is not empty; choose a new folder or pass --overwrite"
-        )
+        raise OutputExistsError(f"{path} already exists and is not empty; choose a new folder or pass {{overwrite}}", "overwrite")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=_STAGING_SUFFIX, dir=path.parent))

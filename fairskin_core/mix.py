@@ -100,6 +100,6 @@ def diagnosis_mix_of(manifest_path: str | Path, allowed: tuple) -> dict[str, flo
     counts = read_manifest(manifest_path, check_files="none").table["diagnosis"].value_counts()
     unknown = sorted(set(counts.index) - set(allowed))
     if unknown:
-        raise ValueError(f"{manifest_path}: the model cannot generate {', '.join(f'{d} ({counts[d]} images)' for d in unknown)}; "
-                         f"it knows {', '.join(allowed)} — give --diagnosis-mix instead")
+        raise ParameterError(f"{manifest_path}: the model cannot generate {', '.join(f'{d} ({counts[d]} images)' for d in unknown)}; "
+                             f"it knows {', '.join(allowed)} — give {{diagnosis_mix}} instead", "diagnosis_mix")
     return {d: float(counts[d]) for d in allowed if d in counts.index}

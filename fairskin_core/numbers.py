@@ -6,13 +6,20 @@ seed and step number from the web app (and the libraries' own requests) goes thr
 
 from __future__ import annotations
 
+import re
+
+from .errors import ParameterError
+
 
 def whole_number(value: object, what: str, low: int, high: int) -> int:
-    """``value`` as an int if it is a whole number from ``low`` to ``high``; else a ValueError that says so (never rounded)."""
+    """``value`` as an int if it is a whole number from ``low`` to ``high``; else a ValueError that says so (never rounded).
+
+    ``what`` names the number in words ("Images per arm"), or as the library parameter that took it (``{seed}``): the
+    refusal is then a `ParameterError` naming it, which each front end words its own way."""
     number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
     if number is None or number != number or number % 1 or not low <= number <= high:
         shown = "an empty box" if value is None else f"{value:g}" if isinstance(number, float) else str(value)
-        raise ValueError(f"{what} must be a whole number from {low:,} to {high:,}, not {shown}")
+        raise ParameterError(f"{what} must be a whole number from {low:,} to {high:,}, not {shown}", *re.findall(r"{(\w+)}", what))
     return int(number)
 
 

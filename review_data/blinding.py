@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from fairskin_core.errors import ParameterError
 from fairskin_core.hashing import file_sha256
 from fairskin_core.images import check_image_header, read_rgb, square
 
@@ -34,9 +35,9 @@ def study_image_size(paths: list[Path], requested: int | None = None) -> int:
     if requested is None:
         return min(smallest, MAX_STUDY_IMAGE_SIZE)
     if not 32 <= requested <= smallest:
-        raise ValueError(
-            f"--image-size {requested}: must be between 32 and {smallest} px (the smallest study image's short side), "
-            "so that no image is enlarged"
+        raise ParameterError(
+            f"{{image_size}} {requested}: must be between 32 and {smallest} px (the smallest study image's short side), "
+            "so that no image is enlarged", "image_size"
         )
     return requested
 

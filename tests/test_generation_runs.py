@@ -14,7 +14,7 @@ from app.cli_generate import request_command
 from app.generate_form import MODES, request_from_form
 from app.generate_jobs import GenerationQueue
 from app.generate_tab import keep, run_gallery
-from app.messages import said
+from app.messages import GENERATE_FIELDS, said
 from fairskin_core.errors import ParameterError
 from fairskin_core.generation.backends import FSTModelBackend
 from fairskin_core.generation.planned_set import SEED_STRIDE
@@ -56,7 +56,7 @@ def test_requests_that_cannot_run_are_refused_in_words(tiny_model):  # noqa: F81
         request_from_form(**form(tiny_model, mode=MODES[3], stable_diffusion="sd", source_manifest="m.csv", source_ids=["a"],
                                  strength=0.01))
     assert str(too_weak.value) == "strength 0.01 of 2 steps runs no denoising step: raise strength or steps"
-    assert said(too_weak.value) == "“Strength” 0.01 of 2 steps runs no denoising step: raise “Strength” or “Steps”"
+    assert said(too_weak.value, GENERATE_FIELDS) == "“Strength” 0.01 of 2 steps runs no denoising step: raise “Strength” or “Steps”"
 
 
 def test_a_run_holds_the_images_of_its_own_command_resumes_and_zips_whole(tiny_model, tmp_path, monkeypatch):  # noqa: F811

@@ -210,7 +210,7 @@ def test_a_file_linking_out_of_its_image_folder_is_refused(ham, tmp_path):
 def test_no_image_found_says_to_check_images(ham, tmp_path):
     metadata, _, out = ham
     (tmp_path / "data/empty").mkdir()
-    with pytest.raises(DatasetImportError, match=r"none of the 6 images .* check --images"):
+    with pytest.raises(DatasetImportError, match=r"none of the 6 images .* check images"):
         import_dataset("ham10000", metadata, tmp_path / "data/empty", out)
     assert not out.exists()
 

@@ -133,7 +133,7 @@ def test_the_whole_official_isic2017_split_imports_from_the_read_only_copy(tmp_p
 
 def test_the_1024px_copies_share_names_with_the_256px_ones_so_both_at_once_are_ambiguous(tmp_path):
     val_test, large = real_sample("isic2017_256px_val_test"), real_sample("isic2017_val98_1024px")
-    with pytest.raises(DatasetImportError, match="ambiguous.*point --images at one copy"):
+    with pytest.raises(DatasetImportError, match="ambiguous.*point images at one copy"):
         import_dataset("isic2017", val_test / "ISIC-2017_Validation_Part3_GroundTruth.csv", [val_test / "images", large / "images"],
                        tmp_path / "m.csv")
     report = import_dataset("isic2017", val_test / "ISIC-2017_Validation_Part3_GroundTruth.csv", large / "images", tmp_path / "m.csv")

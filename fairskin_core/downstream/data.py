@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..errors import ParameterError
 from ..fst import ESTIMATED_SOURCES
 from ..hashing import file_sha256
 from ..images import ImageFileError, read_rgb, square
@@ -26,8 +27,9 @@ REAL_SOURCES = ("real", "phantom")  # phantoms stand in for real images in the p
 VALIDATION_SHARE = 0.15  # drawn from the real training rows where the manifest has no `val` split
 
 
-class DownstreamDataError(ValueError):
-    """A data set the experiment cannot use honestly; says which file, rows and why."""
+class DownstreamDataError(ParameterError):
+    """A data set the experiment cannot use honestly; says which file, rows and why (naming the settings' parameters as
+    ``{name}``, `ParameterError`)."""
 
 
 @dataclass
@@ -69,12 +71,13 @@ def _check_sources(manifest: Manifest, table: pd.DataFrame, allowed: tuple[str, 
     wrong = table[~table["source"].isin(allowed)]
     if len(wrong):
         first = wrong.index[0]
+        fix, named = {"synthetic": ("give real images with {train} / {test}", ("train", "test")),
+                      "oracle": ("the oracle adds back real images only (synthetic ones go in {synthetic})", ("synthetic",))}.get(
+            role, ("give synthetic images with {synthetic}", ("synthetic",)))
         raise DownstreamDataError(
             f"{manifest.path}: {len(wrong)} row(s) of the {role} set have source {', '.join(sorted(set(wrong['source'])))}, "
             f"but it may hold only {' or '.join(allowed)} images (first: CSV line {first + 2}, image_id {wrong.loc[first, 'image_id']!r}); "
-            + {"synthetic": "give real images with --train / --test",
-               "oracle": "the oracle adds back real images only (synthetic ones go in --synthetic)"}.get(
-                role, "give synthetic images with --synthetic"))
+            + fix, *named)
 
 
 def diagnosis_classes(table: pd.DataFrame) -> tuple[str, ...]:
@@ -158,7 +161,7 @@ def without_overlap(test: ImageSet, others: list[ImageSet], drop: bool) -> tuple
     if not drop:
         raise DownstreamDataError(f"{len(found)} test image(s) were also seen in training (first: {first}); the test set must be "
                                   "images never seen in training — give disjoint sets, or let the experiment leave them out "
-                                  "(--drop-overlapping-test-images; in the app, the box 'Leave out test images seen in training')")
+                                  "({drop_overlapping_test_images})", "drop_overlapping_test_images")
     kept = np.array([row for row in range(len(test)) if row not in found], dtype=int)
     listed = "; ".join(found[row] for row in sorted(found))
     return test.subset(kept, "test"), [f"{len(found)} test image(s) left out because training had seen them: {listed}"]

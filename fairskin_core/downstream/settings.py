@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from ..errors import ParameterError
+
 TASKS = ("malignant", "diagnosis")
 CLASSIFIERS = ("efficientnet-lite0", "small-cnn", "alexnet", "vgg16")
 DEFAULT_CLASSIFIER = "efficientnet-lite0"  # the best on the Fitzpatrick17k critical test's validation split (docs/experiments.md)
@@ -62,22 +64,25 @@ class ExperimentSettings:
         if self.classifier not in CLASSIFIERS:
             raise ValueError(f"unknown classifier {self.classifier!r}; choose one of {', '.join(CLASSIFIERS)}")
         if self.size < MIN_SIZE[self.classifier]:
-            raise ValueError(f"the {self.classifier} classifier needs images of at least {MIN_SIZE[self.classifier]} px; "
-                             f"--size is {self.size}")
+            raise ParameterError(f"the {self.classifier} classifier needs images of at least {MIN_SIZE[self.classifier]} px; "
+                                 f"{{size}} is {self.size}", "size")
         if self.size % SIZE_STEP.get(self.classifier, 1):
-            raise ValueError(f"the {self.classifier} classifier needs a size that is a multiple of {SIZE_STEP[self.classifier]} px; "
-                             f"--size is {self.size}")
+            raise ParameterError(f"the {self.classifier} classifier needs a size that is a multiple of {SIZE_STEP[self.classifier]} px; "
+                                 f"{{size}} is {self.size}", "size")
         if self.synthetic is None and (needing := [s for s in self.strategies if s in NEEDS_SYNTHETIC]):
-            raise ValueError(f"strategies {', '.join(needing)} need synthetic images: give --synthetic, or leave them out")
+            raise ParameterError(f"strategies {', '.join(needing)} need synthetic images: give {{synthetic}}, or leave them out",
+                                 "synthetic")
         if self.oracle is None and ORACLE in self.strategies:
-            raise ValueError("the oracle strategy needs the real images it adds back: give --oracle, or leave it out")
+            raise ParameterError("the oracle strategy needs the real images it adds back: give {oracle}, or leave it out", "oracle")
         if self.tone_audit < 0:
-            raise ValueError(f"--tone-audit must be 0 (no audit) or a number of test images per skin type, not {self.tone_audit}")
+            raise ParameterError(f"{{tone_audit}} must be 0 (no audit) or a number of test images per skin type, not {self.tone_audit}",
+                                 "tone_audit")
         if self.seeds < 1:
-            raise ValueError(f"--seeds must be at least 1, not {self.seeds}")
+            raise ParameterError(f"{{seeds}} must be at least 1, not {self.seeds}", "seeds")
         if not 0 < self.specificity < 1:
-            raise ValueError(f"--specificity must lie between 0 and 1, not {self.specificity}")
+            raise ParameterError(f"{{specificity}} must lie between 0 and 1, not {self.specificity}", "specificity")
         if self.budget.steps < 1 or self.budget.batch_size < 1 or self.budget.real_weight <= 0:
-            raise ValueError(f"--steps and --batch-size must be at least 1 and --real-weight positive, not {self.budget}")
+            raise ParameterError(f"{{steps}} and {{batch_size}} must be at least 1 and {{real_weight}} positive, not {self.budget}",
+                                 "steps", "batch_size", "real_weight")
         ordered = (BASELINE, *dict.fromkeys(s for s in self.strategies if s != BASELINE))
         return dataclasses.replace(self, strategies=ordered)

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import ParameterError
 from .augmentation import augment
 from .backbones import FrozenImageNetClassifier, build_classifier
 from .data import DownstreamDataError, ExperimentData, ImageSet, malignant_share
@@ -134,9 +135,9 @@ def train_classifier(
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
     if strategy in NEEDS_SYNTHETIC and data.synthetic is None:
-        raise ValueError(f"strategy {strategy!r} needs synthetic images: give --synthetic")
+        raise ParameterError(f"strategy {strategy!r} needs synthetic images: give {{synthetic}}", "synthetic")
     if strategy in NEEDS_ORACLE and data.oracle is None:
-        raise ValueError(f"strategy {strategy!r} needs the real images it adds back: give --oracle")
+        raise ParameterError(f"strategy {strategy!r} needs the real images it adds back: give {{oracle}}", "oracle")
     budget = budget or TrainingBudget()
     started = time.monotonic()
     torch.manual_seed(seed)

@@ -16,11 +16,14 @@ from pathlib import Path
 
 import torch
 
+from ..errors import ParameterError
+
 FINETUNE_FILE = "fairskin_finetune.json"  # written beside every LoRA / token file fairskin trains
 
 
-class BaseModelError(ValueError):
-    """The base model cannot be had, or a fine-tune belongs to another base."""
+class BaseModelError(ParameterError):
+    """The base model cannot be had, or a fine-tune belongs to another base (the parameters it names as ``{name}``:
+    `ParameterError`)."""
 
 
 @dataclass
@@ -39,8 +42,9 @@ def model_not_available(name: str, exc: Exception) -> BaseModelError:
     where = f"the folder {name}" if Path(name).exists() else f"the Hugging Face cache ($HF_HOME) for {name!r}"
     return BaseModelError(
         f"Stable Diffusion model {name!r} could not be loaded from {where} ({type(exc).__name__}: {str(exc)[:200]}). "
-        f"With network access, download it once: `huggingface-cli download {name}` (or pass --allow-download); "
-        "or give the path of a local diffusers folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/)")
+        f"With network access, download it once: `huggingface-cli download {name}` (or let it download: {{allow_download}}); "
+        "or give the path of a local diffusers folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/)",
+        "allow_download")
 
 
 def load_base(name: str, allow_download: bool = False) -> BaseModel:

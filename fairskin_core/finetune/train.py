@@ -37,6 +37,7 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from ..atomic import atomic_file
+from ..errors import ParameterError
 from ..hashing import file_sha256
 from ..torch_files import usable_precision
 from ..training.checkpoints import cells_drawn, checkpoint_to_resume, refuse_another_config
@@ -76,8 +77,8 @@ def _training_cells(config: FinetuneConfig, data: TrainingImages) -> np.ndarray:
                if not any((f is None or f == pf) and (d is None or d == pd) for pf, pd in present)]
     if missing:
         names = ", ".join(" × ".join(x for x in (f and f"FST {f}", d) if x) for f, d in missing)
-        raise ValueError(f"{config.manifest}: no image of {names} in split {config.split!r}; "
-                         "add images of it, or leave it out of --fst / --diagnoses")
+        raise ParameterError(f"{config.manifest}: no image of {names} in split {config.split!r}; "
+                             "add images of it, or leave it out of {fst} / {diagnoses}", "fst", "diagnoses")
     return np.flatnonzero(keep)
 
 
@@ -121,7 +122,7 @@ def _resume(out: Path, config: FinetuneConfig, resume: bool, method, optimizer, 
     if checkpoint is None:
         return 0, Counter()
     state = json.loads((checkpoint / "state.json").read_text())
-    refuse_another_config(checkpoint, config.weights_changed(state["config"]), "pass --restart, or ")
+    refuse_another_config(checkpoint, config.weights_changed(state["config"]), "pass {resume=False}, or ")
     method.load_state_dict(load_file(checkpoint / "trainable.safetensors"))
     saved = torch.load(checkpoint / "optimizer.pt", weights_only=True)
     optimizer.load_state_dict(saved["optimizer"])

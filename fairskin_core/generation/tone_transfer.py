@@ -133,9 +133,9 @@ def tone_transfer_set(method, manifest_path: str | Path, out: str | Path, fsts: 
     for row in planned:
         done = finished.get(row["image_id"])
         if done and not _same_plan(done, row):
-            raise ValueError(f"{out} already holds {row['image_id']}, made from another image or with other settings: "
-                             "choose a new --out, or rerun with the arguments of the first run to resume it")
-    kept = dict(finished)  # by image id: this plan's rows already made, and any a longer --limit made before
+            raise ParameterError(f"{out} already holds {row['image_id']}, made from another image or with other settings: "
+                                 "choose a new {out}, or rerun with the arguments of the first run to resume it", "out")
+    kept = dict(finished)  # by image id: this plan's rows already made, and any a longer ``limit`` made before
     skipped: dict[str, dict] = {}
     todo = [row for row in planned if row["image_id"] not in finished]
     made, started = 0, time.perf_counter()

@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from ..atomic import atomic_file
 from ..csv_text import csv_lines
 from ..diagnoses import DIAGNOSES, MALIGNANCY
+from ..errors import ParameterError
 from ..fst import FST_GROUPS, FST_TYPES, fst_group
 from ..images import ImageFileError, check_image_header
 from ..manifest import ManifestError, ManifestIssue, records_to_table, write_manifest
@@ -29,6 +30,10 @@ _FST_KEYS = tuple(str(t) for t in FST_TYPES) + FST_GROUPS + ("unknown",)
 
 class DatasetImportError(ValueError):
     """An import that cannot go ahead; the message says what to change."""
+
+
+class ImportParameterError(DatasetImportError, ParameterError):
+    """An import refused for a value passed to it, named as ``{images}`` or ``{out}`` (`ParameterError`)."""
 
 
 class MetadataError(DatasetImportError, ManifestError):
@@ -48,7 +53,7 @@ class Sample:
     """One image the metadata names, in canonical terms."""
 
     image_id: str
-    file: str  # as the metadata names it, relative to --images (or just a file name)
+    file: str  # as the metadata names it, relative to ``images`` (or just a file name)
     diagnosis: str
     malignant: bool | None  # None: the dataset does not say
     dataset_label: str
@@ -353,10 +358,10 @@ def check_paths(metadata: list[Path], images: list[Path], out: Path) -> None:
     """Refuse, before reading anything, image folders that do not exist and outputs that would overwrite the metadata."""
     for folder in images:
         if not folder.is_dir():
-            raise DatasetImportError(f"--images {folder}: no such folder; check --images")
+            raise ImportParameterError(f"{{images}} {folder}: no such folder; check {{images}}", "images")
     for output in (out, missing_list_path(out)):
         if any(output.resolve() == m.resolve() for m in metadata):
-            raise DatasetImportError(f"--out {out} would overwrite the metadata file {output}; choose another --out")
+            raise ImportParameterError(f"{{out}} {out} would overwrite the metadata file {output}; choose another {{out}}", "out")
 
 
 def missing_list_path(out: Path) -> Path:
@@ -369,9 +374,9 @@ def _listing(names: list[str]) -> str:
 
 
 class _ImageFinder:
-    """Finds a sample's file under the --images folders: at the path the metadata gives, else by
+    """Finds a sample's file under the ``images`` folders: at the path the metadata gives, else by
     name anywhere below (HAM10000 and PAD-UFES-20 ship their images in several part folders,
-    ISIC 2017 one folder per split). Returns the file and the --images folder it lies in."""
+    ISIC 2017 one folder per split). Returns the file and the ``images`` folder it lies in."""
 
     def __init__(self, folders: list[Path]):
         self.folders = [folder.resolve() for folder in folders]
@@ -422,13 +427,13 @@ def _record(fmt: str, sample: Sample, image_root: str, image_path: str) -> dict:
 
 def _located(path: Path, folder: Path, manifest_folder: Path) -> tuple[str, str]:
     """(image_root, image_path) of a found file: relative to the manifest's folder where the
-    images lie below it (manifest and images move together), else to their --images folder.
+    images lie below it (manifest and images move together), else to their ``images`` folder.
     A file that links out of that folder is refused, as the manifest would refuse it."""
     root = manifest_folder if folder.is_relative_to(manifest_folder) else folder
     if not path.resolve().is_relative_to(root):
-        raise DatasetImportError(
+        raise ImportParameterError(
             f"{path} links to {path.resolve()}, outside {root}; "
-            "copy the file in instead of linking it, or point --images at the folder it links to"
+            "copy the file in instead of linking it, or point {images} at the folder it links to", "images"
         )
     return ("" if root == manifest_folder else str(root)), path.relative_to(root).as_posix()
 
@@ -456,14 +461,14 @@ def write_import(fmt: str, metadata: Metadata, images: list[Path], out: Path, *,
     sources = " and ".join(str(p) for p in metadata.paths)
     folders = " and ".join(str(p) for p in images)
     if finder.ambiguous:
-        raise DatasetImportError(
+        raise ImportParameterError(
             f"several files under {folders} have the same name, so the image "
-            f"is ambiguous: {_listing(finder.ambiguous)}; point --images at one copy"
+            f"is ambiguous: {_listing(finder.ambiguous)}; point {{images}} at one copy", "images"
         )
     if not found:
-        raise DatasetImportError(
+        raise ImportParameterError(
             f"none of the {len(metadata.samples)} images named in {sources} is under {folders} "
-            f"(looked for {_listing([s.file for s, _ in missing])}); check --images"
+            f"(looked for {_listing([s.file for s, _ in missing])}); check {{images}}", "images"
         )
     if strict and missing:
         raise DatasetImportError(

@@ -20,6 +20,7 @@ from PIL import Image
 
 from ..atomic import atomic_dir, atomic_file
 from ..diagnoses import MALIGNANCY
+from ..errors import ParameterError
 from ..manifest import records_to_table, write_manifest
 from ..mix import Preset, image_cells, normalised
 from .lesion import PHANTOM_DIAGNOSES
@@ -76,7 +77,7 @@ def plan_dataset(n: int, preset: str, seed: int) -> list[dict]:
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     if n < 1:
-        raise ValueError(f"--n must be at least 1, not {n}")
+        raise ParameterError(f"{{n}} must be at least 1, not {n}", "n")
     cells = image_cells(n, PRESETS[preset])
     order = np.random.default_rng(np.random.SeedSequence([seed, 0x5EED])).permutation(len(cells))
     # ``cells`` lists images cell by cell: an image's position in it decides its split, and the
@@ -122,7 +123,7 @@ def write_phantom_dataset(
     """Render ``n`` phantoms into the new folder ``out``; return the manifest's path."""
     plan = plan_dataset(n, preset, seed)
     if not 32 <= size <= 2048:
-        raise ValueError(f"--size must be between 32 and 2048 px, not {size}")
+        raise ParameterError(f"{{size}} must be between 32 and 2048 px, not {size}", "size")
     workers = workers or min(os.cpu_count() or 1, 8)
     model_hash = renderer_hash()
     with atomic_dir(out, overwrite=overwrite) as folder:

@@ -11,6 +11,8 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+from ..errors import ParameterError
+
 
 def checkpoint_to_resume(out: Path, resume: bool, main_process: bool = True) -> Path | None:
     """The latest checkpoint of run folder ``out`` when resuming; without ``resume`` none, and the old ones deleted."""
@@ -21,10 +23,13 @@ def checkpoint_to_resume(out: Path, resume: bool, main_process: bool = True) -> 
 
 
 def refuse_another_config(checkpoint: Path, changed: list[str], how_to_restart: str) -> None:
-    """Resuming a run with another config would mix two runs in one model: refused, naming what changed."""
+    """Resuming a run with another config would mix two runs in one model: refused, naming what changed.
+
+    ``how_to_restart`` may name ``{resume=False}``, the argument that starts the run again from step 0 (a
+    `ParameterError`: the command line says its option, --restart)."""
     if changed:
-        raise ValueError(f"{checkpoint}: saved by a run with another config (changed: {', '.join(changed)}); "
-                         f"resume with the same config, {how_to_restart}train into a new folder")
+        raise ParameterError(f"{checkpoint}: saved by a run with another config (changed: {', '.join(changed)}); "
+                             f"resume with the same config, {how_to_restart}train into a new folder", "resume=False")
 
 
 def cells_drawn(state: dict) -> Counter:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import ParameterError
 from ..hashing import file_sha256
 from ..images import ImageFileError, read_rgb, square
 from ..manifest import read_manifest
@@ -40,8 +41,8 @@ def load_training_images(manifest_path: str | Path, size: int, split: str = "tra
     if split:
         if split not in set(table["split"]):
             present = sorted(set(table["split"]) - {""}) or "none"
-            raise ValueError(f"{manifest.path}: no row has split {split!r} (splits present: {present}); "
-                             "pass --split '' to train on every row")
+            raise ParameterError(f"{manifest.path}: no row has split {split!r} (splits present: {present}); "
+                                 "pass {split} '' to train on every row", "split")
         table = table[table["split"] == split]
     unknown = table["fst"].isna()
     if unknown.any():
