@@ -10,6 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from fairskin_core.workspace import REVIEW_DATABASE
+from review_data.store import ReviewStore
+from review_data.study import add_reviewer
+
 from .conftest import REPO, sign_in
 
 
@@ -28,17 +32,20 @@ def arm_manifests(home: Path) -> tuple[Path, Path]:
 
 
 def make_study(home: Path, name: str, n_per_arm: int, reviewers: list[str], seed: int = 0, n_practice: int = 0) -> None:
+    """A study made with `fairskin study create`, its reviewers enrolled through the library (`fairskin study add-reviewer`,
+    a process of its own each, is tested in test_cli)."""
     real, synthetic = arm_manifests(home)
     result = fairskin(
         home, "study", "create", "--name", name, "--real", real, "--synthetic", synthetic, "--n-per-arm", n_per_arm, "--seed", seed,
         "--n-practice", n_practice,
     )
     assert result.returncode == 0, result.stderr
-    for reviewer in reviewers:
-        result = fairskin(
-            home, "study", "add-reviewer", "--name", name, "--username", reviewer, "--password-stdin", stdin=f"password-{reviewer}\n"
-        )
-        assert result.returncode == 0, result.stderr
+    store = ReviewStore(home / REVIEW_DATABASE)
+    try:
+        for reviewer in reviewers:
+            add_reviewer(store, name, reviewer, f"password-{reviewer}")
+    finally:
+        store.close()
 
 
 def phantom_arms(root: Path, n: int = 40, size: int = 64) -> tuple[Path, Path]:
