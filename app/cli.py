@@ -1,4 +1,7 @@
-"""The `fairskin` command line: one verb per user task, each a thin call into the libraries."""
+"""The `fairskin` command line: one verb per user task, each a thin call into the libraries.
+
+`main` reads the workspace from the environment once (`Workspace.from_environment`) and hands it to the verb as
+``args.workspace``; a verb passes on the folder, cache or flag its library call needs."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import sys
 from pathlib import Path
 
 from fairskin_core.errors import USER_MISTAKES, worded
+from fairskin_core.workspace import Workspace
 
 from .cli_downstream import add_downstream_verb
 from .cli_finetune import add_finetune_verbs
@@ -59,8 +63,11 @@ def _analysis_progress():
 
 def _skin_tone_options(args: argparse.Namespace) -> dict:
     """The options `fairskin ita` and `fairskin ita calibrate` share, as keyword arguments of their library calls."""
+    from fairskin_core.measurement_cache import MeasurementCache
+
     return {"split": args.split, "mappings": args.mapping, "use_masks": not args.no_masks, "workers": args.workers,
-            "estimated_manifest": args.estimated_manifest, "progress": _analysis_progress()}
+            "estimated_manifest": args.estimated_manifest, "progress": _analysis_progress(),
+            "cache": MeasurementCache.of_workspace(args.workspace)}
 
 
 def _print_skin_tone_run(run) -> None:
@@ -96,14 +103,18 @@ def _ita_calibrate(args: argparse.Namespace) -> int:
 
 
 def _metrics(args: argparse.Namespace) -> int:
+    from fairskin_core.measurement_cache import MeasurementCache
+    from fairskin_core.metrics.features import FeatureCache
     from fairskin_core.metrics.report import quality_report, summary_lines
 
     def progress(fraction: float, what: str) -> None:
         if sys.stderr.isatty():
             print(f"\r{fraction:4.0%} {what:<60}", end="", file=sys.stderr, flush=True)
 
+    workspace = args.workspace
     report, folder = quality_report(args.real, args.synthetic, args.out, overwrite=args.overwrite, weights=args.weights, seed=args.seed,
-                                    workers=args.workers, progress=progress)
+                                    workers=args.workers, progress=progress, feature_cache=FeatureCache.of_workspace(workspace),
+                                    measurement_cache=MeasurementCache.of_workspace(workspace), allow_download=not workspace.offline)
     print("\n".join(summary_lines(report)))
     print(f"wrote {folder / 'report.json'}, {folder / 'report.html'} and per-image CSVs")
     return 0 if report["complete"] else 2
@@ -113,7 +124,7 @@ def _lpips(args: argparse.Namespace) -> int:
     from fairskin_core.metrics.lpips_distance import LpipsUnavailable, lpips_between
 
     try:
-        distance, weights_id = lpips_between(args.image_a, args.image_b, net=args.net)
+        distance, weights_id = lpips_between(args.image_a, args.image_b, net=args.net, allow_download=not args.workspace.offline)
     except LpipsUnavailable as exc:
         print(f"fairskin lpips: error: {exc}", file=sys.stderr)
         return 1
@@ -128,7 +139,7 @@ def _train(args: argparse.Namespace) -> int:
 
     config = TrainConfig.from_file(args.config, manifest=args.manifest and str(args.manifest), output_dir=args.out and str(args.out),
                                    steps=args.steps)
-    folder = train(config, resume=not args.restart)
+    folder = train(config, resume=not args.restart, phantoms=args.workspace.folder("phantoms"), allow_download=not args.workspace.offline)
     print(f"trained {config.steps} steps; model, model card and training log in {folder}")
     return 0
 
@@ -141,10 +152,11 @@ def _serve(args: argparse.Namespace) -> int:
     and the process aborted ("terminate called without an active exception") after a Ctrl-C.
     Everything they write is atomic and resumable, so they stop here as a kill would stop them."""
     from app.server import serve
+    from app.settings import AppSettings
 
     try:
-        serve(host=args.host, port=args.port, manifest=args.manifest, data_roots=args.data_root, root_path=args.root_path,
-              forwarded_allow_ips=args.forwarded_allow_ips)
+        serve(AppSettings.for_workspace(args.workspace), host=args.host, port=args.port, manifest=args.manifest,
+              data_roots=args.data_root, root_path=args.root_path, forwarded_allow_ips=args.forwarded_allow_ips)
         code = 0
     except KeyboardInterrupt:  # Ctrl-C: uvicorn stopped serving, then raised it again
         code = 130
@@ -305,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `fairskin` console script; errors print one clear message, exit 1."""
     args = build_parser().parse_args(argv)
+    args.workspace = Workspace.from_environment()  # the one reading of $FAIRSKIN_HOME & co. for this run
     try:
         return args.run(args)
     except USER_MISTAKES as exc:

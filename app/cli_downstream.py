@@ -34,7 +34,8 @@ def _downstream(args: argparse.Namespace) -> int:
         train_split=args.train_split, val_split=args.val_split, test_split=args.test_split, specificity=args.specificity,
         drop_overlapping_test_images=args.drop_overlapping_test_images)
     try:
-        report, folder = downstream_report(settings, args.out, overwrite=args.overwrite, progress=say)
+        report, folder = downstream_report(settings, args.out, overwrite=args.overwrite, progress=say,
+                                           allow_download=not args.workspace.offline)
     except BackboneUnavailable as exc:
         print(f"fairskin downstream: error: {worded(exc, option_name)}", file=sys.stderr)
         return 1

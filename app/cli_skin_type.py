@@ -15,10 +15,14 @@ def _progress(what: str):
 
 
 def _estimate(args: argparse.Namespace) -> int:
+    from fairskin_core.measurement_cache import MeasurementCache
+    from fairskin_core.skin_type.corrections import SkinTypeCorrections
     from fairskin_core.skin_type.manifest_estimates import estimate_skin_types, format_skin_type_report
 
     run = estimate_skin_types(args.manifest, args.out, method=args.method, split=args.split, report=args.report,
-                              estimated_manifest=args.estimated_manifest, workers=args.workers, progress=_progress("estimated"))
+                              estimated_manifest=args.estimated_manifest, workers=args.workers, progress=_progress("estimated"),
+                              cache=MeasurementCache.of_workspace(args.workspace),
+                              corrections=SkinTypeCorrections.of_workspace(args.workspace))
     statuses = run.table["status"].value_counts().to_dict()
     print(f"wrote {run.out}: {len(run.table)} images ({run.method}), {int(run.table['fst_estimate'].notna().sum())} given a type; "
           f"statuses {statuses}")

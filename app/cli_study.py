@@ -17,14 +17,18 @@ def _password(args: argparse.Namespace) -> str:
 
 
 def _study_create(args: argparse.Namespace) -> int:
+    from fairskin_core.measurement_cache import MeasurementCache
+    from fairskin_core.skin_type.corrections import SkinTypeCorrections
     from review_data.store import workspace_store, workspace_studies_dir
     from review_data.study import create_study
 
+    workspace = args.workspace
     study = create_study(
-        workspace_store(), workspace_studies_dir(), args.name, args.real, args.synthetic,
+        workspace_store(workspace), workspace_studies_dir(workspace), args.name, args.real, args.synthetic,
         n_per_arm=args.n_per_arm, seed=args.seed, image_size=args.image_size, estimate_fst=args.estimate_fst, n_practice=args.n_practice,
         accept_tone_difference=args.accept_tone_difference, n_repeats=args.n_repeats, gold_manifest=args.gold, n_gold=args.n_gold,
-        ask_certainty=args.ask_certainty,
+        ask_certainty=args.ask_certainty, cache=MeasurementCache.of_workspace(workspace),
+        corrections=SkinTypeCorrections.of_workspace(workspace),
     )
     practice = f" and {study.n_practice} practice images" if study.n_practice else ""
     if study.n_repeats or study.n_gold:
@@ -44,7 +48,7 @@ def _study_add_reviewer(args: argparse.Namespace) -> int:
     from review_data.store import workspace_store
     from review_data.study import add_reviewer
 
-    store = workspace_store()
+    store = workspace_store(args.workspace)
     if not args.password_stdin and account_id(store, args.username) is None:
         raise ValueError(f"there is no account {args.username!r} yet: pass --password-stdin and type or pipe its password to create it")
     add_reviewer(store, args.name, args.username, _password(args) if args.password_stdin else None, group=args.group)
@@ -56,7 +60,7 @@ def _study_export(args: argparse.Namespace) -> int:
     from review_data.export import export_study
     from review_data.store import workspace_store
 
-    for path in export_study(workspace_store(), args.name, args.out):
+    for path in export_study(workspace_store(args.workspace), args.name, args.out):
         print(f"wrote {path}")
     return 0
 
@@ -64,7 +68,7 @@ def _study_export(args: argparse.Namespace) -> int:
 def _study_backup(args: argparse.Namespace) -> int:
     from review_data.store import backup, workspace_store
 
-    copy = backup(workspace_store(), args.out)
+    copy = backup(workspace_store(args.workspace), args.out)
     print(f"backed up the review database ({copy.studies} studies, {copy.ratings} ratings) to {copy.path}; integrity checked")
     return 0
 
@@ -73,7 +77,7 @@ def _study_list(args: argparse.Namespace) -> int:
     from review_data.store import workspace_store
     from review_data.study import list_studies
 
-    print("\n".join(list_studies(workspace_store())) or "no studies yet")
+    print("\n".join(list_studies(workspace_store(args.workspace))) or "no studies yet")
     return 0
 
 
@@ -83,7 +87,7 @@ def _study_activity(args: argparse.Namespace) -> int:
     from review_data.activity import reviewer_activity
     from review_data.store import workspace_store
 
-    table = reviewer_activity(workspace_store(), args.name)
+    table = reviewer_activity(workspace_store(args.workspace), args.name)
     table["median_seconds"] = table["median_seconds"].map(lambda s: "-" if pd.isna(s) else f"{s:.1f}")
     print(table.fillna({"last_active": "never"}).to_string(index=False) if len(table) else "no reviewers enrolled yet")
     return 0
@@ -93,7 +97,7 @@ def _study_reset_password(args: argparse.Namespace) -> int:
     from review_data.accounts import reset_password
     from review_data.store import workspace_store
 
-    reset_password(workspace_store(), args.username, _password(args))
+    reset_password(workspace_store(args.workspace), args.username, _password(args))
     print(f"{args.username} has a new password; the old one no longer works")
     return 0
 
@@ -102,7 +106,7 @@ def _study_set_disabled(args: argparse.Namespace) -> int:
     from review_data.accounts import set_disabled
     from review_data.store import workspace_store
 
-    set_disabled(workspace_store(), args.username, args.disabled)
+    set_disabled(workspace_store(args.workspace), args.username, args.disabled)
     print(f"{args.username} is {'disabled: it can no longer sign in (its ratings are kept)' if args.disabled else 'enabled again'}")
     return 0
 
@@ -111,7 +115,8 @@ def _study_close(args: argparse.Namespace) -> int:
     from review_data.store import workspace_store
     from review_data.study import close_study
 
-    print(f"study {args.name} is closed since {close_study(workspace_store(), args.name).closed_at}: answers can no longer change")
+    closed = close_study(workspace_store(args.workspace), args.name)
+    print(f"study {args.name} is closed since {closed.closed_at}: answers can no longer change")
     return 0
 
 
@@ -120,7 +125,8 @@ def _study_plan(args: argparse.Namespace) -> int:
     from review_data.planning import assumed_components, pilot_components, plan_study
     from review_data.store import workspace_store
 
-    components = (pilot_components(ratings_table(workspace_store(), args.pilot), args.pilot) if args.pilot else assumed_components())
+    components = (pilot_components(ratings_table(workspace_store(args.workspace), args.pilot), args.pilot) if args.pilot
+                  else assumed_components())
     plan = plan_study(components, args.half_width, args.auc_half_width)
     print(plan.summary())
     print(plan.table.to_string(index=False, float_format=lambda value: f"{value:.3f}"))
@@ -131,7 +137,7 @@ def _admin_create(args: argparse.Namespace) -> int:
     from review_data.accounts import create_account
     from review_data.store import workspace_store
 
-    create_account(workspace_store(), args.username, _password(args), "admin")
+    create_account(workspace_store(args.workspace), args.username, _password(args), "admin")
     print(f"admin account {args.username} created")
     return 0
 

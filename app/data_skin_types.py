@@ -15,24 +15,27 @@ import gradio as gr
 import pandas as pd
 
 from fairskin_core.fst import ROMAN
+from fairskin_core.measurement_cache import MeasurementCache
 from fairskin_core.plots import count_heatmap
 from fairskin_core.skin_type.corrections import SkinTypeCorrections
 from fairskin_core.skin_type.manifest_estimates import DEFAULT_METHOD, METHODS, skin_type_report, skin_type_table
 
 from .messages import plain
+from .settings import AppSettings
 
-AUDIT_PAGE = 48
 UNKNOWN = "unknown"
 
 
-def estimate_manifest(manifest, method: str, progress=None) -> tuple:
-    """The estimates of every image, the distribution (and confusion with annotations), and a summary in Markdown."""
+def estimate_manifest(manifest, method: str, progress=None, cache: MeasurementCache | None = None,
+                      corrections: SkinTypeCorrections | None = None) -> tuple:
+    """The estimates of every image (measured once in ``cache``, as corrected in ``corrections``), the distribution (and
+    confusion with annotations), and a summary in Markdown."""
 
     def report(done: int, total: int) -> None:
         if progress is not None:
             progress((done, total), desc=f"estimating skin types ({method})")
 
-    table = skin_type_table(manifest, method, progress=report)
+    table = skin_type_table(manifest, method, progress=report, cache=cache, corrections=corrections)
     summary = skin_type_report(table)
     counts = pd.DataFrame({"images": summary["estimated_types"]}).T
     distribution = count_heatmap(counts, f"Estimated skin types ({method})", rows="", columns="estimated Fitzpatrick type")
@@ -74,19 +77,20 @@ def estimate_was(row: pd.Series) -> str:
     return f"{ROMAN[int(row['fst_estimate'])]} ({row['method']}{confidence})"
 
 
-def correct_estimate(manifest, row: pd.Series, fst: int, username: str, corrections: SkinTypeCorrections | None = None) -> str:
-    """Record a correction of one image; refused (ValueError) for an annotated image."""
+def correct_estimate(manifest, row: pd.Series, fst: int, username: str, corrections: SkinTypeCorrections) -> str:
+    """Record a correction of one image in ``corrections``; refused (ValueError) for an annotated image."""
     manifest_row = manifest.table[manifest.table["image_id"] == row["image_id"]].iloc[0]
     annotated = int(manifest_row["fst"]) if manifest_row["fst_source"] == "annotated" else None
-    correction = (corrections or SkinTypeCorrections()).correct(
+    correction = corrections.correct(
         manifest.image_file(manifest_row["image_path"], manifest_row["image_root"]), fst, image_id=str(row["image_id"]),
         corrected_by=username, annotated_fst=annotated, estimate_was=estimate_was(row))
     return (f"**{plain(correction.image_id)}** is now type **{ROMAN[correction.fst]}** "
             f"(fst_source corrected; was {plain(correction.estimate_was)}).")
 
 
-def build_skin_type_section(current: gr.State, admin, load_manifest, thumbnail, roots: list[Path]) -> dict:
-    """The accordion with the estimate, audit and correction controls, wired to the open manifest ``current``.
+def build_skin_type_section(settings: AppSettings, current: gr.State, admin, load_manifest, thumbnail, roots: list[Path]) -> dict:
+    """The accordion with the estimate, audit and correction controls, wired to the open manifest ``current``; estimates are
+    measured once and corrected in ``settings``' workspace.
 
     Returns what must be cleared when another manifest is opened: each component and the value that clears it."""
     estimates = gr.State(None)
@@ -111,19 +115,23 @@ def build_skin_type_section(current: gr.State, admin, load_manifest, thumbnail, 
             save = gr.Button("Save correction", elem_id="audit-save")
         said = gr.Markdown(elem_id="audit-message")
 
+    def kept() -> tuple[MeasurementCache, SkinTypeCorrections]:
+        """The workspace's measurement cache and skin-type corrections (opened for each use, as the estimates are)."""
+        return MeasurementCache.of_workspace(settings.workspace), SkinTypeCorrections.of_workspace(settings.workspace)
+
     def audit_gallery(path: str, table: pd.DataFrame | None, group_: str | None) -> dict:
         """The audit gallery of ``group_`` and the ids of its images."""
         if table is None or not group_:
             return {gallery: [], audit_ids: []}
         manifest = load_manifest(path, roots)
-        rows = audit_rows(table, group_).head(AUDIT_PAGE)
+        rows = audit_rows(table, group_).head(settings.audit_page)
         files = {r["image_id"]: manifest.image_file(r["image_path"], r["image_root"]) for _, r in manifest.table.iterrows()}
         return {gallery: [(thumbnail(files[r["image_id"]], 160), _caption(r)) for _, r in rows.iterrows()],
                 audit_ids: list(rows["image_id"])}
 
     @admin
     def on_estimate(path: str, method_: str, group_: str | None, request: gr.Request, progress=gr.Progress()):
-        table, figure, matrix, text = estimate_manifest(load_manifest(path, roots), method_, progress)
+        table, figure, matrix, text = estimate_manifest(load_manifest(path, roots), method_, progress, *kept())
         return {estimates: table, distribution: figure, confusion: matrix, summary: text, **audit_gallery(path, table, group_),
                 selected: None, chosen: "Click an image to correct its type.", said: ""}
 
@@ -148,11 +156,12 @@ def build_skin_type_section(current: gr.State, admin, load_manifest, thumbnail, 
             return {said: "Choose an image and the type it should be."}
         manifest = load_manifest(path, roots)
         try:
+            cache, corrections = kept()
             text = correct_estimate(manifest, table[table["image_id"] == image_id].iloc[0],
-                                    {v: k for k, v in ROMAN.items()}[fst_roman], request.username)
+                                    {v: k for k, v in ROMAN.items()}[fst_roman], request.username, corrections)
         except ValueError as exc:
             return {said: f"**Not corrected:** {plain(exc)}"}
-        table = skin_type_table(manifest, method_)
+        table = skin_type_table(manifest, method_, cache=cache, corrections=corrections)
         return {estimates: table, **audit_gallery(path, table, group_), said: text}
 
     hidden = {"api_visibility": "undocumented"}

@@ -23,18 +23,19 @@ from fairskin_core.diagnoses import SHORT_NAMES
 from fairskin_core.fst import ROMAN
 from fairskin_core.images import ImageFileError, read_mask, read_rgb
 from fairskin_core.manifest import Manifest, ManifestError, read_manifest
+from fairskin_core.measurement_cache import MeasurementCache
 from fairskin_core.plots import count_heatmap, ita_by_fst, ita_histogram
 from fairskin_core.skin_type.estimator import estimate_files
 from fairskin_core.summary import filter_rows, fst_categories, fst_diagnosis_counts
-from fairskin_core.workspace import refuse_private
+from fairskin_core.workspace import Workspace, refuse_private
 from review_data.store import ReviewStore
 
 from .access import only, refused
 from .data_skin_types import build_skin_type_section
 from .messages import plain
 from .outline import at_shown_size, outlined, shown_size
+from .settings import AppSettings
 
-PAGE_SIZE = 48
 THUMBNAIL_PX = 192
 OPEN_FAILURES = (ValueError, OSError)  # a ManifestError, a file that is no manifest, one missing or unreadable
 
@@ -79,13 +80,15 @@ def _page_within(requested: float | None, pages: int) -> tuple[int, str]:
     return page, ""
 
 
-def browse_page(manifest_path: str, categories: list[str], diagnoses: list[str], page: float | None, roots: list[Path] | None = None):
-    """One page of thumbnails of the rows that pass the filters; a page that does not exist is brought within range, and said so."""
+def browse_page(manifest_path: str, categories: list[str], diagnoses: list[str], page: float | None, roots: list[Path] | None = None,
+                page_size: int = AppSettings.page_size):
+    """One page of ``page_size`` thumbnails of the rows that pass the filters; a page that does not exist is brought within range,
+    and said so."""
     manifest = load_manifest(manifest_path, roots)
     rows = filter_rows(manifest.table, categories, diagnoses)
-    pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
+    pages = max(1, math.ceil(len(rows) / page_size))
     page, note = _page_within(page, pages)
-    shown = rows.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    shown = rows.iloc[(page - 1) * page_size : page * page_size]
     labels = fst_categories(shown)
     gallery = [
         (_thumbnail(manifest.image_file(r["image_path"], r["image_root"]), THUMBNAIL_PX), _caption(r, labels[i]))
@@ -128,9 +131,10 @@ def analysis_summary(analysis: ImageAnalysis, row: pd.Series, learned: dict | No
     return "\n\n".join(lines)
 
 
-def image_detail(manifest_path: str, image_ids: list[str], evt: gr.SelectData, roots: list[Path] | None = None) -> dict:
+def image_detail(manifest_path: str, image_ids: list[str], evt: gr.SelectData, roots: list[Path] | None = None,
+                 cache: MeasurementCache | None = None) -> dict:
     """The selected image with its lesion outlined ("detail"), the healthy skin used for ITA ("skin"), the measurements
-    ("analysis") and metadata."""
+    ("analysis", the learned estimate kept in ``cache``) and metadata."""
     manifest = load_manifest(manifest_path, roots)
     table = manifest.table
     row = table[table["image_id"] == image_ids[evt.index]].iloc[0]
@@ -153,17 +157,19 @@ def image_detail(manifest_path: str, image_ids: list[str], evt: gr.SelectData, r
         skin_view[ignored] = (skin_view[ignored] * 0.2).astype(np.uint8)  # what ITA ignores, dimmed
     fields = pd.DataFrame({"field": row.index, "value": ["" if pd.isna(v) else str(v) for v in row.values]})
     fields = fields[fields["value"] != ""]
-    return {"detail": outlined(image, lesion), "skin": skin_view, "analysis": analysis_summary(analysis, row, estimate_files([file])[0]),
-            "metadata": fields}
+    learned = estimate_files([file], cache=cache)[0]
+    return {"detail": outlined(image, lesion), "skin": skin_view, "analysis": analysis_summary(analysis, row, learned), "metadata": fields}
 
 
 class MeasuredManifests:
     """The skin tone of every image of the last few manifests measured, per version of each file (measuring 600 images
-    takes ~10 s). One belongs to each admin app, made when it is built."""
+    takes ~10 s), each image measured once in ``workspace``'s measurement cache (none without). One belongs to each admin
+    app, made when it is built."""
 
     KEPT = 4
 
-    def __init__(self) -> None:
+    def __init__(self, workspace: Workspace | None = None) -> None:
+        self.workspace = workspace
         self._tables: dict[tuple, pd.DataFrame] = {}
 
     def table(self, manifest: Manifest, progress=None) -> pd.DataFrame:
@@ -178,7 +184,8 @@ class MeasuredManifests:
                 if progress is not None:
                     progress((done, total), desc="measuring skin tone")
 
-            self._tables[key] = analyse_manifest(manifest, progress=report)
+            cache = MeasurementCache.of_workspace(self.workspace) if self.workspace else None
+            self._tables[key] = analyse_manifest(manifest, progress=report, cache=cache)
         return self._tables[key]
 
 
@@ -223,9 +230,9 @@ def _not_opened(path: str, reason: str) -> str:
     return f"**Could not open {plain(path) or 'a manifest'}:** {plain(reason)}"
 
 
-def open_manifest(manifest_path: str, roots: list[Path] | None = None) -> dict:
-    """Load a manifest and reset the filters, heatmap and gallery to it; on failure only the "message" says why, and the
-    current one stays."""
+def open_manifest(manifest_path: str, roots: list[Path] | None = None, page_size: int = AppSettings.page_size) -> dict:
+    """Load a manifest and reset the filters, heatmap and gallery (its first page of ``page_size``) to it; on failure only the
+    "message" says why, and the current one stays."""
     try:
         manifest = load_manifest(manifest_path, roots)
     except OPEN_FAILURES as exc:
@@ -238,13 +245,13 @@ def open_manifest(manifest_path: str, roots: list[Path] | None = None) -> dict:
         "type_filter": gr.update(choices=categories, value=categories),
         "diagnosis_filter": gr.update(choices=diagnoses, value=diagnoses),
         "heatmap": count_heatmap(counts, f"{Path(manifest_path).name}: {len(table)} images by skin type and diagnosis"),
-        **browse_page(manifest_path, categories, diagnoses, 1, roots),
+        **browse_page(manifest_path, categories, diagnoses, 1, roots, page_size),
         "message": "",
     }
 
 
-def build_data_tab(default_manifest: str, store: ReviewStore, roots: list[Path], measured: MeasuredManifests):
-    """Lay out the Data tab inside the current Blocks and wire its events (admins only).
+def build_data_tab(settings: AppSettings, default_manifest: str, store: ReviewStore, roots: list[Path], measured: MeasuredManifests):
+    """Lay out the Data tab inside the current Blocks and wire its events (admins only), pages as long as ``settings`` say.
 
     Only manifests and images inside ``roots`` are read; the skin tone of a whole manifest is kept in ``measured``.
     Returns the manifest box, the function that opens a manifest, and its outputs, for the app to open the default
@@ -289,7 +296,7 @@ def build_data_tab(default_manifest: str, store: ReviewStore, roots: list[Path],
             ita_plot = gr.Plot(label="ITA (by annotated type where the manifest has types)", elem_id="manifest-ita")
             confusion_plot = gr.Plot(label="Confusion matrix (or estimated types)", elem_id="manifest-types")
 
-    skin_types_cleared = build_skin_type_section(current, admin, load_manifest, _thumbnail, roots)
+    skin_types_cleared = build_skin_type_section(settings, current, admin, load_manifest, _thumbnail, roots)
 
     showing = {"manifest": current, "type_filter": fst_filter, "diagnosis_filter": dx_filter, "heatmap": heatmap, "gallery": gallery,
                "status": status, "page": page, "image_ids": shown_ids, "message": message, "detail": detail, "skin": skin_view,
@@ -301,7 +308,7 @@ def build_data_tab(default_manifest: str, store: ReviewStore, roots: list[Path],
 
     def opened_view(path: str) -> dict:
         """What opening ``path`` shows (for the page load)."""
-        return shown(open_manifest(path, roots))
+        return shown(open_manifest(path, roots, settings.page_size))
 
     opened = [current, fst_filter, dx_filter, heatmap, gallery, status, page, shown_ids, message]
     browsed = [gallery, status, page, shown_ids]
@@ -327,18 +334,18 @@ def build_data_tab(default_manifest: str, store: ReviewStore, roots: list[Path],
 
     @admin
     def on_filter(path: str, categories: list[str], diagnoses: list[str], request: gr.Request):
-        return shown(browse_page(path, categories, diagnoses, 1, roots))
+        return shown(browse_page(path, categories, diagnoses, 1, roots, settings.page_size))
 
     def turn(step: int):
         @admin
         def on_turn(path: str, categories: list[str], diagnoses: list[str], number: float | None, request: gr.Request):
-            return shown(browse_page(path, categories, diagnoses, None if number is None else number + step, roots))
+            return shown(browse_page(path, categories, diagnoses, None if number is None else number + step, roots, settings.page_size))
 
         return on_turn
 
     @admin
     def on_select(path: str, image_ids: list[str], evt: gr.SelectData, request: gr.Request):
-        return shown(image_detail(path, image_ids, evt, roots))
+        return shown(image_detail(path, image_ids, evt, roots, MeasurementCache.of_workspace(settings.workspace)))
 
     @admin
     def on_measure(path: str, request: gr.Request, progress=gr.Progress()):

@@ -1,10 +1,10 @@
 """Files the admin app hands to a browser: study exports (with the answer key), quality reports, zips of generated images.
 
 Each goes into a fresh folder with an unguessable name inside Gradio's temp folder, the one place
-Gradio serves files from: ``$FAIRSKIN_HOME/admin-downloads``, private workspace state (never read
-as a manifest, `fairskin_core.workspace`; never served on the reviewers' mount, `app/web_guard.py`). Folders older than an hour are removed
-whenever a new one is made, and all of them when the server starts, so an export holding the answer
-key does not outlive its download for long (Gradio's own sweep removes only files it made itself).
+Gradio serves files from: ``AppSettings.downloads`` (``$FAIRSKIN_HOME/admin-downloads``), private workspace state (never read
+as a manifest, `fairskin_core.workspace`; never served on the reviewers' mount, `app/web_guard.py`). Folders older than an
+hour (``AppSettings.keep_downloads_s``) are removed whenever a new one is made, and all of them when the server starts, so
+an export holding the answer key does not outlive its download for long (Gradio's own sweep removes only files it made itself).
 """
 
 from __future__ import annotations
@@ -14,15 +14,12 @@ import shutil
 import time
 from pathlib import Path
 
-from fairskin_core.workspace import ADMIN_DOWNLOADS, workspace_dir
-
-KEEP_S = 3600
+from .settings import AppSettings
 
 
-def remove_downloads(folder: Path | None = None, older_than_s: float = 0.0) -> None:
-    """Remove what ``folder`` (default: the workspace's `ADMIN_DOWNLOADS`, Gradio's temp folder in the admin app, set by
-    `app.main`) holds that is older than ``older_than_s`` seconds (everything by default)."""
-    folder = folder or workspace_dir(ADMIN_DOWNLOADS)
+def remove_downloads(folder: Path, older_than_s: float = 0.0) -> None:
+    """Remove what ``folder`` (``AppSettings.downloads``, Gradio's temp folder in the admin app, set by `app.main`) holds that
+    is older than ``older_than_s`` seconds (everything by default)."""
     if not folder.is_dir():
         return
     now = time.time()
@@ -38,8 +35,8 @@ def remove_downloads(folder: Path | None = None, older_than_s: float = 0.0) -> N
             continue  # removed meanwhile by Gradio's sweep or another export
 
 
-def download_folder(downloads: Path, kind: str) -> Path:
-    """A new folder in ``downloads`` (Gradio's temp folder; not created: the writer makes it atomically) for one download of
-    ``kind``; older ones are swept."""
-    remove_downloads(downloads, older_than_s=KEEP_S)
-    return downloads / f"{kind}-{secrets.token_hex(16)}"
+def download_folder(settings: AppSettings, kind: str) -> Path:
+    """A new folder in ``settings.downloads`` (Gradio's temp folder; not created: the writer makes it atomically) for one
+    download of ``kind``; those older than ``settings.keep_downloads_s`` are swept."""
+    remove_downloads(settings.downloads, older_than_s=settings.keep_downloads_s)
+    return settings.downloads / f"{kind}-{secrets.token_hex(16)}"

@@ -52,10 +52,11 @@ class ExperimentJob:
 
 
 class ExperimentRunner:
-    """At most one experiment at a time, on a background thread; reports go to ``folder``/<name>."""
+    """At most one experiment at a time, on a background thread; reports go to ``folder``/<name>. ``allow_download``: a frozen
+    classifier's ImageNet weights may be fetched (not where the workspace is offline)."""
 
-    def __init__(self, folder: Path, allowed_roots: list[Path] | None = None):
-        self.folder, self.allowed_roots = folder, allowed_roots
+    def __init__(self, folder: Path, allowed_roots: list[Path] | None = None, allow_download: bool = True):
+        self.folder, self.allowed_roots, self.allow_download = folder, allowed_roots, allow_download
         self.job: ExperimentJob | None = None
         self._lock = threading.Lock()
 
@@ -81,7 +82,8 @@ class ExperimentRunner:
                 raise ExperimentCancelled
 
         try:
-            downstream_report(job.settings, self.folder / job.name, progress=step, allowed_roots=self.allowed_roots)
+            downstream_report(job.settings, self.folder / job.name, progress=step, allowed_roots=self.allowed_roots,
+                              allow_download=self.allow_download)
         except ExperimentCancelled:
             job.state = "cancelled"
         except (*USER_MISTAKES, BackboneUnavailable) as exc:

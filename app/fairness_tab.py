@@ -18,12 +18,12 @@ from fairskin_core.downstream.report import read_report, summary_lines
 from fairskin_core.downstream.settings import STRATEGIES, ExperimentSettings, TrainingBudget
 from fairskin_core.manifest import read_manifest
 from fairskin_core.numbers import whole_number
-from fairskin_core.workspace import workspace_dir
 from review_data.store import ReviewStore
 
 from .access import only, refused
 from .fairness_jobs import ExperimentRunner
 from .messages import FAIRNESS_FIELDS, missing_input, plain, said
+from .settings import AppSettings
 
 NO_REPORT = "**No report:**"
 FIGURES = {"auroc": "AUROC by skin type", "equal_opportunity": "Equal opportunity", "calibration": "Calibration",
@@ -32,9 +32,9 @@ TABLE_COLUMNS = ["model", "group", "n", "n_positive", "auroc", "auroc_low", "aur
                  "not_computable"]
 
 
-def report_folders() -> list[str]:
-    """The reports in the workspace, newest first."""
-    found = [p.parent for p in workspace_dir("downstream").glob("*/report.json")]
+def report_folders(reports: Path) -> list[str]:
+    """The reports in the folder ``reports`` (the workspace's ``downstream/``), newest first."""
+    found = [p.parent for p in reports.glob("*/report.json")]
     return [p.name for p in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)]
 
 
@@ -44,11 +44,12 @@ def verdict_text(report: dict) -> str:
     return verdict + "".join(f"\n\n_{plain(note)}_" for note in report.get("notes", []))
 
 
-def build_fairness_tab(store: ReviewStore, train_default: str, synthetic_default: str, roots: list[Path]):
-    """Lay out the Fairness tab and wire its events; manifests are read only inside ``roots``. Returns the report picker,
-    and what a page load shows of a running experiment (a function and its outputs)."""
+def build_fairness_tab(settings: AppSettings, store: ReviewStore, train_default: str, synthetic_default: str, roots: list[Path]):
+    """Lay out the Fairness tab and wire its events; manifests are read only inside ``roots``, reports kept in the workspace's
+    ``downstream/``. Returns the report picker, and what a page load shows of a running experiment (a function and its outputs)."""
     admin = only(store, "admin", FAIRNESS_FIELDS)
-    runner = ExperimentRunner(workspace_dir("downstream"), roots)
+    reports = settings.workspace.folder("downstream")
+    runner = ExperimentRunner(reports, roots, allow_download=not settings.workspace.offline)
     with gr.Row():
         picker = gr.Dropdown(label="Report", choices=[], scale=3, elem_id="fairness-report")
         show = gr.Button("Open report", scale=1, elem_id="fairness-open")
@@ -85,7 +86,7 @@ def build_fairness_tab(store: ReviewStore, train_default: str, synthetic_default
 
     def shown_report(name: str) -> dict:
         """The verdict, figures and table of the workspace's report ``name``."""
-        report, by_group = read_report(workspace_dir("downstream") / name)
+        report, by_group = read_report(reports / name)
         figures = report_figures(report)
         return {verdict: verdict_text(report), **{plot: figures[key] for key, plot in plots.items()},
                 table: by_group[TABLE_COLUMNS].round(3)}
@@ -96,7 +97,7 @@ def build_fairness_tab(store: ReviewStore, train_default: str, synthetic_default
         no error badge on every figure)."""
         if not name:
             return {verdict: "Choose a report (or run an experiment first)."}
-        if name not in report_folders():
+        if name not in report_folders(reports):
             return {verdict: f"No report named {plain(name)} in the workspace."}
         return shown_report(name)
 
@@ -135,8 +136,8 @@ def build_fairness_tab(store: ReviewStore, train_default: str, synthetic_default
             return {status: "", verdict: f"{NO_REPORT} {plain(job.error)}", follow: gr.Timer(active=False)}
         if job.state == "cancelled":
             return {status: plain(job.describe()), follow: gr.Timer(active=False)}
-        return {status: plain(job.describe()), follow: gr.Timer(active=False), picker: gr.update(choices=report_folders(), value=job.name),
-                **shown_report(job.name)}
+        return {status: plain(job.describe()), follow: gr.Timer(active=False),
+                picker: gr.update(choices=report_folders(reports), value=job.name), **shown_report(job.name)}
 
     @admin
     def on_cancel(request: gr.Request):

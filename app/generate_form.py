@@ -10,7 +10,6 @@ from fairskin_core.fst import ROMAN
 from fairskin_core.generation.backends import SIZE_MULTIPLE, stable_diffusion_size
 from fairskin_core.generation.run_folders import MAX_IMAGES, MAX_STEPS, GenerationRequest
 from fairskin_core.numbers import seed_number, whole_number
-from fairskin_core.workspace import workspace_dir
 
 DEFAULT_CHOICE = "default (shipped with fairskin)"
 MODES = ("fairskin model", "Stable Diffusion", "Skin-tone transfer", "Skin-tone transfer with Stable Diffusion")
@@ -20,9 +19,9 @@ OWN_SIZE = "the model's own"
 SIZE_FACTORS = (0.5, 0.75, 1, 1.25, 1.5)  # image sides offered around a Stable Diffusion model's own (quality falls further away)
 
 
-def model_choices() -> list[str]:
-    """The default model and every model folder under the workspace's ``models/``."""
-    trained = sorted(str(p.parent) for p in workspace_dir("models").glob(f"*/{INDEX_FILE}"))
+def model_choices(models: Path) -> list[str]:
+    """The default model and every model folder in ``models`` (the workspace's ``models/``)."""
+    trained = sorted(str(p.parent) for p in models.glob(f"*/{INDEX_FILE}"))
     return [DEFAULT_CHOICE, *trained]
 
 

@@ -4,7 +4,7 @@ downloadable.
 
 Every request goes through the same calls as `fairskin generate` / `fairskin tone-transfer`
 (`fairskin_core.generation.run_folders`), one at a time (`generate_jobs.GenerationQueue`). Up to
-`INTERACTIVE` images the page waits with a progress bar; more run in the background while the page
+`AppSettings.interactive` images the page waits with a progress bar; more run in the background while the page
 shows their progress. Each image is captioned with its measured skin tone, so a researcher sees
 at once whether the model gave the type asked for.
 """
@@ -36,7 +36,6 @@ from fairskin_core.generation.run_folders import (
 from fairskin_core.generation.tone_transfer import compare_tone, parse_source_image
 from fairskin_core.images import read_rgb
 from fairskin_core.manifest import read_manifest
-from fairskin_core.workspace import workspace_dir
 from review_data.store import ReviewStore
 
 from .access import only, refused
@@ -56,15 +55,10 @@ from .generate_form import (
 from .generate_jobs import GenerationQueue, duration
 from .messages import GENERATE_FIELDS, plain, said
 from .outline import outlined
+from .settings import AppSettings
 
-INTERACTIVE = 16  # more images than this run in the background
 # run, started, with, model, skin type, diagnosis, images, seed, status: each wide enough for its header's longest word
 HISTORY_WIDTHS = ["16%", "12%", "10%", "14%", "8%", "11%", "8%", "6%", "15%"]
-LONG_RUN_SECONDS = 30 * 60  # a background run expected to take longer waits for a second press of Generate
-UNMEASURED_CONFIRM = 1000  # ... as does one this large of a model whose speed is not measured here yet
-SHOWN = 48  # the images of a run the gallery shows (the zip holds them all)
-MAX_ZIPPED = 5000  # a larger run is fetched from the server's folder, not through the browser
-SOURCE_CHOICES = 2000  # source images offered for tone transfer (type an id to find one)
 
 
 def _label(number: int) -> str:
@@ -103,7 +97,7 @@ def _side_by_side(number: int, row: dict, source: np.ndarray, result: np.ndarray
                   f"got {_measured(measured['result'])} · {kept}")
 
 
-def run_gallery(folder: str | Path, roots: list[Path] | None = None, limit: int = SHOWN) -> list[tuple[np.ndarray, str]]:
+def run_gallery(folder: str | Path, roots: list[Path] | None = None, limit: int = AppSettings.shown) -> list[tuple[np.ndarray, str]]:
     """The first ``limit`` images of a run, captioned with what was measured; a tone transfer beside its source."""
     record = read_run(folder)
     if not record.made:
@@ -122,9 +116,9 @@ def run_gallery(folder: str | Path, roots: list[Path] | None = None, limit: int 
     return shown
 
 
-def keep(set_name: str, selected: list[int], run: str | None) -> str:
+def keep(set_name: str, selected: list[int], run: str | None, synthetic: Path) -> str:
     """Add the ticked images of the run on screen (their numbers in the run's manifest, from 1, as under each image) to the named
-    synthetic set in the workspace; returns a message."""
+    set in ``synthetic`` (the workspace's); returns a message."""
     name = set_name.strip()
     if not name or not name.replace("-", "").replace("_", "").isalnum():
         return "**Not saved:** name the set with letters, digits, - or _ (it becomes a folder in the workspace's `synthetic/`)."
@@ -132,7 +126,7 @@ def keep(set_name: str, selected: list[int], run: str | None) -> str:
         return "**Not saved:** generate images and tick the ones to keep first."
     rows = read_manifest(Path(run) / "manifest.csv", check_files="exists").table.to_dict("records")
     picked = [rows[number - 1] for number in selected]
-    manifest = add_to_set(workspace_dir("synthetic") / name, [read_rgb(Path(run) / row["image_path"]) for row in picked], picked)
+    manifest = add_to_set(synthetic / name, [read_rgb(Path(run) / row["image_path"]) for row in picked], picked)
     return f"Added {len(picked)} image(s) to {plain(manifest)}."
 
 
@@ -162,28 +156,29 @@ def history(runs: Path, jobs: GenerationQueue) -> tuple[pd.DataFrame, list[tuple
     return table, choices
 
 
-def _download(folder: Path, downloads: Path) -> str | None:
-    """A zip of the run for the browser (in ``downloads``, Gradio's temp folder, which it may serve), or None for a run too large
-    to zip here."""
+def _download(folder: Path, settings: AppSettings) -> str | None:
+    """A zip of the run for the browser (in ``settings.downloads``, Gradio's temp folder, which it may serve), or None for a run
+    too large to zip here."""
     made = read_run(folder).made
-    if not made or made > MAX_ZIPPED:
+    if not made or made > settings.max_zipped:
         return None
-    return str(zip_run(folder, download_folder(downloads, "generate") / f"fairskin-{folder.name}.zip"))
+    return str(zip_run(folder, download_folder(settings, "generate") / f"fairskin-{folder.name}.zip"))
 
 
-def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: str, downloads: Path):
-    """Lay out the Generate tab and wire its events; tone transfer reads source images only inside ``roots``, zips of runs
-    are written into ``downloads`` (Gradio's temp folder).
+def build_generate_tab(settings: AppSettings, store: ReviewStore, roots: list[Path], default_manifest: str):
+    """Lay out the Generate tab and wire its events; tone transfer reads source images only inside ``roots``, runs are kept in
+    the workspace's ``generated/``, their zips written into ``settings.downloads`` (Gradio's temp folder).
 
     Returns the function that fills the history (and follows a background run) on page load, and its outputs."""
     admin = only(store, "admin", GENERATE_FIELDS)
-    jobs, runs = GenerationQueue(roots), workspace_dir("generated")
+    jobs, runs = GenerationQueue(roots), settings.workspace.folder("generated")
     on_screen = gr.State({})  # {"run": the run folder shown, "watching": a background run followed}
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
             mode = gr.Radio(list(MODES), value=MODES[0], label="Generate with", elem_id="generate-mode")
             with gr.Group(visible=True) as fairskin_box:
-                model = gr.Dropdown(model_choices(), value=DEFAULT_CHOICE, label="Model", allow_custom_value=True, elem_id="generate-model")
+                model = gr.Dropdown(model_choices(settings.workspace.folder("models")), value=DEFAULT_CHOICE, label="Model",
+                                    allow_custom_value=True, elem_id="generate-model")
             with gr.Group(visible=False) as sd_box:
                 sd_model = gr.Textbox(label="Stable Diffusion model: a hub id or a diffusers folder",
                                       placeholder="stable-diffusion-v1-5/stable-diffusion-v1-5", elem_id="generate-sd-model")
@@ -206,7 +201,8 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
             diagnosis = gr.Dropdown(known, value="melanoma" if "melanoma" in known else known[0], label="Diagnosis",
                                     allow_custom_value=True, elem_id="generate-diagnosis")
             with gr.Row():
-                count = gr.Number(value=8, label=f"Images (over {INTERACTIVE}: in the background)", elem_id="generate-count", min_width=120)
+                count = gr.Number(value=8, label=f"Images (over {settings.interactive}: in the background)", elem_id="generate-count",
+                                  min_width=120)
                 seed = gr.Number(value=0, label="Seed", elem_id="generate-seed", min_width=80)
             size = gr.Dropdown([OWN_SIZE], value=OWN_SIZE, label="Image size (px)", visible=False, elem_id="generate-size")
             with gr.Accordion("Sampler", open=False) as sampler_box:
@@ -252,9 +248,10 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
     def showing(folder: Path, note: str = "") -> dict:
         """The run on screen: its images, their keep boxes, its zip, and what it was."""
         record = read_run(folder)
-        images = run_gallery(folder, roots)
-        more = f" The gallery shows the first {SHOWN} of {record.made}; the zip holds them all." if record.made > SHOWN else ""
-        zipped = _download(folder, downloads)
+        images = run_gallery(folder, roots, settings.shown)
+        more = (f" The gallery shows the first {settings.shown} of {record.made}; the zip holds them all." if record.made > settings.shown
+                else "")
+        zipped = _download(folder, settings)
         if zipped is None and record.made:
             more += f" Too many images to zip here: they are in `{plain(folder)}` on the server."
         text = (f"{note}{record.made} image(s) in `{plain(folder)}`.{more}<br>The same from the command line: "
@@ -337,20 +334,20 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
         except USER_MISTAKES as exc:
             refused("generate_tab.on_sources", request.username, exc)
             return {source_ids: gr.update(choices=[], value=[]), message: f"**No source images:** {plain(exc)}"}
-        rows = manifest.table.head(SOURCE_CHOICES)
+        rows = manifest.table.head(settings.source_choices)
         choices = [(f"{r.image_id} · {r.diagnosis} · type {ROMAN[int(r.fst)] if pd.notna(r.fst) else 'unknown'}", r.image_id)
                    for r in rows.itertuples()]
         total = len(manifest.table)
-        more = f" (the first {SOURCE_CHOICES} of {total}; type an id to find one)" if total > SOURCE_CHOICES else ""
+        more = f" (the first {settings.source_choices} of {total}; type an id to find one)" if total > settings.source_choices else ""
         return {source_ids: gr.update(choices=choices, value=[]), message: f"{len(rows)} source images listed{more}."}
 
     def long_run_unconfirmed(request, current: dict) -> str | None:
         """Why a large request waits for a second press (its time at the speed measured here, or an unmeasured speed), else None."""
-        if request.count <= INTERACTIVE:
+        if request.count <= settings.interactive:
             return None
         key = json.dumps(request.to_json(), sort_keys=True)
         estimate = jobs.estimate_seconds(request)
-        long = estimate[0] > LONG_RUN_SECONDS if estimate else request.count > UNMEASURED_CONFIRM
+        long = estimate[0] > settings.long_run_seconds if estimate else request.count > settings.unmeasured_confirm
         if not long or current.get("confirm") == key:
             return None
         current["confirm"] = key
@@ -374,7 +371,7 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
             refused("generate_tab.on_generate", request.username, exc)
             return {**cleared(f"**Not generated:** {plain(said(exc, GENERATE_FIELDS))}"), **listed_now()}
         job = jobs.submit(wanted, folder)
-        if wanted.count > INTERACTIVE:
+        if wanted.count > settings.interactive:
             estimate = jobs.estimate_seconds(wanted)
             took = f", about {duration(estimate[0])} at the speed measured here" if estimate else ""
             text = (f"**{wanted.count:,} images are being made in the background**{took} into `{plain(folder)}`; they appear here "
@@ -436,7 +433,7 @@ def build_generate_tab(store: ReviewStore, roots: list[Path], default_manifest: 
 
     @admin
     def on_add(name: str, ticked: list[int], current: dict, request: gr.Request):
-        return {message: keep(name, ticked, current.get("run"))}
+        return {message: keep(name, ticked, current.get("run"), settings.workspace.folder("synthetic"))}
 
     def page_load() -> dict:
         """The history, and the background run if one is going (for an admin who reloads the page)."""

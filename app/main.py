@@ -16,7 +16,6 @@ import gradio as gr
 
 from fairskin_core.manifest import read_manifest
 from fairskin_core.phantoms.workspace_sets import default_phantom_manifest, default_phantom_manifest_path
-from fairskin_core.workspace import ADMIN_DOWNLOADS, readable_roots, workspace_dir
 from review_data.accounts import role_of
 from review_data.store import ReviewStore
 
@@ -28,6 +27,7 @@ from .generate_tab import build_generate_tab
 from .messages import plain
 from .quality_tab import build_quality_tab
 from .review_page import ShownImages, build_review_page
+from .settings import AppSettings
 from .startup import DefaultsPreparation, StartupProgress
 from .studies_tab import build_studies_tab
 
@@ -38,46 +38,48 @@ INTRO = (
 )
 
 
-def _configure_gradio_environment() -> Path:
-    """Keep Gradio's uploads and caches in the workspace, its telemetry off, its queue lean; returns that temp folder, where
-    the admin tabs put what they hand to a browser.
+def _configure_gradio_environment(settings: AppSettings) -> None:
+    """Keep Gradio's uploads and caches in ``settings.downloads``, where the admin tabs put what they hand to a browser; its
+    telemetry off, its queue lean. Set by each app's builder, before Gradio writes any file; read by Gradio alone.
 
     By default Gradio's queue recomputes its own monitoring statistics (a pandas group-by over
     up to 10,000 past events) after every event; with 20 reviewers saving at once that alone
     took about a tenth of the server's time. We never read those statistics.
     """
-    downloads = workspace_dir(ADMIN_DOWNLOADS)  # private (fairskin_core.workspace), swept: app/downloads.py
-    os.environ["GRADIO_TEMP_DIR"] = str(downloads)
+    os.environ["GRADIO_TEMP_DIR"] = str(settings.downloads)  # private (fairskin_core.workspace), swept: app/downloads.py
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "500")
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "500")
-    return downloads
 
 
 def build_admin_app(
+    settings: AppSettings,
     store: ReviewStore,
     manifest: str | Path | None = None,
     synthetic_manifest: str | Path | None = None,
     roots: list[Path] | None = None,
     preparation: DefaultsPreparation | None = None,
 ) -> gr.Blocks:
-    """The admins' app: Data, Studies, Generate, Quality, Fairness and the Review dashboard.
+    """The admins' app: Data, Studies, Generate, Quality, Fairness and the Review dashboard, as ``settings`` say.
 
     The Data tab opens ``manifest`` (default: the embedded phantom set), the Quality tab compares
     ``synthetic_manifest`` with it. Every manifest an admin types in, and every image it names, must
-    lie inside ``roots`` (default: the workspace, ``$FAIRSKIN_DATA_ROOTS``, and the folders of
+    lie inside ``roots`` (default: the workspace, its data roots (``$FAIRSKIN_DATA_ROOTS``), and the folders of
     ``manifest`` and its images). With ``preparation`` (a first start rendering the defaults in
     the background) the page shows its progress and opens the default manifest once it exists;
     without, a missing default phantom set is rendered before the app is built."""
-    downloads = _configure_gradio_environment()
+    _configure_gradio_environment(settings)
+    workspace = settings.workspace
     if manifest is None:
-        manifest = default_phantom_manifest_path() if preparation else default_phantom_manifest(
-            progress=partial(StartupProgress(), "rendering the default phantom set"))
+        phantoms = workspace.folder("phantoms")
+        manifest = default_phantom_manifest_path(phantoms) if preparation else default_phantom_manifest(
+            phantoms, progress=partial(StartupProgress(), "rendering the default phantom set"))
     manifest = str(manifest)
     if roots is None:
-        roots = readable_roots(manifest_folders(manifest) if Path(manifest).is_file() else [])
-    # delete_cache: every 10 min, remove cached files (exports, galleries) older than an hour.
-    with gr.Blocks(title=f"{TITLE} · admin", analytics_enabled=False, delete_cache=(600, 3600)) as demo:
+        roots = workspace.readable_roots(manifest_folders(manifest) if Path(manifest).is_file() else [])
+    reports = workspace.folder("downstream")
+    # delete_cache: every 10 min, remove cached files (exports, galleries) as old as downloads are kept (an hour).
+    with gr.Blocks(title=f"{TITLE} · admin", analytics_enabled=False, delete_cache=(600, int(settings.keep_downloads_s))) as demo:
         with gr.Row():
             gr.Markdown(INTRO)
             account = gr.Markdown(elem_id="signed-in")
@@ -85,16 +87,16 @@ def build_admin_app(
         preparing = gr.Timer(2.0, active=preparation is not None and not preparation.finished.is_set())
         with gr.Tabs(selected="data") as tabs:
             with gr.Tab("Data", id="data"):
-                path_box, show_manifest, opened = build_data_tab(manifest, store, roots, MeasuredManifests())
+                path_box, show_manifest, opened = build_data_tab(settings, manifest, store, roots, MeasuredManifests(workspace))
             with gr.Tab("Studies", id="studies"):
-                refresh_studies, study_outputs = build_studies_tab(store, roots, downloads)
+                refresh_studies, study_outputs = build_studies_tab(settings, store, roots)
             with gr.Tab("Generate", id="generate"):
-                generate_load, generate_outputs = build_generate_tab(store, roots, manifest, downloads)
+                generate_load, generate_outputs = build_generate_tab(settings, store, roots, manifest)
             with gr.Tab("Quality", id="quality"):
-                build_quality_tab(store, manifest, str(synthetic_manifest or ""), roots, downloads)
+                build_quality_tab(settings, store, manifest, str(synthetic_manifest or ""), roots)
             with gr.Tab("Fairness", id="fairness"):
-                fairness_picker, fairness_load, fairness_outputs = build_fairness_tab(store, manifest, str(synthetic_manifest or ""),
-                                                                                      roots)
+                fairness_picker, fairness_load, fairness_outputs = build_fairness_tab(settings, store, manifest,
+                                                                                      str(synthetic_manifest or ""), roots)
             with gr.Tab("Review dashboard", id="dashboard"):
                 dashboard_studies, dashboard_picker = build_dashboard_tab(store)
         # A figure drawn while its tab was hidden has plotly's default 700 px width: a resize makes each one fill its box.
@@ -108,7 +110,7 @@ def build_admin_app(
             waiting = still_preparing() and not Path(path).is_file()
             return {
                 **dashboard_studies(),
-                fairness_picker: gr.update(choices=report_folders(), value=next(iter(report_folders()), None)),
+                fairness_picker: gr.update(choices=report_folders(reports), value=next(iter(report_folders(reports)), None)),
                 **({} if waiting else show_manifest(path)),
                 **refresh_studies(),
             }
@@ -142,16 +144,15 @@ def build_admin_app(
     return demo
 
 
-def build_reviewer_app(store: ReviewStore, image_cache: Path | None = None, preparation: DefaultsPreparation | None = None,
+def build_reviewer_app(settings: AppSettings, store: ReviewStore, preparation: DefaultsPreparation | None = None,
                        shown_images: ShownImages | None = None) -> gr.Blocks:
     """The reviewers' app: only the blinded review, so their browsers receive nothing of the admin tools.
 
-    Study images are served (by `app/server.py`) from ``image_cache`` (default: the workspace's cache), each to the
-    reviewers ``shown_images`` says were shown it. While ``preparation`` is making the demo study, the page says so."""
-    _configure_gradio_environment()
-    image_cache = image_cache or workspace_dir("cache", "review-images")
+    Study images are served (by `app/server.py`) from ``settings.review_images``, each to the reviewers ``shown_images``
+    says were shown it. While ``preparation`` is making the demo study, the page says so."""
+    _configure_gradio_environment(settings)
     with gr.Blocks(title=f"{TITLE} · review", analytics_enabled=False, fill_width=True) as demo:
-        account, study_picker, reviewer_studies, resume_after = build_review_page(store, image_cache, TITLE,
+        account, study_picker, reviewer_studies, resume_after = build_review_page(store, settings.review_images, TITLE,
                                                                                    shown_images or ShownImages())
 
         def on_load(request: gr.Request):

@@ -12,6 +12,8 @@ import numpy as np
 from PIL import Image
 
 from fairskin_core.manifest import ManifestError
+from fairskin_core.measurement_cache import MeasurementCache
+from fairskin_core.metrics.features import FeatureCache
 from fairskin_core.metrics.figures import report_figures
 from fairskin_core.metrics.inception import InceptionWeightsError
 from fairskin_core.metrics.report import quality_report, summary_lines
@@ -20,6 +22,7 @@ from review_data.store import ReviewStore
 from .access import only, refused
 from .downloads import download_folder
 from .messages import ask_for_missing, said
+from .settings import AppSettings
 
 # The summary's lines wrap within the box, continuing under the figures after a group's name ("  overall: ").
 SUMMARY_CSS = """
@@ -50,9 +53,10 @@ def _decoded(png_base64: str) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(png_base64))).convert("RGB"))
 
 
-def build_quality_tab(store: ReviewStore, real_default: str, synthetic_default: str, roots: list[Path], downloads: Path):
+def build_quality_tab(settings: AppSettings, store: ReviewStore, real_default: str, synthetic_default: str, roots: list[Path]):
     """Lay out the Quality tab and wire its event; only manifests and images inside ``roots`` are read, reports are written
-    into ``downloads`` (Gradio's temp folder)."""
+    into ``settings.downloads`` (Gradio's temp folder), features and measurements kept in the workspace's caches."""
+    workspace = settings.workspace
     admin = only(store, "admin")
     with gr.Row():
         real = gr.Textbox(value=real_default, label="Real manifest", scale=3)
@@ -76,8 +80,9 @@ def build_quality_tab(store: ReviewStore, real_default: str, synthetic_default: 
         ask_for_missing((real_path, "Give the path of the real manifest."), (synthetic_path, "Give the path of the synthetic manifest."))
         try:
             report, folder = quality_report(
-                real_path.strip(), synthetic_path.strip(), download_folder(downloads, "quality"),
-                progress=lambda f, what: progress(f, desc=what), allowed_roots=roots,
+                real_path.strip(), synthetic_path.strip(), download_folder(settings, "quality"),
+                progress=lambda f, what: progress(f, desc=what), allowed_roots=roots, feature_cache=FeatureCache.of_workspace(workspace),
+                measurement_cache=MeasurementCache.of_workspace(workspace), allow_download=not workspace.offline,
             )
         except (ManifestError, FileNotFoundError, ValueError, InceptionWeightsError) as exc:
             refused("quality_tab.on_run", request.username, exc)

@@ -19,7 +19,7 @@ import gradio as gr
 import uvicorn
 from fastapi.responses import FileResponse, PlainTextResponse
 
-from fairskin_core.workspace import ADMIN_DOWNLOADS, private_paths, readable_roots, workspace_dir, workspace_root
+from fairskin_core.workspace import ADMIN_DOWNLOADS, Workspace
 from review_data.accounts import role_of
 from review_data.demo import default_synthetic_manifest_path, ensure_demo_accounts, remove_old_credentials_file
 from review_data.sign_in_throttle import SignInThrottle
@@ -29,13 +29,12 @@ from .downloads import remove_downloads
 from .main import TITLE, build_admin_app, build_reviewer_app, manifest_folders
 from .review_page import CSS, HEAD, IMAGE_ROUTE, SERVED_FORMAT, ShownImages
 from .sessions import Sessions
+from .settings import AppSettings
 from .sign_in import SignInApp, SignInFirst, add_sign_in
 from .startup import DefaultsPreparation
 from .web_guard import GuardedMount, WebGuard
 
 ADMIN_PATH = "/admin"
-REVIEWER_MAX_BODY = 64 * 1024  # a saved answer with a 2,000-character comment is a few kilobytes
-ADMIN_MAX_BODY = 1024 * 1024  # the admin tools take typed paths and numbers, never an upload
 BACK_OFF = "After 5 wrong passwords, each new try waits longer (up to 15 minutes)."
 REVIEWER_SIGN_IN = f"Sign in with the account your study admin gave you. {BACK_OFF}"
 ADMIN_SIGN_IN = f"Study admins sign in here. Reviewers: your page is at the server's address without /admin. {BACK_OFF}"
@@ -43,13 +42,14 @@ ADMIN_CSS = (Path(__file__).parent / "admin.css").read_text()
 _SERVED_NAME = re.compile(rf"[0-9a-f]{{64}}\.{SERVED_FORMAT}")
 
 
-def _blocked_paths() -> list[str]:
+def _blocked_paths(workspace: Workspace) -> list[str]:
     """Never served by either app, whatever a handler returns: the database, the study images, the caches (all private
     state but the admin's downloads, which Gradio serves from), the phantoms."""
-    return [*(str(p) for p in private_paths() if p.name != ADMIN_DOWNLOADS), str(workspace_root() / "phantoms")]
+    return [*(str(p) for p in workspace.private_paths() if p.name != ADMIN_DOWNLOADS), str(workspace.root / "phantoms")]
 
 
 def build_server(
+    settings: AppSettings,
     store: ReviewStore,
     manifest: str | Path | None = None,
     synthetic_manifest: str | Path | None = None,
@@ -57,11 +57,12 @@ def build_server(
     preparation: DefaultsPreparation | None = None,
     throttle: SignInThrottle | None = None,
 ) -> fastapi.FastAPI:
-    """Both apps and the study-image route on one FastAPI app (run it with uvicorn), behind `WebGuard`."""
-    image_cache = workspace_dir("cache", "review-images")
+    """Both apps, as ``settings`` say, and the study-image route on one FastAPI app (run it with uvicorn), behind `WebGuard`."""
+    image_cache = settings.review_images
     shown_images = ShownImages()
-    reviewer = build_reviewer_app(store, image_cache, preparation, shown_images).queue(default_concurrency_limit=32)
-    admin = build_admin_app(store, manifest, synthetic_manifest, roots, preparation).queue(default_concurrency_limit=32)
+    reviewer = build_reviewer_app(settings, store, preparation, shown_images).queue(default_concurrency_limit=settings.concurrency)
+    admin = build_admin_app(settings, store, manifest, synthetic_manifest, roots, preparation).queue(
+        default_concurrency_limit=settings.concurrency)
     server = fastapi.FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     # Any account signs in to the reviewers' app (an admin is pointed to /admin/), only admins to theirs.
     reviewers = SignInApp("", Sessions(store, "fairskin-review"), ("admin", "reviewer"), f"{TITLE} · review", REVIEWER_SIGN_IN)
@@ -88,7 +89,7 @@ def build_server(
         return {"ready": preparation is None or preparation.ready, "finished": preparation is None or preparation.finished.is_set(),
                 "status": preparation.status() if preparation else ""}
 
-    common = {"show_error": True, "ssr_mode": False, "run_history": False, "blocked_paths": _blocked_paths()}
+    common = {"show_error": True, "ssr_mode": False, "run_history": False, "blocked_paths": _blocked_paths(settings.workspace)}
     # Gradio answers 401 to a browser without a session, and gives every handler the signed-in username (gr.Request).
     gr.mount_gradio_app(server, admin, ADMIN_PATH, footer_links=["gradio"], **common, css=ADMIN_CSS,
                         auth_dependency=admins.sessions.username)
@@ -96,8 +97,8 @@ def build_server(
                         auth_dependency=reviewers.sessions.username)
     server.add_middleware(SignInFirst, pages={f"{app.prefix}/": app.sessions for app in (reviewers, admins)})
     server.add_middleware(WebGuard, mounts=[
-        GuardedMount("", REVIEWER_MAX_BODY, serves_files=False, events=_event_ids(reviewer)),
-        GuardedMount(ADMIN_PATH, ADMIN_MAX_BODY, serves_files=True, events=_event_ids(admin)),
+        GuardedMount("", settings.reviewer_max_body, serves_files=False, events=_event_ids(reviewer)),
+        GuardedMount(ADMIN_PATH, settings.admin_max_body, serves_files=True, events=_event_ids(admin)),
     ])
     return server
 
@@ -116,25 +117,27 @@ def _log_to_stderr() -> None:
     app_log.setLevel(logging.INFO)
 
 
-def serve(host: str = "127.0.0.1", port: int = 7860, manifest: str | Path | None = None, data_roots: list[str | Path] = (),
-          root_path: str = "", forwarded_allow_ips: str | None = None) -> None:
-    """Start the app and block until it is stopped; on a first start the demo study is made in the background.
+def serve(settings: AppSettings, host: str = "127.0.0.1", port: int = 7860, manifest: str | Path | None = None,
+          data_roots: list[str | Path] = (), root_path: str = "", forwarded_allow_ips: str | None = None) -> None:
+    """Start the app on ``settings``' workspace and block until it is stopped; on a first start the demo study is made in the
+    background.
 
     The demo accounts are made before serving (instant), so the sign-in page works within seconds;
     their passwords are printed on that start only. The default phantoms and the demo's generated
-    images follow on a thread (`app/startup.py`). ``data_roots``: folders beyond the workspace (and
+    images follow on a thread (`app/startup.py`). ``data_roots``: folders beyond the workspace and its own data roots (and
     ``manifest``'s own) that admins may open manifests from. Behind a reverse proxy (docs/deployment.md):
     ``root_path``, the prefix the proxy serves the app under, and ``forwarded_allow_ips``, the proxies
     whose ``X-Forwarded-For`` / ``-Proto`` headers are trusted (default 127.0.0.1)."""
     _log_to_stderr()
     root_path = f"/{root_path.strip('/')}" if root_path.strip("/") else ""
-    store = workspace_store()
+    workspace = settings.workspace
+    store = workspace_store(workspace)
     created = ensure_demo_accounts(store)
-    removed = remove_old_credentials_file()
-    remove_downloads()  # exports and reports of an earlier run (a killed server never swept them)
-    preparation = DefaultsPreparation(store).start()
-    roots = readable_roots([*data_roots, *(manifest_folders(manifest) if manifest else [])])
-    server = build_server(store, manifest, default_synthetic_manifest_path(), roots, preparation)
+    removed = remove_old_credentials_file(workspace)
+    remove_downloads(settings.downloads)  # exports and reports of an earlier run (a killed server never swept them)
+    preparation = DefaultsPreparation(store, workspace).start()
+    roots = workspace.readable_roots([*data_roots, *(manifest_folders(manifest) if manifest else [])])
+    server = build_server(settings, store, manifest, default_synthetic_manifest_path(workspace.folder("synthetic")), roots, preparation)
     print("fairskin: admins may open manifests and images under " + ", ".join(map(str, roots)), flush=True)
     if root_path:
         print(f"fairskin: listening on http://{host}:{port}/ for a reverse proxy that serves it under {root_path}/ : reviewers open "

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 
+from fairskin_core.workspace import Workspace
 from review_data.demo import ensure_demo_study
 from review_data.store import ReviewStore
 
@@ -31,10 +32,10 @@ class StartupProgress:
 
 
 class DefaultsPreparation:
-    """Renders the demo's phantoms and generated images on a thread; ``status()`` says where it is."""
+    """Renders the demo's phantoms and generated images into ``workspace`` on a thread; ``status()`` says where it is."""
 
-    def __init__(self, store: ReviewStore):
-        self.store = store
+    def __init__(self, store: ReviewStore, workspace: Workspace):
+        self.store, self.workspace = store, workspace
         self.task, self.done, self.total = "starting", 0, 0
         self.error: str | None = None
         self.finished = threading.Event()
@@ -54,7 +55,7 @@ class DefaultsPreparation:
 
     def _run(self) -> None:
         try:
-            ensure_demo_study(self.store, progress=self._progress)
+            ensure_demo_study(self.store, self.workspace, progress=self._progress)
         except Exception as exc:  # shown in the app and printed; the server keeps serving what it can
             logger.exception("preparing the embedded defaults failed")
             self.error = f"{type(exc).__name__}: {exc}"

@@ -9,7 +9,9 @@ import gradio as gr
 import pandas as pd
 
 from fairskin_core.manifest import ManifestError
+from fairskin_core.measurement_cache import MeasurementCache
 from fairskin_core.numbers import seed_number, whole_number
+from fairskin_core.skin_type.corrections import SkinTypeCorrections
 from review_data.accounts import AccountError, reset_password, reviewer_usernames, set_disabled
 from review_data.activity import ACTIVITY_HEADERS, activity_table, study_overview
 from review_data.export import export_study, ratings_table
@@ -22,9 +24,9 @@ from review_data.study_markdown import created_text
 from .access import only, refused
 from .downloads import download_folder
 from .messages import STUDY_FIELDS, missing_input, plain, said
+from .settings import AppSettings
 
 REFUSALS = (StudyError, SamplingError, ManifestError, AccountError, FileNotFoundError, ValueError)
-MAX_PER_ARM = 10_000  # more images per arm than any reader study could rate: a typo
 UNDERSTOOD = "I understand answers can no longer change"
 GONE = "There is no study of that name: choose one from the list (reload the page to see the latest)."
 
@@ -35,10 +37,12 @@ def said_no(action: str, user: str, heading: str, why: str) -> str:
     return f"**{heading}:** {why}"
 
 
-def build_studies_tab(store: ReviewStore, roots: list[Path], downloads: Path):
+def build_studies_tab(settings: AppSettings, store: ReviewStore, roots: list[Path]):
     """Lay out the Studies tab; returns the refresh function and its outputs for the page load.
 
-    Only manifests and images inside ``roots`` are read; exports are written into ``downloads`` (Gradio's temp folder)."""
+    Only manifests and images inside ``roots`` are read; studies are made in ``settings``' workspace, exports written into
+    ``settings.downloads`` (Gradio's temp folder)."""
+    workspace, most = settings.workspace, settings.max_per_arm
     admin = only(store, "admin", STUDY_FIELDS)
     overview = gr.Dataframe(label="Studies", interactive=False, elem_id="studies-overview")
     with gr.Accordion("Create a study", open=False):
@@ -153,14 +157,15 @@ def build_studies_tab(store: ReviewStore, roots: list[Path], downloads: Path):
         if name_ in list_studies(store):
             return not_created(f"a study named **{plain(name_)}** exists already: choose another name.", request.username)
         try:
-            study = create_study(store, workspace_studies_dir(), name_, real_.strip(), synthetic_.strip(),
-                                 n_per_arm=whole_number(n, "Images per arm", 1, MAX_PER_ARM),
+            study = create_study(store, workspace_studies_dir(workspace), name_, real_.strip(), synthetic_.strip(),
+                                 n_per_arm=whole_number(n, "Images per arm", 1, most),
                                  seed=seed_number(seed_, "Seed"), estimate_fst=estimate_fst, allowed_roots=roots,
-                                 n_practice=whole_number(n_practice, "Practice images", 0, MAX_PER_ARM),
+                                 n_practice=whole_number(n_practice, "Practice images", 0, most),
                                  accept_tone_difference=accept_tone_difference,
-                                 n_repeats=whole_number(n_repeats, "Repeated images", 0, MAX_PER_ARM),
+                                 n_repeats=whole_number(n_repeats, "Repeated images", 0, most),
                                  gold_manifest=(gold_ or "").strip() or None,
-                                 n_gold=whole_number(n_gold_, "Gold-standard images", 0, MAX_PER_ARM), ask_certainty=bool(ask_certainty_))
+                                 n_gold=whole_number(n_gold_, "Gold-standard images", 0, most), ask_certainty=bool(ask_certainty_),
+                                 cache=MeasurementCache.of_workspace(workspace), corrections=SkinTypeCorrections.of_workspace(workspace))
         except REFUSALS as exc:
             return not_created(plain(said(exc, STUDY_FIELDS)), request.username)
         return {**refreshed(), create_message: created_text(study)}
@@ -254,7 +259,7 @@ def build_studies_tab(store: ReviewStore, roots: list[Path], downloads: Path):
         why = missing_input((study_name, "Choose a study to export."))
         if why:
             return {export_message: said_no("on_export", request.username, "Not exported", why)}
-        files_ = [str(p) for p in export_study(store, study_name, download_folder(downloads, "export"))]
+        files_ = [str(p) for p in export_study(store, study_name, download_folder(settings, "export"))]
         return {files: files_, export_message: f"Exported **{plain(study_name)}**: {len(files_)} files below."}
 
     hidden = {"api_visibility": "undocumented"}

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .sqlite import connection, immediate_transaction
-from .workspace import workspace_dir
+from .workspace import Workspace
 
 CACHE_FILE = "measurements.sqlite"
 TABLE = "measurements"
@@ -26,11 +26,16 @@ LOOKUP_CHUNK = 500  # keys per SELECT ... IN (...), below SQLite's limit on para
 class MeasurementCache:
     """JSON records per (content key, measurer id) in one SQLite file, shared safely between processes."""
 
-    def __init__(self, path: str | Path | None = None):
-        self.path = Path(path) if path else workspace_dir("cache") / CACHE_FILE
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with connection(self.path) as db, immediate_transaction(db):
             db[TABLE].create({"key": str, "measurer": str, "record": str}, pk=("key", "measurer"), if_not_exists=True)
+
+    @classmethod
+    def of_workspace(cls, workspace: Workspace) -> MeasurementCache:
+        """The workspace's cache (``$FAIRSKIN_HOME/cache/measurements.sqlite``): what the `fairskin` verbs and the app use."""
+        return cls(workspace.folder("cache") / CACHE_FILE)
 
     def get(self, keys: Iterable[str], measurer: str) -> dict[str, dict]:
         """The cached record of each key that has one."""

@@ -11,49 +11,24 @@ other file a person names, whatever path is typed (`refuse_private`): the SQLite
 (on POSIX, closing any descriptor of a database file drops every lock the process holds on
 it, after which another process may delete the write-ahead log under a running server: saved
 ratings vanish), the study folders and the caches (blinded copies, exports with the answer key).
+
+`Workspace.from_environment()` is the one place those variables are read: the entry points (the
+`fairskin` verbs, `fairskin serve`) make the `Workspace` once and hand it, or the folder or flag a
+call needs, to what they call. Only `refuse_private` looks at the process's workspace itself (its
+docstring says why).
 """
 
 from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 ENV_VAR = "FAIRSKIN_HOME"
 OFFLINE_ENV = "FAIRSKIN_OFFLINE"  # set (to anything but 0) to never try a download
 DATA_ROOTS_ENV = "FAIRSKIN_DATA_ROOTS"
-
-
-def workspace_root() -> Path:
-    """The workspace folder, created if missing."""
-    root = Path(os.environ.get(ENV_VAR) or Path.home() / ".fairskin").expanduser().resolve()
-    root.mkdir(parents=True, exist_ok=True)
-    return root
-
-
-def workspace_dir(*parts: str) -> Path:
-    """A sub-folder of the workspace (``phantoms``, ``cache``, ``studies`` ...), created if missing."""
-    path = workspace_root().joinpath(*parts)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def offline() -> bool:
-    """True where $FAIRSKIN_OFFLINE asks never to try a download."""
-    return os.environ.get(OFFLINE_ENV, "0") not in ("", "0")
-
-
-def readable_roots(extra: list[str | Path] = ()) -> list[Path]:
-    """The folders the web app may read from: the workspace, ``$FAIRSKIN_DATA_ROOTS`` and ``extra``, resolved."""
-    listed = [p for p in os.environ.get(DATA_ROOTS_ENV, "").split(os.pathsep) if p]
-    roots = []
-    for folder in [workspace_root(), *listed, *extra]:
-        resolved = Path(folder).expanduser().resolve()
-        if not resolved.is_dir():
-            raise NotADirectoryError(f"data root {folder}: no such folder")
-        if resolved not in roots:
-            roots.append(resolved)
-    return roots
 
 
 ADMIN_DOWNLOADS = "admin-downloads"  # the admin app's downloads: exports with the answer key, reports (app/downloads.py)
@@ -69,25 +44,73 @@ class PrivatePathError(ValueError):
     """A path that names fairskin's private state; the message says which file and why it is never read."""
 
 
-def private_paths() -> list[Path]:
-    """The workspace's private files and folders (for servers that must never serve them, too)."""
-    root = workspace_root()
-    return [*(root / folder for folder in PRIVATE_FOLDERS),
-            *(root / f"{REVIEW_DATABASE}{suffix}" for suffix in DATABASE_FILES)]
+@dataclass(frozen=True)
+class Workspace:
+    """fairskin's state folder (``root``), whether downloads are allowed into it, and the folders beyond it the web app may read.
+
+    ``root`` is made absolute (``~`` expanded, links resolved) on construction; nothing is created until a folder is asked for."""
+
+    root: Path
+    offline: bool = False  # never try a download (weights, VAEs)
+    data_roots: tuple[Path, ...] = ()  # folders beyond the workspace the web app may read manifests and images from
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root).expanduser().resolve())
+        object.__setattr__(self, "data_roots", tuple(Path(p) for p in self.data_roots))
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Workspace:
+        """The workspace the environment names: ``$FAIRSKIN_HOME`` (default ``~/.fairskin``), ``$FAIRSKIN_OFFLINE``,
+        ``$FAIRSKIN_DATA_ROOTS`` (folders separated by ':'). The only reader of these variables."""
+        return cls(root=Path(environ.get(ENV_VAR) or Path.home() / ".fairskin"),
+                   offline=environ.get(OFFLINE_ENV, "0") not in ("", "0"),
+                   data_roots=tuple(Path(p) for p in environ.get(DATA_ROOTS_ENV, "").split(os.pathsep) if p))
+
+    def folder(self, *parts: str) -> Path:
+        """The workspace (no ``parts``) or a sub-folder of it (``phantoms``, ``cache``, ``studies`` ...), created if missing."""
+        path = self.root.joinpath(*parts)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def review_database(self) -> Path:
+        """The review database's file (``review.db``); its folder is the workspace, made by whoever opens it."""
+        return self.root / REVIEW_DATABASE
+
+    def readable_roots(self, extra: list[str | Path] = ()) -> list[Path]:
+        """The folders the web app may read from: the workspace, `data_roots` and ``extra``, resolved; each must exist."""
+        roots = []
+        for folder in [self.folder(), *self.data_roots, *extra]:
+            resolved = Path(folder).expanduser().resolve()
+            if not resolved.is_dir():
+                raise NotADirectoryError(f"data root {folder}: no such folder")
+            if resolved not in roots:
+                roots.append(resolved)
+        return roots
+
+    def private_paths(self) -> list[Path]:
+        """The workspace's private files and folders (for servers that must never serve them, too)."""
+        return [*(self.root / folder for folder in PRIVATE_FOLDERS),
+                *(self.root / f"{REVIEW_DATABASE}{suffix}" for suffix in DATABASE_FILES)]
 
 
 def refuse_private(path: str | Path, what: str = "a file") -> None:
     """Raise PrivatePathError, before anything opens it, if ``path`` is private state or a NUL-bearing path.
 
     Decided on the real path (symbolic links followed, nothing opened), so no spelling of the
-    path reaches a database or a study folder."""
+    path reaches a database or a study folder.
+
+    The one deliberate reader of the process's workspace (`Workspace.from_environment`) outside the
+    entry points: this guard runs inside every reader of a path a person typed (images, hashes,
+    manifests, metadata, configs), and must hold whatever its caller was handed, so it protects the
+    workspace this process serves rather than trusting each of those callers to pass it on."""
     text = os.fspath(path)
     if "\x00" in text:
         raise PrivatePathError(f"{text!r}: the path contains a NUL character; type the path again")
     real = os.path.realpath(text)
     if any(os.path.basename(p).lower().endswith(SQLITE_SUFFIXES) for p in (text, real)):
         raise PrivatePathError(f"{text}: a database file is never read as {what}; give a manifest (.csv or .parquet) or an image")
-    root = str(workspace_root())
+    root = str(Workspace.from_environment().root)
     for private in _real_private_paths(root):
         if real == private or real.startswith(private + os.sep):
             raise PrivatePathError(f"{text}: this is fairskin's private state ({private}), never read as {what}; "
@@ -116,4 +139,4 @@ def _same_file_as_database(real: str, root: str) -> bool:
 
 @functools.lru_cache(maxsize=8)
 def _real_private_paths(root: str) -> tuple[str, ...]:
-    return tuple(os.path.realpath(path) for path in private_paths())
+    return tuple(os.path.realpath(path) for path in Workspace(Path(root)).private_paths())

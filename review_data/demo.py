@@ -21,7 +21,7 @@ from fairskin_core.generation.planned_set import generate_set, plan_per_cell
 from fairskin_core.hashing import file_sha256
 from fairskin_core.manifest import read_manifest
 from fairskin_core.phantoms.workspace_sets import default_phantom_manifest
-from fairskin_core.workspace import workspace_dir, workspace_root
+from fairskin_core.workspace import Workspace
 
 from .accounts import account_id, create_account, role_of
 from .store import ReviewStore, workspace_studies_dir
@@ -36,15 +36,16 @@ DEMO_REVIEWERS = ("reviewer1", "reviewer2")
 DEFAULT_SYNTHETIC = {"per_cell": 2, "seed": 0, "steps": 25, "guidance": 3.0, "scheduler": "ddim"}
 
 
-def default_synthetic_manifest_path() -> Path:
-    """Where the demo's synthetic arm's manifest is (or will be): its folder name carries the default weights' hash."""
+def default_synthetic_manifest_path(synthetic: Path) -> Path:
+    """Where the demo's synthetic arm's manifest is (or will be) in the folder ``synthetic`` (the workspace's): its folder name
+    carries the default weights' hash."""
     p = DEFAULT_SYNTHETIC
     weights_hash = file_sha256(DEFAULT_MODEL / "unet" / WEIGHTS_FILE)[:16]
-    return workspace_dir("synthetic") / f"default-model-{weights_hash}-{p['per_cell']}-per-cell-s{p['seed']}" / "manifest.csv"
+    return Path(synthetic) / f"default-model-{weights_hash}-{p['per_cell']}-per-cell-s{p['seed']}" / "manifest.csv"
 
 
-def default_synthetic_manifest(progress: Callable[[int, int], None] | None = None) -> Path:
-    """The demo's synthetic arm: the default model's images, generated into the workspace once.
+def default_synthetic_manifest(synthetic: Path, progress: Callable[[int, int], None] | None = None) -> Path:
+    """The demo's synthetic arm: the default model's images, generated into the folder ``synthetic`` (the workspace's) once.
 
     The folder name carries the weights' hash, so a new default model generates a new set. An
     interrupted first start resumes where it stopped (batch generation is resumable).
@@ -52,7 +53,7 @@ def default_synthetic_manifest(progress: Callable[[int, int], None] | None = Non
     backend = FSTModelBackend(DEFAULT_MODEL)
     p = DEFAULT_SYNTHETIC
     plan = plan_per_cell(p["per_cell"], list(FST_TYPES), list(backend.diagnoses), p["seed"])
-    manifest = default_synthetic_manifest_path()
+    manifest = default_synthetic_manifest_path(synthetic)
     folder = manifest.parent
     if manifest.is_file() and len(read_manifest(manifest, check_files="none").table) == len(plan):
         return manifest
@@ -60,9 +61,9 @@ def default_synthetic_manifest(progress: Callable[[int, int], None] | None = Non
                         progress=(lambda done, total, rate: progress(done, total)) if progress else None)
 
 
-def remove_old_credentials_file() -> Path | None:
-    """Remove the plain-text ``demo-credentials.txt`` earlier versions kept in the workspace; return it if there was one."""
-    path = workspace_root() / "demo-credentials.txt"
+def remove_old_credentials_file(workspace: Workspace) -> Path | None:
+    """Remove the plain-text ``demo-credentials.txt`` earlier versions kept in ``workspace``; return it if there was one."""
+    path = workspace.root / "demo-credentials.txt"
     if not path.exists():
         return None
     path.unlink()
@@ -88,21 +89,23 @@ def ensure_demo_accounts(store: ReviewStore) -> list[tuple[str, str, str]]:
     return created
 
 
-def ensure_demo_study(store: ReviewStore, progress: Callable[[str, int, int], None] | None = None) -> None:
-    """The demo study (rendering its images on a first start) with the demo reviewers enrolled (`ensure_demo_accounts` first).
+def ensure_demo_study(store: ReviewStore, workspace: Workspace, progress: Callable[[str, int, int], None] | None = None) -> None:
+    """The demo study (rendering its images into ``workspace`` on a first start) with the demo reviewers enrolled
+    (`ensure_demo_accounts` first).
 
     ``progress(task, done, total)`` hears about the first start's slow parts.
     """
     if DEMO_STUDY in list_studies(store):
         return
     stages = {}
-    for task, make in (("rendering the default phantom set", default_phantom_manifest),
-                       ("generating the demo's images with the default model", default_synthetic_manifest)):
+    for task, make, folder in (("rendering the default phantom set", default_phantom_manifest, "phantoms"),
+                               ("generating the demo's images with the default model", default_synthetic_manifest, "synthetic")):
         if progress:
             progress(task, 0, 0)  # the stage is named before its first item is done
-        stages[task] = make(partial(progress, task) if progress else None)
+        stages[task] = make(workspace.folder(folder), partial(progress, task) if progress else None)
     real, synthetic = stages.values()
-    create_study(store, workspace_studies_dir(), DEMO_STUDY, real, synthetic, n_per_arm=50, seed=0)
+    # Both arms carry their skin types, so nothing is estimated: no measurement cache or corrections to hand on.
+    create_study(store, workspace_studies_dir(workspace), DEMO_STUDY, real, synthetic, n_per_arm=50, seed=0)
     for username in DEMO_REVIEWERS:
         if role_of(store, username) == "reviewer":
             enrol_reviewer(store, DEMO_STUDY, username)

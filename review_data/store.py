@@ -27,7 +27,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from fairskin_core.sqlite import DatabaseFileError, connect, immediate_transaction
-from fairskin_core.workspace import DATABASE_FILES, workspace_dir, workspace_root
+from fairskin_core.workspace import DATABASE_FILES, Workspace
 
 from .schema import migrations
 
@@ -77,14 +77,14 @@ class ReviewStore:
             self._local.db = None
 
 
-def workspace_store() -> ReviewStore:
-    """The review database of the workspace (``$FAIRSKIN_HOME/review.db``)."""
-    return ReviewStore(workspace_root() / "review.db")
+def workspace_store(workspace: Workspace) -> ReviewStore:
+    """The review database of ``workspace`` (``$FAIRSKIN_HOME/review.db``)."""
+    return ReviewStore(workspace.review_database)
 
 
-def workspace_studies_dir() -> Path:
-    """Where studies keep their blinded images (``$FAIRSKIN_HOME/studies``)."""
-    return workspace_dir("studies")
+def workspace_studies_dir(workspace: Workspace) -> Path:
+    """Where the studies of ``workspace`` keep their blinded images (``$FAIRSKIN_HOME/studies``), created if missing."""
+    return workspace.folder("studies")
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,9 @@ from fairskin_core.errors import ParameterError
 from fairskin_core.hashing import file_sha256
 from fairskin_core.images import check_image_header
 from fairskin_core.manifest import Manifest, read_manifest
+from fairskin_core.measurement_cache import MeasurementCache
 from fairskin_core.numbers import seed_number
+from fairskin_core.skin_type.corrections import SkinTypeCorrections
 from fairskin_core.skin_type.manifest_estimates import with_estimated_fst
 
 from .accounts import AccountError, account_id, create_account, role_of
@@ -142,7 +144,8 @@ def list_studies(store: ReviewStore, open_only: bool = False) -> list[str]:
     return [row["name"] for row in store.db.execute(f"SELECT name FROM studies{where} ORDER BY id")]
 
 
-def _load_arm(path: Path, arm: str, allowed_roots: list[Path] | None, estimate_fst: bool) -> Manifest:
+def _load_arm(path: Path, arm: str, allowed_roots: list[Path] | None, estimate_fst: bool, cache: MeasurementCache | None,
+              corrections: SkinTypeCorrections | None) -> Manifest:
     manifest = read_manifest(path, check_files="header", allowed_roots=allowed_roots)
     wrong = manifest.table[~manifest.table["source"].isin(ARM_SOURCES[arm])]
     if len(wrong):
@@ -152,7 +155,7 @@ def _load_arm(path: Path, arm: str, allowed_roots: list[Path] | None, estimate_f
             f"{', '.join(sorted(set(wrong['source'])))} (first: image_id {first['image_id']!r}); give the right manifest"
         )
     if estimate_fst:
-        manifest.table, _ = with_estimated_fst(manifest)
+        manifest.table, _ = with_estimated_fst(manifest, cache=cache, corrections=corrections)
     return manifest
 
 
@@ -229,6 +232,8 @@ def create_study(
     gold_manifest: Path | None = None,
     n_gold: int = 0,
     ask_certainty: bool = False,
+    cache: MeasurementCache | None = None,
+    corrections: SkinTypeCorrections | None = None,
 ) -> Study:
     """Sample, blind and register a study; on any error nothing is created.
 
@@ -244,7 +249,8 @@ def create_study(
     shown to each reviewer twice, and ``n_gold`` images of ``gold_manifest`` (whose source is their
     truth) once, hidden among the others (`attention_checks`). With ``ask_certainty`` reviewers also
     say how sure they are of each call (`answers.CERTAINTY`). The returned study's ``warnings`` say
-    what the admin should know, such as images too small for a clinical reading.
+    what the admin should know, such as images too small for a clinical reading. ``cache``, ``corrections``: the
+    measurements and corrected types the skin-type estimates use (the workspace's, in the CLI and the app; see `skin_type_table`).
     """
     if not STUDY_NAME.fullmatch(name):
         raise StudyError(f"study name {name!r}: use 1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit")
@@ -265,7 +271,8 @@ def create_study(
         raise StudyError(f"{folder} exists but no study of that name is registered (left by an interrupted run?); "
                          "remove it or choose another study name")
     real, synthetic = (
-        _load_arm(Path(m), arm, allowed_roots, estimate_fst) for m, arm in ((real_manifest, "real"), (synthetic_manifest, "synthetic"))
+        _load_arm(Path(m), arm, allowed_roots, estimate_fst, cache, corrections)
+        for m, arm in ((real_manifest, "real"), (synthetic_manifest, "synthetic"))
     )
     _refuse_one_manifest_as_both_arms(real, synthetic)
     gold_rows = read_manifest(gold_manifest, check_files="header", allowed_roots=allowed_roots) if n_gold else None
@@ -278,7 +285,7 @@ def create_study(
         for arm, manifest, rows in arms
     }
     _refuse_images_in_both_arms(sampled)
-    tones = compare_arm_tones(sampled) if matching.on != "fst" or estimate_fst else None
+    tones = compare_arm_tones(sampled, cache) if matching.on != "fst" or estimate_fst else None
     if tones and tones.strongly_different and not accept_tone_difference:
         raise StudyError(f"{tones.sentence()}. Nothing was created: draw from better-matched manifests, or confirm that the study "
                          "should go ahead anyway ({accept_tone_difference})", "accept_tone_difference")

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from fairskin_core.fst import FST_TYPES, ROMAN
+from fairskin_core.measurement_cache import MeasurementCache
 from fairskin_core.skin_type.estimator import estimate_files
 
 STRONG_DIFFERENCE = 0.3
@@ -57,11 +58,12 @@ class ToneComparison:
                 f"distance {self.distance:.2f} (0 = same, 1 = disjoint; {STRONG_DIFFERENCE:g} or more is strong): {verdict}")
 
 
-def compare_arm_tones(drawn: dict[str, list[tuple[str, Path]]]) -> ToneComparison:
-    """The learned estimator's types of each arm's drawn images (arm → [(image_id, file)]), compared."""
+def compare_arm_tones(drawn: dict[str, list[tuple[str, Path]]], cache: MeasurementCache | None = None) -> ToneComparison:
+    """The learned estimator's types of each arm's drawn images (arm → [(image_id, file)]), compared (``cache``: see
+    `estimate_files`)."""
     counts, shares = {}, []
     for arm, images in drawn.items():
-        records = estimate_files([file for _, file in images])
+        records = estimate_files([file for _, file in images], cache=cache)
         types = [r["fst_estimate"] for r in records if r["fst_estimate"] is not None]
         counts[arm] = {**{ROMAN[t]: types.count(t) for t in FST_TYPES}, "unknown": len(records) - len(types)}
         shares.append(np.array([types.count(t) for t in FST_TYPES], dtype=float) / max(len(types), 1))

@@ -79,17 +79,15 @@ def embedded_defaults(tmp_path_factory) -> list[Path]:
     from filelock import FileLock
 
     from fairskin_core.phantoms.workspace_sets import default_phantom_manifest
+    from fairskin_core.workspace import Workspace
     from review_data.demo import default_synthetic_manifest
 
     run = tmp_path_factory.getbasetemp()
     shared = (run.parent if os.environ.get("PYTEST_XDIST_WORKER") else run) / "embedded-defaults-home"  # the run's, not a worker's
     mine = Path(os.environ["FAIRSKIN_HOME"])
     with FileLock(f"{shared}.lock"):
-        os.environ["FAIRSKIN_HOME"] = str(shared)
-        try:
-            built = [default_phantom_manifest().parent, default_synthetic_manifest().parent]
-        finally:
-            os.environ["FAIRSKIN_HOME"] = str(mine)
+        made = Workspace(shared)
+        built = [default_phantom_manifest(made.folder("phantoms")).parent, default_synthetic_manifest(made.folder("synthetic")).parent]
     for folder in built:
         if not (mine / folder.relative_to(shared)).exists():
             shutil.copytree(folder, mine / folder.relative_to(shared))

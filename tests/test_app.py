@@ -136,8 +136,9 @@ def test_building_the_app_writes_nothing_into_the_source_tree(small_set, tmp_pat
     """Gradio writes .pyi stubs beside any Component subclass, for one; the app must not trigger that."""
     before = source_tree_files()
     env = {**os.environ, "FAIRSKIN_HOME": str(tmp_path), "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
-    code = ("import sys; from app.server import build_server; from review_data.store import workspace_store; "
-            "build_server(workspace_store(), sys.argv[1])")
+    code = ("import sys; from app.server import build_server; from app.settings import AppSettings; "
+            "from review_data.store import workspace_store; settings = AppSettings.from_environment(); "
+            "build_server(settings, workspace_store(settings.workspace), sys.argv[1])")
     result = subprocess.run(
         [sys.executable, "-c", code, str(small_set)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
     )

@@ -14,7 +14,9 @@ import gradio as gr
 import pytest
 
 from app.main import build_admin_app, build_reviewer_app
+from app.settings import AppSettings
 from fairskin_core.phantoms.dataset import write_phantom_dataset
+from fairskin_core.workspace import Workspace
 from review_data.accounts import account_id, create_account
 from review_data.session import item_at, progress, save_rating
 from review_data.store import ReviewStore
@@ -51,8 +53,8 @@ def store(arms, tmp_path_factory):
 @pytest.fixture(scope="module")
 def app(store, arms, tmp_path_factory):
     """The admins' app and the reviewers' app, as `fairskin serve` builds them."""
-    return [build_admin_app(store, arms[0], arms[1], roots=[arms[0].parents[1]]),
-            build_reviewer_app(store, tmp_path_factory.mktemp("served"))]
+    settings = AppSettings.for_workspace(Workspace(tmp_path_factory.mktemp("home")), review_images=tmp_path_factory.mktemp("served"))
+    return [build_admin_app(settings, store, arms[0], arms[1], roots=[arms[0].parents[1]]), build_reviewer_app(settings, store)]
 
 
 def call(app: list[gr.Blocks], api_name: str, *inputs, user: str) -> dict:

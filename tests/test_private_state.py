@@ -21,7 +21,7 @@ from fairskin_core.images import read_rgb
 from fairskin_core.importers.common import read_rows
 from fairskin_core.manifest import read_manifest
 from fairskin_core.phantoms.dataset import write_phantom_dataset
-from fairskin_core.workspace import PrivatePathError, refuse_private
+from fairskin_core.workspace import PrivatePathError, Workspace, refuse_private
 from review_data.store import ReviewStore
 
 OPEN_AND_CLOSE = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('SELECT 1 FROM sqlite_master').fetchall(); c.close()"
@@ -91,3 +91,18 @@ def test_the_study_folders_and_caches_are_private_too(home, tmp_path):
     with pytest.raises(PrivatePathError, match="NUL character"):
         refuse_private(f"{phantoms}\x00.csv", "a manifest")
     assert read_manifest(phantoms).table.shape[0] == 2  # an ordinary manifest and its images are read as before
+
+
+def test_the_environment_is_read_once_into_a_workspace_that_names_its_folders(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    named = {"FAIRSKIN_HOME": str(tmp_path / "home"), "FAIRSKIN_OFFLINE": "1", "FAIRSKIN_DATA_ROOTS": f"{data}{os.pathsep}"}
+    workspace = Workspace.from_environment(named)
+    assert (workspace.root, workspace.offline, workspace.data_roots) == (tmp_path / "home", True, (data,))
+    assert not workspace.root.exists()  # nothing is made until a folder is asked for
+    assert workspace.folder("cache", "review-images").is_dir() and workspace.review_database == tmp_path / "home" / "review.db"
+    assert workspace.readable_roots([data / "."]) == [tmp_path / "home", data]
+    assert not Workspace.from_environment({"FAIRSKIN_OFFLINE": "0"}).offline
+    assert Workspace.from_environment({}).root == (Path.home() / ".fairskin").resolve()
+    with pytest.raises(NotADirectoryError, match="data root .*missing: no such folder"):
+        Workspace(tmp_path, data_roots=(tmp_path / "missing",)).readable_roots()

@@ -10,7 +10,9 @@ import gradio as gr
 import pandas as pd
 import pytest
 
+from app.settings import AppSettings
 from app.studies_tab import UNDERSTOOD, build_studies_tab
+from fairskin_core.workspace import Workspace
 from review_data.accounts import authenticate, create_account, role_of, set_disabled
 from review_data.session import ReviewError, item_at, practice_progress, save_rating
 from review_data.store import ReviewStore
@@ -42,7 +44,8 @@ def store(tmp_path, arms):
 @pytest.fixture
 def tab(store, arms, tmp_path):
     with gr.Blocks() as blocks:
-        refresh, outputs = build_studies_tab(store, [arms[0].parents[1]], tmp_path / "served")
+        refresh, outputs = build_studies_tab(AppSettings.for_workspace(Workspace(tmp_path / "home"), downloads=tmp_path / "served"), store,
+                                             [arms[0].parents[1]])
     return blocks, refresh, outputs
 
 

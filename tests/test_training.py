@@ -112,8 +112,8 @@ def test_a_model_folder_saved_before_the_model_moved_to_fairskin_core_diffusion_
 
 def test_a_config_naming_phantoms_trains_on_that_set_rendered_into_the_workspace(tmp_path):
     config = tiny_config("", tmp_path / "on-phantoms", phantoms={"n": 60, "preset": "balanced", "size": 32, "seed": 3}, steps=1)
-    model = train(config)
-    rendered = phantom_set(config.phantoms)  # the set `train` rendered, found again without rendering
+    model = train(config, phantoms=tmp_path / "home" / "phantoms")
+    rendered = phantom_set(tmp_path / "home" / "phantoms", config.phantoms)  # the set `train` rendered, found again without rendering
     assert json.loads((model / "fairskin_model.json").read_text())["manifest_sha256"] == file_sha256(rendered)
 
 
@@ -272,7 +272,7 @@ def tiny_vae() -> AutoencoderKL:
                          block_out_channels=(8, 16), latent_channels=4, norm_num_groups=8, sample_size=32)
 
 
-def test_latent_space_training_round_trip(phantoms, tmp_path, monkeypatch):
+def test_latent_space_training_round_trip(phantoms, tmp_path):
     vae_folder = tmp_path / "sd-like" / "vae"  # a Stable Diffusion folder: its vae/ is found
     tiny_vae().save_pretrained(vae_folder)
     model = train(tiny_config(phantoms, tmp_path / "latent", vae=str(vae_folder.parent), steps=2))
@@ -291,6 +291,5 @@ def test_latent_space_training_round_trip(phantoms, tmp_path, monkeypatch):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no config.json .*hub id such as stabilityai/sd-vae-ft-mse"):
         load_vae(str(tmp_path / "empty"))
-    monkeypatch.setenv("FAIRSKIN_OFFLINE", "1")
     with pytest.raises(ValueError, match="vae 'nobody/no-such-vae': not a folder here, and not loadable from the hub"):
-        load_vae("nobody/no-such-vae")
+        load_vae("nobody/no-such-vae", allow_download=False)

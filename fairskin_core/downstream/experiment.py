@@ -69,8 +69,10 @@ def _minutes(seconds: float) -> str:
 
 
 def run_experiment(settings: ExperimentSettings, progress: Callable[[str], None] | None = None,
-                   allowed_roots: list[Path] | None = None) -> ExperimentResult:
-    """Load and check the data, then train and score every strategy × seed (see the module docstring)."""
+                   allowed_roots: list[Path] | None = None, allow_download: bool = True) -> ExperimentResult:
+    """Load and check the data, then train and score every strategy × seed (see the module docstring).
+
+    ``allow_download``: a frozen classifier's ImageNet weights may be fetched where no local copy exists."""
     settings = settings.checked()
     started = time.monotonic()
     say = progress or (lambda line: None)
@@ -80,8 +82,8 @@ def run_experiment(settings: ExperimentSettings, progress: Callable[[str], None]
                                 test_split=settings.test_split, allowed_roots=allowed_roots,
                                 drop_overlapping_test_images=settings.drop_overlapping_test_images)
     share = malignant_share(data.train, len(data.classes)) if data.classes else None
-    cache = None if settings.classifier == "small-cnn" else FeatureCache(*frozen_features(settings.classifier, settings.size),
-                                                                          progress=progress)
+    cache = None if settings.classifier == "small-cnn" else FeatureCache(
+        *frozen_features(settings.classifier, settings.size, allow_download), progress=progress)
     result = ExperimentResult(settings, data, {}, {})
     copies = tone_copies(data.test, settings.tone_audit, progress=progress) if settings.tone_audit else None
     result.tone_audited = copies

@@ -271,11 +271,13 @@ def write_report(report: dict, by_group: pd.DataFrame, predictions: pd.DataFrame
 
 
 def downstream_report(settings: ExperimentSettings, out: str | Path, *, overwrite: bool = False,
-                      progress: Callable[[str], None] | None = None, allowed_roots: list[Path] | None = None) -> tuple[dict, Path]:
+                      progress: Callable[[str], None] | None = None, allowed_roots: list[Path] | None = None,
+                      allow_download: bool = True) -> tuple[dict, Path]:
     """Run the experiment and write its report into the new folder ``out``, all or nothing: what `fairskin downstream` does.
-    An ``out`` that cannot be written is refused before the minutes of training, not after."""
+    An ``out`` that cannot be written is refused before the minutes of training, not after. ``allow_download``: see
+    `run_experiment`."""
     with atomic_dir(out, overwrite=overwrite) as folder:
-        result = run_experiment(settings, progress, allowed_roots)
+        result = run_experiment(settings, progress, allowed_roots, allow_download)
         report, by_group = build_report(result)
         write_report(report, by_group, predictions_table(result), folder)
     return report, Path(out)

@@ -69,17 +69,18 @@ def synthetic_diversity(images: dict[int, np.ndarray], synthetic: pd.DataFrame, 
     return cells, pairs_table
 
 
-def real_diversity(real: Manifest, seed: int, lpips: LpipsDistance | None, cache: MeasurementCache) -> dict:
+def real_diversity(real: Manifest, seed: int, lpips: LpipsDistance | None, cache: MeasurementCache | None) -> dict:
     """Pairwise MS-SSIM (and LPIPS) of real images within each diagnosis, pooled: the diversity a generator should reach.
 
     The same real set is the reference of every synthetic set compared with it, so the result is
-    cached under the content of its images, their diagnoses and order, the seed and the LPIPS weights."""
+    cached (in ``cache``, where one is given) under the content of its images, their diagnoses and order, the seed and the
+    LPIPS weights."""
     key = _real_set_key(real, seed)
     measurer = f"{REAL_DIVERSITY}|{DIVERSITY_SIZE}|{lpips.id if lpips else 'no-lpips'}"
-    if key and (found := cache.get([key], measurer)):
+    if key and cache and (found := cache.get([key], measurer)):
         return found[key]
     result = _measure_real_diversity(real, seed, lpips)
-    if key:
+    if key and cache:
         cache.put({key: result}, measurer)
     return result
 

@@ -23,7 +23,7 @@ from sqlite_utils import Database
 from ..hashing import file_sha256
 from ..images import ImageFileError, read_rgb
 from ..sqlite import connect, immediate_transaction
-from ..workspace import workspace_dir
+from ..workspace import Workspace
 from .inception import FEATURE_DIM, TF_CLASSES, InceptionExtractor, preprocess_image
 
 CACHE_FILE = "inception_features.sqlite"
@@ -55,8 +55,8 @@ class FeatureCache:
     features is committed as it is computed.
     """
 
-    def __init__(self, path: str | Path | None = None):
-        self.path = Path(path) if path else workspace_dir("cache") / CACHE_FILE
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._writing() as db:
             db[CACHE_TABLE].create(
@@ -64,6 +64,11 @@ class FeatureCache:
                 pk=("sha256", "extractor"),
                 if_not_exists=True,
             )
+
+    @classmethod
+    def of_workspace(cls, workspace: Workspace) -> FeatureCache:
+        """The workspace's cache (``$FAIRSKIN_HOME/cache/inception_features.sqlite``): what `fairskin metrics` and the app use."""
+        return cls(workspace.folder("cache") / CACHE_FILE)
 
     @contextlib.contextmanager
     def _database(self) -> Iterator[Database]:
@@ -136,20 +141,19 @@ def extract_features(
     paths: Sequence[str | Path],
     extractor: InceptionExtractor,
     *,
-    cache: FeatureCache | bool | None = None,
+    cache: FeatureCache | None = None,
     batch_size: int = 50,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> FeatureResult:
     """Inception features of every file in ``paths`` (in that order), from the cache where it has them.
 
-    ``cache``: None or True for the workspace cache (``$FAIRSKIN_HOME/cache``), a `FeatureCache`
-    for another file, False for none. Images of any sizes mix freely (each is resized to 299).
+    ``cache``: where features are kept between runs (`FeatureCache.of_workspace`: the workspace's); None (or False)
+    for none. Images of any sizes mix freely (each is resized to 299).
     A file that cannot be read is listed in ``failures`` and its row is NaN. ``progress(done, total)``
     is called as images are done.
     """
     paths = [Path(p) for p in paths]
-    cache = FeatureCache() if cache is None or cache is True else cache or None
     n = len(paths)
     features = np.full((n, FEATURE_DIM), np.nan)
     logits = np.full((n, TF_CLASSES), np.nan) if extractor.has_logits else None

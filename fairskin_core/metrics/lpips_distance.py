@@ -29,13 +29,13 @@ def alexnet_weights() -> Path:
 class LpipsDistance:
     """LPIPS between pairs of sRGB uint8 images (scaled to [-1, 1] as the model expects).
 
-    ``net``: "alex" (the LPIPS authors' default) or "vgg". ``id`` names the weights used.
+    ``net``: "alex" (the LPIPS authors' default) or "vgg". ``id`` names the weights used. ``allow_download``: see `load_lpips`.
     """
 
-    def __init__(self, device: str | None = None, net: str = "alex"):
+    def __init__(self, device: str | None = None, net: str = "alex", allow_download: bool = True):
         self.device = pick_device(device)
         self.net = net
-        self.model, self.id = load_lpips(net, device=self.device)
+        self.model, self.id = load_lpips(net, device=self.device, allow_download=allow_download)
 
     def _tensor(self, images: np.ndarray) -> torch.Tensor:
         batch = torch.from_numpy(np.asarray(images, dtype=np.float32)).permute(0, 3, 1, 2)  # a copy: inputs may be read-only
@@ -50,7 +50,8 @@ class LpipsDistance:
         return torch.cat(out).numpy().astype(float) if out else np.array([])
 
 
-def lpips_between(path_a: str | Path, path_b: str | Path, net: str = "alex", device: str | None = None) -> tuple[float, str]:
+def lpips_between(path_a: str | Path, path_b: str | Path, net: str = "alex", device: str | None = None,
+                  allow_download: bool = True) -> tuple[float, str]:
     """LPIPS between two image files, and the weights' id — as the LPIPS authors' ``lpips_2imgs.py``.
 
     The images are read as RGB and scaled to [-1, 1] without resizing, so they must be of one size.
@@ -61,5 +62,5 @@ def lpips_between(path_a: str | Path, path_b: str | Path, net: str = "alex", dev
             f"{path_a} is {a.shape[1]}x{a.shape[0]} px and {path_b} is {b.shape[1]}x{b.shape[0]} px: "
             "LPIPS compares images of one size (they are not resized); resize or crop one to the other's size"
         )
-    distance = LpipsDistance(device=device, net=net)
+    distance = LpipsDistance(device=device, net=net, allow_download=allow_download)
     return float(distance(a[None], b[None])[0]), distance.id

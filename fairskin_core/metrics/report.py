@@ -35,7 +35,7 @@ from ..measurement_cache import MeasurementCache
 from ..spreadsheet_csv import write_report_csv
 from .abcd_realism import abcd_realism
 from .diversity import DIVERSITY_SIZE, bootstrap_mean, load_squares, real_diversity, synthetic_diversity
-from .features import extract_features
+from .features import FeatureCache, extract_features
 from .fid import MIN_IMAGES, RankDeficientCovarianceWarning, fid, fid_infinity, small_sample_bias
 from .fidelity import fst_fidelity
 from .figures import report_figures
@@ -196,10 +196,15 @@ def build_report(
     workers: int | None = None,
     progress: Progress | None = None,
     allowed_roots: list[Path] | None = None,
+    feature_cache: FeatureCache | None = None,
+    measurement_cache: MeasurementCache | None = None,
+    allow_download: bool = True,
 ) -> tuple[dict, dict[str, pd.DataFrame]]:
     """Measure a synthetic manifest against a real one; returns the report and per-image tables.
 
-    ``allowed_roots`` (the web app): folders the manifests and their images must lie in."""
+    ``allowed_roots`` (the web app): folders the manifests and their images must lie in. ``feature_cache``,
+    ``measurement_cache``: where Inception features and per-image measurements are kept between runs (the workspace's, in
+    `fairskin metrics` and the app; None: nothing kept). ``allow_download``: Inception's and LPIPS's weights may be fetched."""
 
     def step(fraction: float, what: str) -> None:
         if progress:
@@ -208,11 +213,11 @@ def build_report(
     real, synthetic = (read_manifest(p, allowed_roots=allowed_roots) for p in (real_path, synthetic_path))
     for manifest, side in ((real, "real"), (synthetic, "synthetic")):
         _refuse_too_small(side, manifest, len(manifest.table))
-    extractor = load_inception(weights)
+    extractor = load_inception(weights, allow_download=allow_download)
 
     def features_of(manifest: Manifest, start: float, span: float, side: str):
         paths = manifest.image_files()
-        return extract_features(paths, extractor, workers=workers,
+        return extract_features(paths, extractor, workers=workers, cache=feature_cache,
                                 progress=lambda done, total: step(start + span * done / total, f"Inception features of the {side} images"))
 
     real_result = features_of(real, 0.0, 0.4, "real")
@@ -242,20 +247,20 @@ def build_report(
     step(0.75, "skin tone and ABCD of every image")
     real_measurable = Manifest(real_table, real.root, real.path)
     synthetic_measurable = Manifest(synthetic_table, synthetic.root, synthetic.path)
-    real_measured = analyse_manifest(real_measurable, workers=workers)
-    synthetic_measured = analyse_manifest(synthetic_measurable, workers=workers)
+    real_measured = analyse_manifest(real_measurable, workers=workers, cache=measurement_cache)
+    synthetic_measured = analyse_manifest(synthetic_measurable, workers=workers, cache=measurement_cache)
 
     step(0.85, "diversity and memorization")
     synthetic_images = load_squares(synthetic_measurable, range(len(synthetic_table)))
     try:
-        lpips, lpips_note = LpipsDistance(), ""
+        lpips, lpips_note = LpipsDistance(allow_download=allow_download), ""
     except LpipsUnavailable as exc:
         lpips, lpips_note = None, str(exc)
     diversity, diversity_pairs = synthetic_diversity(synthetic_images, synthetic_table, seed, lpips)
     diversity["lpips_note"] = lpips_note
     floor = real_floor(real_features, synthetic_features, seed)
     floor["diversity"] = {
-        "real": real_diversity(real_measurable, seed, lpips, MeasurementCache()),
+        "real": real_diversity(real_measurable, seed, lpips, measurement_cache),
         "synthetic": {"pairs": diversity["pairs_measured"],
                       "ms_ssim": bootstrap_mean(diversity_pairs["ms_ssim"].to_numpy(dtype=float), seed),
                       "lpips": bootstrap_mean(diversity_pairs["lpips"].to_numpy(dtype=float), seed) if lpips else None},

@@ -18,7 +18,7 @@ from pathlib import Path
 from ..fst import FST_TYPES
 from ..hashing import file_sha256
 from ..sqlite import connection, immediate_transaction
-from ..workspace import workspace_root
+from ..workspace import Workspace
 
 CORRECTIONS_FILE = "skin_type_corrections.sqlite"
 TABLE = "corrections"
@@ -35,14 +35,19 @@ class Correction:
 
 
 class SkinTypeCorrections:
-    """The corrections of one workspace (``$FAIRSKIN_HOME/skin_type_corrections.sqlite``), or of the file ``path``."""
+    """The corrections kept in the file ``path`` (`of_workspace`: the workspace's)."""
 
-    def __init__(self, path: str | Path | None = None):
-        self.path = Path(path) if path else workspace_root() / CORRECTIONS_FILE
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with connection(self.path) as db, immediate_transaction(db):
             db[TABLE].create({"sha256": str, "fst": int, "image_id": str, "corrected_by": str, "corrected_at": str, "estimate_was": str},
                              pk="sha256", if_not_exists=True)
+
+    @classmethod
+    def of_workspace(cls, workspace: Workspace) -> SkinTypeCorrections:
+        """The workspace's corrections (``$FAIRSKIN_HOME/skin_type_corrections.sqlite``): what the `fairskin` verbs and the app use."""
+        return cls(workspace.folder() / CORRECTIONS_FILE)
 
     def correct(self, image_file: str | Path, fst: int, *, image_id: str, corrected_by: str, annotated_fst: int | None = None,
                 estimate_was: str = "") -> Correction:

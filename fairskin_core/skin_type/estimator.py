@@ -108,17 +108,16 @@ def estimate_files(
     paths: Sequence[str | Path],
     estimator: SkinTypeEstimator | None = None,
     *,
-    cache: MeasurementCache | bool | None = None,
+    cache: MeasurementCache | None = None,
     workers: int | None = None,
     batch_size: int = 32,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[dict]:
     """One record per file, in order (see `SkinTypeEstimator.record` and `refusal`); cached by the file's SHA-256.
 
-    ``cache``: None or True for the workspace's measurement cache, a `MeasurementCache`, or False.
+    ``cache``: where records are kept between runs (`MeasurementCache.of_workspace`: the workspace's); None (or False) for none.
     """
     estimator = estimator or default_estimator()
-    cache = MeasurementCache() if cache is None or cache is True else cache or None
     paths = [Path(p) for p in paths]
     records: list[dict | None] = [None] * len(paths)
     keys: dict[int, str] = {}

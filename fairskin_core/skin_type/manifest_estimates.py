@@ -42,14 +42,14 @@ def skin_type_table(
     *,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
-    cache: MeasurementCache | bool | None = None,
+    cache: MeasurementCache | None = None,
     corrections: SkinTypeCorrections | None = None,
     estimator: SkinTypeEstimator | None = None,
 ) -> pd.DataFrame:
     """One row per image of ``manifest``: `COLUMNS`, then the six probabilities (learned) or the ITA (ita).
 
-    An image a person corrected (``corrections``, the workspace's by default) has the corrected type, method ``corrected``.
-    ``estimator``: another learned model than the shipped one."""
+    An image a person corrected (in ``corrections``: the workspace's in the `fairskin` verbs and the app; None for none) has the
+    corrected type, method ``corrected``. ``cache``: see `estimate_files`. ``estimator``: another learned model than the shipped one."""
     if method not in METHODS:
         raise ValueError(f"unknown skin-type method {method!r}; use one of {', '.join(METHODS)}")
     table = manifest.table.reset_index(drop=True)
@@ -62,7 +62,8 @@ def skin_type_table(
         estimates = analysed[["status", "message", "fst_estimate", "fst_confidence", "skin_fraction", "ita"]]
     estimates = estimates.assign(image_id=table["image_id"], method=method, fst=table["fst"], fst_source=table["fst_source"])
     estimates["fst_estimate"] = estimates["fst_estimate"].astype("Int64")
-    estimates = with_corrections(estimates, files, corrections or SkinTypeCorrections())
+    if corrections is not None:
+        estimates = with_corrections(estimates, files, corrections)
     return estimates[[*COLUMNS, *(c for c in estimates.columns if c not in COLUMNS)]]
 
 
@@ -85,13 +86,15 @@ def with_corrections(estimates: pd.DataFrame, files: list[Path], corrections: Sk
     return estimates
 
 
-def with_estimated_fst(manifest: Manifest, method: str = DEFAULT_METHOD) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The manifest's table with estimated (or corrected) types in its untyped rows, and the estimates of those rows."""
+def with_estimated_fst(manifest: Manifest, method: str = DEFAULT_METHOD, *, cache: MeasurementCache | None = None,
+                       corrections: SkinTypeCorrections | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The manifest's table with estimated (or corrected) types in its untyped rows, and the estimates of those rows
+    (``cache``, ``corrections``: see `skin_type_table`)."""
     table = manifest.table
     rows = untyped(table)
     if not rows.any():
         return table.copy(), pd.DataFrame()
-    estimates = skin_type_table(Manifest(table[rows], manifest.root, manifest.path), method)
+    estimates = skin_type_table(Manifest(table[rows], manifest.root, manifest.path), method, cache=cache, corrections=corrections)
     aligned = pd.DataFrame({"fst_estimate": pd.array([pd.NA] * len(table), dtype="Int64"), "fst_confidence": float("nan"), "method": ""},
                            index=table.index)
     columns = ["fst_estimate", "fst_confidence", "method"]
@@ -156,17 +159,21 @@ def estimate_skin_types(
     estimated_manifest: str | Path | None = None,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    cache: MeasurementCache | None = None,
+    corrections: SkinTypeCorrections | None = None,
 ) -> SkinTypeRun:
     """The skin type of every image of a manifest (only ``split``'s rows, if given), written to the CSV ``out``.
 
     ``report``: also the distribution and agreement (`skin_type_report`), written beside ``out`` (``.report.json``).
     ``estimated_manifest``: a copy of the manifest whose untyped rows get their estimate (``fst_source`` the method,
-    with ``fst_confidence``), or their correction; annotated rows are copied as they are.
+    with ``fst_confidence``), or their correction; annotated rows are copied as they are. ``cache``, ``corrections``: see
+    `skin_type_table`.
     """
     manifest = read_manifest(manifest_path)
     if split:
         manifest = rows_of_split(manifest, split)
-    run = SkinTypeRun(skin_type_table(manifest, method, workers=workers, progress=progress), Path(out), method)
+    run = SkinTypeRun(skin_type_table(manifest, method, workers=workers, progress=progress, cache=cache, corrections=corrections),
+                      Path(out), method)
     with atomic_file(run.out, "w", newline="", encoding="utf-8") as handle:
         write_report_csv(run.table, handle)
     if estimated_manifest:

@@ -14,15 +14,14 @@ from pathlib import Path
 import torch
 from diffusers.models.autoencoders.autoencoder_kl import AutoencoderKL
 
-from ..workspace import offline
-
 VAE_HINT = ("a local folder holding an AutoencoderKL (config.json + diffusion_pytorch_model.safetensors), "
             "a Stable Diffusion folder (its vae/ is used), or a hub id such as stabilityai/sd-vae-ft-mse "
             "(downloaded into the Hugging Face cache on first use; needs internet, and FAIRSKIN_OFFLINE unset)")
 
 
-def load_vae(source: str) -> AutoencoderKL:
-    """The AutoencoderKL named by ``source``: a folder, a pipeline folder with ``vae/``, or a hub id."""
+def load_vae(source: str, *, allow_download: bool = True) -> AutoencoderKL:
+    """The AutoencoderKL named by ``source``: a folder, a pipeline folder with ``vae/``, or a hub id (fetched into the
+    Hugging Face cache where ``allow_download``, else only found there)."""
     path = Path(source)
     if path.is_dir():
         folder = path / "vae" if (path / "vae" / "config.json").is_file() else path
@@ -33,7 +32,7 @@ def load_vae(source: str) -> AutoencoderKL:
         except (OSError, ValueError) as exc:
             raise ValueError(f"vae {source!r}: {folder} could not be loaded as an AutoencoderKL ({exc})") from None
     try:
-        return AutoencoderKL.from_pretrained(source, local_files_only=offline()).eval()
+        return AutoencoderKL.from_pretrained(source, local_files_only=not allow_download).eval()
     except (OSError, ValueError) as exc:
         raise ValueError(f"vae {source!r}: not a folder here, and not loadable from the hub ({str(exc).splitlines()[0]}); "
                          f"give {VAE_HINT}") from None

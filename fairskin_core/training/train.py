@@ -118,11 +118,12 @@ def _accelerator(mixed_precision: str) -> Accelerator:
                          f"and accelerate allows one per process; run `fairskin train` in a new process ({exc})") from None
 
 
-def _latent_space(config: TrainConfig, data: TrainingImages, device: torch.device) -> tuple[AutoencoderKL | None, torch.Tensor | None]:
+def _latent_space(config: TrainConfig, data: TrainingImages, device: torch.device,
+                  allow_download: bool) -> tuple[AutoencoderKL | None, torch.Tensor | None]:
     """With ``config.vae``: the VAE and the training images encoded by it, once; in pixel space (None, None)."""
     if not config.vae:
         return None, None
-    vae = load_vae(config.vae)
+    vae = load_vae(config.vae, allow_download=allow_download)
     scale = vae_scale_factor(vae)
     divisor = scale * config.patch_size * 2 ** (len(config.block_out_channels) - 1)
     if config.image_size % divisor:
@@ -286,13 +287,19 @@ def _write_mix(out: Path, sampler: BalancedCellSampler, drawn: Counter, availabl
     (out / "mix.json").write_text(json.dumps(rows, indent=2))
 
 
-def train(config: TrainConfig, *, resume: bool = True, progress: Progress | None = None) -> Path:
-    """Train as ``config`` says; return the model folder (``config.output_dir``)."""
+def train(config: TrainConfig, *, resume: bool = True, progress: Progress | None = None, phantoms: Path | None = None,
+          allow_download: bool = True) -> Path:
+    """Train as ``config`` says; return the model folder (``config.output_dir``).
+
+    ``phantoms``: the folder a config's phantom set is rendered into once (the workspace's); ``allow_download``: a hub VAE
+    may be fetched."""
     out = Path(config.output_dir)
     accelerator = _accelerator(config.mixed_precision)
-    manifest = Path(config.manifest) if config.manifest else phantom_set(config.phantoms)  # rendered into the workspace once
+    if not config.manifest and phantoms is None:
+        raise ValueError("training config: it names a phantom set, and no folder was given to render it in")
+    manifest = Path(config.manifest) if config.manifest else phantom_set(phantoms, config.phantoms)  # rendered there once
     data = load_training_images(manifest, config.image_size, config.split)
-    vae, latents = _latent_space(config, data, accelerator.device)
+    vae, latents = _latent_space(config, data, accelerator.device, allow_download)
     diagnoses = tuple(sorted(set(data.diagnosis)))
     diagnosis_index = {name: i + 1 for i, name in enumerate(diagnoses)}
     sampler = BalancedCellSampler(data.fst, data.diagnosis, config.dark_skin_oversampling, config.seed)
