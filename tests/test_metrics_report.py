@@ -25,7 +25,7 @@ from fairskin_core.manifest import read_manifest, write_manifest
 from fairskin_core.measurement_cache import MeasurementCache
 from fairskin_core.metrics.abcd_realism import abcd_realism
 from fairskin_core.metrics.diversity import real_diversity
-from fairskin_core.metrics.features import extract_features
+from fairskin_core.metrics.features import FeatureCache, extract_features
 from fairskin_core.metrics.fid import fid
 from fairskin_core.metrics.fidelity import fst_fidelity
 from fairskin_core.metrics.inception import load_inception
@@ -54,6 +54,14 @@ def sets(tmp_path_factory):
     same = as_synthetic(write_phantom_dataset(root / "same", n=120, preset="balanced", size=64, seed=2))
     other = as_synthetic(write_phantom_dataset(root / "other", n=120, preset="ham10000", size=64, seed=3))
     return {"real": real, "same": same, "other": other, "root": root}
+
+
+@pytest.fixture(scope="module")
+def caches(tmp_path_factory) -> dict:
+    """The workspace caches `fairskin metrics` and the Quality tab pass: the real set's features and diversity, the same for
+    every report against it, are measured once for the module."""
+    folder = tmp_path_factory.mktemp("caches")
+    return {"feature_cache": FeatureCache(folder / "features.db"), "measurement_cache": MeasurementCache(folder / "measurements.db")}
 
 
 @pytest.fixture(scope="module")
@@ -223,7 +231,7 @@ def test_fid_separates_presets_far_more_than_seeds(preset_features):
 
 
 @pytest.mark.slow
-def test_per_group_breakdown_catches_a_bad_group_that_overall_fid_hides(sets, extractor):
+def test_per_group_breakdown_catches_a_bad_group_that_overall_fid_hides(sets, caches):
     table = read_manifest(sets["same"]).table
     broken_root = sets["root"] / "broken"
     (broken_root / "images").mkdir(parents=True)
@@ -235,8 +243,8 @@ def test_per_group_breakdown_catches_a_bad_group_that_overall_fid_hides(sets, ex
             image = Image.blend(image, Image.new("RGB", image.size, (200, 200, 200)), 0.5).filter(ImageFilter.GaussianBlur(2))
         image.save(broken_root / row["image_path"])
     broken = write_manifest(table, broken_root / "synthetic.csv")
-    clean_report, _ = build_report(sets["real"], sets["same"])
-    broken_report, tables = build_report(sets["real"], broken)
+    clean_report, _ = build_report(sets["real"], sets["same"], **caches)
+    broken_report, tables = build_report(sets["real"], broken, **caches)
     clean = {g["group"]: g for g in clean_report["groups"]}
     bad = {g["group"]: g for g in broken_report["groups"]}
     overall_rise = bad["overall"]["fid"] / clean["overall"]["fid"]
@@ -266,7 +274,7 @@ def stand_in_alexnet(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("lpips", ["unavailable", "stand-in AlexNet"])
-def test_copies_of_training_images_are_flagged_and_shown_first(sets, tmp_path, request, lpips):
+def test_copies_of_training_images_are_flagged_and_shown_first(sets, caches, tmp_path, request, lpips):
     if lpips != "unavailable":
         request.getfixturevalue("stand_in_alexnet")
     elif alexnet_weights().exists():
@@ -282,7 +290,7 @@ def test_copies_of_training_images_are_flagged_and_shown_first(sets, tmp_path, r
             shutil.copy(manifest.image_file(path), tmp_path / path)
     synthetic = write_manifest(pd.concat([copied.assign(image_id="copy-" + copied["image_id"]), fresh]).assign(
         mask_path="", source="synthetic", fst_source="requested", scheduler="ddim", steps=25, guidance=3.0), tmp_path / "synthetic.csv")
-    report, tables = build_report(sets["real"], synthetic, allow_download=False)  # offline: no weights fetched
+    report, tables = build_report(sets["real"], synthetic, allow_download=False, **caches)  # offline: no weights fetched
     check = report["memorization"]["by"]["inception"]
     assert report["memorization"]["heldout_images"] >= 20 and check["threshold"] > 0
     assert all(d < check["threshold"] for d in check["synthetic_distances"][:4])  # every copy is flagged ...
