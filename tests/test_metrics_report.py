@@ -37,6 +37,7 @@ from fairskin_core.metrics.msssim import ms_ssim, pairwise_ms_ssim, scales_for, 
 from fairskin_core.metrics.report import build_report, closest_pairs_html
 from fairskin_core.phantoms import render_phantom
 from fairskin_core.phantoms.dataset import write_phantom_dataset
+from fairskin_core.workspace import Workspace
 
 from .conftest import REPO, demo_credentials, running_app, sign_in
 
@@ -57,11 +58,11 @@ def sets(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def caches(tmp_path_factory) -> dict:
-    """The workspace caches `fairskin metrics` and the Quality tab pass: the real set's features and diversity, the same for
-    every report against it, are measured once for the module."""
-    folder = tmp_path_factory.mktemp("caches")
-    return {"feature_cache": FeatureCache(folder / "features.db"), "measurement_cache": MeasurementCache(folder / "measurements.db")}
+def caches() -> dict:
+    """This worker's workspace caches, which `fairskin metrics` run here passes too: the real set's features and diversity,
+    the same for every report against it, are measured once for the module."""
+    workspace = Workspace.from_environment()
+    return {"feature_cache": FeatureCache.of_workspace(workspace), "measurement_cache": MeasurementCache.of_workspace(workspace)}
 
 
 @pytest.fixture(scope="module")
