@@ -431,10 +431,8 @@ def _located(path: Path, folder: Path, manifest_folder: Path) -> tuple[str, str]
     A file that links out of that folder is refused, as the manifest would refuse it."""
     root = manifest_folder if folder.is_relative_to(manifest_folder) else folder
     if not path.resolve().is_relative_to(root):
-        raise ImportParameterError(
-            f"{path} links to {path.resolve()}, outside {root}; "
-            "copy the file in instead of linking it, or point {images} at the folder it links to", "images"
-        )
+        raise ImportParameterError(f"{path} links to {path.resolve()}, outside {root}; copy the file in instead of linking it, "
+                                   "or point {images} at the folder it links to", "images")
     return ("" if root == manifest_folder else str(root)), path.relative_to(root).as_posix()
 
 
@@ -461,10 +459,8 @@ def write_import(fmt: str, metadata: Metadata, images: list[Path], out: Path, *,
     sources = " and ".join(str(p) for p in metadata.paths)
     folders = " and ".join(str(p) for p in images)
     if finder.ambiguous:
-        raise ImportParameterError(
-            f"several files under {folders} have the same name, so the image "
-            f"is ambiguous: {_listing(finder.ambiguous)}; point {{images}} at one copy", "images"
-        )
+        raise ImportParameterError(f"several files under {folders} have the same name, so the image is ambiguous: "
+                                   f"{_listing(finder.ambiguous)}; point {{images}} at one copy", "images")
     if not found:
         raise ImportParameterError(
             f"none of the {len(metadata.samples)} images named in {sources} is under {folders} "
