@@ -23,7 +23,8 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from fairskin_core.diffusion.model_folder import DEFAULT_MODEL, load_model
+from fairskin_core.diffusion.model_folder import DEFAULT_MODEL
+from fairskin_core.diffusion.model_loading import load_model
 
 
 def median_seconds(repeats: int, run, *args) -> float:

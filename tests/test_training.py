@@ -17,7 +17,8 @@ from diffusers import AutoencoderKL, DDPMScheduler, UNet2DModel
 from scipy.stats import chisquare
 
 from fairskin_core.diffusion.conditioned_unet import FSTConditionedUNet
-from fairskin_core.diffusion.model_folder import ModelFolderError, load_model
+from fairskin_core.diffusion.model_folder import ModelFolderError
+from fairskin_core.diffusion.model_loading import load_model
 from fairskin_core.hashing import file_sha256
 from fairskin_core.manifest import read_manifest, write_manifest
 from fairskin_core.phantoms.dataset import write_phantom_dataset

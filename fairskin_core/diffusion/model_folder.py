@@ -8,13 +8,12 @@
       vae/                  only for latent-space models
       model_card.md, train_config.json, training_log.csv, mix.json   (written by training)
 
-Saving is diffusers' own `save_pretrained`, and so is loading each component (`from_pretrained`):
-`load_model` builds the pipeline from them rather than from the module paths `model_index.json`
-recorded, so a folder saved before the model's code moved (to `fairskin_core.diffusion`) still
-loads. What this module adds is our index and the checks before a folder is trusted, each saying
-what is wrong and what to do: no such folder, a Stable Diffusion pipeline or another diffusers
-model (wrong backend), a missing or damaged file, a model of another kind or a newer format.
-The shipped default model is the folder `DEFAULT_MODEL`.
+Saving and loading are diffusers' own (`fairskin_core.diffusion.model_loading`). What this module
+adds is our index and the checks before a folder is trusted, each saying what is wrong and what
+to do: no such folder, a Stable Diffusion pipeline or another diffusers model (wrong backend), a
+missing or damaged file, a model of another kind or a newer format. The shipped default model is
+the folder `DEFAULT_MODEL`. Nothing here imports torch or diffusers: the web app and the command
+line read a model's index, and name the default's files, without loading them.
 """
 
 from __future__ import annotations
@@ -22,12 +21,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from diffusers.models.autoencoders.autoencoder_kl import AutoencoderKL
-from diffusers.schedulers.scheduling_ddpm import DDPMScheduler
-
 from ..errors import ParameterError
-from .conditioned_unet import FSTConditionedUNet
-from .pipeline import FSTDiffusionPipeline
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "default_model"  # shipped as package data of fairskin_core
 
@@ -41,21 +35,6 @@ WEIGHTS_FILE = "diffusion_pytorch_model.safetensors"
 class ModelFolderError(ParameterError):
     """A model folder that cannot be loaded; the message names the file and the fix (and the parameter, ``{model}``:
     `ParameterError`)."""
-
-
-def save_model(pipeline: FSTDiffusionPipeline, folder: str | Path, **index: object) -> Path:
-    """Write ``pipeline`` (diffusers' folder: safetensors weights, configs, model_index.json) and our index into ``folder``."""
-    folder = Path(folder)
-    pipeline.save_pretrained(folder, safe_serialization=True)
-    (folder / INDEX_FILE).write_text(json.dumps({
-        "kind": MODEL_KIND,
-        "format": MODEL_FORMAT,
-        "image_size": pipeline.image_size,
-        "latent": pipeline.vae is not None,
-        "diagnoses": list(pipeline.unet.config.diagnoses),
-        **index,
-    }, indent=2))
-    return folder
 
 
 def read_index(folder: str | Path) -> dict:
@@ -99,18 +78,3 @@ def check_files(folder: Path, index: dict) -> None:
             raise ModelFolderError(f"{config}: {incomplete}")
         if name != "scheduler" and not (folder / name / WEIGHTS_FILE).is_file():
             raise ModelFolderError(f"{folder / name / WEIGHTS_FILE}: {incomplete}")
-
-
-def load_model(folder: str | Path, device: str | None = None) -> FSTDiffusionPipeline:
-    """The pipeline saved in ``folder``, after the checks of the module docstring, from its components."""
-    folder = Path(folder)
-    index = read_index(folder)
-    check_files(folder, index)
-    try:
-        pipeline = FSTDiffusionPipeline(FSTConditionedUNet.from_pretrained(folder / "unet"),
-                                        DDPMScheduler.from_pretrained(folder / "scheduler"),
-                                        AutoencoderKL.from_pretrained(folder / "vae") if index.get("latent") else None)
-    except Exception as exc:  # noqa: BLE001 - safetensors, json and torch each raise their own
-        raise ModelFolderError(f"{folder}: the weights cannot be read ({type(exc).__name__}: {str(exc)[:200]}); "
-                               "the file is damaged — copy it again, or retrain") from None
-    return pipeline.to(device) if device else pipeline

@@ -10,7 +10,7 @@ w = 0 ignores the labels.
 `FSTDiffusionPipeline` is a diffusers `DiffusionPipeline`: ``save_pretrained`` writes
 ``model_index.json`` beside ``unet/``, ``scheduler/`` (and ``vae/``), and
 ``FSTDiffusionPipeline.from_pretrained(folder)`` loads such a folder, the shipped default
-model included, with no fairskin code in between (`model_folder.load_model` adds the checks).
+model included, with no fairskin code in between (`model_loading.load_model` adds the checks).
 """
 
 from __future__ import annotations

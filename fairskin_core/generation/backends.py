@@ -19,7 +19,8 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from ..diffusion.model_folder import DEFAULT_MODEL, WEIGHTS_FILE, load_model
+from ..diffusion.model_folder import DEFAULT_MODEL, WEIGHTS_FILE
+from ..diffusion.model_loading import load_model
 from ..diffusion.schedulers import make_scheduler
 from ..errors import ParameterError
 from ..finetune.base_model import base_fingerprint, check_base, model_not_available, read_finetune

@@ -41,7 +41,7 @@ from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 
 from ..diffusion.conditioned_unet import UNCONDITIONED, FSTConditionedUNet
-from ..diffusion.model_folder import save_model
+from ..diffusion.model_loading import save_model
 from ..diffusion.pipeline import FSTDiffusionPipeline, vae_scale_factor
 from ..phantoms.workspace_sets import phantom_set
 from ..torch_files import usable_precision
