@@ -20,8 +20,14 @@ import pandas as pd
 
 from fairskin_core.analysis.pipeline import analyse_image
 from fairskin_core.diffusion.model_folder import ModelFolderError
-from fairskin_core.diffusion.sampling_settings import DEFAULT_SCHEDULER, DEFAULT_STEPS, FST_GUIDANCE, SD_GUIDANCE, TONE_TRANSFER
-from fairskin_core.diffusion.schedulers import SCHEDULERS
+from fairskin_core.diffusion.sampling_settings import (
+    DEFAULT_SCHEDULER,
+    DEFAULT_STEPS,
+    FST_GUIDANCE,
+    SCHEDULER_NAMES,
+    SD_GUIDANCE,
+    TONE_TRANSFER,
+)
 from fairskin_core.errors import USER_MISTAKES
 from fairskin_core.fst import FST_TYPES, ROMAN
 from fairskin_core.generation.planned_set import add_to_set
@@ -209,7 +215,7 @@ def build_generate_tab(settings: AppSettings, store: ReviewStore, roots: list[Pa
                 steps = gr.Number(value=DEFAULT_STEPS, label="Steps", elem_id="generate-steps")
                 guidance = gr.Slider(0, 15, value=FST_GUIDANCE, step=0.5, label="Guidance (0 = ignore the labels, 1 = plain conditional)",
                                      elem_id="generate-guidance")
-                scheduler = gr.Dropdown(list(SCHEDULERS), value=DEFAULT_SCHEDULER, label="Scheduler")
+                scheduler = gr.Dropdown(list(SCHEDULER_NAMES), value=DEFAULT_SCHEDULER, label="Scheduler")
             run = gr.Button("Generate", variant="primary", elem_id="generate-run")
         with gr.Column(scale=3):
             message = gr.Markdown(elem_id="generate-message")
