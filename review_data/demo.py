@@ -14,9 +14,8 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from fairskin_core.diffusion.model_folder import DEFAULT_MODEL, WEIGHTS_FILE
+from fairskin_core.diffusion.model_folder import DEFAULT_MODEL, WEIGHTS_FILE, read_index
 from fairskin_core.fst import FST_TYPES
-from fairskin_core.generation.backends import FSTModelBackend
 from fairskin_core.generation.planned_set import generate_set, plan_per_cell
 from fairskin_core.hashing import file_sha256
 from fairskin_core.manifest import read_manifest
@@ -50,15 +49,17 @@ def default_synthetic_manifest(synthetic: Path, progress: Callable[[int, int], N
     The folder name carries the weights' hash, so a new default model generates a new set. An
     interrupted first start resumes where it stopped (batch generation is resumable).
     """
-    backend = FSTModelBackend(DEFAULT_MODEL)
     p = DEFAULT_SYNTHETIC
-    plan = plan_per_cell(p["per_cell"], list(FST_TYPES), list(backend.diagnoses), p["seed"])
+    # Planned from the model's index, so a set made already is found without loading the model (torch and diffusers).
+    plan = plan_per_cell(p["per_cell"], list(FST_TYPES), read_index(DEFAULT_MODEL)["diagnoses"], p["seed"])
     manifest = default_synthetic_manifest_path(synthetic)
     folder = manifest.parent
     if manifest.is_file() and len(read_manifest(manifest, check_files="none").table) == len(plan):
         return manifest
-    return generate_set(backend, plan, folder, steps=p["steps"], guidance=p["guidance"], scheduler=p["scheduler"], batch_size=24,
-                        progress=(lambda done, total, rate: progress(done, total)) if progress else None)
+    from fairskin_core.generation.backends import FSTModelBackend
+
+    return generate_set(FSTModelBackend(DEFAULT_MODEL), plan, folder, steps=p["steps"], guidance=p["guidance"], scheduler=p["scheduler"],
+                        batch_size=24, progress=(lambda done, total, rate: progress(done, total)) if progress else None)
 
 
 def remove_old_credentials_file(workspace: Workspace) -> Path | None:
