@@ -7,7 +7,6 @@ from pathlib import Path
 
 from fairskin_core.diffusion.model_folder import DEFAULT_MODEL, INDEX_FILE, ModelFolderError, read_index
 from fairskin_core.fst import ROMAN
-from fairskin_core.generation.backends import SIZE_MULTIPLE, stable_diffusion_size
 from fairskin_core.generation.run_folders import MAX_IMAGES, MAX_STEPS, GenerationRequest
 from fairskin_core.numbers import seed_number, whole_number
 
@@ -34,6 +33,8 @@ def model_diagnoses(model: str) -> list[str]:
 
 def size_choices(stable_diffusion: str) -> list[str]:
     """The image sizes offered for a Stable Diffusion model: around the one it was made for (read from its configs)."""
+    from fairskin_core.generation.backends import SIZE_MULTIPLE, stable_diffusion_size  # torch: once a Stable Diffusion model is named
+
     try:
         own = stable_diffusion_size(stable_diffusion)
     except ValueError:

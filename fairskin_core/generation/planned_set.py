@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -27,7 +28,9 @@ from ..errors import ParameterError
 from ..fst import fst_group
 from ..manifest import read_manifest, write_manifest
 from ..mix import Preset, image_cells, normalised
-from .backends import GenerationBackend
+
+if TYPE_CHECKING:  # the backends import torch and diffusers; a set is planned and checked without them
+    from .backends import GenerationBackend
 
 SEED_STRIDE = 1_000_003
 

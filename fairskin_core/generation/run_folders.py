@@ -4,7 +4,9 @@ The Generate tab keeps every request it runs (a few images or 60,000) as a run f
 (the request, the `fairskin` command that does the same, when it was made, its status) next to
 the `images/` and `manifest.csv` that `generate_images` or `tone_transfer_set` write. So recent
 runs can be listed and re-opened, an interrupted one resumed (the same call skips the images
-already there), and any run downloaded as one zip of its images and manifest.
+already there), and any run downloaded as one zip of its images and manifest. The models (torch,
+diffusers) are imported by `load_request_backend` and `run_request`, which run them: the web app
+lists, checks and keeps runs without them.
 """
 
 from __future__ import annotations
@@ -17,17 +19,19 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..atomic import atomic_file
 from ..diffusion.sampling_settings import DEFAULT_SCHEDULER, DEFAULT_STEPS, MAX_STEPS, SCHEDULER_NAMES, TONE_TRANSFER
 from ..fst import FST_TYPES
 from ..manifest import read_manifest
 from ..numbers import whole_number
-from .backends import GenerationBackend, load_backend
-from .generate import PlanRequest, generate_images
 from .melanin_transfer import MelaninToneTransfer
 from .sd_tone_transfer import StableDiffusionToneTransfer, check_strength
 from .tone_transfer import tone_transfer_set
+
+if TYPE_CHECKING:
+    from .backends import GenerationBackend
 
 RUN_FILE = "run.json"
 MAX_IMAGES = 100_000  # more in one request is a typo, not a dataset (the research plan's largest is 60,000)
@@ -112,6 +116,8 @@ def load_request_backend(request: GenerationRequest, device: str | None = None) 
     """The model ``request`` runs on, loaded (a tone transfer without Stable Diffusion: the physically based one)."""
     if request.physically_based:
         return MelaninToneTransfer()
+    from .backends import load_backend
+
     return load_backend(request.model, request.stable_diffusion, device=device, allow_download=request.allow_download,
                         loras=request.loras, textual_inversions=request.textual_inversions)
 
@@ -128,6 +134,8 @@ def run_request(request: GenerationRequest, folder: str | Path, backend: Generat
             guidance=TONE_TRANSFER["guidance"] if request.guidance is None else request.guidance)
         return tone_transfer_set(method, request.source_manifest, folder, [request.fst], seed=request.seed,
                                  image_ids=request.source_ids, allowed_roots=allowed_roots, progress=progress)
+    from .generate import PlanRequest, generate_images
+
     wanted = PlanRequest(fst=request.fst, diagnosis=request.diagnosis, n=request.n, seed=request.seed)
     return generate_images(folder, wanted, backend=backend, steps=request.steps, guidance=request.guidance, scheduler=request.scheduler,
                            size=request.size, progress=progress).manifest

@@ -9,22 +9,24 @@ skin colour). The model works at its own size: each image is resized to about th
 pixel count (keeping its aspect ratio, sides rounded to what the UNet can halve), and the
 result back to the source's size.
 
-`StableDiffusionToneTransfer` is this as a method of `tone_transfer.tone_transfer_set`.
+`StableDiffusionToneTransfer` is this as a method of `tone_transfer.tone_transfer_set`. torch and
+diffusers are imported where images are denoised: a request is checked (`check_strength`) without them.
 """
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image
 
 from ..diffusion.sampling_settings import TONE_TRANSFER
-from ..diffusion.schedulers import make_scheduler
 from ..errors import ParameterError
-from .backends import StableDiffusionBackend, to_uint8
 from .tone_transfer import check_target_types
+
+if TYPE_CHECKING:
+    from .backends import StableDiffusionBackend
 
 BATCH = 8  # images of one size denoised together
 
@@ -51,7 +53,11 @@ def tone_transfer(backend: StableDiffusionBackend, images: np.ndarray, fst: list
                   strength: float = TONE_TRANSFER["strength"], steps: int = TONE_TRANSFER["steps"],
                   guidance: float = TONE_TRANSFER["guidance"], scheduler: str = TONE_TRANSFER["scheduler"]) -> np.ndarray:
     """``images`` (N × H × W × 3 uint8) redrawn on skin types ``fst``, image i from seed i alone; N × H × W × 3 uint8."""
+    import torch
     from diffusers import StableDiffusionImg2ImgPipeline
+
+    from ..diffusion.schedulers import make_scheduler
+    from .backends import to_uint8
 
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:

@@ -13,7 +13,8 @@ Every row records its source image, the method's parameters (`source_image`, doc
 and the skin type the learned estimator measures on the result (`measured_fst`,
 `measured_fst_confidence`, `measured_fst_status`). Images that cannot be transferred are listed
 with the reason in ``skipped.csv``. `compare_tone` measures a source and its result for showing
-them side by side.
+them side by side. The estimator (torch) is imported where images are measured: the web app
+reads a transfer's records without it.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from ..fst import FST_TYPES, fst_group
 from ..hashing import file_sha256
 from ..images import read_rgb
 from ..manifest import read_manifest, write_manifest
-from ..skin_type.estimator import estimate_images
 from .planned_set import SEED_STRIDE, finished_rows
 
 BATCH = 8  # source images transferred, measured and saved together
@@ -109,6 +109,8 @@ def tone_transfer_set(method, manifest_path: str | Path, out: str | Path, fsts: 
     after each batch; a rerun with the same arguments skips what is there (one with other settings
     is refused).
     """
+    from ..skin_type.estimator import estimate_images
+
     fsts = check_target_types(fsts)
     if limit is not None and limit < 1:
         raise ParameterError(f"{{limit}} {limit}: give at least 1 (or leave it out for every image)", "limit")
@@ -183,6 +185,8 @@ def skipped_images(out: str | Path) -> pd.DataFrame:
 
 
 def _measured(image: np.ndarray) -> dict:
+    from ..skin_type.estimator import estimate_images
+
     analysis = analyse_image(image, keep_masks=True)
     mask = analysis.lesion_mask
     if mask is not None:  # the analysis runs on a smaller copy: the mask at the image's own size
