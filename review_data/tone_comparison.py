@@ -6,7 +6,8 @@ to brown synthetic skin — and the study would measure that instead of realism.
 images of both arms are measured the same way, by the learned skin-type estimator, whatever
 their manifests say, and the two distributions are compared: their total variation distance
 (half the summed absolute differences of the shares, 0 = identical, 1 = disjoint). At
-`STRONG_DIFFERENCE` or more the admin must confirm before the study is created.
+`STRONG_DIFFERENCE` or more the admin must confirm before the study is created. The estimator
+(torch) is imported when images are measured, so a study matched on annotated types never loads it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import numpy as np
 
 from fairskin_core.fst import FST_TYPES, ROMAN
 from fairskin_core.measurement_cache import MeasurementCache
-from fairskin_core.skin_type.estimator import estimate_files
 
 STRONG_DIFFERENCE = 0.3
 
@@ -61,6 +61,8 @@ class ToneComparison:
 def compare_arm_tones(drawn: dict[str, list[tuple[str, Path]]], cache: MeasurementCache | None = None) -> ToneComparison:
     """The learned estimator's types of each arm's drawn images (arm → [(image_id, file)]), compared (``cache``: see
     `estimate_files`)."""
+    from fairskin_core.skin_type.estimator import estimate_files
+
     counts, shares = {}, []
     for arm, images in drawn.items():
         records = estimate_files([file for _, file in images], cache=cache)

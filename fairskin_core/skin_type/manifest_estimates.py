@@ -5,7 +5,8 @@ accurate on annotated photographs, docs/skin_tone.md) and ``ita`` (the skin's co
 Kinyanjui's thresholds, `fairskin ita`'s measurement). Every row says its ``method`` and, where
 the type is empty, why in ``status`` / ``message``; nothing is guessed. The report gives the
 distribution of estimates, the refusals by reason and, where the manifest has annotated types,
-the agreement with them (exact, within one, κ, confusion matrix).
+the agreement with them (exact, within one, κ, confusion matrix). The learned model (torch) is
+imported where it estimates: a study, or the web app, reads these tables without it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -29,7 +31,9 @@ from ..manifest import Manifest, read_manifest
 from ..measurement_cache import MeasurementCache
 from ..spreadsheet_csv import write_report_csv
 from .corrections import SkinTypeCorrections
-from .estimator import PROBABILITY_COLUMNS, SkinTypeEstimator, estimate_files
+
+if TYPE_CHECKING:
+    from .estimator import SkinTypeEstimator
 
 METHODS = ("learned", "ita")
 DEFAULT_METHOD = "learned"
@@ -55,6 +59,8 @@ def skin_type_table(
     table = manifest.table.reset_index(drop=True)
     files = [manifest.image_file(row["image_path"], row["image_root"]) for _, row in table.iterrows()]
     if method == "learned":
+        from .estimator import PROBABILITY_COLUMNS, estimate_files
+
         estimates = pd.DataFrame(estimate_files(files, estimator, cache=cache, workers=workers, progress=progress),
                                  columns=["status", "message", "fst_estimate", "fst_confidence", "skin_fraction", *PROBABILITY_COLUMNS])
     else:
