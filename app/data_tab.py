@@ -25,7 +25,6 @@ from fairskin_core.images import ImageFileError, read_mask, read_rgb
 from fairskin_core.manifest import Manifest, ManifestError, read_manifest
 from fairskin_core.measurement_cache import MeasurementCache
 from fairskin_core.plots import count_heatmap, ita_by_fst, ita_histogram
-from fairskin_core.skin_type.estimator import estimate_files
 from fairskin_core.summary import filter_rows, fst_categories, fst_diagnosis_counts
 from fairskin_core.workspace import Workspace, refuse_private
 from review_data.store import ReviewStore
@@ -135,6 +134,8 @@ def image_detail(manifest_path: str, image_ids: list[str], evt: gr.SelectData, r
                  cache: MeasurementCache | None = None) -> dict:
     """The selected image with its lesion outlined ("detail"), the healthy skin used for ITA ("skin"), the measurements
     ("analysis", the learned estimate kept in ``cache``) and metadata."""
+    from fairskin_core.skin_type.estimator import estimate_files  # torch: with the first image opened, not with the server
+
     manifest = load_manifest(manifest_path, roots)
     table = manifest.table
     row = table[table["image_id"] == image_ids[evt.index]].iloc[0]

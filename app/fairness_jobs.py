@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fairskin_core.downstream.backbones import BackboneUnavailable
 from fairskin_core.downstream.report import downstream_report
 from fairskin_core.downstream.settings import ExperimentSettings
 from fairskin_core.errors import USER_MISTAKES
@@ -76,6 +75,8 @@ class ExperimentRunner:
         return job
 
     def _run(self, job: ExperimentJob) -> None:
+        from fairskin_core.downstream.backbones import BackboneUnavailable  # torch and torchvision: with the first experiment
+
         def step(line: str) -> None:
             job.lines.append(line)
             if job.cancel.is_set():

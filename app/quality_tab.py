@@ -13,10 +13,7 @@ from PIL import Image
 
 from fairskin_core.manifest import ManifestError
 from fairskin_core.measurement_cache import MeasurementCache
-from fairskin_core.metrics.features import FeatureCache
 from fairskin_core.metrics.figures import report_figures
-from fairskin_core.metrics.inception import InceptionWeightsError
-from fairskin_core.metrics.report import quality_report, summary_lines
 from review_data.store import ReviewStore
 
 from .access import only, refused
@@ -42,10 +39,10 @@ def _closest_pairs(report: dict) -> list[tuple[np.ndarray, str]]:
     ]
 
 
-def _summary_html(report: dict) -> str:
-    """The report's summary lines, each its own wrapping line; texts from the data (ids, paths, notes) are escaped."""
-    lines = summary_lines(report)
-    warning = "" if report["complete"] else f"<p><strong>⚠ {escape(lines.pop(0))}</strong> — listed in report.json.</p>"
+def _summary_html(complete: bool, lines: list[str]) -> str:
+    """A report's summary lines (`summary_lines`), each its own wrapping line; texts from the data (ids, paths, notes) are
+    escaped."""
+    warning = "" if complete else f"<p><strong>⚠ {escape(lines.pop(0))}</strong> — listed in report.json.</p>"
     return warning + "<div class='quality-summary'>" + "".join(f"<div>{escape(line)}</div>" for line in lines) + "</div>"
 
 
@@ -77,6 +74,11 @@ def build_quality_tab(settings: AppSettings, store: ReviewStore, real_default: s
 
     @admin
     def on_run(real_path: str, synthetic_path: str, request: gr.Request, progress=gr.Progress()):
+        # The metrics import torch, pytorch-fid and LPIPS: loaded with the first report, not with the server.
+        from fairskin_core.metrics.features import FeatureCache
+        from fairskin_core.metrics.inception import InceptionWeightsError
+        from fairskin_core.metrics.report import quality_report, summary_lines
+
         ask_for_missing((real_path, "Give the path of the real manifest."), (synthetic_path, "Give the path of the synthetic manifest."))
         try:
             report, folder = quality_report(
@@ -89,7 +91,7 @@ def build_quality_tab(settings: AppSettings, store: ReviewStore, real_default: s
             return {summary: f"<p><strong>No report:</strong> {escape(said(exc))}</p>", **dict.fromkeys(plots.values()), pairs: [],
                     files: None}
         figures = report_figures(report)
-        return {summary: _summary_html(report), **{plots[name]: figures[name] for name in names}, pairs: _closest_pairs(report),
-                files: [str(p) for p in sorted(folder.iterdir())]}
+        return {summary: _summary_html(report["complete"], summary_lines(report)), **{plots[name]: figures[name] for name in names},
+                pairs: _closest_pairs(report), files: [str(p) for p in sorted(folder.iterdir())]}
 
     run.click(on_run, [real, synthetic], [summary, *plots.values(), pairs, files], api_name="quality_run", api_visibility="undocumented")

@@ -3,7 +3,8 @@
 ``report.json`` holds the settings, the data's hashes and counts, every seed's run, every
 number and the verdict; ``by_group.csv`` one row per model × group; ``predictions.csv`` every
 test image's probability by every model and seed; ``report.html`` the tables and figures.
-Where the test set's skin types were estimated from ITA, every table says so.
+Where the test set's skin types were estimated from ITA, every table says so. The experiment
+(torch) is imported by `downstream_report`, which runs it: the web app reads reports without it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import platform
 from collections.abc import Callable
 from html import escape
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,8 +25,6 @@ import plotly.io as pio
 from ..atomic import atomic_dir, atomic_file
 from ..fst import ESTIMATED_SOURCES, ROMAN
 from ..spreadsheet_csv import write_report_csv
-from .data import ImageSet
-from .experiment import ExperimentResult, run_experiment
 from .figures import report_figures
 from .metrics import (
     GROUPS,
@@ -40,6 +40,10 @@ from .metrics import (
 )
 from .settings import BASELINE, ORACLE, ExperimentSettings
 from .verdict import verdict
+
+if TYPE_CHECKING:
+    from .data import ImageSet
+    from .experiment import ExperimentResult
 
 BY_GROUP_COLUMNS = ("model", "group", "n", "n_positive", "auroc", "auroc_low", "auroc_high", "auroc_sd", "sensitivity_at_specificity",
                     "tpr", "fpr", "ece", "skin_types", "not_computable")
@@ -276,6 +280,8 @@ def downstream_report(settings: ExperimentSettings, out: str | Path, *, overwrit
     """Run the experiment and write its report into the new folder ``out``, all or nothing: what `fairskin downstream` does.
     An ``out`` that cannot be written is refused before the minutes of training, not after. ``allow_download``: see
     `run_experiment`."""
+    from .experiment import run_experiment
+
     with atomic_dir(out, overwrite=overwrite) as folder:
         result = run_experiment(settings, progress, allowed_roots, allow_download)
         report, by_group = build_report(result)
