@@ -22,8 +22,7 @@ from PIL import Image
 from scipy.ndimage import laplace
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
-from sklearn.pipeline import make_pipeline
+from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
@@ -60,9 +59,15 @@ def trivial_features(source: Path, shown: np.ndarray) -> dict[str, float]:
 
 
 def _cross_validated_auc(x: np.ndarray, arm: np.ndarray, seed: int) -> float:
+    """The AUC of the out-of-fold probabilities of a standardised logistic regression, as `cross_val_predict` of that pipeline
+    gives them, fold by fold here: its cloning and scheduling cost a quarter of the 585 fits of a permutation test."""
     folds = StratifiedKFold(n_splits=min(5, int(np.bincount(arm).min())), shuffle=True, random_state=seed)
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000))
-    return float(roc_auc_score(arm, cross_val_predict(model, x, arm, cv=folds, method="predict_proba")[:, 1]))
+    probability = np.empty(len(arm))
+    for train, test in folds.split(x, arm):
+        scaler = StandardScaler().fit(x[train])
+        model = LogisticRegression(C=1.0, max_iter=1000).fit(scaler.transform(x[train]), arm[train])
+        probability[test] = model.predict_proba(scaler.transform(x[test]))[:, 1]
+    return float(roc_auc_score(arm, probability))
 
 
 @dataclass(frozen=True)

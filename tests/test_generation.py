@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections import Counter
 
 import numpy as np
 import pytest
 
+from app.cli import main
 from fairskin_core.generation.backends import FSTModelBackend
 from fairskin_core.generation.planned_set import generate_set, merge_parts, plan_images, plan_per_cell
 from fairskin_core.images import read_rgb
@@ -18,8 +16,6 @@ from fairskin_core.mix import parse_mix
 from fairskin_core.phantoms.dataset import write_phantom_dataset
 from fairskin_core.training.config import TrainConfig
 from fairskin_core.training.train import train
-
-from .conftest import REPO
 
 
 @pytest.fixture(scope="module")
@@ -88,16 +84,13 @@ def test_shards_of_two_processes_merge_into_the_single_process_set(backend, tmp_
         assert np.abs(read_rgb(tmp_path / "one" / path).astype(int) - read_rgb(tmp_path / "two" / path)).max() <= 1
 
 
-def fairskin(*args, home):
-    env = {**os.environ, "FAIRSKIN_HOME": str(home), "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "app.cli", *map(str, args)], env=env, capture_output=True, text=True, timeout=600)
+def fairskin(*args) -> int:
+    return main([str(arg) for arg in args])
 
 
-@pytest.mark.slow
-def test_generate_command_and_its_errors(tiny_model, tmp_path):
-    ok = fairskin("generate", "--model", tiny_model, "--fst", 6, "--diagnosis", "melanoma", "--n", 3, "--steps", 2, "--out", tmp_path / "a",
-                  home=tmp_path)
-    assert ok.returncode == 0, ok.stderr
+def test_generate_command_and_its_errors(tiny_model, tmp_path, capsys):
+    assert fairskin("generate", "--model", tiny_model, "--fst", 6, "--diagnosis", "melanoma", "--n", 3, "--steps", 2,
+                    "--out", tmp_path / "a") == 0, capsys.readouterr().err
     table = read_manifest(tmp_path / "a" / "manifest.csv", check_files="decode").table
     assert len(table) == 3 and set(table["fst"]) == {6} and set(table["diagnosis"]) == {"melanoma"}
     for args, message in [
@@ -105,11 +98,10 @@ def test_generate_command_and_its_errors(tiny_model, tmp_path):
         (("--fst", 1, "--diagnosis", "pizza", "--n", 1), "'pizza:1'"),
         (("--fst", 1, "--n", 1), "--fst and --diagnosis go together"),
     ]:
-        refused = fairskin("generate", "--model", tiny_model, *args, "--out", tmp_path / "b", home=tmp_path)
-        assert refused.returncode == 1 and message in refused.stderr, refused.stderr
-    missing = fairskin("generate", "--model", tmp_path / "nowhere", "--fst", 1, "--diagnosis", "nevus", "--n", 1, "--out", tmp_path / "c",
-                       home=tmp_path)
-    assert missing.returncode == 1 and "no such model folder" in missing.stderr
+        assert fairskin("generate", "--model", tiny_model, *args, "--out", tmp_path / "b") == 1
+        assert message in (refused := capsys.readouterr().err), refused
+    assert fairskin("generate", "--model", tmp_path / "nowhere", "--fst", 1, "--diagnosis", "nevus", "--n", 1, "--out", tmp_path / "c") == 1
+    assert "no such model folder" in capsys.readouterr().err
 
 
 def test_the_stable_diffusion_backend_shares_the_interface(tmp_path):

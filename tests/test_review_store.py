@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import sqlite3
 import statistics
 import threading
@@ -54,17 +56,38 @@ def store(tmp_path):
     return ReviewStore(tmp_path / "review.db")
 
 
-@pytest.fixture
-def study(store, arms, tmp_path):
-    create_study(store, tmp_path / "studies", "pilot", *arms, n_per_arm=20, seed=7)
-    return "pilot"
+@pytest.fixture(scope="module")
+def made_studies(arms, tmp_path_factory) -> Path:
+    """Study ``pilot`` (20 images per arm) and study ``calibrated`` (the same, and 5 practice images), each made once for the
+    module in a database and folder of its own: a study's blinding check alone fits a few hundred regressions."""
+    made = tmp_path_factory.mktemp("made")
+    for name, n_practice in (("pilot", 0), ("calibrated", 5)):
+        store = ReviewStore(made / name / "review.db")
+        create_study(store, made / name / "studies", name, *arms, n_per_arm=20, seed=7, n_practice=n_practice)
+        store.close()
+    return made
+
+
+def copy_of_made_study(made: Path, name: str, store: ReviewStore, tmp_path: Path) -> str:
+    """Study ``name`` of `made_studies` in ``store`` and ``tmp_path / "studies"``, as `create_study` would have left it there."""
+    shutil.copytree(made / name / "studies", tmp_path / "studies")
+    with contextlib.closing(sqlite3.connect(made / name / "review.db")) as source:
+        source.backup(store.db.conn)
+    with store.write() as db:
+        db.execute("UPDATE studies SET folder = ?", [str((tmp_path / "studies" / name).resolve())])
+    return name
 
 
 @pytest.fixture
-def practice_study(store, arms, tmp_path):
-    """Study ``calibrated``: 20 images per arm and 5 practice images."""
-    create_study(store, tmp_path / "studies", "calibrated", *arms, n_per_arm=20, seed=7, n_practice=5)
-    return "calibrated"
+def study(store, made_studies, tmp_path):
+    """Study ``pilot``: 20 images per arm, seed 7."""
+    return copy_of_made_study(made_studies, "pilot", store, tmp_path)
+
+
+@pytest.fixture
+def practice_study(store, made_studies, tmp_path):
+    """Study ``calibrated``: 20 images per arm and 5 practice images, seed 7."""
+    return copy_of_made_study(made_studies, "calibrated", store, tmp_path)
 
 
 def test_arms_are_matched_on_fst_and_diagnosis(arms):
@@ -661,6 +684,7 @@ def test_an_auc_above_the_threshold_by_chance_is_tested_against_shuffled_arms_an
     assert max(check.auc.values()) > SEPARABLE_AUC, "no chance AUC above the threshold in 200 draws"
     assert check.p_value >= 0.05 and not check.separable and "No trivial feature tells the arms apart" in check.sentence()
     assert from_json({k: v for k, v in check.to_json().items() if k != "p_value"}).separable  # a study stored before: AUC alone
+
 
 
 def read_imrmc_as_rjafroc_does(path: Path) -> tuple[dict, pd.DataFrame]:
