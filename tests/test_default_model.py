@@ -13,7 +13,6 @@ from fairskin_core.analysis.pipeline import analyse_image
 from fairskin_core.diffusion.model_folder import DEFAULT_MODEL
 from fairskin_core.diffusion.pipeline import FSTDiffusionPipeline
 from fairskin_core.fst import FST_TYPES
-from fairskin_core.generation.backends import FSTModelBackend
 from fairskin_core.images import read_rgb
 from fairskin_core.manifest import read_manifest
 
@@ -34,8 +33,8 @@ def test_generate_command_on_the_default_model_is_reproducible(tmp_path):
     env = {**os.environ, "FAIRSKIN_HOME": str(tmp_path / "home"), "PYTHONPATH": str(REPO)}
     for run in ("first", "second"):
         result = subprocess.run([sys.executable, "-m", "app.cli", "generate", "--fst", "6", "--diagnosis", "melanoma", "--n", "8",
-                                 "--seed", "0",
-                                 "--out", str(tmp_path / run)], env=env, capture_output=True, text=True, timeout=600)
+                                 "--seed", "0", "--steps", "5", "--out", str(tmp_path / run)],
+                                env=env, capture_output=True, text=True, timeout=600)
         assert result.returncode == 0, result.stderr
     first, second = (read_manifest(tmp_path / run / "manifest.csv", check_files="decode").table for run in ("first", "second"))
     assert len(first) == 8 and first.equals(second)
@@ -62,14 +61,15 @@ def test_stock_diffusers_loading_gives_the_images_of_fairskin_generate(tmp_path)
 
 
 @pytest.mark.slow
-def test_the_requested_skin_type_moves_the_measured_ita():
-    backend = FSTModelBackend()
-    seeds = list(range(100, 112))
-    diagnoses = [backend.diagnoses[i % len(backend.diagnoses)] for i in range(len(seeds))]
+def test_the_requested_skin_type_moves_the_measured_ita(embedded_defaults):
+    """On the demo's generated set (`embedded_defaults`: the shipped model at its demo settings, 12 images of each type, 2 of
+    every diagnosis), made once for the test run."""
+    demo = read_manifest(embedded_defaults[1] / "manifest.csv", check_files="none")
     means = {}
     for fst in FST_TYPES:
-        images = backend.generate([fst] * len(seeds), diagnoses, seeds, steps=20, guidance=3.0, scheduler="ddim")
-        ita = np.array([np.nan if (value := analyse_image(image).ita) is None else value for image in images])
+        paths = demo.table.loc[demo.table["fst"] == fst, "image_path"]
+        assert len(paths) == 12 and demo.table.loc[paths.index, "model_id"].eq("fairskin-default").all()
+        ita = np.array([np.nan if (value := analyse_image(read_rgb(demo.image_file(path))).ita) is None else value for path in paths])
         assert np.isfinite(ita).sum() >= 10, (fst, ita)  # the skin of nearly every image can be measured
         means[fst] = np.nanmean(ita)
     # Lighter requested, lighter measured: each type's mean ITA above the next darker one's.
@@ -84,6 +84,8 @@ def test_generate_tab_in_a_browser(browser, started_home):
         page = browser.new_page(viewport={"width": 1400, "height": 1400})
         sign_in(page, app.admin_url, "admin", demo_credentials(started_home)["admin"])
         page.get_by_role("tab", name="Generate").click()
+        page.get_by_text("Sampler").click()
+        page.locator("#generate-steps input").fill("3")  # the form as it opens (8 images of VI melanoma, seed 0), fewer steps
         page.locator("#generate-run").click()
         expect(page.locator("#generate-gallery img")).to_have_count(8, timeout=120_000)
         expect(page.locator("#generate-gallery")).to_contain_text("asked VI")

@@ -3,8 +3,8 @@
 The demo's generated images take about a minute on two cores (the phantoms have been rendered
 here already, as `started_home` provides them): the page must answer, sign in, show how far the
 preparation is, and fill its tabs and the demo study by itself when it is done. The start tested
-finds the demo's images as an earlier first start stopped after the first of its three batches left them:
-it makes the rest (what was made is never made again) in two thirds of the time a whole set takes.
+finds the demo's images as an earlier first start stopped after the second of its three batches left them:
+it makes the rest (what was made is never made again) in a third of the time a whole set takes.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from fairskin_core.manifest import read_manifest, write_manifest
 from .conftest import demo_credentials, running_app, sign_in
 
 
-def stopped_after_one_batch(home) -> tuple[Path, dict[str, int]]:
-    """Leave the demo's generated set in ``home`` as a first start stopped after its first batch of 24 leaves it; returns
+def stopped_after_two_batches(home) -> tuple[Path, dict[str, int]]:
+    """Leave the demo's generated set in ``home`` as a first start stopped after its second batch of 24 leaves it; returns
     its manifest and the modification times of the images made."""
     manifest = read_manifest(next((home / "synthetic").glob("default-model-*/manifest.csv")), check_files="none")
-    made, missing = manifest.table.iloc[:24], manifest.table.iloc[24:]
+    made, missing = manifest.table.iloc[:48], manifest.table.iloc[48:]
     for path in missing["image_path"]:
         manifest.image_file(path).unlink()
     write_manifest(made, manifest.path)
@@ -38,7 +38,7 @@ def stopped_after_one_batch(home) -> tuple[Path, dict[str, int]]:
 @pytest.mark.browser
 def test_the_app_answers_before_the_defaults_exist_and_fills_itself_when_they_do(browser, started_home):
     expect = pytest.importorskip("playwright.sync_api").expect
-    demo_set, made = stopped_after_one_batch(started_home)  # two thirds of the demo's generated images: made by this start
+    demo_set, made = stopped_after_two_batches(started_home)  # the last third of the demo's generated images: made by this start
     with running_app(started_home, wait_for_defaults=False) as app:
         status = json.loads(urllib.request.urlopen(f"{app.url}startup-status", timeout=10).read())
         assert not status["finished"] and "First start" in status["status"]

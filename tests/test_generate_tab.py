@@ -150,7 +150,7 @@ def test_a_large_request_runs_in_the_background_and_resumes_after_a_restart(brow
     expect_ = expect()
     with running_app(home) as app:  # a server of its own: it is killed halfway
         page = open_tab(browser, app, home)
-        fill(page, count=64, steps=6, seed=7)
+        fill(page, count=64, steps=3, seed=7)
         page.locator("#generate-run").click()
         expect_(page.locator("#generate-message")).to_contain_text("64 images are being made in the background", timeout=60_000)
         expect_(page.locator("#generate-job")).to_contain_text("Background generation", timeout=30_000)
@@ -182,13 +182,13 @@ def test_a_huge_request_asks_first_and_a_background_run_is_cancelled_keeping_its
     page = open_tab(browser, server, home)
     message, job, cancel = page.locator("#generate-message"), page.locator("#generate-job"), page.locator("#generate-cancel")
     before = len(runs(home))
-    fill(page, count=100_000, steps=6, seed=3)
+    fill(page, count=100_000, steps=3, seed=3)
     page.locator("#generate-run").click()
     expect_(message).to_contain_text("Not started yet: 100,000 images would take", timeout=60_000)
     expect_(message).to_contain_text("Press Generate again to start")
     assert len(runs(home)) == before  # nothing made, nothing queued
 
-    fill(page, count=48, steps=6, seed=4)  # three batches of 16, in the background
+    fill(page, count=48, steps=3, seed=4)  # three batches of 16, in the background
     page.locator("#generate-run").click()
     expect_(message).to_contain_text("48 images are being made in the background", timeout=60_000)
     expect_(job).to_contain_text("16 / 48 images", timeout=180_000)

@@ -85,6 +85,7 @@ def test_shards_of_two_processes_merge_into_the_single_process_set(backend, tmp_
 
 
 def fairskin(*args) -> int:
+    """`fairskin ARGS` run in this process (its messages on stderr): its exit status."""
     return main([str(arg) for arg in args])
 
 
