@@ -32,10 +32,10 @@ from fairskin_core.importers import import_dataset
 from fairskin_core.manifest import read_manifest
 from fairskin_core.metrics.features import extract_features
 from fairskin_core.metrics.fid import RankDeficientCovarianceWarning, fid
+from fairskin_core.metrics.image_pairs import sample_pairs
 from fairskin_core.metrics.inception import load_inception
 from fairskin_core.metrics.kid import kid
 from fairskin_core.metrics.lpips_distance import LpipsDistance
-from fairskin_core.metrics.msssim import sample_pairs
 from fairskin_core.phantoms.dataset import write_phantom_dataset
 
 REAL = Path(os.environ.get("FAIRSKIN_REAL_SAMPLES") or Path(__file__).resolve().parents[2] / "shared" / "real_samples")
@@ -66,9 +66,10 @@ def compare(a_paths, b_paths, features, lpips, rng) -> dict:
     k = kid(a, b, subset_size=min(1000, len(a) // 2, len(b) // 2))
     n = min(LPIPS_PAIRS, len(a_paths), len(b_paths))
     cross_a, cross_b = rng.choice(len(a_paths), n, replace=False), rng.choice(len(b_paths), n, replace=False)
-    cross = lpips(images([a_paths[i] for i in cross_a]), images([b_paths[j] for j in cross_b]))
+    cross = lpips.between(images([*(a_paths[i] for i in cross_a), *(b_paths[j] for j in cross_b)]),
+                          np.stack([np.arange(n), n + np.arange(n)], axis=1))
     within = sample_pairs(len(b_paths), LPIPS_PAIRS, rng)
-    diversity = lpips(images([b_paths[i] for i in within[:, 0]]), images([b_paths[j] for j in within[:, 1]]))
+    diversity = lpips.between({i: read_rgb(b_paths[i]) for i in np.unique(within)}, within)
     return {"n": (len(a_paths), len(b_paths)), "fid": float(distance), "kid": k, "lpips_cross": float(cross.mean()),
             "lpips_within": float(diversity.mean())}
 

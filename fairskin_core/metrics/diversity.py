@@ -15,8 +15,9 @@ from ..hashing import file_sha256
 from ..images import ImageFileError, read_rgb, square
 from ..manifest import Manifest
 from ..measurement_cache import MeasurementCache, content_key
+from .image_pairs import sample_pairs
 from .lpips_distance import LpipsDistance
-from .msssim import ms_ssim, sample_pairs
+from .msssim import ms_ssim
 
 DIVERSITY_SIZE = 128  # side the images are compared at for MS-SSIM and LPIPS
 MAX_PAIRS = 300  # image pairs per FST × diagnosis cell for diversity
@@ -44,18 +45,16 @@ def synthetic_diversity(images: dict[int, np.ndarray], synthetic: pd.DataFrame, 
     cells = {"ms_ssim": [], "lpips": [] if lpips else None}
     fst_labels = synthetic["fst"].astype("string").fillna("unknown")
     for (fst, diagnosis), rows in synthetic.groupby([fst_labels, "diagnosis"]):
-        positions = [i for i in rows.index if i in images]
-        pairs = sample_pairs(len(positions), MAX_PAIRS, rng)
-        a = np.stack([images[positions[i]] for i in pairs[:, 0]]) if len(pairs) else None
-        b = np.stack([images[positions[j]] for j in pairs[:, 1]]) if len(pairs) else None
-        scores = ms_ssim(a, b) if len(pairs) else np.array([])
-        distances = lpips(a, b) if lpips and len(pairs) else np.array([])
+        positions = np.array([i for i in rows.index if i in images], dtype=int)
+        pairs = positions[sample_pairs(len(positions), MAX_PAIRS, rng)]
+        scores = ms_ssim(images, pairs)
+        distances = lpips.between(images, pairs) if lpips else np.array([])
         cells["ms_ssim"].append({"fst": fst, "diagnosis": diagnosis, "n": len(positions), **bootstrap_mean(scores, seed)})
         if lpips:
             cells["lpips"].append({"fst": fst, "diagnosis": diagnosis, "n": len(positions), **bootstrap_mean(distances, seed)})
         ids = synthetic["image_id"]
         for k, (i, j) in enumerate(pairs):
-            measured.append({"fst": fst, "diagnosis": diagnosis, "image_a": ids[positions[i]], "image_b": ids[positions[j]],
+            measured.append({"fst": fst, "diagnosis": diagnosis, "image_a": ids[i], "image_b": ids[j],
                              "ms_ssim": float(scores[k]), "lpips": float(distances[k]) if lpips else None})
     pairs_table = pd.DataFrame(measured, columns=["fst", "diagnosis", "image_a", "image_b", "ms_ssim", "lpips"])
     by_fst = {}
@@ -105,11 +104,9 @@ def _measure_real_diversity(real: Manifest, seed: int, lpips: LpipsDistance | No
         pairs = positions[sample_pairs(len(positions), MAX_PAIRS, rng)] if len(positions) >= 2 else np.empty((0, 2), int)
         loaded = load_squares(real, sorted(set(pairs.ravel().tolist())))
         pairs = np.array([p for p in pairs if p[0] in loaded and p[1] in loaded], dtype=int).reshape(-1, 2)
-        if len(pairs):
-            a, b = np.stack([loaded[i] for i in pairs[:, 0]]), np.stack([loaded[j] for j in pairs[:, 1]])
-            scores.append(ms_ssim(a, b))
-            if lpips:
-                distances.append(lpips(a, b))
+        scores.append(ms_ssim(loaded, pairs))
+        if lpips:
+            distances.append(lpips.between(loaded, pairs))
     scores = np.concatenate(scores) if scores else np.array([])
     result = {"pairs": int(len(scores)), "ms_ssim": bootstrap_mean(scores, seed)}
     result["lpips"] = bootstrap_mean(np.concatenate(distances) if distances else np.array([]), seed) if lpips else None

@@ -1,8 +1,8 @@
 """Memorization: is a synthetic image a near-copy of a real training image?
 
 Each synthetic image's nearest real training image, by Inception-feature distance and — where
-its weights exist — by LPIPS. An exhaustive LPIPS search costs one AlexNet pass per (synthetic,
-real) pair, so LPIPS re-ranks each image's `LPIPS_CANDIDATES` nearest training images by
+its weights exist — by LPIPS. An exhaustive LPIPS search compares every (synthetic, real)
+pair, so LPIPS re-ranks each image's `LPIPS_CANDIDATES` nearest training images by
 Inception features (`k_nearest`, then `rerank`). A distance means little alone, so it is set
 against a baseline: how close held-out real images (never trained on) come to the same training set. A
 synthetic image closer to its neighbour than nearly all held-out reals are (below their 1st
@@ -58,23 +58,19 @@ def nearest(queries: np.ndarray, references: np.ndarray, chunk: int = 512) -> Ne
     return Neighbours(found.index[:, 0], found.distance[:, 0])
 
 
-def rerank(candidates: np.ndarray, distance: Callable[[np.ndarray, np.ndarray], np.ndarray], chunk: int = 64) -> Neighbours:
+def rerank(candidates: np.ndarray, distance: Callable[[np.ndarray], np.ndarray]) -> Neighbours:
     """Among each query's candidate references (an N × k index array), the nearest by ``distance``.
 
-    ``distance(query_rows, reference_rows)`` returns the distance of each (query, reference) pair;
-    it is called on ``chunk`` queries at a time.
+    ``distance(pairs)`` returns the distance of each (query, reference) row of an N·k × 2 index array. It gets
+    every pair in one call, so a distance with terms of each image (LPIPS's features) computes them once.
     """
-    index, best_distance = [], []
-    for start in range(0, len(candidates), chunk):
-        block = candidates[start : start + chunk]
-        queries = np.repeat(np.arange(start, start + len(block)), block.shape[1])
-        distances = np.asarray(distance(queries, block.ravel()), dtype=float).reshape(block.shape)
-        best = distances.argmin(axis=1)
-        index.append(block[np.arange(len(block)), best])
-        best_distance.append(distances[np.arange(len(block)), best])
-    if not index:
+    if not len(candidates):
         return Neighbours(np.empty(0, dtype=int), np.empty(0))
-    return Neighbours(np.concatenate(index), np.concatenate(best_distance))
+    queries = np.repeat(np.arange(len(candidates)), candidates.shape[1])
+    distances = np.asarray(distance(np.stack([queries, candidates.ravel()], axis=1)), dtype=float).reshape(candidates.shape)
+    best = distances.argmin(axis=1)
+    rows = np.arange(len(candidates))
+    return Neighbours(candidates[rows, best], distances[rows, best])
 
 
 def copy_threshold(heldout_to_train: np.ndarray) -> float | None:

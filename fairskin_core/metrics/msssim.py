@@ -13,6 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .image_pairs import distinct_images, sample_pairs
+
 SCALE_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 WINDOW = 11
 SIGMA = 1.5
@@ -32,15 +34,24 @@ def _luma(images: np.ndarray) -> torch.Tensor:
     return (rgb @ torch.tensor([0.299, 0.587, 0.114], dtype=torch.float64))[:, None]
 
 
-def _ssim_parts(x: torch.Tensor, y: torch.Tensor, window: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean SSIM and mean contrast-structure term per pair, over the valid region."""
+def _filtered(channels: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+    """Gaussian-weighted local means of each channel over the valid region: the window is separable (rows, then columns)."""
+    count = channels.shape[1]
+    rows = F.conv2d(channels, window.expand(count, 1, 1, WINDOW).contiguous(), groups=count)
+    return F.conv2d(rows, window.view(WINDOW, 1).expand(count, 1, WINDOW, 1).contiguous(), groups=count)
+
+
+def _ssim_parts(luma: torch.Tensor, pairs: torch.Tensor, window: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean SSIM and mean contrast-structure term of each pair (i, j) of images ``luma`` (N×1×H×W), over the valid region.
+
+    Local means and variances are an image's own, filtered once per image; only the covariance is filtered per pair."""
     c1, c2 = (K1 * 255) ** 2, (K2 * 255) ** 2
-    # The five local means in one pass: the window is separable (rows, then columns).
-    stacked = torch.cat([x, y, x * x, y * y, x * y], dim=1)
-    rows = F.conv2d(stacked, window.expand(5, 1, 1, WINDOW).contiguous(), groups=5)
-    mu_x, mu_y, xx, yy, xy = F.conv2d(rows, window.view(WINDOW, 1).expand(5, 1, WINDOW, 1).contiguous(), groups=5).split(1, dim=1)
-    var_x, var_y, cov = xx - mu_x**2, yy - mu_y**2, xy - mu_x * mu_y
-    cs = (2 * cov + c2) / (var_x + var_y + c2)
+    mu, squares = _filtered(torch.cat([luma, luma * luma], dim=1), window).split(1, dim=1)
+    var = squares - mu**2
+    i, j = pairs.T
+    mu_x, mu_y = mu[i], mu[j]
+    cov = _filtered(luma[i] * luma[j], window) - mu_x * mu_y
+    cs = (2 * cov + c2) / (var[i] + var[j] + c2)
     ssim = (2 * mu_x * mu_y + c1) / (mu_x**2 + mu_y**2 + c1) * cs
     return ssim.mean(dim=(1, 2, 3)), cs.mean(dim=(1, 2, 3))
 
@@ -53,14 +64,26 @@ def scales_for(size: int) -> int:
     return scales
 
 
-def ssim(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Single-scale SSIM of each pair of images (N×H×W×3 uint8 each)."""
-    return _ssim_parts(_luma(a), _luma(b), _gaussian_window())[0].numpy()
+def _luma_of_pairs(images, pairs) -> tuple[torch.Tensor, torch.Tensor]:
+    """The luma of each image the pairs name, once, and the pairs as indices into it."""
+    stacked, pairs = distinct_images(images, np.asarray(pairs, dtype=int).reshape(-1, 2))
+    return _luma(stacked), torch.from_numpy(pairs)
 
 
-def ms_ssim(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """MS-SSIM of each pair of images (N×H×W×3 uint8 each, all the same size)."""
-    x, y = _luma(a), _luma(b)
+def ssim(images, pairs) -> np.ndarray:
+    """Single-scale SSIM of each pair (images[i], images[j]) of an N×2 index array; H×W×3 uint8 images of one size."""
+    if not len(pairs):
+        return np.array([])
+    return _ssim_parts(*_luma_of_pairs(images, pairs), _gaussian_window())[0].numpy()
+
+
+def ms_ssim(images, pairs) -> np.ndarray:
+    """MS-SSIM of each pair (images[i], images[j]) of an N×2 index array; H×W×3 uint8 images of one size.
+
+    ``images``: anything indexed by the pairs' integers (an array, a list, a dict)."""
+    if not len(pairs):
+        return np.array([])
+    x, pairs = _luma_of_pairs(images, pairs)
     if min(x.shape[-2:]) < WINDOW:
         raise ValueError(f"MS-SSIM needs images of at least {WINDOW} px, not {tuple(x.shape[-2:])}")
     count = scales_for(min(x.shape[-2:]))
@@ -69,26 +92,12 @@ def ms_ssim(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     window = _gaussian_window()
     terms = []
     for scale in range(count):
-        full, cs = _ssim_parts(x, y, window)
+        full, cs = _ssim_parts(x, pairs, window)
         terms.append((full if scale == count - 1 else cs).clamp(min=0))
-        x, y = F.avg_pool2d(x, 2), F.avg_pool2d(y, 2)
+        x = F.avg_pool2d(x, 2)
     return torch.prod(torch.stack(terms) ** weights[:, None], dim=0).numpy()
-
-
-def sample_pairs(n: int, max_pairs: int, rng: np.random.Generator) -> np.ndarray:
-    """Up to ``max_pairs`` distinct pairs (i < j) of ``n`` items, at random; all of them when there are few."""
-    if n * (n - 1) // 2 <= max_pairs:
-        return np.array([(i, j) for i in range(n) for j in range(i + 1, n)], dtype=int).reshape(-1, 2)
-    chosen: set[tuple[int, int]] = set()
-    while len(chosen) < max_pairs:
-        i, j = rng.choice(n, size=2, replace=False)
-        chosen.add((int(min(i, j)), int(max(i, j))))
-    return np.array(sorted(chosen), dtype=int)
 
 
 def pairwise_ms_ssim(images: np.ndarray, max_pairs: int = 300, seed: int = 0) -> np.ndarray:
     """MS-SSIM of distinct pairs drawn at random from ``images`` (all pairs when there are few)."""
-    if len(images) < 2:
-        return np.array([])
-    pairs = sample_pairs(len(images), max_pairs, np.random.default_rng(seed))
-    return ms_ssim(images[pairs[:, 0]], images[pairs[:, 1]])
+    return ms_ssim(images, sample_pairs(len(images), max_pairs, np.random.default_rng(seed)))

@@ -133,17 +133,16 @@ def _memorization(real: Manifest, real_features, synthetic_table, synthetic_feat
     if lpips:
         section["lpips_candidates"] = LPIPS_CANDIDATES
 
-        def lpips_to_train(query_images: dict[int, np.ndarray], query_features: np.ndarray):
+        def lpips_to_train(query_images: list[np.ndarray], query_features: np.ndarray):
             candidates = k_nearest(query_features, train_features, LPIPS_CANDIDATES).index
             needed = set(train_rows[np.unique(candidates)]) - set(real_images)
             real_images.update(load_squares(real, sorted(needed)))
-            return rerank(
-                candidates, lambda q, r: lpips(np.stack([query_images[i] for i in q]), np.stack([real_images[train_rows[j]] for j in r]))
-            )
+            images = [*query_images, *(real_images.get(r) for r in train_rows)]  # a query, then a training image, by index
+            return rerank(candidates, lambda pairs: lpips.between(images, pairs + [0, len(query_images)]))
 
-        by_lpips = lpips_to_train(synthetic_images, synthetic_features)
+        by_lpips = lpips_to_train([synthetic_images[i] for i in range(len(synthetic_table))], synthetic_features)
         heldout_images = load_squares(real, heldout_rows)
-        heldout_by_lpips = lpips_to_train(dict(enumerate(heldout_images[r] for r in heldout_rows)), real_features[heldout])
+        heldout_by_lpips = lpips_to_train([heldout_images[r] for r in heldout_rows], real_features[heldout])
         section["by"]["lpips"] = copy_summary(by_lpips.distance, heldout_by_lpips.distance)
         columns.update(
             nearest_real_lpips=real_table["image_id"].to_numpy()[train_rows[by_lpips.index]], nearest_real_lpips_distance=by_lpips.distance
