@@ -55,8 +55,7 @@ def sets(tmp_path_factory):
     root = tmp_path_factory.mktemp("quality")
     real = write_phantom_dataset(root / "real", n=120, preset="balanced", size=64, seed=1)
     same = as_synthetic(write_phantom_dataset(root / "same", n=120, preset="balanced", size=64, seed=2))
-    other = as_synthetic(write_phantom_dataset(root / "other", n=120, preset="ham10000", size=64, seed=3))
-    return {"real": real, "same": same, "other": other, "root": root}
+    return {"real": real, "same": same, "root": root}
 
 
 @pytest.fixture(scope="module")
