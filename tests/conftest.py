@@ -94,6 +94,18 @@ def embedded_defaults(tmp_path_factory) -> list[Path]:
     return [mine / folder.relative_to(shared) for folder in built]
 
 
+@pytest.fixture(scope="session")
+def workspace_caches() -> dict:
+    """This worker's workspace caches as `build_report` takes them, which `fairskin metrics` run by a test passes too: a
+    set measured once in the worker (features, skin tone, a real set's diversity) is read back after."""
+    from fairskin_core.measurement_cache import MeasurementCache
+    from fairskin_core.metrics.features import FeatureCache
+    from fairskin_core.workspace import Workspace
+
+    workspace = Workspace.from_environment()
+    return {"feature_cache": FeatureCache.of_workspace(workspace), "measurement_cache": MeasurementCache.of_workspace(workspace)}
+
+
 @pytest.fixture
 def started_home(embedded_defaults, tmp_path) -> Path:
     """A workspace that has rendered and generated the embedded defaults but holds no study yet.

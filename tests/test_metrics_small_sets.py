@@ -1,4 +1,7 @@
-"""Quality reports of small sets (issue 17): FID said to be biased where it is, sets too small refused, the Inception Score shown."""
+"""Quality reports of small sets (issue 17): FID said to be biased where it is, sets too small refused, the Inception Score shown.
+
+The reports made here in-process pass the worker's workspace caches, as `fairskin metrics` run here does: the real set is
+measured once for the module."""
 
 from __future__ import annotations
 
@@ -59,7 +62,7 @@ def test_fid_of_two_images_is_said_to_be_biased_in_every_output(small_sets, tmp_
     assert any(line.startswith("Inception Score") for line in result.stdout.splitlines()), result.stdout
 
 
-def test_sets_too_small_are_refused_by_name_and_nothing_is_written(small_sets, tmp_path):
+def test_sets_too_small_are_refused_by_name_and_nothing_is_written(small_sets, workspace_caches, tmp_path):
     result = _metrics(small_sets["real"], small_sets["one"], tmp_path / "out")
     assert result.returncode == 1
     assert f"The synthetic set ({small_sets['one']}) has 1 image; FID and KID need at least 2 in each set." in result.stderr
@@ -72,14 +75,14 @@ def test_sets_too_small_are_refused_by_name_and_nothing_is_written(small_sets, t
         (tmp_path / path).write_bytes(data[:100] if number else data)
     broken = write_manifest(table, tmp_path / "broken.csv")
     with pytest.raises(ValueError) as refused:
-        build_report(broken, small_sets["real"])
+        build_report(broken, small_sets["real"], **workspace_caches)
     unreadable = tmp_path / table["image_path"][1]
     assert str(refused.value).startswith(f"The real set ({broken}) has 1 image that could be read, of 2 ({unreadable}: ")
     assert str(refused.value).endswith("; FID and KID need at least 2 in each set.")
 
 
-def test_the_inception_score_is_in_the_summary_with_its_caveat_or_why_not(small_sets):
-    report, _ = build_report(small_sets["real"], small_sets["two"])
+def test_the_inception_score_is_in_the_summary_with_its_caveat_or_why_not(small_sets, workspace_caches):
+    report, _ = build_report(small_sets["real"], small_sets["two"], **workspace_caches)
     logits = np.random.default_rng(0).normal(0, 3, (12, TF_CLASSES))  # as pytorch-fid's weights give them, for 12 images
     report["inception_score"] = inception_score_section(logits)
     line = next(line for line in summary_lines(report) if line.startswith("Inception Score"))
@@ -89,10 +92,10 @@ def test_the_inception_score_is_in_the_summary_with_its_caveat_or_why_not(small_
     assert "Inception Score not computable: its 10 splits need at least 10 images; this set has 2" in summary_lines(report)
 
 
-def test_two_against_two_gives_kid_without_a_spread_it_cannot_know(small_sets, tmp_path):
+def test_two_against_two_gives_kid_without_a_spread_it_cannot_know(small_sets, workspace_caches, tmp_path):
     """Subsets of two sets of two are those sets: KID is one number, shown without a "± 0" that would look exact."""
     real_two = write_manifest(read_manifest(small_sets["real"]).table.head(2), small_sets["real"].parent / "two-real.csv")
-    report, _ = build_report(real_two, small_sets["two"])
+    report, _ = build_report(real_two, small_sets["two"], **workspace_caches)
     overall = next(g for g in report["groups"] if g["group"] == "overall")
     assert overall["kid"]["std"] is None and np.isfinite(overall["kid"]["mean"])
     line = next(line for line in summary_lines(report) if line.strip().startswith("overall:"))

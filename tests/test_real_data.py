@@ -169,12 +169,13 @@ def test_app_roots_refuse_a_real_manifest_whose_images_lie_elsewhere(ham, tmp_pa
 
 
 @pytest.mark.slow
-def test_metrics_between_isic_halves_and_against_generated_images(isic, synthetic_arm, tmp_path):
-    """Overall figures and the real floor computed; every per-type figure says why it cannot be."""
+def test_metrics_between_isic_halves_and_against_generated_images(isic, synthetic_arm, workspace_caches, tmp_path):
+    """Overall figures and the real floor computed; every per-type figure says why it cannot be. The reports share the worker's
+    workspace caches, as `fairskin metrics` would: the half measured in the first is read back in the second."""
     table = read_manifest(isic).table
     val = table[table["split"] == "val"].sample(48, random_state=0)
     halves = [write_manifest(val.iloc[i::2], tmp_path / f"half{i}.csv") for i in (0, 1)]
-    report, tables = build_report(*halves)
+    report, tables = build_report(*halves, **workspace_caches)
     groups = {g["group"]: g for g in report["groups"]}
     assert groups["overall"]["fid"] > 0 and (groups["overall"]["n_real"], groups["overall"]["n_synthetic"]) == (24, 24)
     for name in FST_GROUPS_AND_TYPES:
@@ -188,7 +189,7 @@ def test_metrics_between_isic_halves_and_against_generated_images(isic, syntheti
     model_images = read_manifest(synthetic_arm)
     generated = model_images.relocated_table(tmp_path).query("diagnosis in ['melanoma', 'nevus', 'seborrheic_keratosis']")
     against = write_manifest(generated, tmp_path / "generated.csv")
-    report, _ = build_report(halves[0], against)
+    report, _ = build_report(halves[0], against, **workspace_caches)
     groups = {g["group"]: g for g in report["groups"]}
     assert groups["overall"]["fid"] > 0 and groups["overall"]["n_synthetic"] == len(generated) == 36
     assert groups["VI"]["note"] == "not computable: no skin types in the real set" and groups["VI"]["n_synthetic"] == 6

@@ -16,6 +16,7 @@ import torch
 
 from ..images import read_rgb
 from ..torch_files import pick_device
+from .image_pairs import distinct_images
 from .lpips_weights import BACKBONES, LpipsUnavailable, LpipsWeightsError, load_lpips
 
 FEATURE_BUDGET = 256 * 2**20  # bytes of backbone features LpipsDistance.between holds at once
@@ -79,9 +80,9 @@ class LpipsDistance:
             return distances
         capacity = self._image_capacity(np.asarray(images[pairs[0, 0]]), max_feature_bytes)
         for run in _runs_within(pairs, capacity):
-            distinct = np.unique(pairs[run])
-            features = self._features(np.stack([images[i] for i in distinct]), batch_size)
-            a, b = np.searchsorted(distinct, pairs[run]).T
+            distinct, within = distinct_images(images, pairs[run])
+            features = self._features(distinct, batch_size)
+            a, b = within.T
             for start in range(0, len(a), batch_size):
                 i, j = torch.as_tensor(a[start : start + batch_size]), torch.as_tensor(b[start : start + batch_size])
                 total = 0
