@@ -7,8 +7,10 @@ into a temporary folder and checks that nothing was written beside the images.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
 from collections import Counter
 from pathlib import Path
 
@@ -18,9 +20,13 @@ import pytest
 
 from app.cli import main as fairskin
 from app.data_tab import MeasuredManifests, browse_page, image_detail, measure_manifest, open_manifest
+from fairskin_core.analysis.pipeline import analyse_manifest
 from fairskin_core.importers import import_dataset
 from fairskin_core.manifest import ManifestError, read_manifest, write_manifest
+from fairskin_core.measurement_cache import MeasurementCache
 from fairskin_core.metrics.report import build_report, summary_lines, write_report
+from fairskin_core.skin_type.manifest_estimates import skin_type_table
+from fairskin_core.workspace import Workspace
 from review_data.export import export_study
 from review_data.store import ReviewStore
 from review_data.study import StudyError, create_study, get_study
@@ -53,6 +59,26 @@ def isic(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def ham_measured(ham, tmp_path_factory) -> Path:
+    """HAM10000's skin tone and learned skin types measured once for the module into a measurement cache (the file a workspace
+    keeps for the command line and the app, by content): the tests that measure them start from a copy."""
+    cache = MeasurementCache(tmp_path_factory.mktemp("measured") / "measurements.sqlite")
+    manifest = read_manifest(ham)
+    analyse_manifest(manifest, cache=cache)
+    skin_type_table(manifest, "learned", cache=cache)
+    return cache.path
+
+
+def measured_workspace(home: Path, measured: Path) -> Workspace:
+    """Workspace ``home``, its measurement cache a copy of the cache file ``measured``."""
+    workspace = Workspace(home)
+    with contextlib.closing(sqlite3.connect(measured)) as source, \
+            contextlib.closing(sqlite3.connect(MeasurementCache.of_workspace(workspace).path)) as copy:
+        source.backup(copy)
+    return workspace
+
+
+@pytest.fixture(scope="module")
 def synthetic_arm(embedded_defaults) -> Path:
     """The shipped default model's 72 images (2 per skin type × diagnosis), as the demo uses them."""
     return embedded_defaults[1] / "manifest.csv"
@@ -74,8 +100,8 @@ def test_data_tab_counts_filters_and_shows_real_images_without_skin_types(ham):
     assert dict(zip(shown["metadata"]["field"], shown["metadata"]["value"], strict=True))["dataset"] == "ham10000"
 
 
-def test_skin_tone_of_a_whole_real_manifest_is_a_distribution_with_every_refusal_counted(ham):
-    shown = measure_manifest(str(ham), MeasuredManifests())
+def test_skin_tone_of_a_whole_real_manifest_is_a_distribution_with_every_refusal_counted(ham, ham_measured, tmp_path):
+    shown = measure_manifest(str(ham), MeasuredManifests(measured_workspace(tmp_path / "home", ham_measured)))
     figure, types, summary = shown["ita"], shown["types"], shown["agreement"]
     table = pd.read_csv(ham)
     assert "No annotated skin types" in summary and "images: 70; skin tone measured:" in summary
@@ -105,14 +131,16 @@ def test_ita_command_reports_the_distribution_and_writes_estimated_types(ham, tm
 
 
 @pytest.mark.slow
-def test_study_with_real_images_without_skin_types_matches_on_diagnosis_and_says_so(ham, synthetic_arm, tmp_path):
+def test_study_with_real_images_without_skin_types_matches_on_diagnosis_and_says_so(ham, synthetic_arm, ham_measured, tmp_path):
     """HAM10000's light skin against the model's images of every type: the tones differ, and the admin must say to go ahead."""
     store = ReviewStore(tmp_path / "review.db")
+    cache = MeasurementCache.of_workspace(measured_workspace(tmp_path / "home", ham_measured))
     with pytest.raises(StudyError, match="differ strongly: reviewers may tell the arms apart by skin tone alone") as refused:
-        create_study(store, tmp_path / "studies", "ham-vs-model", ham, synthetic_arm, n_per_arm=30, seed=3)
+        create_study(store, tmp_path / "studies", "ham-vs-model", ham, synthetic_arm, n_per_arm=30, seed=3, cache=cache)
     assert "real: I " in str(refused.value) and "synthetic: I " in str(refused.value)
     assert not (tmp_path / "studies" / "ham-vs-model").exists()
-    study = create_study(store, tmp_path / "studies", "ham-vs-model", ham, synthetic_arm, n_per_arm=30, seed=3, accept_tone_difference=True)
+    study = create_study(store, tmp_path / "studies", "ham-vs-model", ham, synthetic_arm, n_per_arm=30, seed=3, accept_tone_difference=True,
+                         cache=cache)
     assert study.matching.on == "diagnosis" and "the real manifest records no skin types" in study.design
     assert any("measured by the learned estimator, real: I" in warning for warning in study.warnings)
     rows = store.db.execute("SELECT source, diagnosis FROM study_images").fetchall()
@@ -146,9 +174,10 @@ def test_study_of_isic2017_against_the_default_model_and_its_export(isic, synthe
     assert "real arm natively" in display["note"] and "synthetic arm natively 64–64 px" in display["note"]
 
 
-def test_study_on_estimated_skin_types_records_them_as_estimates(ham, synthetic_arm, tmp_path):
+def test_study_on_estimated_skin_types_records_them_as_estimates(ham, synthetic_arm, ham_measured, tmp_path):
     store = ReviewStore(tmp_path / "review.db")
-    study = create_study(store, tmp_path / "studies", "estimated", ham, synthetic_arm, n_per_arm=4, seed=0, estimate_fst=True)
+    study = create_study(store, tmp_path / "studies", "estimated", ham, synthetic_arm, n_per_arm=4, seed=0, estimate_fst=True,
+                         cache=MeasurementCache.of_workspace(measured_workspace(tmp_path / "home", ham_measured)))
     assert study.matching.on == "fst" and study.fst_estimated and "estimated from the image" in get_study(store, "estimated").design
     assert any("measured by the learned estimator" in warning for warning in study.warnings)  # the tones, side by side
     assert "images have no exact skin type and are left out" in study.matching.note  # the unmeasurable ones
@@ -211,12 +240,15 @@ def test_generate_takes_the_diagnosis_mix_of_a_real_manifest(ham, tmp_path, caps
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_data_tab_in_a_browser_opens_real_manifests_from_a_read_only_dataset(browser, ham, isic, synthetic_arm, started_home, tmp_path):
+def test_data_tab_in_a_browser_opens_real_manifests_from_a_read_only_dataset(browser, ham, isic, synthetic_arm, ham_measured,
+                                                                              started_home, tmp_path):
     """A researcher's first move, as an admin allowed the dataset and project folders sees it; at 1366 × 768 also the skin-type
-    audit with a correction, and a study on estimated types that shows both arms' measured tones side by side."""
+    audit with a correction, and a study on estimated types that shows both arms' measured tones side by side. HAM10000's
+    images were measured before (the server's workspace holds their measurements); the default model's the server measures."""
     expect = pytest.importorskip("playwright.sync_api").expect
     shots = Path(os.environ.get("FAIRSKIN_SCREENSHOTS", tmp_path))
     roots = [REAL_SAMPLES, ham.parent, isic.parent]
+    measured_workspace(started_home, ham_measured)
     with running_app(started_home, *(arg for root in roots for arg in ("--data-root", str(root)))) as app:
         for width, height in ((1366, 768), (1920, 1080)):
             page = browser.new_page(viewport={"width": width, "height": height})

@@ -153,22 +153,23 @@ def test_a_correction_survives_a_reimport_and_never_overrides_an_annotation(tmp_
     manifest = read_manifest(import_dataset("ham10000", sample / "HAM10000_metadata_sample.csv", sample / "images",
                                             tmp_path / "ham.csv").manifest)
     corrections = SkinTypeCorrections(tmp_path / "corrections.sqlite")
+    cache = MeasurementCache(tmp_path / "cache.sqlite")  # as the app keeps them: the reimported images are measured once
     first = manifest.table.iloc[0]
     corrections.correct(manifest.image_file(first["image_path"], first["image_root"]), 5, image_id=first["image_id"],
                         corrected_by="admin", estimate_was="II (learned, 0.61)")
-    table = skin_type_table(manifest, corrections=corrections)
+    table = skin_type_table(manifest, cache=cache, corrections=corrections)
     assert table.loc[0, ["fst_estimate", "method"]].tolist() == [5, "corrected"] and "admin" in table.loc[0, "message"]
     # The same image under another id, in a manifest written anew: still corrected, and filled in as such.
     renamed = manifest.table.assign(image_id=[f"copy-{i}" for i in manifest.table["image_id"]])
     write_manifest(manifest.relocated_table(tmp_path).assign(image_id=renamed["image_id"]), tmp_path / "again.csv")
     again = read_manifest(tmp_path / "again.csv")
-    assert skin_type_table(again, corrections=corrections).loc[0, "method"] == "corrected"
+    assert skin_type_table(again, cache=cache, corrections=corrections).loc[0, "method"] == "corrected"
     # An annotated row keeps its annotation, and correcting it is refused.
     annotated = again.table.copy()
     annotated.loc[0, ["fst", "fst_source", "fst_group"]] = [2, "annotated", "I-II"]
     write_manifest(annotated, tmp_path / "annotated.csv")
     typed = read_manifest(tmp_path / "annotated.csv")
-    filled, _ = with_estimated_fst(typed)
+    filled, _ = with_estimated_fst(typed, cache=cache)
     assert filled.loc[0, ["fst", "fst_source"]].tolist() == [2, "annotated"]
     with pytest.raises(ValueError, match="never corrected"):
         corrections.correct(typed.image_file(first["image_path"], annotated.loc[0, "image_root"]), 6, image_id="copy",
