@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from fairskin_core.workspace import REVIEW_DATABASE
-from review_data.store import ReviewStore
-from review_data.study import add_reviewer
+from fairskin_core.workspace import Workspace
+from review_data.store import workspace_store, workspace_studies_dir
+from review_data.study import add_reviewer, create_study
 
 from .conftest import REPO, sign_in
 
@@ -32,16 +32,13 @@ def arm_manifests(home: Path) -> tuple[Path, Path]:
 
 
 def make_study(home: Path, name: str, n_per_arm: int, reviewers: list[str], seed: int = 0, n_practice: int = 0) -> None:
-    """A study made with `fairskin study create`, its reviewers enrolled through the library (`fairskin study add-reviewer`,
-    a process of its own each, is tested in test_cli)."""
+    """A study of the demo's arms made in workspace ``home`` as `fairskin study create` makes it, its reviewers enrolled, through
+    the library in this process (the command, a process of its own that pays the app's imports, is tested in test_cli)."""
     real, synthetic = arm_manifests(home)
-    result = fairskin(
-        home, "study", "create", "--name", name, "--real", real, "--synthetic", synthetic, "--n-per-arm", n_per_arm, "--seed", seed,
-        "--n-practice", n_practice,
-    )
-    assert result.returncode == 0, result.stderr
-    store = ReviewStore(home / REVIEW_DATABASE)
+    workspace = Workspace(home)
+    store = workspace_store(workspace)
     try:
+        create_study(store, workspace_studies_dir(workspace), name, real, synthetic, n_per_arm=n_per_arm, seed=seed, n_practice=n_practice)
         for reviewer in reviewers:
             add_reviewer(store, name, reviewer, f"password-{reviewer}")
     finally:

@@ -1,7 +1,8 @@
 """The review study through the running app: a browser, raw HTTP, many reviewers, a crash.
 
 One server (with the embedded demo study) runs for the whole module; each test makes the small
-studies and accounts it needs with the `fairskin` command line, as an admin would.
+studies and accounts it needs as `fairskin study create` does (`make_study`), and uses the command
+line where an admin's terminal beside the running server is the point.
 """
 
 from __future__ import annotations

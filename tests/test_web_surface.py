@@ -1,7 +1,7 @@
 """The web surface, probed over HTTP as another site, a curious reviewer or a password guesser would.
 
 One server runs for the module (on a workspace holding the embedded defaults); each test makes the
-studies and accounts it needs with the `fairskin` command line. ``Host`` is set to a hospital's
+studies and accounts it needs as `fairskin study create` does (`make_study`). ``Host`` is set to a hospital's
 name, as behind a reverse proxy: Gradio's own CORS rules trust any origin once the host is not localhost.
 """
 
