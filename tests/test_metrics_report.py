@@ -27,7 +27,7 @@ from fairskin_core.manifest import read_manifest, write_manifest
 from fairskin_core.measurement_cache import MeasurementCache
 from fairskin_core.metrics.abcd_realism import abcd_realism
 from fairskin_core.metrics.diversity import real_diversity
-from fairskin_core.metrics.features import extract_features
+from fairskin_core.metrics.features import FeatureCache, extract_features
 from fairskin_core.metrics.fid import fid
 from fairskin_core.metrics.fidelity import fst_fidelity
 from fairskin_core.metrics.inception import load_inception
@@ -52,9 +52,10 @@ def as_synthetic(manifest_path: Path, name: str = "synthetic.csv") -> Path:
 
 @pytest.fixture(scope="module")
 def sets(tmp_path_factory):
+    """150 balanced phantoms as the real set and 150 more, of another seed, as a synthetic one."""
     root = tmp_path_factory.mktemp("quality")
-    real = write_phantom_dataset(root / "real", n=120, preset="balanced", size=64, seed=1)
-    same = as_synthetic(write_phantom_dataset(root / "same", n=120, preset="balanced", size=64, seed=2))
+    real = write_phantom_dataset(root / "real", n=150, preset="balanced", size=64, seed=11)
+    same = as_synthetic(write_phantom_dataset(root / "same", n=150, preset="balanced", size=64, seed=12))
     return {"real": real, "same": same, "root": root}
 
 
@@ -63,9 +64,9 @@ def extractor():
     return load_inception()
 
 
-def features_of(manifest_path: Path, extractor) -> np.ndarray:
+def features_of(manifest_path: Path, extractor, feature_cache: FeatureCache) -> np.ndarray:
     manifest = read_manifest(manifest_path)
-    result = extract_features([manifest.image_file(p) for p in manifest.table["image_path"]], extractor)
+    result = extract_features([manifest.image_file(p) for p in manifest.table["image_path"]], extractor, cache=feature_cache)
     return result.features[result.ok]
 
 
@@ -236,12 +237,16 @@ def test_fst_fidelity_reads_requested_against_measured():
 
 
 @pytest.fixture(scope="module")
-def preset_features(tmp_path_factory, extractor):
-    """150 phantoms each: a reference, two more seeds of its preset, and a light-skinned, nevus-heavy preset."""
+def preset_features(sets, tmp_path_factory, extractor, workspace_caches):
+    """150 phantoms each: a reference, two more seeds of its preset, and a light-skinned, nevus-heavy preset.
+
+    The reference and the first other seed are the module's real and synthetic sets: their features, kept in the
+    worker's cache, are those the reports of the later tests read back."""
     root = tmp_path_factory.mktemp("presets")
-    plan = {"real": ("balanced", 11), "same": ("balanced", 12), "same_again": ("balanced", 13), "other": ("ham10000", 14)}
-    return {name: features_of(write_phantom_dataset(root / name, n=150, preset=preset, size=64, seed=seed), extractor)
-            for name, (preset, seed) in plan.items()}
+    manifests = {"real": sets["real"], "same": sets["same"],
+                 "same_again": write_phantom_dataset(root / "same_again", n=150, preset="balanced", size=64, seed=13),
+                 "other": write_phantom_dataset(root / "other", n=150, preset="ham10000", size=64, seed=14)}
+    return {name: features_of(manifest, extractor, workspace_caches["feature_cache"]) for name, manifest in manifests.items()}
 
 
 @pytest.mark.slow
