@@ -67,13 +67,18 @@ def saved_ratings(home: Path, reviewer: str, study: str, columns: str) -> list[t
         ).fetchall()
 
 
-def answer_and_save(page, call_key: str, realism: int, checklist: str) -> None:
-    """Answer the image on screen by its shortcuts (call, realism), the same answer to all four ABCD questions, and save."""
+def answer(page, call_key: str, realism: int, checklist: str) -> None:
+    """Answer the image on screen by its shortcuts (call, realism) and the same answer to all four ABCD questions."""
     page.locator("body").click(position={"x": 5, "y": 5})  # shortcuts act when no text field has focus
     page.keyboard.press(call_key)
     page.keyboard.press(str(realism))
     for item in ("asymmetry", "border", "colour", "diameter"):
         page.locator(f"#answer-abcd-{item}").get_by_label(checklist, exact=True).check()
+
+
+def answer_and_save(page, call_key: str, realism: int, checklist: str) -> None:
+    """`answer` the image on screen, and save."""
+    answer(page, call_key, realism, checklist)
     page.locator("#save-next").click()
 
 
