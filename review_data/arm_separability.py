@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from scipy.ndimage import laplace
+from sklearn import config_context
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
@@ -133,7 +134,9 @@ def arm_separability(features: dict[str, list[dict[str, float]]], seed: int = 0)
     p_value = None
     if max(auc.values()) > SEPARABLE_AUC:  # chance or not: the largest AUC against its largest under shuffled arms
         rng = np.random.default_rng([seed, PERMUTATION_STREAM])
-        with threadpool_limits(1):  # 117 tiny fits: BLAS threads only wait on each other, the more so on a busy server
+        # 585 tiny fits: BLAS threads only wait on each other, the more so on a busy server; the arrays were checked by the
+        # fits above, so sklearn's checks of each call's arguments (a sixth of the time) are skipped: the same numbers.
+        with threadpool_limits(1), config_context(assume_finite=True, skip_parameter_validation=True):
             null = [max(_family_aucs(x, rng.permutation(arm), names, seed).values()) for _ in range(PERMUTATIONS)]
         p_value = round((1 + sum(value >= max(auc.values()) for value in null)) / (PERMUTATIONS + 1), 4)
     # A cross-validated AUC below 0.5 is chance with noise, never "anti-separation": shown as 0.5 at least.

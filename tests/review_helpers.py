@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import os
+import contextlib
+import io
 import sqlite3
 import subprocess
 import sys
@@ -10,18 +11,28 @@ from pathlib import Path
 
 import pytest
 
+from app.cli import main
 from fairskin_core.workspace import Workspace
 from review_data.store import workspace_store, workspace_studies_dir
 from review_data.study import add_reviewer, create_study
 
-from .conftest import REPO, sign_in
+from .conftest import sign_in
 
 
 def fairskin(home: Path, *args, stdin: str | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "FAIRSKIN_HOME": str(home), "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *map(str, args)], env=env, input=stdin, capture_output=True, text=True, timeout=600
-    )
+    """`fairskin ARGS` on workspace ``home`` with ``stdin`` typed in: its exit status and what it printed.
+
+    Run in this process: another process than a running server's, as an admin's terminal beside it is, without paying the
+    app's imports again for every command (the console script itself is run in test_cli)."""
+    printed, errors = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed), contextlib.redirect_stderr(errors):
+        patch.setenv("FAIRSKIN_HOME", str(home))
+        patch.setattr(sys, "stdin", io.StringIO(stdin or ""))
+        try:
+            status = main([str(arg) for arg in args])
+        except SystemExit as exited:  # argparse's refusals
+            status = exited.code
+    return subprocess.CompletedProcess(["fairskin", *map(str, args)], status, printed.getvalue(), errors.getvalue())
 
 
 def arm_manifests(home: Path) -> tuple[Path, Path]:
@@ -67,13 +78,18 @@ def saved_ratings(home: Path, reviewer: str, study: str, columns: str) -> list[t
         ).fetchall()
 
 
-def answer_and_save(page, call_key: str, realism: int, checklist: str) -> None:
-    """Answer the image on screen by its shortcuts (call, realism), the same answer to all four ABCD questions, and save."""
+def answer(page, call_key: str, realism: int, checklist: str) -> None:
+    """Answer the image on screen by its shortcuts (call, realism) and the same answer to all four ABCD questions."""
     page.locator("body").click(position={"x": 5, "y": 5})  # shortcuts act when no text field has focus
     page.keyboard.press(call_key)
     page.keyboard.press(str(realism))
     for item in ("asymmetry", "border", "colour", "diameter"):
         page.locator(f"#answer-abcd-{item}").get_by_label(checklist, exact=True).check()
+
+
+def answer_and_save(page, call_key: str, realism: int, checklist: str) -> None:
+    """`answer` the image on screen, and save."""
+    answer(page, call_key, realism, checklist)
     page.locator("#save-next").click()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.stats import norm
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import roc_auc_score, roc_curve
 
 from fairskin_core.downstream.metrics import (
     GROUPS,
@@ -105,6 +105,18 @@ def test_sensitivity_at_specificity_by_hand():
     assert sensitivity_at_specificity(y, score, 1.0) == pytest.approx(0.25)
     # Specificity 0.2 allows 8 false positives: scores >= 0.3 flag exactly 8 and catch all four (1 − 8/10 is 0.19999… in floats).
     assert sensitivity_at_specificity(y, score, 0.2) == pytest.approx(1.0)
+
+
+def test_sensitivity_at_specificity_equals_sklearns_roc_curve_exactly():
+    """Counted by numpy: the same floats as the highest TPR of sklearn's ROC points, ties and every operating point included."""
+    rng = np.random.default_rng(5)
+    for n in (6, 40, 161):
+        y = rng.integers(0, 2, n)
+        y[:2] = [0, 1]
+        for score in (rng.uniform(0, 1, n), rng.integers(0, 5, n) / 4, np.round(y * 0.3 + rng.uniform(0, 1, n), 1)):
+            fpr, tpr, _ = roc_curve(y, score, drop_intermediate=False)
+            for specificity in (0.0, 0.2, 0.5, 0.8, 0.9, 0.95, 1.0, 1 - 3 / max(1, (y == 0).sum())):
+                assert sensitivity_at_specificity(y, score, specificity) == float(tpr[1 - fpr >= specificity - 1e-9].max())
 
 
 def test_group_metrics_tpr_fpr_and_auroc_by_hand():

@@ -212,11 +212,15 @@ def test_stable_diffusion_with_a_weighted_lora_at_a_chosen_size(browser, server,
     page = open_tab(browser, server, home)
     expect()(page.locator("#generate-size")).to_be_hidden()  # fairskin's model makes one size
     page.locator("#generate-mode").get_by_text("Stable Diffusion", exact=True).click()
-    page.locator("#generate-sd-model textarea, #generate-sd-model input").first.fill(str(home / "sd"))
     page.locator("#generate-loras textarea").fill(f"{home / 'lora'}:0.8")
-    page.locator("#generate-sd-model textarea, #generate-sd-model input").first.press("Enter")
+    model = page.locator("#generate-sd-model textarea, #generate-sd-model input").first
+    model.fill(str(home / "sd"))
+    # Leaving the box is its one event: its answer offers the model's sizes and resets the size, so the size is chosen
+    # once "96" is offered (a second event, such as Enter then a click away, could answer after the choice and undo it).
+    model.blur()
     page.locator("#generate-size input").click()
     page.get_by_role("option", name="96", exact=True).click()
+    expect()(page.locator("#generate-size input")).to_have_value("96")
     fill(page, count=2, steps=2)
     generated(page, 2)
     record = runs(home)[0]

@@ -16,6 +16,7 @@ from fairskin_core.images import read_mask, read_rgb
 from fairskin_core.manifest import read_manifest
 from fairskin_core.phantoms import PHANTOM_DIAGNOSES, phantom_ita_range, render_phantom
 from fairskin_core.phantoms.dataset import PRESETS, plan_dataset, write_phantom_dataset
+from fairskin_core.phantoms.noise import smooth_noise
 from fairskin_core.phantoms.shape import measure_outline
 
 NO_ARTEFACTS: dict[str, float] = {}
@@ -152,6 +153,20 @@ def test_ground_truth_diameter_and_asymmetry_match_the_mask():
         truth_a.append(phantom.truth["asymmetry"])
     assert np.max(np.abs(np.array(feret) - np.array(truth_d))) < 3.0
     assert spearmanr(truth_a, mask_a).statistic > 0.9
+
+
+def test_smooth_noise_is_the_corner_of_the_whole_zoom():
+    """Only the corner kept is interpolated: the numbers of the whole `ndimage.zoom`, cropped, as the renderer made them
+    before (identical up to the order of the mean's and std's sums; the default phantom set's PNGs are byte-identical)."""
+    for size in (32, 100, 128, 129, 333):
+        for scale in (0.5, 1, 1.2, 3.56, 7.3, size / 36, size / 20, size / 7, size / 5):
+            for shape in ((size, size), (size, size // 2 + 7)):
+                scale_used = max(scale, 1.0)
+                coarse = (int(np.ceil(shape[0] / scale_used)) + 4, int(np.ceil(shape[1] / scale_used)) + 4)
+                grid = ndimage.gaussian_filter(np.random.default_rng(size).standard_normal(coarse), 0.8, mode="wrap")
+                whole = ndimage.zoom(grid, scale_used, order=3, mode="grid-wrap", grid_mode=True)[: shape[0], : shape[1]]
+                expected = (whole - whole.mean()) / (whole - whole.mean()).std()
+                np.testing.assert_allclose(smooth_noise(np.random.default_rng(size), shape, scale), expected, rtol=0, atol=1e-12)
 
 
 def test_same_seed_same_pixels_and_independent_streams():

@@ -17,7 +17,7 @@ import numpy as np
 from fairlearn.metrics import equal_opportunity_difference, equalized_odds_difference, false_positive_rate, true_positive_rate
 from numpy.typing import ArrayLike
 from scipy.stats import rankdata
-from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.metrics import roc_auc_score
 
 from ..fst import FST_GROUPS, FST_TYPES, ROMAN, fst_group
 
@@ -73,11 +73,20 @@ def expected_calibration_error(y: ArrayLike, probability: ArrayLike, n_bins: int
 def sensitivity_at_specificity(y: ArrayLike, score: ArrayLike, specificity: float = 0.9) -> float:
     """Highest TPR over the ROC thresholds whose specificity (1 − FPR) is at least ``specificity``.
 
-    Every threshold is kept (no dropped intermediate points), so ties between classes cannot hide a better one.
+    Every threshold is kept (no dropped intermediate points), so ties between classes cannot hide a better one. The ROC
+    points are sklearn's ``roc_curve(drop_intermediate=False)``, counted here: the bootstraps call this thousands of
+    times, and sklearn's input checks took most of that time.
     """
     y = _labels(y)
     _require_both_classes(y)
-    fpr, tpr, _ = roc_curve(y, np.asarray(score, dtype=float), drop_intermediate=False)
+    score = np.asarray(score, dtype=float)
+    if score.shape != y.shape or not np.isfinite(score).all():
+        raise ValueError(f"scores must be {len(y)} finite numbers, one per label")
+    order = np.argsort(-score, kind="stable")
+    last_of_ties = np.r_[np.flatnonzero(np.diff(score[order])), len(y) - 1]  # each distinct score as the threshold
+    true_positives = np.r_[0, np.cumsum(y[order])[last_of_ties]]
+    false_positives = np.r_[0, last_of_ties + 1 - true_positives[1:]]
+    fpr, tpr = false_positives / false_positives[-1], true_positives / true_positives[-1]
     return float(tpr[1 - fpr >= specificity - _RATIO_TOLERANCE].max())
 
 
