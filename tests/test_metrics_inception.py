@@ -44,7 +44,7 @@ from fairskin_core.metrics.inception_score import (
     InceptionScoreUnavailable,
     inception_score,
 )
-from fairskin_core.metrics.kid import kid
+from fairskin_core.metrics.kid import kid, mmd2_unbiased
 from fairskin_core.phantoms.dataset import write_phantom_dataset
 
 N_IMAGES = 24
@@ -121,6 +121,19 @@ def test_kid_equals_the_unbiased_mmd_written_out():
     assert mean == pytest.approx(xx + yy - 2 * xy, rel=1e-10)
     assert std is None
     assert kid(x, y[:6], subsets=20, subset_size=100).std > 0  # subsets of 6 of the 7 x rows differ, and so do their values
+
+
+def test_kid_over_subsets_is_the_mean_mmd_of_each_subset_whether_or_not_the_kernels_are_computed_once(monkeypatch):
+    """The kernels of all the subsets' images, computed once and indexed, give each subset's MMD² as computed on its own."""
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(150, 64)), rng.normal(0.2, 1, size=(90, 64))
+    draws = np.random.default_rng(5)
+    expected = [mmd2_unbiased(a[draws.choice(150, 60, replace=False)], b[draws.choice(90, 60, replace=False)]) for _ in range(30)]
+    once = kid(a, b, subsets=30, subset_size=60, seed=5)
+    monkeypatch.setattr("fairskin_core.metrics.kid.MAX_KERNEL_BYTES", 0)  # subset by subset
+    each = kid(a, b, subsets=30, subset_size=60, seed=5)
+    for result in (once, each):
+        assert result.mean == pytest.approx(np.mean(expected), rel=1e-12) and result.std == pytest.approx(np.std(expected), rel=1e-9)
 
 
 def test_kid_is_near_zero_for_one_distribution_and_reproducible():

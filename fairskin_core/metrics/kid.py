@@ -16,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 MIN_IMAGES = 2
+MAX_KERNEL_BYTES = 2**29  # kernels of the subsets' images computed once up to this size (float64)
 
 
 class KID(NamedTuple):
@@ -30,11 +31,14 @@ def polynomial_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
     """Unbiased MMD² of two samples: within-set kernel means leave out the diagonal (k(x, x))."""
-    m, n = len(x), len(y)
-    k_xx, k_yy = polynomial_kernel(x, x), polynomial_kernel(y, y)
+    return _mmd2_of_kernels(polynomial_kernel(x, x), polynomial_kernel(y, y), polynomial_kernel(x, y))
+
+
+def _mmd2_of_kernels(k_xx: np.ndarray, k_yy: np.ndarray, k_xy: np.ndarray) -> float:
+    m, n = len(k_xx), len(k_yy)
     within_x = (k_xx.sum() - np.trace(k_xx)) / (m * (m - 1))
     within_y = (k_yy.sum() - np.trace(k_yy)) / (n * (n - 1))
-    return float(within_x + within_y - 2 * polynomial_kernel(x, y).mean())
+    return float(within_x + within_y - 2 * k_xy.mean())
 
 
 def kid(
@@ -51,8 +55,15 @@ def kid(
     if size == len(a) == len(b):
         return KID(mmd2_unbiased(a, b), None)
     rng = np.random.default_rng(seed)
-    values = [
-        mmd2_unbiased(a[rng.choice(len(a), size, replace=False)], b[rng.choice(len(b), size, replace=False)])
-        for _ in range(subsets)
-    ]
+    draws = [(rng.choice(len(a), size, replace=False), rng.choice(len(b), size, replace=False)) for _ in range(subsets)]
+    rows_a, rows_b = np.unique(np.concatenate([i for i, _ in draws])), np.unique(np.concatenate([j for _, j in draws]))
+    if (len(rows_a) + len(rows_b)) ** 2 * 8 > MAX_KERNEL_BYTES:  # too many images for their kernels: subset by subset
+        values = [mmd2_unbiased(a[i], b[j]) for i, j in draws]
+    else:  # each kernel value once, not once per subset that holds its pair: subsets index the kernels
+        used_a, used_b = a[rows_a], b[rows_b]
+        k_aa, k_bb, k_ab = polynomial_kernel(used_a, used_a), polynomial_kernel(used_b, used_b), polynomial_kernel(used_a, used_b)
+        values = []
+        for i, j in draws:
+            i, j = np.searchsorted(rows_a, i), np.searchsorted(rows_b, j)
+            values.append(_mmd2_of_kernels(k_aa[np.ix_(i, i)], k_bb[np.ix_(j, j)], k_ab[np.ix_(i, j)]))
     return KID(float(np.mean(values)), float(np.std(values)))
